@@ -1,0 +1,116 @@
+"""Blueprint models: the Go engine's JSON format, field for field.
+
+The models are deliberately lenient about the *values* of the type fields (plain strings): an unknown node
+type is a validation problem reported with every other problem (see :mod:`engine.validate`), not a parse
+failure that hides the rest.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class NodeType(StrEnum):
+    TASK = "TASK"
+    INTERNAL = "INTERNAL"
+
+
+class InternalType(StrEnum):
+    EVENT = "EVENT"
+    GATEWAY = "GATEWAY"
+
+
+class EventType(StrEnum):
+    START = "START"
+    END = "END"
+
+
+class GatewayType(StrEnum):
+    EXCLUSIVE_SPLIT = "EXCLUSIVE_SPLIT"
+    EXCLUSIVE_JOIN = "EXCLUSIVE_JOIN"
+    PARALLEL_SPLIT = "PARALLEL_SPLIT"
+    PARALLEL_JOIN = "PARALLEL_JOIN"
+
+
+class NodeKind(StrEnum):
+    """What a node does, folded from its type fields into one value."""
+
+    START = "START"
+    END = "END"
+    TASK = "TASK"
+    EXCLUSIVE_SPLIT = "EXCLUSIVE_SPLIT"
+    EXCLUSIVE_JOIN = "EXCLUSIVE_JOIN"
+    PARALLEL_SPLIT = "PARALLEL_SPLIT"
+    PARALLEL_JOIN = "PARALLEL_JOIN"
+
+
+class Node(BaseModel):
+    """A node of a blueprint. Unknown extra fields are kept, as the Go engine ignored them."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    type: str
+    name: str | None = None
+    internal_type: str | None = None
+    event_type: str | None = None
+    gateway_type: str | None = None
+    task_id: str | None = None
+    input_mapping: dict[str, str] = Field(default_factory=dict)
+    output_mapping: dict[str, str] = Field(default_factory=dict)
+    x: float | None = None
+    y: float | None = None
+
+    @property
+    def label(self) -> str:
+        """The name to show a person: ``name``, or ``id`` where there is none."""
+        return self.name or self.id
+
+    @property
+    def kind(self) -> NodeKind | None:
+        """The node's kind, or ``None`` when its type fields name nothing known."""
+        if self.type == NodeType.TASK:
+            return NodeKind.TASK
+        if self.type != NodeType.INTERNAL:
+            return None
+        if self.internal_type == InternalType.EVENT:
+            return {"START": NodeKind.START, "END": NodeKind.END}.get(self.event_type or "")
+        if self.internal_type == InternalType.GATEWAY:
+            try:
+                return NodeKind(GatewayType(self.gateway_type or ""))
+            except ValueError:
+                return None
+        return None
+
+
+class Edge(BaseModel):
+    """A directed edge. ``condition`` is a CEL expression; only edges leaving an exclusive split have one."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    source_id: str
+    target_id: str
+    condition: str | None = None
+
+    @property
+    def has_condition(self) -> bool:
+        return bool(self.condition and self.condition.strip())
+
+
+class Blueprint(BaseModel):
+    """A workflow definition, identified by (``workflow_id``, ``version``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    workflow_id: str
+    name: str | None = None
+    version: int = 1
+    nodes: list[Node]
+    edges: list[Edge] = Field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.workflow_id

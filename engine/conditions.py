@@ -1,0 +1,106 @@
+"""Edge conditions in CEL (Common Expression Language), compiled once, never ``eval``-ed.
+
+Variables are global-context keys; a key that a condition references but the context does not hold is
+``null``. Conditions are sandboxed by CEL itself (no I/O, no loops beyond bounded comprehensions), by a
+size limit, and by a list of the functions they may call.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import cel
+
+MAX_CONDITION_LENGTH = 4096
+"""Longer conditions are refused: a condition reads like ``amount > 100 && region in ['EU']``."""
+
+# Named functions of the CEL standard library that the bundled evaluator implements. Anything else would
+# only fail when a token reaches the split, so it is refused when the blueprint is loaded.
+KNOWN_FUNCTIONS = frozenset(
+    {
+        "size", "matches", "contains", "startsWith", "endsWith",
+        "int", "uint", "double", "string", "bytes", "timestamp", "duration", "type", "dyn",
+        "getFullYear", "getMonth", "getDate", "getDayOfMonth", "getDayOfWeek", "getDayOfYear",
+        "getHours", "getMinutes", "getSeconds", "getMilliseconds",
+    }
+)  # fmt: skip
+
+_POSITION = re.compile(r"<input>:(\d+):(\d+):\s*(.*)")
+
+
+class ConditionError(ValueError):
+    """A condition that cannot be compiled. ``line`` and ``column`` are 1-based, when known."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        self.line = line
+        self.column = column
+        where = f" at line {line}, column {column}" if line is not None else ""
+        super().__init__(f"condition does not compile{where}: {message}")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A compiled condition. Evaluate it with :meth:`evaluate`."""
+
+    source: str
+    program: Any = field(repr=False, compare=False)
+    variables: tuple[str, ...] = ()
+
+    def evaluate(self, context: dict[str, Any]) -> bool:
+        """Return whether the condition holds in ``context``.
+
+        Raises ``ConditionEvaluationError`` when evaluation fails (a type mismatch such as
+        ``null > 100``) or gives something other than a boolean.
+        """
+        activation = context
+        missing = [name for name in self.variables if name not in context]
+        if missing:
+            activation = dict(context)
+            for name in missing:
+                activation[name] = None
+        try:
+            result = self.program.execute(activation)
+        except Exception as error:  # the evaluator raises TypeError/RuntimeError/ValueError
+            reason = _first_line(str(error)).split(". ")[0]
+            raise ConditionEvaluationError(f"{self.source!r}: {reason}") from None
+        if not isinstance(result, bool):
+            raise ConditionEvaluationError(
+                f"{self.source!r} gave {type(result).__name__} {result!r}, not a boolean"
+            )
+        return result
+
+
+class ConditionEvaluationError(ValueError):
+    """A condition could not be evaluated against the current context."""
+
+
+def compile_condition(source: str) -> Condition:
+    """Compile ``source``; raise :class:`ConditionError` naming the position of the problem."""
+    if len(source) > MAX_CONDITION_LENGTH:
+        raise ConditionError(f"{len(source)} characters; the limit is {MAX_CONDITION_LENGTH}")
+    try:
+        program = cel.compile(source)
+    except Exception as error:  # ValueError for syntax; be defensive about the binding's other errors
+        raise _syntax_error(str(error)) from None
+    unknown = sorted(
+        name for name in program.functions() if name[0].isalpha() and name not in KNOWN_FUNCTIONS
+    )
+    if unknown:
+        raise ConditionError(f"unknown function {', '.join(repr(n) for n in unknown)}")
+    return Condition(source=source, program=program, variables=tuple(program.variables()))
+
+
+def _syntax_error(text: str) -> ConditionError:
+    match = _POSITION.search(text)
+    if not match:
+        return ConditionError(_first_line(text))
+    line, column, message = int(match.group(1)), int(match.group(2)), match.group(3)
+    # The parser lists every token it expected; the first clause says enough for a person.
+    message = message.split(" expecting ")[0].strip()
+    return ConditionError(message, line=line, column=column)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "unknown error"

@@ -1,0 +1,85 @@
+"""The engine's error hierarchy.
+
+Every error raised for a caller's mistake is a :class:`WorkflowError`; its message names the thing that is
+wrong and is meant to be shown to a person as-is (the CLI prints it, the console notifies it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class WorkflowError(Exception):
+    """Base class of every error the engine raises for a caller's mistake."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of blueprint validation.
+
+    ``where`` names the node, edge or field (``node 'review'``, ``edge 'e3'``, ``nodes[2].type``),
+    ``message`` says what is wrong, ``severity`` is ``"error"`` or ``"warning"``.
+    """
+
+    where: str
+    message: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+class BlueprintError(WorkflowError):
+    """A blueprint was refused. ``problems`` holds every error found (warnings are not errors)."""
+
+    def __init__(self, problems: list[Problem], source: str | None = None) -> None:
+        self.problems = list(problems)
+        self.source = source
+        prefix = f"{source}: " if source else ""
+        if len(self.problems) == 1:
+            text = f"{prefix}invalid blueprint: {self.problems[0]}"
+        else:
+            listed = "; ".join(str(p) for p in self.problems)
+            text = f"{prefix}invalid blueprint ({len(self.problems)} errors): {listed}"
+        super().__init__(text)
+
+
+class BlueprintConflictError(WorkflowError):
+    """A different blueprint is already stored under the same (workflow_id, version)."""
+
+
+class UnknownWorkflowError(WorkflowError):
+    """No blueprint is stored under that workflow id (and version)."""
+
+
+class UnknownInstanceError(WorkflowError):
+    """No instance has that id."""
+
+
+class UnknownExecutionError(WorkflowError):
+    """The execution id is well formed but no such execution exists."""
+
+
+class MalformedExecutionIdError(WorkflowError):
+    """The execution id is not of the form ``<instance_id>:<node_id>:<uuid>``."""
+
+
+class NoMatchingConditionError(WorkflowError):
+    """An exclusive split had no true condition and no default edge; the instance is now FAILED."""
+
+    def __init__(self, message: str, instance_id: str, node_id: str) -> None:
+        super().__init__(message)
+        self.instance_id = instance_id
+        self.node_id = node_id
+
+
+class InvalidStateError(WorkflowError):
+    """An operator action was asked of something in the wrong state; nothing was changed."""
+
+
+class InvalidValueError(WorkflowError):
+    """A value (outputs, context, variable) that JSON cannot hold, or a malformed argument."""
+
+
+class StoreError(WorkflowError):
+    """The database cannot be used: corrupt, read-only, locked past the timeout, or a newer schema."""

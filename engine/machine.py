@@ -1,0 +1,376 @@
+"""The pure state machine: (compiled blueprint, instance state, event) -> :class:`Transition`.
+
+Nothing here reads a clock, a database or a global: time and fresh ids come in with the event, so a
+transition is a function of its arguments and can be replayed. Each public function returns the new state,
+the change set for the store, the executions to dispatch once the change set is committed, and an error to
+raise to the caller after the commit (the no-match of an exclusive split), or raises a
+:class:`~engine.errors.WorkflowError` when the event is refused and nothing may change.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from engine.blueprint import NodeKind
+from engine.conditions import ConditionEvaluationError
+from engine.errors import InvalidStateError, NoMatchingConditionError, WorkflowError
+from engine.graph import CompiledBlueprint
+from engine.model import (
+    ChangeSet,
+    Execution,
+    ExecutionStatus,
+    HistoryEntry,
+    HistoryKind,
+    InstanceState,
+    InstanceStatus,
+    TaskPayload,
+    Token,
+    TokenStatus,
+    Transition,
+)
+
+MAX_ARRIVALS_PER_EVENT = 100_000
+"""A guard against a runaway transition; validation already refuses cycles made of gateways only."""
+
+OPEN_EXECUTION = (ExecutionStatus.ACTIVE, ExecutionStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class Event:
+    """When an event happens, who caused it, and where fresh ids come from (injectable for replays)."""
+
+    at: datetime
+    actor: str | None = None
+    new_uuid: Callable[[], str] = lambda: str(uuid.uuid4())
+
+
+def start(bp: CompiledBlueprint, instance_id: str, context: dict[str, Any], event: Event) -> Transition:
+    """Create an instance of ``bp``, put a token on START and move it on at once."""
+    state = InstanceState(
+        id=instance_id, workflow_id=bp.workflow_id, version=bp.version, status=InstanceStatus.ACTIVE,
+        context={}, tokens={}, executions={}, created_at=event.at, updated_at=event.at,
+    )
+    step = _Step(bp, state, event)
+    step.changes.new_instance = state
+    step.record(HistoryKind.INSTANCE_STARTED, node_id=bp.start_id,
+                workflow_id=bp.workflow_id, version=bp.version, context=dict(context))
+    step.set_context(dict(context), record=False)
+    step.leave(bp.start_id)
+    return step.finish()
+
+
+def task_done(bp: CompiledBlueprint, state: InstanceState, execution_id: str,
+              outputs: dict[str, Any], event: Event) -> Transition | None:
+    """Complete an execution; ``None`` when it is not an open execution of an ACTIVE instance (a no-op)."""
+    execution = state.executions.get(execution_id)
+    if state.status is not InstanceStatus.ACTIVE or execution is None or execution_id not in state.tokens:
+        return None
+    step = _Step(bp, state, event)
+    node = bp.node(execution.node_id)
+    written = {ctx_key: outputs[local] for local, ctx_key in node.output_mapping.items() if local in outputs}
+    resolved = execution.status is ExecutionStatus.FAILED
+    step.update_execution(execution, status=ExecutionStatus.COMPLETED, outputs=dict(outputs))
+    step.record(HistoryKind.EXECUTION_COMPLETED, node_id=node.id, execution_id=execution_id,
+                outputs=dict(outputs), written=written, resolved_incident=resolved)
+    step.set_context(written, execution_id=execution_id)
+    step.remove_token(execution_id)
+    step.leave(node.id)
+    return step.finish()
+
+
+def fail_task(bp: CompiledBlueprint, state: InstanceState, execution: Execution, error: str,
+              event: Event) -> Transition:
+    """Mark an ACTIVE execution FAILED: an incident. Its token stays on the node; other branches go on."""
+    _require_instance(state, InstanceStatus.ACTIVE)
+    if execution.status is not ExecutionStatus.ACTIVE:
+        raise InvalidStateError(f"execution {execution.id} is {execution.status.value}, not ACTIVE: "
+                                "only an ACTIVE execution can be failed")
+    step = _Step(bp, state, event)
+    step.update_execution(execution, status=ExecutionStatus.FAILED, error=error)
+    step.set_token_status(execution.id, TokenStatus.FAILED)
+    step.record(HistoryKind.EXECUTION_FAILED, node_id=execution.node_id, execution_id=execution.id,
+                error=error, attempt=execution.attempt)
+    return step.finish()
+
+
+def retry(bp: CompiledBlueprint, state: InstanceState, execution: Execution, event: Event) -> Transition:
+    """Replace a FAILED execution with a new ACTIVE one of the same node (attempt + 1, fresh inputs)."""
+    _require_instance(state, InstanceStatus.ACTIVE)
+    if execution.status is not ExecutionStatus.FAILED:
+        raise InvalidStateError(f"execution {execution.id} is {execution.status.value}, not FAILED: "
+                                "only a FAILED execution can be retried")
+    step = _Step(bp, state, event)
+    step.update_execution(execution, status=ExecutionStatus.RETRIED)
+    step.remove_token(execution.id)
+    new_id = step.create_execution(execution.node_id, attempt=execution.attempt + 1, retry_of=execution.id)
+    step.record(HistoryKind.EXECUTION_RETRIED, node_id=execution.node_id, execution_id=execution.id,
+                new_execution_id=new_id, attempt=execution.attempt + 1)
+    return step.finish()
+
+
+def cancel(bp: CompiledBlueprint, state: InstanceState, reason: str, event: Event) -> Transition:
+    """Cancel an ACTIVE or FAILED instance: open executions cancelled, every token removed."""
+    if state.status not in (InstanceStatus.ACTIVE, InstanceStatus.FAILED):
+        raise InvalidStateError(f"instance {state.id} is {state.status.value}: only an ACTIVE or FAILED "
+                                "instance can be cancelled")
+    step = _Step(bp, state, event)
+    step.clear_tokens(reason=f"instance cancelled: {reason}")
+    step.set_status(InstanceStatus.CANCELLED, HistoryKind.INSTANCE_CANCELLED, reason=reason)
+    return step.finish()
+
+
+def set_variables(bp: CompiledBlueprint, state: InstanceState, values: dict[str, Any],
+                  event: Event) -> Transition:
+    """Write keys of the global context of an ACTIVE or FAILED instance."""
+    if state.status not in (InstanceStatus.ACTIVE, InstanceStatus.FAILED):
+        raise InvalidStateError(f"instance {state.id} is {state.status.value}: variables can be set only "
+                                "on an ACTIVE or FAILED instance")
+    step = _Step(bp, state, event)
+    step.set_context(dict(values))
+    return step.finish()
+
+
+def retry_instance(bp: CompiledBlueprint, state: InstanceState, event: Event) -> Transition:
+    """Evaluate again the exclusive split where a FAILED instance stopped; if an edge is taken, resume.
+
+    Raises :class:`NoMatchingConditionError` (and nothing changes) when still nothing matches.
+    """
+    _require_instance(state, InstanceStatus.FAILED)
+    stopped = [t for t in state.tokens.values()
+               if t.status is TokenStatus.FAILED and bp.kinds.get(t.node_id) is NodeKind.EXCLUSIVE_SPLIT]
+    if not stopped:
+        raise InvalidStateError(f"instance {state.id} did not stop at an exclusive split: nothing to retry")
+    step = _Step(bp, state, event)
+    step.set_status(InstanceStatus.ACTIVE, HistoryKind.INSTANCE_RESUMED, clear_error=True)
+    for token in sorted(stopped, key=lambda t: t.created_at):
+        step.remove_token(token.id)
+        step.leave(token.node_id)
+        if step.failure is not None:
+            raise step.failure
+    # Executions created before the instance failed were never dispatched while it was FAILED.
+    for execution in state.executions.values():
+        if execution.status is ExecutionStatus.ACTIVE:
+            step.dispatch.append(_payload(execution))
+    return step.finish()
+
+
+def _require_instance(state: InstanceState, status: InstanceStatus) -> None:
+    if state.status is not status:
+        raise InvalidStateError(f"instance {state.id} is {state.status.value}, not {status.value}")
+
+
+def _payload(execution: Execution) -> TaskPayload:
+    return TaskPayload(execution_id=execution.id, instance_id=execution.instance_id,
+                       node_id=execution.node_id, task_id=execution.task_id, inputs=dict(execution.inputs),
+                       attempt=execution.attempt)
+
+
+class _Step:
+    """Working copy of one instance during one event; records every change as it is made."""
+
+    def __init__(self, bp: CompiledBlueprint, state: InstanceState, event: Event) -> None:
+        self.bp = bp
+        self.state = state
+        self.event = event
+        self.status = state.status
+        self.error = state.error
+        self.ended_at = state.ended_at
+        self.context = dict(state.context)
+        self.tokens = dict(state.tokens)
+        self.executions = dict(state.executions)
+        self.changes = ChangeSet(instance_id=state.id)
+        self.dispatch: list[TaskPayload] = []
+        self.failure: WorkflowError | None = None
+        self.arrivals = 0
+
+    # -- recording -------------------------------------------------------------------------------
+
+    def record(self, kind: HistoryKind, node_id: str | None = None, execution_id: str | None = None,
+               **details: Any) -> None:
+        self.changes.history.append(HistoryEntry(
+            kind=kind, at=self.event.at, node_id=node_id, execution_id=execution_id, details=details,
+            actor=self.event.actor, instance_id=self.state.id,
+        ))
+
+    def set_context(self, values: dict[str, Any], execution_id: str | None = None, record: bool = True) -> None:
+        if not values:
+            return
+        self.context.update(values)
+        self.changes.context.update(values)
+        if record:
+            self.record(HistoryKind.CONTEXT_SET, execution_id=execution_id, values=values)
+
+    def set_status(self, status: InstanceStatus, kind: HistoryKind, clear_error: bool = False,
+                   **details: Any) -> None:
+        self.status = status
+        self.changes.status = status
+        if status in (InstanceStatus.COMPLETED, InstanceStatus.CANCELLED):
+            self.ended_at = self.event.at
+            self.changes.ended_at = self.event.at
+        if clear_error:
+            self.error = None
+            self.changes.clear_error = True
+        self.record(kind, **details)
+
+    # -- tokens and executions -------------------------------------------------------------------
+
+    def add_token(self, token_id: str, node_id: str, status: TokenStatus) -> None:
+        token = Token(id=token_id, node_id=node_id, status=status, created_at=self.event.at)
+        self.tokens[token_id] = token
+        self.changes.tokens_added.append(token)
+        self.record(HistoryKind.TOKEN_CREATED, node_id=node_id, token_id=token_id, status=status.value)
+
+    def remove_token(self, token_id: str) -> None:
+        token = self.tokens.pop(token_id)
+        if any(t.id == token_id for t in self.changes.tokens_added):
+            self.changes.tokens_added = [t for t in self.changes.tokens_added if t.id != token_id]
+        else:
+            self.changes.tokens_removed.append(token_id)
+        self.changes.token_status.pop(token_id, None)
+        self.record(HistoryKind.TOKEN_REMOVED, node_id=token.node_id, token_id=token_id)
+
+    def set_token_status(self, token_id: str, status: TokenStatus) -> None:
+        token = self.tokens[token_id]
+        self.tokens[token_id] = replace(token, status=status)
+        self.changes.token_status[token_id] = status
+        self.record(HistoryKind.TOKEN_STATUS, node_id=token.node_id, token_id=token_id, status=status.value)
+
+    def create_execution(self, node_id: str, attempt: int = 1, retry_of: str | None = None) -> str:
+        node = self.bp.node(node_id)
+        execution_id = f"{self.state.id}:{node_id}:{self.event.new_uuid()}"
+        inputs = {local: self.context.get(ctx_key) for local, ctx_key in node.input_mapping.items()}
+        execution = Execution(
+            id=execution_id, instance_id=self.state.id, node_id=node_id, task_id=node.task_id or "",
+            inputs=inputs, status=ExecutionStatus.ACTIVE, attempt=attempt,
+            created_at=self.event.at, updated_at=self.event.at,
+        )
+        self.executions[execution_id] = execution
+        self.changes.executions_added.append(execution)
+        details: dict[str, Any] = {"task_id": execution.task_id, "inputs": inputs, "attempt": attempt}
+        if retry_of:
+            details["retry_of"] = retry_of
+        self.record(HistoryKind.EXECUTION_CREATED, node_id=node_id, execution_id=execution_id, **details)
+        self.add_token(execution_id, node_id, TokenStatus.ACTIVE)
+        self.dispatch.append(_payload(execution))
+        return execution_id
+
+    def update_execution(self, execution: Execution, **fields: Any) -> None:
+        updated = replace(execution, updated_at=self.event.at, **fields)
+        if updated.status in OPEN_EXECUTION:
+            self.executions[execution.id] = updated
+        else:
+            self.executions.pop(execution.id, None)
+        added = [e for e in self.changes.executions_added if e.id == execution.id]
+        if added:
+            self.changes.executions_added[self.changes.executions_added.index(added[0])] = updated
+        else:
+            self.changes.executions_updated = [
+                e for e in self.changes.executions_updated if e.id != execution.id] + [updated]
+
+    def clear_tokens(self, reason: str) -> None:
+        """Remove every token; open executions are cancelled with ``reason``."""
+        for execution in list(self.executions.values()):
+            self.update_execution(execution, status=ExecutionStatus.CANCELLED, error=reason)
+            self.record(HistoryKind.EXECUTION_CANCELLED, node_id=execution.node_id,
+                        execution_id=execution.id, reason=reason)
+        for token_id in list(self.tokens):
+            self.remove_token(token_id)
+        self.dispatch.clear()
+
+    # -- moving tokens ---------------------------------------------------------------------------
+
+    def leave(self, node_id: str) -> None:
+        """Move a token out of ``node_id`` along its outgoing edges, and on until every token rests."""
+        queue: deque[str] = deque()
+        self._follow(node_id, self.bp.outgoing[node_id], queue)
+        # A FAILED split does not stop the other tokens of this step: they come to rest as usual, so
+        # that retry_instance can resume the instance with nothing lost.
+        while queue and self.status in (InstanceStatus.ACTIVE, InstanceStatus.FAILED):
+            self._arrive(queue.popleft(), queue)
+        if self.status is InstanceStatus.ACTIVE and not self.tokens:
+            self.set_status(InstanceStatus.COMPLETED, HistoryKind.INSTANCE_COMPLETED,
+                            reason="no tokens left")
+
+    def _follow(self, node_id: str, edges: list, queue: deque[str]) -> None:
+        for edge in edges:
+            self.record(HistoryKind.EDGE_TAKEN, node_id=edge.target_id, edge_id=edge.id,
+                        source_id=node_id)
+            queue.append(edge.target_id)
+
+    def _arrive(self, node_id: str, queue: deque[str]) -> None:
+        self.arrivals += 1
+        if self.arrivals > MAX_ARRIVALS_PER_EVENT:
+            raise WorkflowError(f"instance {self.state.id}: more than {MAX_ARRIVALS_PER_EVENT} node "
+                                "arrivals in one step; the blueprint loops without waiting for a task")
+        kind = self.bp.kind(node_id)
+        outgoing = self.bp.outgoing[node_id]
+        if kind is NodeKind.TASK:
+            self.create_execution(node_id)
+        elif kind is NodeKind.END:
+            self.clear_tokens(reason=f"instance completed at END {node_id!r}")
+            self.set_status(InstanceStatus.COMPLETED, HistoryKind.INSTANCE_COMPLETED, node_id=node_id)
+            queue.clear()
+        elif kind is NodeKind.EXCLUSIVE_SPLIT:
+            self._exclusive_split(node_id, queue)
+        elif kind is NodeKind.PARALLEL_JOIN:
+            self._parallel_join(node_id, queue)
+        else:  # START, EXCLUSIVE_JOIN, PARALLEL_SPLIT pass the token on, down every edge
+            self._follow(node_id, outgoing, queue)
+
+    def _exclusive_split(self, node_id: str, queue: deque[str]) -> None:
+        outgoing = self.bp.outgoing[node_id]
+        default = None
+        problems: list[str] = []
+        for edge in outgoing:
+            condition = self.bp.conditions.get(edge.id)
+            if condition is None:
+                default = default or edge
+                continue
+            try:
+                taken = condition.evaluate(self.context)
+            except ConditionEvaluationError as error:
+                problems.append(f"edge {edge.id!r}: {error}")
+                self.record(HistoryKind.CONDITION_ERROR, node_id=node_id, edge_id=edge.id, error=str(error))
+                continue
+            if taken:
+                self._follow(node_id, [edge], queue)
+                return
+        if default is not None:
+            self._follow(node_id, [default], queue)
+            return
+        reason = f"no condition matched at exclusive split {node_id!r} and it has no default edge"
+        if problems:
+            reason += " (" + "; ".join(problems) + ")"
+        self.add_token(f"{self.state.id}:{node_id}:{self.event.new_uuid()}", node_id, TokenStatus.FAILED)
+        self.error = reason
+        self.changes.error = reason
+        self.set_status(InstanceStatus.FAILED, HistoryKind.INSTANCE_FAILED, node_id=node_id, reason=reason)
+        self.failure = NoMatchingConditionError(f"instance {self.state.id}: {reason}", self.state.id, node_id)
+
+    def _parallel_join(self, node_id: str, queue: deque[str]) -> None:
+        self.add_token(f"{self.state.id}:{node_id}:{self.event.new_uuid()}", node_id, TokenStatus.WAITING)
+        waiting = sorted((t for t in self.tokens.values()
+                          if t.node_id == node_id and t.status is TokenStatus.WAITING),
+                         key=lambda t: t.created_at)
+        needed = max(1, len(self.bp.incoming[node_id]))
+        if len(waiting) < needed:
+            return
+        for token in waiting[:needed]:
+            self.remove_token(token.id)
+        self.record(HistoryKind.JOIN_FIRED, node_id=node_id, arrived=needed)
+        self._follow(node_id, self.bp.outgoing[node_id], queue)
+
+    # -- result ----------------------------------------------------------------------------------
+
+    def finish(self) -> Transition:
+        new_state = replace(
+            self.state, status=self.status, error=self.error, ended_at=self.ended_at,
+            context=self.context, tokens=self.tokens, executions=self.executions, updated_at=self.event.at,
+        )
+        dispatch = self.dispatch if self.status is InstanceStatus.ACTIVE else []
+        return Transition(state=new_state, changes=self.changes, dispatch=dispatch, error=self.failure)

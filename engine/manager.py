@@ -1,0 +1,305 @@
+"""``WorkflowManager``: the engine's public API (SPEC §5 and §6).
+
+Each operation is one write transaction: load the instance, let the pure state machine compute the
+transition, apply its change set, commit. Task handlers and the completion handler run only after the
+commit; an exception in a handler is logged and recorded in the history, never rolls anything back.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import math
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from engine import machine
+from engine.errors import (
+    BlueprintConflictError,
+    InvalidValueError,
+    MalformedExecutionIdError,
+    UnknownExecutionError,
+    UnknownInstanceError,
+    UnknownWorkflowError,
+)
+from engine.graph import CompiledBlueprint
+from engine.model import HistoryEntry, HistoryKind, InstanceState, TaskPayload, Transition
+from engine.ports import InstanceQuery, InstanceSummary, InstanceView, Store
+from engine.validate import BlueprintSource, compile_blueprint
+
+log = logging.getLogger("wfconsole.engine")
+
+Clock = Callable[[], datetime]
+TaskHandler = Callable[[TaskPayload], Any]
+CompletionHandler = Callable[[InstanceView], Any]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def default_actor() -> str:
+    """The OS user, the default actor of operator actions."""
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (e.g. a container without passwd entry)
+        return "unknown"
+
+
+def parse_execution_id(execution_id: str) -> tuple[str, str]:
+    """Split ``<instance_id>:<node_id>:<uuid>`` into (instance_id, node_id); node ids may hold ':'."""
+    if not isinstance(execution_id, str):
+        raise MalformedExecutionIdError(f"execution id must be a string, got {type(execution_id).__name__}")
+    first, last = execution_id.find(":"), execution_id.rfind(":")
+    if first <= 0 or last <= first + 1:
+        raise MalformedExecutionIdError(
+            f"malformed execution id {execution_id!r}: expected <instance_id>:<node_id>:<uuid>")
+    try:
+        uuid.UUID(execution_id[last + 1:])
+    except ValueError:
+        raise MalformedExecutionIdError(
+            f"malformed execution id {execution_id!r}: {execution_id[last + 1:]!r} is not a UUID") from None
+    return execution_id[:first], execution_id[first + 1:last]
+
+
+def check_json_object(values: Any, what: str) -> dict[str, Any]:
+    """Return ``values`` if it is a dict that JSON can hold exactly; else raise :class:`InvalidValueError`.
+
+    NaN and infinities, bytes, sets, datetimes and other objects are refused rather than silently
+    converted: a value read back must equal the value written.
+    """
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise InvalidValueError(f"{what} must be a JSON object, got {type(values).__name__}")
+    for key, value in values.items():
+        if not isinstance(key, str):
+            raise InvalidValueError(f"{what}: key {key!r} is not a string")
+        problem = _json_problem(value)
+        if problem:
+            raise InvalidValueError(f"{what}[{key!r}]: {problem}")
+    return values
+
+
+def _json_problem(value: Any, depth: int = 0) -> str | None:
+    if depth > 100:
+        return "nested more than 100 levels deep"
+    if value is None or isinstance(value, (bool, int, str)):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{value} is not a JSON number"
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            problem = _json_problem(item, depth + 1)
+            if problem:
+                return problem
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"key {key!r} is not a string"
+            problem = _json_problem(item, depth + 1)
+            if problem:
+                return problem
+        return None
+    hint = " (convert it to an ISO 8601 string)" if isinstance(value, datetime) else ""
+    return f"a {type(value).__name__} is not a JSON value{hint}"
+
+
+class WorkflowManager:
+    """The workflow engine over a :class:`~engine.ports.Store`."""
+
+    def __init__(self, store: Store, *, clock: Clock = utc_now) -> None:
+        self.store = store
+        self.clock = clock
+        self._task_handlers: list[TaskHandler] = []
+        self._completion_handlers: list[CompletionHandler] = []
+        self._compiled: dict[tuple[str, int], CompiledBlueprint] = {}
+        self._latest: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    # -- handlers ---------------------------------------------------------------------------------
+
+    def register_task_handler(self, handler: TaskHandler) -> None:
+        """Call ``handler(payload)`` for every new execution, after the transaction that made it commits."""
+        self._task_handlers.append(handler)
+
+    def register_completion_handler(self, handler: CompletionHandler) -> None:
+        """Call ``handler(instance)`` after an instance becomes COMPLETED or FAILED."""
+        self._completion_handlers.append(handler)
+
+    # -- blueprints -------------------------------------------------------------------------------
+
+    def add_workflow(self, blueprint: BlueprintSource, origin: str | None = None) -> int:
+        """Validate and store a blueprint; return its version.
+
+        Raises ``BlueprintError`` listing every problem, or ``BlueprintConflictError`` when a different
+        blueprint is stored under the same (workflow_id, version). Storing the same one again is a no-op.
+        """
+        compiled = compile_blueprint(blueprint, origin)
+        try:
+            self.store.save_blueprint(compiled.blueprint, compiled.warnings)
+        except BlueprintConflictError as error:
+            raise BlueprintConflictError(f"{origin}: {error}" if origin else str(error)) from None
+        with self._lock:
+            self._compiled[(compiled.workflow_id, compiled.version)] = compiled
+            self._latest.pop(compiled.workflow_id, None)
+        log.info("blueprint stored", extra={"workflow_id": compiled.workflow_id, "version": compiled.version})
+        return compiled.version
+
+    def get_workflow(self, workflow_id: str, version: int | None = None) -> CompiledBlueprint:
+        """The compiled blueprint (the newest version when ``version`` is None); cached by version."""
+        key = (workflow_id, version) if version is not None else None
+        if key is not None and key in self._compiled:
+            return self._compiled[key]
+        stored = self.store.get_blueprint(workflow_id, version)
+        if stored is None:
+            which = f"version {version} of workflow" if version is not None else "workflow"
+            raise UnknownWorkflowError(f"unknown {which} {workflow_id!r}")
+        key = (workflow_id, stored.blueprint.version)
+        with self._lock:
+            if key not in self._compiled:
+                self._compiled[key] = compile_blueprint(stored.blueprint)
+            return self._compiled[key]
+
+    # -- running ----------------------------------------------------------------------------------
+
+    def start_workflow(self, workflow_id: str, initial_context: dict[str, Any] | None = None, *,
+                       actor: str | None = None) -> str:
+        """Start an instance of the newest version of ``workflow_id``; return its id."""
+        context = check_json_object(initial_context, "initial context")
+        bp = self.get_workflow(workflow_id)  # newest version, pinned for the instance's life
+        instance_id = str(uuid.uuid4())
+        with self.store.write() as tx:
+            transition = machine.start(bp, instance_id, context, self._event(actor))
+            tx.apply(transition.changes)
+        log.info("instance started", extra={"instance_id": instance_id, "workflow_id": workflow_id})
+        self._after_commit(transition)
+        return instance_id
+
+    def task_done(self, execution_id: str, outputs: dict[str, Any] | None = None, *,
+                  actor: str | None = None) -> None:
+        """Complete an execution with ``outputs``; a duplicate or late completion is ignored."""
+        instance_id, _ = parse_execution_id(execution_id)
+        outputs = check_json_object(outputs, "outputs")
+        with self.store.write() as tx:
+            state = self._load(tx, instance_id)
+            bp = self.get_workflow(state.workflow_id, state.version)
+            transition = machine.task_done(bp, state, execution_id, outputs, self._event(actor))
+            if transition is None:
+                log.debug("duplicate completion ignored",
+                          extra={"instance_id": instance_id, "execution_id": execution_id})
+                return
+            tx.apply(transition.changes)
+        self._after_commit(transition)
+
+    def fail_task(self, execution_id: str, error: str, *, actor: str | None = None) -> None:
+        """Mark an ACTIVE execution FAILED with ``error``: the instance carries an incident."""
+        self._operate_on_execution(execution_id, actor, machine.fail_task, str(error))
+
+    def retry(self, execution_id: str, *, actor: str | None = None) -> str:
+        """Replace a FAILED execution with a new ACTIVE one; return the new execution id."""
+        transition = self._operate_on_execution(execution_id, actor, machine.retry)
+        return transition.changes.executions_added[-1].id
+
+    def cancel(self, instance_id: str, reason: str, *, actor: str | None = None) -> None:
+        """Cancel an ACTIVE or FAILED instance: its executions are cancelled, its tokens removed."""
+        self._operate(instance_id, actor, lambda bp, state, event: machine.cancel(bp, state, reason, event))
+
+    def set_variables(self, instance_id: str, values: dict[str, Any], *, actor: str | None = None) -> None:
+        """Write keys of the global context of an ACTIVE or FAILED instance."""
+        values = check_json_object(values, "variables")
+        if not values:
+            raise InvalidValueError("set_variables needs at least one variable")
+        self._operate(instance_id, actor, lambda bp, state, event: machine.set_variables(bp, state, values, event))
+
+    def retry_instance(self, instance_id: str, *, actor: str | None = None) -> None:
+        """Evaluate again the exclusive split where a FAILED instance stopped, and resume it if one matches."""
+        self._operate(instance_id, actor, machine.retry_instance)
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def get_status(self, instance_id: str, history_limit: int | None = None) -> InstanceView:
+        """Everything about one instance; raise ``UnknownInstanceError``."""
+        view = self.store.get_instance(instance_id, history_limit)
+        if view is None:
+            raise UnknownInstanceError(f"unknown instance {instance_id!r}")
+        return view
+
+    def list_instances(self, query: InstanceQuery | None = None) -> list[InstanceSummary]:
+        return self.store.list_instances(query or InstanceQuery())
+
+    def get_execution(self, execution_id: str):
+        """One execution, open or finished; raise ``UnknownExecutionError``."""
+        parse_execution_id(execution_id)
+        execution = self.store.get_execution(execution_id)
+        if execution is None:
+            raise UnknownExecutionError(f"unknown execution {execution_id!r}")
+        return execution
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _event(self, actor: str | None, operator: bool = False) -> machine.Event:
+        if operator and actor is None:
+            actor = default_actor()
+        return machine.Event(at=self.clock(), actor=actor)
+
+    def _load(self, tx, instance_id: str) -> InstanceState:
+        state = tx.load_instance(instance_id)
+        if state is None:
+            raise UnknownInstanceError(f"unknown instance {instance_id!r}")
+        return state
+
+    def _operate(self, instance_id: str, actor: str | None, step) -> Transition:
+        with self.store.write() as tx:
+            state = self._load(tx, instance_id)
+            bp = self.get_workflow(state.workflow_id, state.version)
+            transition = step(bp, state, self._event(actor, operator=True))
+            tx.apply(transition.changes)
+        self._after_commit(transition)
+        return transition
+
+    def _operate_on_execution(self, execution_id: str, actor: str | None, step, *args) -> Transition:
+        instance_id, _ = parse_execution_id(execution_id)
+        with self.store.write() as tx:
+            state = self._load(tx, instance_id)
+            execution = tx.load_execution(execution_id)
+            if execution is None:
+                raise UnknownExecutionError(f"unknown execution {execution_id!r}")
+            bp = self.get_workflow(state.workflow_id, state.version)
+            transition = step(bp, state, execution, *args, self._event(actor, operator=True))
+            tx.apply(transition.changes)
+        self._after_commit(transition)
+        return transition
+
+    def _after_commit(self, transition: Transition) -> None:
+        for payload in transition.dispatch:
+            for handler in self._task_handlers:
+                self._call_handler(handler, payload, payload.instance_id, "task handler",
+                                   execution_id=payload.execution_id, node_id=payload.node_id)
+        if transition.finished and transition.changes.status is not None and self._completion_handlers:
+            view = self.store.get_instance(transition.state.id)
+            for handler in self._completion_handlers:
+                self._call_handler(handler, view, transition.state.id, "completion handler")
+        if transition.error is not None:
+            raise transition.error
+
+    def _call_handler(self, handler, argument, instance_id: str, what: str,
+                      execution_id: str | None = None, node_id: str | None = None) -> None:
+        try:
+            handler(argument)
+        except Exception as error:
+            log.exception("%s raised", what, extra={"instance_id": instance_id, "execution_id": execution_id})
+            entry = HistoryEntry(
+                kind=HistoryKind.HANDLER_ERROR, at=self.clock(), node_id=node_id, execution_id=execution_id,
+                details={"handler": what, "error": f"{type(error).__name__}: {error}"},
+                instance_id=instance_id,
+            )
+            try:
+                self.store.append_history(instance_id, [entry])
+            except Exception:
+                log.exception("could not record the %s error", what, extra={"instance_id": instance_id})

@@ -1,0 +1,161 @@
+"""The state of an instance and the records the engine keeps, as plain immutable values.
+
+These cross the boundary between the pure state machine, the manager and the store. Statuses are
+``str`` enums, so ``inst.status == "ACTIVE"`` holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class InstanceStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class TokenStatus(StrEnum):
+    ACTIVE = "ACTIVE"  # at a task, its execution running or waiting for a person
+    WAITING = "WAITING"  # at a parallel join, waiting for the other branches
+    FAILED = "FAILED"  # at a task whose execution failed (an incident), or at a split with no match
+
+
+class ExecutionStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"  # an incident: an operator may retry it or complete it
+    RETRIED = "RETRIED"  # failed, then replaced by a new attempt
+    CANCELLED = "CANCELLED"
+
+
+class HistoryKind(StrEnum):
+    INSTANCE_STARTED = "INSTANCE_STARTED"
+    INSTANCE_COMPLETED = "INSTANCE_COMPLETED"
+    INSTANCE_FAILED = "INSTANCE_FAILED"
+    INSTANCE_CANCELLED = "INSTANCE_CANCELLED"
+    INSTANCE_RESUMED = "INSTANCE_RESUMED"
+    TOKEN_CREATED = "TOKEN_CREATED"
+    TOKEN_REMOVED = "TOKEN_REMOVED"
+    TOKEN_STATUS = "TOKEN_STATUS"
+    EDGE_TAKEN = "EDGE_TAKEN"
+    JOIN_FIRED = "JOIN_FIRED"
+    EXECUTION_CREATED = "EXECUTION_CREATED"
+    EXECUTION_COMPLETED = "EXECUTION_COMPLETED"
+    EXECUTION_FAILED = "EXECUTION_FAILED"
+    EXECUTION_RETRIED = "EXECUTION_RETRIED"
+    EXECUTION_CANCELLED = "EXECUTION_CANCELLED"
+    CONTEXT_SET = "CONTEXT_SET"
+    CONDITION_ERROR = "CONDITION_ERROR"
+    HANDLER_ERROR = "HANDLER_ERROR"
+
+
+@dataclass(frozen=True)
+class Token:
+    """A token on a node. A task's token has the id of its execution."""
+
+    id: str
+    node_id: str
+    status: TokenStatus
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One visit of a token to a TASK node."""
+
+    id: str
+    instance_id: str
+    node_id: str
+    task_id: str
+    inputs: dict[str, Any]
+    status: ExecutionStatus
+    attempt: int
+    created_at: datetime
+    updated_at: datetime
+    outputs: dict[str, Any] | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One line of an instance's append-only history. ``seq`` is given by the store."""
+
+    kind: HistoryKind
+    at: datetime
+    node_id: str | None = None
+    execution_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    actor: str | None = None
+    seq: int | None = None
+    instance_id: str | None = None
+
+
+@dataclass(frozen=True)
+class InstanceState:
+    """What the state machine needs of an instance: its row, context, tokens and open executions.
+
+    ``executions`` holds only the executions that are still open (ACTIVE or FAILED): finished ones never
+    change again, so they are not loaded.
+    """
+
+    id: str
+    workflow_id: str
+    version: int
+    status: InstanceStatus
+    context: dict[str, Any]
+    tokens: dict[str, Token]
+    executions: dict[str, Execution]
+    created_at: datetime
+    updated_at: datetime
+    error: str | None = None
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TaskPayload:
+    """What a task handler receives: the execution to run and its inputs."""
+
+    execution_id: str
+    instance_id: str
+    node_id: str
+    task_id: str
+    inputs: dict[str, Any]
+    attempt: int = 1
+
+
+@dataclass
+class ChangeSet:
+    """What one transition writes: the store applies it in the same transaction that read the state."""
+
+    instance_id: str
+    new_instance: InstanceState | None = None  # set when the transition created the instance
+    status: InstanceStatus | None = None
+    error: str | None = None
+    clear_error: bool = False
+    ended_at: datetime | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+    tokens_added: list[Token] = field(default_factory=list)
+    tokens_removed: list[str] = field(default_factory=list)
+    token_status: dict[str, TokenStatus] = field(default_factory=dict)
+    executions_added: list[Execution] = field(default_factory=list)
+    executions_updated: list[Execution] = field(default_factory=list)
+    history: list[HistoryEntry] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The result of one event: the new state, what to write, what to dispatch after commit."""
+
+    state: InstanceState
+    changes: ChangeSet
+    dispatch: list[TaskPayload]
+    error: Exception | None = None  # raised to the caller after the changes are committed
+
+    @property
+    def finished(self) -> bool:
+        return self.state.status in (InstanceStatus.COMPLETED, InstanceStatus.FAILED)

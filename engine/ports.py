@@ -1,0 +1,142 @@
+"""The storage interface the engine needs. ``store/`` implements it for SQLite; the engine knows no SQL.
+
+A write is a unit of work: :meth:`Store.write` opens one transaction that takes the database's write lock
+before reading (``BEGIN IMMEDIATE`` on SQLite), so what is read cannot change before the change set made
+from it is written. Either the whole change set is stored or none of it.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from engine.blueprint import Blueprint
+from engine.errors import Problem
+from engine.model import ChangeSet, Execution, HistoryEntry, InstanceState, InstanceStatus, Token
+
+
+@dataclass(frozen=True)
+class StoredBlueprint:
+    """A blueprint as stored, with the warnings found when it was loaded."""
+
+    blueprint: Blueprint
+    warnings: list[Problem]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class BlueprintSummary:
+    """One version of a workflow, for listings."""
+
+    workflow_id: str
+    version: int
+    name: str | None
+    nodes: int
+    edges: int
+    warnings: int
+    created_at: datetime
+    instances: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InstanceSummary:
+    """One row of an instance listing: no context, no history."""
+
+    id: str
+    workflow_id: str
+    version: int
+    status: InstanceStatus
+    created_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None
+    error: str | None
+    token_nodes: list[str]
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    """Everything about one instance: what ``get_status`` returns."""
+
+    id: str
+    workflow_id: str
+    version: int
+    status: InstanceStatus
+    context: dict[str, Any]
+    tokens: list[Token]
+    executions: list[Execution]
+    history: list[HistoryEntry]
+    created_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None = None
+    error: str | None = None
+
+    @property
+    def incidents(self) -> list[Execution]:
+        """The FAILED executions of the instance, waiting for an operator."""
+        return [e for e in self.executions if e.status == "FAILED"]
+
+
+@dataclass(frozen=True)
+class InstanceQuery:
+    """Filters of an instance listing. ``text`` matches id, workflow, node or a variable's value."""
+
+    status: InstanceStatus | None = None
+    workflow_id: str | None = None
+    text: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+class WriteTransaction(Protocol):
+    """An open write transaction. Reads see the latest committed state; nothing else can write meanwhile."""
+
+    def load_instance(self, instance_id: str) -> InstanceState | None:
+        """The instance with its context, tokens and open executions, or ``None`` if there is none."""
+
+    def load_execution(self, execution_id: str) -> Execution | None:
+        """Any execution, open or finished, or ``None``."""
+
+    def apply(self, changes: ChangeSet) -> None:
+        """Write a change set: instance row, context, tokens, executions and history entries."""
+
+
+class Store(Protocol):
+    """Durable storage of blueprints and instances."""
+
+    def save_blueprint(self, blueprint: Blueprint, warnings: list[Problem]) -> bool:
+        """Store a blueprint; ``False`` when the identical one was already stored.
+
+        Raises ``BlueprintConflictError`` when a different blueprint has the same id and version.
+        """
+
+    def get_blueprint(self, workflow_id: str, version: int | None = None) -> StoredBlueprint | None:
+        """The given version, or the newest when ``version`` is ``None``; ``None`` if not stored."""
+
+    def list_blueprints(self) -> list[BlueprintSummary]:
+        """Every stored version of every workflow, with instance counts per status."""
+
+    def write(self) -> AbstractContextManager[WriteTransaction]:
+        """Open one write transaction; commit on normal exit, roll back on an exception."""
+
+    def append_history(self, instance_id: str, entries: list[HistoryEntry]) -> None:
+        """Append entries in a transaction of their own (e.g. a handler's error after the commit)."""
+
+    def get_instance(self, instance_id: str, history_limit: int | None = None) -> InstanceView | None:
+        """Everything about one instance (the newest ``history_limit`` entries), or ``None``."""
+
+    def get_execution(self, execution_id: str) -> Execution | None:
+        """One execution, or ``None``."""
+
+    def list_instances(self, query: InstanceQuery) -> list[InstanceSummary]:
+        """Instances matching ``query``, newest first."""
+
+    def count_instances(self, query: InstanceQuery | None = None) -> dict[str, int]:
+        """Instances per status matching the query's workflow and text (its status is ignored)."""
+
+    def list_executions(self, statuses: list[str], limit: int = 200) -> list[Execution]:
+        """Executions in the given statuses, oldest first."""
+
+    def close(self) -> None:
+        """Release the database."""

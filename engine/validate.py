@@ -1,0 +1,335 @@
+"""Blueprint parsing and validation: every problem at once, each naming its node or edge.
+
+Errors refuse a blueprint; warnings are kept with it and shown to operators.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+from pydantic import ValidationError
+
+from engine.blueprint import Blueprint, Edge, Node, NodeKind
+from engine.conditions import Condition, ConditionError, compile_condition
+from engine.errors import BlueprintError, Problem
+from engine.graph import CompiledBlueprint
+
+MAX_NODES = 10_000
+MAX_EDGES = 40_000
+MAX_JSON_BYTES = 16 * 1024 * 1024
+
+BlueprintSource = dict[str, Any] | str | bytes | Blueprint
+
+
+def parse_blueprint(source: BlueprintSource, origin: str | None = None) -> Blueprint:
+    """Turn a dict, JSON text or model into a :class:`Blueprint`; raise :class:`BlueprintError`."""
+    if isinstance(source, Blueprint):
+        return source
+    if isinstance(source, (str, bytes)):
+        if len(source) > MAX_JSON_BYTES:
+            raise BlueprintError([Problem("blueprint", f"{len(source)} bytes; the limit is {MAX_JSON_BYTES}")], origin)
+        try:
+            source = json.loads(source)
+        except RecursionError:
+            raise BlueprintError([Problem("blueprint", "JSON nested too deeply")], origin) from None
+        except json.JSONDecodeError as error:
+            where = f"JSON at line {error.lineno}, column {error.colno}"
+            raise BlueprintError([Problem(where, error.msg)], origin) from None
+    if not isinstance(source, dict):
+        found = type(source).__name__
+        raise BlueprintError([Problem("blueprint", f"expected a JSON object, found {found}")], origin)
+    try:
+        return Blueprint.model_validate(source)
+    except ValidationError as error:
+        raise BlueprintError([_pydantic_problem(item, source) for item in error.errors()], origin) from None
+    except RecursionError:
+        raise BlueprintError([Problem("blueprint", "nested too deeply")], origin) from None
+
+
+def _pydantic_problem(item: dict[str, Any], raw: dict[str, Any]) -> Problem:
+    loc = item.get("loc", ())
+    where = ""
+    for part in loc:
+        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+    # Name the node or edge by its id when the raw document gives one.
+    if len(loc) >= 2 and loc[0] in ("nodes", "edges") and isinstance(loc[1], int):
+        items = raw.get(loc[0])
+        if isinstance(items, list) and loc[1] < len(items) and isinstance(items[loc[1]], dict):
+            ident = items[loc[1]].get("id")
+            if isinstance(ident, str):
+                where = f"{where} ({loc[0][:-1]} {ident!r})"
+    return Problem(where or "blueprint", item.get("msg", "invalid"))
+
+
+def compile_blueprint(source: BlueprintSource, origin: str | None = None) -> CompiledBlueprint:
+    """Parse and validate ``source``; return the compiled blueprint or raise :class:`BlueprintError`."""
+    blueprint = parse_blueprint(source, origin)
+    problems, compiled = _check(blueprint)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors or compiled is None:
+        raise BlueprintError(errors, origin)
+    return compiled
+
+
+def validate(source: BlueprintSource, origin: str | None = None) -> list[Problem]:
+    """Return every error and warning of ``source`` (an unparsable one gives its parse errors)."""
+    try:
+        blueprint = parse_blueprint(source, origin)
+    except BlueprintError as error:
+        return error.problems
+    return _check(blueprint)[0]
+
+
+def _check(bp: Blueprint) -> tuple[list[Problem], CompiledBlueprint | None]:
+    problems: list[Problem] = []
+
+    def error(where: str, message: str) -> None:
+        problems.append(Problem(where, message, "error"))
+
+    def warn(where: str, message: str) -> None:
+        problems.append(Problem(where, message, "warning"))
+
+    if not bp.workflow_id.strip():
+        error("workflow_id", "must not be empty")
+    if bp.version < 1:
+        error("version", f"must be 1 or more, found {bp.version}")
+    if len(bp.nodes) > MAX_NODES:
+        error("nodes", f"{len(bp.nodes)} nodes; the limit is {MAX_NODES}")
+        return problems, None
+    if len(bp.edges) > MAX_EDGES:
+        error("edges", f"{len(bp.edges)} edges; the limit is {MAX_EDGES}")
+        return problems, None
+
+    nodes: dict[str, Node] = {}
+    kinds: dict[str, NodeKind] = {}
+    for index, node in enumerate(bp.nodes):
+        where = f"node {node.id!r}"
+        if not node.id.strip():
+            error(f"nodes[{index}]", "id must not be empty")
+            continue
+        if node.id in nodes:
+            error(where, f"duplicate node id (nodes[{index}])")
+            continue
+        nodes[node.id] = node
+        kind = node.kind
+        if kind is None:
+            error(where, _type_problem(node))
+            continue
+        kinds[node.id] = kind
+        if kind is NodeKind.TASK and not (node.task_id or "").strip():
+            error(where, "a TASK node needs a task_id")
+
+    edge_ids: set[str] = set()
+    outgoing: dict[str, list[Edge]] = defaultdict(list)
+    incoming: dict[str, list[Edge]] = defaultdict(list)
+    for index, edge in enumerate(bp.edges):
+        where = f"edge {edge.id!r}"
+        if edge.id in edge_ids:
+            error(where, f"duplicate edge id (edges[{index}])")
+        edge_ids.add(edge.id)
+        dangling = False
+        for end, ref in (("source_id", edge.source_id), ("target_id", edge.target_id)):
+            if ref not in nodes:
+                error(where, f"{end} {ref!r} is not a node")
+                dangling = True
+        if dangling:
+            continue
+        outgoing[edge.source_id].append(edge)
+        incoming[edge.target_id].append(edge)
+
+    starts = [n for n, k in kinds.items() if k is NodeKind.START]
+    ends = [n for n, k in kinds.items() if k is NodeKind.END]
+    if len(starts) != 1:
+        found = ", ".join(repr(s) for s in starts) or "none"
+        error("blueprint", f"needs exactly one START event, found {len(starts)} ({found})")
+    if not ends:
+        error("blueprint", "needs at least one END event, found none")
+
+    conditions = _check_edges(kinds, outgoing, incoming, error, warn)
+
+    if len(starts) == 1:
+        _check_reachability(starts[0], ends, nodes, outgoing, incoming, error)
+    _check_gateway_cycles(kinds, outgoing, error)
+    _check_parallel_blocks(kinds, outgoing, incoming, warn)
+
+    if any(p.severity == "error" for p in problems):
+        return problems, None
+    compiled = CompiledBlueprint(
+        blueprint=bp,
+        nodes=nodes,
+        kinds=kinds,
+        outgoing={n: list(outgoing.get(n, [])) for n in nodes},
+        incoming={n: list(incoming.get(n, [])) for n in nodes},
+        conditions=conditions,
+        start_id=starts[0],
+        warnings=[p for p in problems if p.severity == "warning"],
+    )
+    return problems, compiled
+
+
+def _type_problem(node: Node) -> str:
+    if node.type not in ("TASK", "INTERNAL"):
+        return f"unknown node type {node.type!r} (expected TASK or INTERNAL)"
+    if node.internal_type == "EVENT":
+        return f"unknown event_type {node.event_type!r} (expected START or END)"
+    if node.internal_type == "GATEWAY":
+        return (
+            f"unknown gateway_type {node.gateway_type!r} (expected EXCLUSIVE_SPLIT, EXCLUSIVE_JOIN, "
+            "PARALLEL_SPLIT or PARALLEL_JOIN)"
+        )
+    return f"unknown internal_type {node.internal_type!r} (expected EVENT or GATEWAY)"
+
+
+def _check_edges(kinds, outgoing, incoming, error, warn) -> dict[str, Condition]:
+    conditions: dict[str, Condition] = {}
+    for node_id, kind in kinds.items():
+        edges = outgoing.get(node_id, [])
+        where = f"node {node_id!r}"
+        if kind is NodeKind.START and incoming.get(node_id):
+            error(where, "a START event cannot have incoming edges")
+        if kind is NodeKind.END and edges:
+            warn(where, "an END event ends the instance; its outgoing edges are never followed")
+        if kind is NodeKind.EXCLUSIVE_SPLIT:
+            defaults = [e.id for e in edges if not e.has_condition]
+            if len(defaults) > 1:
+                error(where, f"an exclusive split may have one default edge, found {len(defaults)}: "
+                      + ", ".join(repr(d) for d in defaults))
+            if not edges:
+                error(where, "an exclusive split needs outgoing edges")
+        elif kind is NodeKind.PARALLEL_JOIN and len(incoming.get(node_id, [])) < 2:
+            warn(where, "a parallel join with fewer than 2 incoming edges waits for nothing")
+        elif kind not in (NodeKind.END,) and len(edges) > 1 and kind is not NodeKind.PARALLEL_SPLIT:
+            warn(where, f"{len(edges)} outgoing edges: a token goes down each, as from a parallel split; "
+                 "use a PARALLEL_SPLIT gateway to say so")
+        for edge in edges:
+            if not edge.has_condition:
+                continue
+            if kind is not NodeKind.EXCLUSIVE_SPLIT:
+                error(f"edge {edge.id!r}", f"has a condition but leaves {kind.value} node {node_id!r}; "
+                      "only edges leaving an EXCLUSIVE_SPLIT have conditions")
+                continue
+            try:
+                conditions[edge.id] = compile_condition(edge.condition or "")
+            except ConditionError as problem:
+                error(f"edge {edge.id!r}", str(problem))
+    return conditions
+
+
+def _check_reachability(start, ends, nodes, outgoing, incoming, error) -> None:
+    forward = _walk([start], lambda n: (e.target_id for e in outgoing.get(n, [])))
+    backward = _walk(ends, lambda n: (e.source_id for e in incoming.get(n, [])))
+    for node_id in nodes:
+        if node_id not in forward:
+            error(f"node {node_id!r}", "is not reachable from START")
+        elif ends and node_id not in backward:
+            error(f"node {node_id!r}", "cannot reach an END event")
+
+
+def _walk(roots, neighbours) -> set[str]:
+    seen = set(roots)
+    stack = list(roots)
+    while stack:
+        for nxt in neighbours(stack.pop()):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return seen
+
+
+def _check_gateway_cycles(kinds, outgoing, error) -> None:
+    """A cycle through gateways only would move a token forever without waiting for any task."""
+    gateways = {n for n, k in kinds.items() if k not in (NodeKind.TASK, NodeKind.END, NodeKind.START)}
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    for root in sorted(gateways):
+        if root in state:
+            continue
+        stack = [(root, iter(outgoing.get(root, [])))]
+        state[root] = 1
+        while stack:
+            node_id, edges = stack[-1]
+            edge = next(edges, None)
+            if edge is None:
+                state[node_id] = 2
+                stack.pop()
+                continue
+            target = edge.target_id
+            if target not in gateways:
+                continue
+            if state.get(target) == 1:
+                error(f"node {target!r}", f"lies on a cycle of gateways with no task (via edge {edge.id!r}): "
+                      "a token would move around it forever")
+                return
+            if target not in state:
+                state[target] = 1
+                stack.append((target, iter(outgoing.get(target, []))))
+
+
+def _check_parallel_blocks(kinds, outgoing, incoming, warn) -> None:
+    for node_id, kind in kinds.items():
+        if kind is NodeKind.PARALLEL_JOIN:
+            origins: set[str] = set()
+            for edge in incoming.get(node_id, []):
+                origins |= _branch_origins(edge.source_id, kinds, incoming)
+            if len(origins) != 1 or "START" in origins:
+                named = ", ".join(sorted(repr(o) for o in origins if o != "START")) or "none"
+                warn(f"node {node_id!r}", "the incoming branches of this parallel join do not all come from "
+                     f"one parallel split (splits found: {named}); it may wait forever")
+        if kind is NodeKind.PARALLEL_SPLIT:
+            for edge in outgoing.get(node_id, []):
+                end = _end_inside_branch(edge.target_id, kinds, outgoing)
+                if end:
+                    warn(f"node {end!r}", f"is reachable on branch {edge.id!r} of parallel split {node_id!r} "
+                         "before its join: reaching it ends the instance while other branches may still run")
+
+
+def _branch_origins(node_id, kinds, incoming) -> set[str]:
+    """Walk back from a join's incoming branch to the parallel split(s) that opened it (nesting-aware)."""
+    origins: set[str] = set()
+    seen: set[tuple[str, int]] = set()
+    stack = [(node_id, 0)]
+    limit = len(kinds) + 1
+    while stack:
+        current, depth = stack.pop()
+        if (current, depth) in seen or depth > limit:
+            continue
+        seen.add((current, depth))
+        kind = kinds.get(current)
+        if kind is NodeKind.PARALLEL_SPLIT:
+            if depth == 0:
+                origins.add(current)
+                continue
+            depth -= 1
+        elif kind is NodeKind.PARALLEL_JOIN:
+            depth += 1
+        elif kind is NodeKind.START:
+            origins.add("START")
+            continue
+        for edge in incoming.get(current, []):
+            stack.append((edge.source_id, depth))
+    return origins
+
+
+def _end_inside_branch(node_id, kinds, outgoing) -> str | None:
+    """The first END reachable from a branch before the branch's closing join, if any."""
+    seen: set[tuple[str, int]] = set()
+    stack = [(node_id, 0)]
+    limit = len(kinds) + 1
+    while stack:
+        current, depth = stack.pop()
+        if (current, depth) in seen or depth > limit:
+            continue
+        seen.add((current, depth))
+        kind = kinds.get(current)
+        if kind is NodeKind.END:
+            return current
+        if kind is NodeKind.PARALLEL_JOIN:
+            if depth == 0:
+                continue
+            depth -= 1
+        elif kind is NodeKind.PARALLEL_SPLIT:
+            depth += 1
+        for edge in outgoing.get(current, []):
+            stack.append((edge.target_id, depth))
+    return None

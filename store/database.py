@@ -1,0 +1,131 @@
+"""Opening an SQLite database: URL, pragmas, ``BEGIN IMMEDIATE`` for writes, schema creation and version.
+
+SQLAlchemy's pysqlite driver starts transactions lazily and never as ``IMMEDIATE``; the documented recipe
+(SQLAlchemy's "Serializable isolation / Savepoints / Transactional DDL" for pysqlite) turns the driver's
+own transaction handling off at connect time and emits ``BEGIN`` from the engine's ``begin`` event. Here the
+``begin`` event emits ``BEGIN IMMEDIATE`` on connections marked for writing, so a write takes the lock
+before it reads and two writers can never both read an instance and then race to write it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.pool import StaticPool
+from sqlmodel import SQLModel
+
+from engine.errors import StoreError
+from store import tables
+
+WRITE_OPTION = "wfconsole_write"
+
+
+class Durability(StrEnum):
+    FULL = "FULL"  # every commit is on disk before it returns: nothing acknowledged is lost on power loss
+    NORMAL = "NORMAL"  # faster; a power loss may lose the last commits (never corrupts the database)
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    durability: Durability = Durability.FULL
+    busy_timeout_ms: int = 30_000
+
+
+def database_url(path_or_url: str | os.PathLike) -> str:
+    """An SQLAlchemy URL for a path (created with mode 0600 if missing) or a URL given as-is."""
+    text = str(path_or_url)
+    if "://" in text:
+        return text
+    if text == ":memory:":
+        return "sqlite://"
+    path = Path(text).expanduser().resolve()
+    if not path.parent.is_dir():
+        raise StoreError(f"{path}: the directory {path.parent} does not exist")
+    if not path.exists():
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        except OSError as error:
+            raise StoreError(f"{path}: cannot create the database file: {error.strerror}") from None
+    return f"sqlite:///{path}"
+
+
+def create_sqlite_engine(url: str, settings: StoreSettings) -> Engine:
+    """An engine with WAL, the durability setting, foreign keys, a busy timeout and the BEGIN hooks."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        raise StoreError(f"{url}: only SQLite databases are supported")
+    in_memory = parsed.database in (None, "", ":memory:")
+    kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": settings.busy_timeout_ms / 1000}}
+    if in_memory:
+        kwargs["poolclass"] = StaticPool
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        try:
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={settings.durability.value}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(settings.busy_timeout_ms)}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:
+        mode = "IMMEDIATE" if connection.get_execution_options().get(WRITE_OPTION) else "DEFERRED"
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def prepare_schema(engine: Engine, source: str) -> None:
+    """Create the tables on a new database; refuse a database of a newer schema or not ours."""
+    try:
+        with engine.connect() as connection:
+            connection.execution_options(**{WRITE_OPTION: True})
+            with connection.begin():
+                raw = connection.connection.driver_connection
+                existing = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                if "wf_meta" in existing:
+                    row = raw.execute("SELECT value FROM wf_meta WHERE key='schema_version'").fetchone()
+                    found = int(row[0]) if row else 0
+                    if found > tables.SCHEMA_VERSION:
+                        raise StoreError(
+                            f"{source}: written by a newer wfconsole (schema version {found}; this one "
+                            f"knows up to {tables.SCHEMA_VERSION}); upgrade wfconsole to open it")
+                    return
+                if existing - {"sqlite_sequence"}:
+                    raise StoreError(f"{source}: not a wfconsole database (it has tables "
+                                     f"{', '.join(sorted(existing))})")
+                SQLModel.metadata.create_all(connection)
+                raw.execute("INSERT INTO wf_meta(key, value) VALUES ('schema_version', ?)",
+                            (str(tables.SCHEMA_VERSION),))
+    except StoreError:
+        raise
+    except (DatabaseError, OperationalError, sqlite3.DatabaseError) as error:
+        raise StoreError(f"{source}: {describe_database_error(error)}") from None
+
+
+def describe_database_error(error: BaseException) -> str:
+    """One line a person can act on, from an SQLite error."""
+    text = str(getattr(error, "orig", None) or error).splitlines()[0]
+    lowered = text.lower()
+    if "file is not a database" in lowered or "malformed" in lowered:
+        return "the file is not a wfconsole database or is corrupted (" + text + ")"
+    if "readonly" in lowered or "read-only" in lowered:
+        return "the database is read-only (" + text + "); check the file's and its directory's permissions"
+    if "locked" in lowered or "busy" in lowered:
+        return "the database stayed locked by another process past the busy timeout (" + text + ")"
+    if "unable to open" in lowered:
+        return "cannot open the database file (" + text + ")"
+    return text

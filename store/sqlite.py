@@ -1,0 +1,345 @@
+"""The SQLite implementation of the engine's :class:`~engine.ports.Store`.
+
+The write path uses the driver's cursor directly inside the SQLAlchemy transaction (opened with
+``BEGIN IMMEDIATE`` by :mod:`store.database`): a handful of cached, parameterised statements per step, no
+ORM identity map on the hot path. Reads use short deferred transactions, so they see one snapshot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+
+from engine.blueprint import Blueprint
+from engine.errors import BlueprintConflictError, Problem, StoreError
+from engine.model import (
+    ChangeSet,
+    Execution,
+    ExecutionStatus,
+    HistoryEntry,
+    HistoryKind,
+    InstanceState,
+    InstanceStatus,
+    Token,
+    TokenStatus,
+)
+from engine.ports import BlueprintSummary, InstanceQuery, InstanceSummary, InstanceView, StoredBlueprint
+from store.codec import dump_json, dump_time, load_json, load_time
+from store.database import WRITE_OPTION, describe_database_error
+
+_EXECUTION_COLUMNS = "id, instance_id, node_id, task_id, inputs, outputs, status, attempt, error, created_at, updated_at"
+_HISTORY_COLUMNS = "seq, instance_id, at, kind, node_id, execution_id, details, actor"
+
+
+def _execution(row: tuple) -> Execution:
+    return Execution(
+        id=row[0], instance_id=row[1], node_id=row[2], task_id=row[3], inputs=load_json(row[4]),
+        outputs=load_json(row[5]), status=ExecutionStatus(row[6]), attempt=row[7], error=row[8],
+        created_at=load_time(row[9]), updated_at=load_time(row[10]),
+    )
+
+
+def _history(row: tuple) -> HistoryEntry:
+    return HistoryEntry(
+        seq=row[0], instance_id=row[1], at=load_time(row[2]), kind=HistoryKind(row[3]), node_id=row[4],
+        execution_id=row[5], details=load_json(row[6]), actor=row[7],
+    )
+
+
+def _token(row: tuple) -> Token:
+    return Token(id=row[0], node_id=row[1], status=TokenStatus(row[2]), created_at=load_time(row[3]))
+
+
+class SqliteWriteTransaction:
+    """One ``BEGIN IMMEDIATE`` transaction: read an instance, then apply a change set."""
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self.cursor = cursor
+
+    def load_instance(self, instance_id: str) -> InstanceState | None:
+        cur = self.cursor
+        row = cur.execute(
+            "SELECT id, workflow_id, version, status, error, created_at, updated_at, ended_at "
+            "FROM instances WHERE id = ?", (instance_id,)).fetchone()
+        if row is None:
+            return None
+        context = {key: load_json(value) for key, value in
+                   cur.execute("SELECT key, value FROM context WHERE instance_id = ?", (instance_id,))}
+        tokens = {t.id: t for t in map(_token, cur.execute(
+            "SELECT id, node_id, status, created_at FROM tokens WHERE instance_id = ? ORDER BY created_at, rowid",
+            (instance_id,)))}
+        executions = {e.id: e for e in map(_execution, cur.execute(
+            f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE instance_id = ? AND status IN ('ACTIVE', 'FAILED')",
+            (instance_id,)))}
+        return InstanceState(
+            id=row[0], workflow_id=row[1], version=row[2], status=InstanceStatus(row[3]), error=row[4],
+            created_at=load_time(row[5]), updated_at=load_time(row[6]), ended_at=load_time(row[7]),
+            context=context, tokens=tokens, executions=executions,
+        )
+
+    def load_execution(self, execution_id: str) -> Execution | None:
+        row = self.cursor.execute(f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE id = ?",
+                                  (execution_id,)).fetchone()
+        return _execution(row) if row else None
+
+    def apply(self, changes: ChangeSet) -> None:
+        cur = self.cursor
+        iid = changes.instance_id
+        now = dump_time(changes.history[-1].at) if changes.history else None
+        if changes.new_instance is not None:
+            new = changes.new_instance
+            cur.execute(
+                "INSERT INTO instances (id, workflow_id, version, status, error, created_at, updated_at, ended_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (new.id, new.workflow_id, new.version, (changes.status or new.status).value, changes.error,
+                 dump_time(new.created_at), now or dump_time(new.updated_at), dump_time(changes.ended_at)))
+        else:
+            sets, params = ["updated_at = ?"], [now]
+            if changes.status is not None:
+                sets.append("status = ?")
+                params.append(changes.status.value)
+            if changes.error is not None:
+                sets.append("error = ?")
+                params.append(changes.error)
+            elif changes.clear_error:
+                sets.append("error = NULL")
+            if changes.ended_at is not None:
+                sets.append("ended_at = ?")
+                params.append(dump_time(changes.ended_at))
+            cur.execute(f"UPDATE instances SET {', '.join(sets)} WHERE id = ?", (*params, iid))
+        if changes.context:
+            cur.executemany(
+                "INSERT INTO context (instance_id, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (instance_id, key) DO UPDATE SET value = excluded.value",
+                [(iid, key, dump_json(value)) for key, value in changes.context.items()])
+        if changes.executions_added:
+            cur.executemany(
+                f"INSERT INTO executions ({_EXECUTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [_execution_params(e) for e in changes.executions_added])
+        if changes.executions_updated:
+            cur.executemany(
+                "UPDATE executions SET outputs = ?, status = ?, error = ?, updated_at = ? WHERE id = ?",
+                [(None if e.outputs is None else dump_json(e.outputs), e.status.value, e.error,
+                  dump_time(e.updated_at), e.id) for e in changes.executions_updated])
+        if changes.tokens_removed:
+            cur.executemany("DELETE FROM tokens WHERE id = ?", [(t,) for t in changes.tokens_removed])
+        if changes.tokens_added:
+            cur.executemany(
+                "INSERT INTO tokens (id, instance_id, node_id, status, created_at) VALUES (?, ?, ?, ?, ?)",
+                [(t.id, iid, t.node_id, changes.token_status.get(t.id, t.status).value, dump_time(t.created_at))
+                 for t in changes.tokens_added])
+        added = {t.id for t in changes.tokens_added}
+        status_updates = [(s.value, t) for t, s in changes.token_status.items() if t not in added]
+        if status_updates:
+            cur.executemany("UPDATE tokens SET status = ? WHERE id = ?", status_updates)
+        if changes.history:
+            cur.executemany(
+                "INSERT INTO history (instance_id, at, kind, node_id, execution_id, details, actor) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(iid, dump_time(h.at), h.kind.value, h.node_id, h.execution_id, dump_json(h.details), h.actor)
+                 for h in changes.history])
+
+
+def _execution_params(e: Execution) -> tuple:
+    return (e.id, e.instance_id, e.node_id, e.task_id, dump_json(e.inputs),
+            None if e.outputs is None else dump_json(e.outputs), e.status.value, e.attempt, e.error,
+            dump_time(e.created_at), dump_time(e.updated_at))
+
+
+class SqliteStore:
+    """Blueprints and instances in one SQLite file, safe for many threads and processes."""
+
+    def __init__(self, engine: Engine, source: str, busy_timeout_ms: int) -> None:
+        self.engine = engine
+        self.source = source
+        self.busy_timeout_ms = busy_timeout_ms
+
+    # -- transactions -----------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[SqliteWriteTransaction]:
+        """One BEGIN IMMEDIATE transaction; commit on normal exit, roll back on an exception."""
+        with self._transaction(write=True) as cursor:
+            yield SqliteWriteTransaction(cursor)
+
+    @contextmanager
+    def _transaction(self, write: bool) -> Iterator[sqlite3.Cursor]:
+        try:
+            with self.engine.connect() as connection:
+                if write:
+                    connection.execution_options(**{WRITE_OPTION: True})
+                with connection.begin():
+                    cursor = connection.connection.driver_connection.cursor()
+                    try:
+                        yield cursor
+                    finally:
+                        cursor.close()
+        except (DBAPIError, sqlite3.DatabaseError) as error:
+            raise StoreError(f"{self.source}: {describe_database_error(error)}") from None
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Cursor]:
+        """A deferred transaction: every query inside it sees the same snapshot."""
+        with self._transaction(write=False) as cursor:
+            yield cursor
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- blueprints -------------------------------------------------------------------------------
+
+    def save_blueprint(self, blueprint: Blueprint, warnings: list[Problem]) -> bool:
+        definition = blueprint.model_dump_json(exclude_none=True)
+        digest = hashlib.sha256(dump_json(blueprint.model_dump(mode="json")).encode()).hexdigest()
+        with self.write() as tx:
+            row = tx.cursor.execute("SELECT digest FROM blueprints WHERE workflow_id = ? AND version = ?",
+                                    (blueprint.workflow_id, blueprint.version)).fetchone()
+            if row is not None:
+                if row[0] == digest:
+                    return False
+                raise BlueprintConflictError(
+                    f"version {blueprint.version} of workflow {blueprint.workflow_id!r} is already stored with "
+                    "different content; give the changed blueprint a new version")
+            tx.cursor.execute(
+                "INSERT INTO blueprints (workflow_id, version, name, definition, digest, warnings, node_count, "
+                "edge_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (blueprint.workflow_id, blueprint.version, blueprint.name, definition, digest,
+                 dump_json([[p.where, p.message, p.severity] for p in warnings]), len(blueprint.nodes),
+                 len(blueprint.edges), dump_time(datetime.now(UTC))))
+        return True
+
+    def get_blueprint(self, workflow_id: str, version: int | None = None) -> StoredBlueprint | None:
+        with self.read() as cur:
+            if version is None:
+                row = cur.execute("SELECT definition, warnings, created_at FROM blueprints WHERE workflow_id = ? "
+                                  "ORDER BY version DESC LIMIT 1", (workflow_id,)).fetchone()
+            else:
+                row = cur.execute("SELECT definition, warnings, created_at FROM blueprints "
+                                  "WHERE workflow_id = ? AND version = ?", (workflow_id, version)).fetchone()
+        if row is None:
+            return None
+        return StoredBlueprint(
+            blueprint=Blueprint.model_validate_json(row[0]),
+            warnings=[Problem(*item) for item in load_json(row[1])],
+            created_at=load_time(row[2]),
+        )
+
+    def list_blueprints(self) -> list[BlueprintSummary]:
+        with self.read() as cur:
+            rows = cur.execute("SELECT workflow_id, version, name, node_count, edge_count, warnings, created_at "
+                               "FROM blueprints ORDER BY workflow_id, version").fetchall()
+            counts: dict[tuple[str, int], dict[str, int]] = {}
+            for wf, version, status, count in cur.execute(
+                    "SELECT workflow_id, version, status, COUNT(*) FROM instances GROUP BY 1, 2, 3"):
+                counts.setdefault((wf, version), {})[status] = count
+        return [BlueprintSummary(workflow_id=r[0], version=r[1], name=r[2], nodes=r[3], edges=r[4],
+                                 warnings=len(load_json(r[5])), created_at=load_time(r[6]),
+                                 instances=counts.get((r[0], r[1]), {})) for r in rows]
+
+    # -- instances --------------------------------------------------------------------------------
+
+    def append_history(self, instance_id: str, entries: list[HistoryEntry]) -> None:
+        with self.write() as tx:
+            tx.cursor.executemany(
+                "INSERT INTO history (instance_id, at, kind, node_id, execution_id, details, actor) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(instance_id, dump_time(h.at), h.kind.value, h.node_id, h.execution_id, dump_json(h.details),
+                  h.actor) for h in entries])
+
+    def get_instance(self, instance_id: str, history_limit: int | None = None) -> InstanceView | None:
+        with self.read() as cur:
+            tx = SqliteWriteTransaction(cur)
+            row = cur.execute("SELECT id, workflow_id, version, status, error, created_at, updated_at, ended_at "
+                              "FROM instances WHERE id = ?", (instance_id,)).fetchone()
+            if row is None:
+                return None
+            context = {k: load_json(v) for k, v in
+                       cur.execute("SELECT key, value FROM context WHERE instance_id = ? ORDER BY key",
+                                   (instance_id,))}
+            tokens = [_token(r) for r in cur.execute(
+                "SELECT id, node_id, status, created_at FROM tokens WHERE instance_id = ? "
+                "ORDER BY created_at, rowid", (instance_id,))]
+            executions = [_execution(r) for r in cur.execute(
+                f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE instance_id = ? ORDER BY created_at, rowid",
+                (instance_id,))]
+            history = self._history(cur, instance_id, history_limit)
+            del tx
+        return InstanceView(
+            id=row[0], workflow_id=row[1], version=row[2], status=InstanceStatus(row[3]), error=row[4],
+            created_at=load_time(row[5]), updated_at=load_time(row[6]), ended_at=load_time(row[7]),
+            context=context, tokens=tokens, executions=executions, history=history,
+        )
+
+    @staticmethod
+    def _history(cur: sqlite3.Cursor, instance_id: str, limit: int | None) -> list[HistoryEntry]:
+        if limit is None:
+            rows = cur.execute(f"SELECT {_HISTORY_COLUMNS} FROM history WHERE instance_id = ? ORDER BY seq",
+                               (instance_id,)).fetchall()
+        else:
+            rows = cur.execute(f"SELECT {_HISTORY_COLUMNS} FROM history WHERE instance_id = ? "
+                               "ORDER BY seq DESC LIMIT ?", (instance_id, limit)).fetchall()[::-1]
+        return [_history(r) for r in rows]
+
+    def get_execution(self, execution_id: str) -> Execution | None:
+        with self.read() as cur:
+            return SqliteWriteTransaction(cur).load_execution(execution_id)
+
+    def list_executions(self, statuses: list[str], limit: int = 200) -> list[Execution]:
+        marks = ", ".join("?" for _ in statuses)
+        with self.read() as cur:
+            rows = cur.execute(f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE status IN ({marks}) "
+                               "ORDER BY created_at LIMIT ?", (*statuses, limit)).fetchall()
+        return [_execution(r) for r in rows]
+
+    def list_instances(self, query: InstanceQuery) -> list[InstanceSummary]:
+        where, params = self._instance_filter(query, with_status=True)
+        with self.read() as cur:
+            rows = cur.execute(
+                "SELECT id, workflow_id, version, status, created_at, updated_at, ended_at, error FROM instances"
+                f"{where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+                (*params, query.limit, query.offset)).fetchall()
+            nodes: dict[str, list[str]] = {}
+            if rows:
+                marks = ", ".join("?" for _ in rows)
+                for iid, node in cur.execute(
+                        f"SELECT instance_id, node_id FROM tokens WHERE instance_id IN ({marks}) "
+                        "ORDER BY created_at, rowid", [r[0] for r in rows]):
+                    nodes.setdefault(iid, []).append(node)
+        return [InstanceSummary(id=r[0], workflow_id=r[1], version=r[2], status=InstanceStatus(r[3]),
+                                created_at=load_time(r[4]), updated_at=load_time(r[5]), ended_at=load_time(r[6]),
+                                error=r[7], token_nodes=nodes.get(r[0], [])) for r in rows]
+
+    def count_instances(self, query: InstanceQuery | None = None) -> dict[str, int]:
+        where, params = self._instance_filter(query or InstanceQuery(), with_status=False)
+        with self.read() as cur:
+            rows = cur.execute(f"SELECT status, COUNT(*) FROM instances{where} GROUP BY status", params).fetchall()
+        return {status: count for status, count in rows}
+
+    @staticmethod
+    def _instance_filter(query: InstanceQuery, with_status: bool) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if with_status and query.status is not None:
+            clauses.append("status = ?")
+            params.append(str(query.status))
+        if query.workflow_id:
+            clauses.append("workflow_id = ?")
+            params.append(query.workflow_id)
+        if query.text:
+            pattern = "%" + query.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            clauses.append(
+                "(id LIKE ? ESCAPE '\\' OR workflow_id LIKE ? ESCAPE '\\' "
+                "OR EXISTS (SELECT 1 FROM tokens t WHERE t.instance_id = instances.id AND t.node_id LIKE ? ESCAPE '\\') "
+                "OR EXISTS (SELECT 1 FROM context c WHERE c.instance_id = instances.id AND c.value LIKE ? ESCAPE '\\'))")
+            params.extend([pattern] * 4)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
