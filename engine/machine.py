@@ -37,7 +37,7 @@ from engine.model import (
 MAX_ARRIVALS_PER_EVENT = 100_000
 """A guard against a runaway transition; validation already refuses cycles made of gateways only."""
 
-OPEN_EXECUTION = (ExecutionStatus.ACTIVE, ExecutionStatus.FAILED)
+OPEN_EXECUTION = (ExecutionStatus.ACTIVE, ExecutionStatus.FAILED, ExecutionStatus.STUCK)
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def task_done(bp: CompiledBlueprint, state: InstanceState, execution_id: str,
     step = _Step(bp, state, event)
     node = bp.node(execution.node_id)
     written = {ctx_key: outputs[local] for local, ctx_key in node.output_mapping.items() if local in outputs}
-    resolved = execution.status is ExecutionStatus.FAILED
+    resolved = execution.status in (ExecutionStatus.FAILED, ExecutionStatus.STUCK)
     step.update_execution(execution, status=ExecutionStatus.COMPLETED, outputs=dict(outputs))
     step.record(HistoryKind.EXECUTION_COMPLETED, node_id=node.id, execution_id=execution_id,
                 outputs=dict(outputs), written=written, resolved_incident=resolved)
@@ -87,9 +87,9 @@ def fail_task(bp: CompiledBlueprint, state: InstanceState, execution: Execution,
               event: Event) -> Transition:
     """Mark an ACTIVE execution FAILED: an incident. Its token stays on the node; other branches go on."""
     _require_instance(state, InstanceStatus.ACTIVE)
-    if execution.status is not ExecutionStatus.ACTIVE:
-        raise InvalidStateError(f"execution {execution.id} is {execution.status.value}, not ACTIVE: "
-                                "only an ACTIVE execution can be failed")
+    if execution.status not in (ExecutionStatus.ACTIVE, ExecutionStatus.STUCK):
+        raise InvalidStateError(f"execution {execution.id} is {execution.status.value}: "
+                                "only an ACTIVE or STUCK execution can be failed")
     step = _Step(bp, state, event)
     step.update_execution(execution, status=ExecutionStatus.FAILED, error=error)
     step.set_token_status(execution.id, TokenStatus.FAILED)
@@ -101,9 +101,9 @@ def fail_task(bp: CompiledBlueprint, state: InstanceState, execution: Execution,
 def retry(bp: CompiledBlueprint, state: InstanceState, execution: Execution, event: Event) -> Transition:
     """Replace a FAILED execution with a new ACTIVE one of the same node (attempt + 1, fresh inputs)."""
     _require_instance(state, InstanceStatus.ACTIVE)
-    if execution.status is not ExecutionStatus.FAILED:
-        raise InvalidStateError(f"execution {execution.id} is {execution.status.value}, not FAILED: "
-                                "only a FAILED execution can be retried")
+    if execution.status not in (ExecutionStatus.FAILED, ExecutionStatus.STUCK):
+        raise InvalidStateError(f"execution {execution.id} is {execution.status.value}: "
+                                "only a FAILED or STUCK execution can be retried")
     step = _Step(bp, state, event)
     step.update_execution(execution, status=ExecutionStatus.RETRIED)
     step.remove_token(execution.id)
@@ -260,6 +260,8 @@ class _Step:
         return execution_id
 
     def update_execution(self, execution: Execution, **fields: Any) -> None:
+        if fields.get("status", execution.status) is not ExecutionStatus.ACTIVE:
+            fields = {"lease_owner": None, "lease_until": None, "next_attempt_at": None, **fields}
         updated = replace(execution, updated_at=self.event.at, **fields)
         if updated.status in OPEN_EXECUTION:
             self.executions[execution.id] = updated

@@ -8,7 +8,6 @@ commit; an exception in a handler is logged and recorded in the history, never r
 from __future__ import annotations
 
 import getpass
-import json
 import logging
 import math
 import threading

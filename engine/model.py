@@ -23,13 +23,15 @@ class TokenStatus(StrEnum):
     ACTIVE = "ACTIVE"  # at a task, its execution running or waiting for a person
     WAITING = "WAITING"  # at a parallel join, waiting for the other branches
     FAILED = "FAILED"  # at a task whose execution failed (an incident), or at a split with no match
+    STUCK = "STUCK"  # at a task whose execution the stuck-token check found overdue or abandoned
 
 
 class ExecutionStatus(StrEnum):
     ACTIVE = "ACTIVE"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"  # an incident: an operator may retry it or complete it
-    RETRIED = "RETRIED"  # failed, then replaced by a new attempt
+    RETRIED = "RETRIED"  # failed (or stuck), then replaced by a new attempt
+    STUCK = "STUCK"  # overdue or abandoned, found by the stuck-token check; an operator may act on it
     CANCELLED = "CANCELLED"
 
 
@@ -52,6 +54,9 @@ class HistoryKind(StrEnum):
     CONTEXT_SET = "CONTEXT_SET"
     CONDITION_ERROR = "CONDITION_ERROR"
     HANDLER_ERROR = "HANDLER_ERROR"
+    EXECUTION_STUCK = "EXECUTION_STUCK"
+    EXECUTION_ATTEMPT_FAILED = "EXECUTION_ATTEMPT_FAILED"
+    JOIN_STUCK = "JOIN_STUCK"
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,9 @@ class Execution:
     updated_at: datetime
     outputs: dict[str, Any] | None = None
     error: str | None = None
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    next_attempt_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -35,7 +34,10 @@ from engine.ports import BlueprintSummary, InstanceQuery, InstanceSummary, Insta
 from store.codec import dump_json, dump_time, load_json, load_time
 from store.database import WRITE_OPTION, describe_database_error
 
-_EXECUTION_COLUMNS = "id, instance_id, node_id, task_id, inputs, outputs, status, attempt, error, created_at, updated_at"
+_EXECUTION_COLUMNS = (
+    "id, instance_id, node_id, task_id, inputs, outputs, status, attempt, error, created_at, updated_at, "
+    "lease_owner, lease_until, next_attempt_at"
+)
 _HISTORY_COLUMNS = "seq, instance_id, at, kind, node_id, execution_id, details, actor"
 
 
@@ -43,7 +45,8 @@ def _execution(row: tuple) -> Execution:
     return Execution(
         id=row[0], instance_id=row[1], node_id=row[2], task_id=row[3], inputs=load_json(row[4]),
         outputs=load_json(row[5]), status=ExecutionStatus(row[6]), attempt=row[7], error=row[8],
-        created_at=load_time(row[9]), updated_at=load_time(row[10]),
+        created_at=load_time(row[9]), updated_at=load_time(row[10]), lease_owner=row[11],
+        lease_until=load_time(row[12]), next_attempt_at=load_time(row[13]),
     )
 
 
@@ -77,7 +80,7 @@ class SqliteWriteTransaction:
             "SELECT id, node_id, status, created_at FROM tokens WHERE instance_id = ? ORDER BY created_at, rowid",
             (instance_id,)))}
         executions = {e.id: e for e in map(_execution, cur.execute(
-            f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE instance_id = ? AND status IN ('ACTIVE', 'FAILED')",
+            f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE instance_id = ? AND status IN ('ACTIVE', 'FAILED', 'STUCK')",
             (instance_id,)))}
         return InstanceState(
             id=row[0], workflow_id=row[1], version=row[2], status=InstanceStatus(row[3]), error=row[4],
@@ -122,13 +125,15 @@ class SqliteWriteTransaction:
                 [(iid, key, dump_json(value)) for key, value in changes.context.items()])
         if changes.executions_added:
             cur.executemany(
-                f"INSERT INTO executions ({_EXECUTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO executions ({_EXECUTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [_execution_params(e) for e in changes.executions_added])
         if changes.executions_updated:
             cur.executemany(
-                "UPDATE executions SET outputs = ?, status = ?, error = ?, updated_at = ? WHERE id = ?",
+                "UPDATE executions SET outputs = ?, status = ?, error = ?, updated_at = ?, lease_owner = ?, "
+                "lease_until = ?, next_attempt_at = ? WHERE id = ?",
                 [(None if e.outputs is None else dump_json(e.outputs), e.status.value, e.error,
-                  dump_time(e.updated_at), e.id) for e in changes.executions_updated])
+                  dump_time(e.updated_at), e.lease_owner, dump_time(e.lease_until), dump_time(e.next_attempt_at),
+                  e.id) for e in changes.executions_updated])
         if changes.tokens_removed:
             cur.executemany("DELETE FROM tokens WHERE id = ?", [(t,) for t in changes.tokens_removed])
         if changes.tokens_added:
@@ -151,7 +156,8 @@ class SqliteWriteTransaction:
 def _execution_params(e: Execution) -> tuple:
     return (e.id, e.instance_id, e.node_id, e.task_id, dump_json(e.inputs),
             None if e.outputs is None else dump_json(e.outputs), e.status.value, e.attempt, e.error,
-            dump_time(e.created_at), dump_time(e.updated_at))
+            dump_time(e.created_at), dump_time(e.updated_at), e.lease_owner, dump_time(e.lease_until),
+            dump_time(e.next_attempt_at))
 
 
 class SqliteStore:

@@ -85,6 +85,9 @@ class ExecutionRow(SQLModel, table=True):
     error: str | None = None
     created_at: str
     updated_at: str
+    lease_owner: str | None = None  # the runtime that claimed the execution
+    lease_until: str | None = None  # the claim lapses then unless renewed
+    next_attempt_at: str | None = None  # a worker retry waits until then
 
 
 class ContextRow(SQLModel, table=True):
