@@ -1,0 +1,77 @@
+"""The SQLite set-up: pragmas, BEGIN IMMEDIATE, file mode, schema version, unusable files."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from engine import StoreError
+from store import open_store
+
+
+def _pragma(store, name: str):
+    with store.read() as cursor:
+        return cursor.execute(f"PRAGMA {name}").fetchone()[0]
+
+
+def test_database_uses_wal_full_sync_foreign_keys_and_busy_timeout(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "wf.db")
+    assert _pragma(store, "journal_mode") == "wal"
+    assert _pragma(store, "synchronous") == 2  # FULL
+    assert _pragma(store, "foreign_keys") == 1
+    assert _pragma(store, "busy_timeout") == 30_000
+
+
+def test_normal_durability_on_request(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "wf.db", durability="normal")
+    assert _pragma(store, "synchronous") == 1  # NORMAL
+
+
+def test_write_transaction_takes_the_write_lock_before_reading(tmp_path: Path) -> None:
+    db = tmp_path / "wf.db"
+    store = open_store(db)
+    other = sqlite3.connect(db, timeout=0, isolation_level=None)
+    with store.write() as tx:
+        tx.load_instance("nothing")  # only a read so far, yet the lock is held
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("ROLLBACK")
+
+
+def test_new_database_file_is_private_to_its_owner(tmp_path: Path) -> None:
+    db = tmp_path / "wf.db"
+    open_store(db)
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+
+
+def test_database_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "wf.db"
+    open_store(db).close()
+    with sqlite3.connect(db) as raw:
+        raw.execute("UPDATE wf_meta SET value = '999' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="newer wfconsole.*999"):
+        open_store(db)
+
+
+def test_corrupt_file_gives_a_store_error_naming_the_file(tmp_path: Path) -> None:
+    db = tmp_path / "broken.db"
+    db.write_bytes(b"this is not sqlite" * 1000)
+    with pytest.raises(StoreError, match="broken.db.*not a wfconsole database or is corrupted"):
+        open_store(db)
+
+
+def test_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "other.db"
+    with sqlite3.connect(db) as raw:
+        raw.execute("CREATE TABLE customers (id INTEGER)")
+    with pytest.raises(StoreError, match="not a wfconsole database"):
+        open_store(db)
+
+
+def test_missing_directory_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="does not exist"):
+        open_store(tmp_path / "nowhere" / "wf.db")
