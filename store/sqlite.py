@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -167,6 +168,8 @@ class SqliteStore:
         self.engine = engine
         self.source = source
         self.busy_timeout_ms = busy_timeout_ms
+        self._version_connection: Any = None  # kept apart: data_version only moves for *other* connections
+        self._version_lock = threading.Lock()
 
     # -- transactions -----------------------------------------------------------------------------
 
@@ -198,7 +201,26 @@ class SqliteStore:
             yield cursor
 
     def close(self) -> None:
+        with self._version_lock:
+            if self._version_connection is not None:
+                self._version_connection.close()
+                self._version_connection = None
         self.engine.dispose()
+
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version`` on a connection kept for it alone: a cheap change signal.
+
+        The number changes whenever any other connection (this process's writes included, as they use
+        pooled connections) commits to the database file; compare successive values, never their size.
+        """
+        with self._version_lock:
+            if self._version_connection is None:
+                self._version_connection = self.engine.raw_connection()
+            cursor = self._version_connection.cursor()
+            try:
+                return int(cursor.execute("PRAGMA data_version").fetchone()[0])
+            finally:
+                cursor.close()
 
     # -- blueprints -------------------------------------------------------------------------------
 
