@@ -1,0 +1,112 @@
+"""Shared fixtures: a file database in ``tmp_path``, a manager with a recording task handler, a fake clock.
+
+Blueprint builders live in ``tests/blueprints.py``; this directory is put on ``sys.path`` so that tests
+import them as ``import blueprints as bps`` whatever pytest's import mode.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from engine import TaskPayload, WorkflowManager  # noqa: E402
+from engine.machine import Event  # noqa: E402
+from store import open_store  # noqa: E402
+from store.sqlite import SqliteStore  # noqa: E402
+
+T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+class FakeClock:
+    """A clock that moves only when told to; ``tick`` is added after every reading, so times are ordered."""
+
+    def __init__(self, start: datetime = T0, tick: timedelta = timedelta(milliseconds=1)) -> None:
+        self.now = start
+        self.tick = tick
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            reading = self.now
+            self.now += self.tick
+            return reading
+
+    def advance(self, **delta: float) -> None:
+        with self._lock:
+            self.now += timedelta(**delta)
+
+
+class SequentialUuids:
+    """Deterministic, well-formed UUID strings: ...0001, ...0002, ..."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self) -> str:
+        self.count += 1
+        return f"00000000-0000-4000-8000-{self.count:012d}"
+
+
+def make_event(at: datetime = T0, actor: str | None = None, uuids: SequentialUuids | None = None) -> Event:
+    """A machine event at a fixed time with deterministic fresh ids."""
+    return Event(at=at, actor=actor, new_uuid=uuids or SequentialUuids())
+
+
+@dataclass
+class TaskRecorder:
+    """A task handler that records every payload it receives, in order."""
+
+    payloads: list[TaskPayload] = field(default_factory=list)
+
+    def __call__(self, payload: TaskPayload) -> None:
+        self.payloads.append(payload)
+
+    def for_node(self, node_id: str) -> list[TaskPayload]:
+        return [p for p in self.payloads if p.node_id == node_id]
+
+    def execution_id(self, node_id: str, index: int = -1) -> str:
+        """The execution id of the ``index``-th dispatch of ``node_id`` (the newest by default)."""
+        found = self.for_node(node_id)
+        assert found, f"no task was dispatched for node {node_id!r}; dispatched: {self.nodes()}"
+        return found[index].execution_id
+
+    def nodes(self) -> list[str]:
+        return [p.node_id for p in self.payloads]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "wf.db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[SqliteStore]:
+    opened = open_store(db_path)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def recorder() -> TaskRecorder:
+    return TaskRecorder()
+
+
+@pytest.fixture
+def manager(store: SqliteStore, clock: FakeClock, recorder: TaskRecorder) -> WorkflowManager:
+    """A manager on a file database, with ``recorder`` as its task handler and the fake clock."""
+    wm = WorkflowManager(store, clock=clock)
+    wm.register_task_handler(recorder)
+    return wm
