@@ -320,6 +320,13 @@ class SqliteStore:
         with self.read() as cur:
             return SqliteWriteTransaction(cur).load_execution(execution_id)
 
+    def find_instance_ids(self, prefix: str, limit: int = 10) -> list[str]:
+        """Ids of instances that start with ``prefix``, in id order, at most ``limit`` (for short ids)."""
+        with self.read() as cur:
+            rows = cur.execute("SELECT id FROM instances WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+                               (prefix, prefix + "\uffff", limit)).fetchall()
+        return [r[0] for r in rows]
+
     def list_executions(self, statuses: list[str], limit: int = 200) -> list[Execution]:
         marks = ", ".join("?" for _ in statuses)
         with self.read() as cur:
