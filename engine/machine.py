@@ -84,7 +84,7 @@ def task_done(bp: CompiledBlueprint, state: InstanceState, execution_id: str,
 
 
 def fail_task(bp: CompiledBlueprint, state: InstanceState, execution: Execution, error: str,
-              event: Event) -> Transition:
+              event: Event, **details: Any) -> Transition:
     """Mark an ACTIVE execution FAILED: an incident. Its token stays on the node; other branches go on."""
     _require_instance(state, InstanceStatus.ACTIVE)
     if execution.status not in (ExecutionStatus.ACTIVE, ExecutionStatus.STUCK):
@@ -94,7 +94,7 @@ def fail_task(bp: CompiledBlueprint, state: InstanceState, execution: Execution,
     step.update_execution(execution, status=ExecutionStatus.FAILED, error=error)
     step.set_token_status(execution.id, TokenStatus.FAILED)
     step.record(HistoryKind.EXECUTION_FAILED, node_id=execution.node_id, execution_id=execution.id,
-                error=error, attempt=execution.attempt)
+                error=error, attempt=execution.attempt, **details)
     return step.finish()
 
 
@@ -157,6 +157,82 @@ def retry_instance(bp: CompiledBlueprint, state: InstanceState, event: Event) ->
         if execution.status is ExecutionStatus.ACTIVE:
             step.dispatch.append(_payload(execution))
     return step.finish()
+
+
+def attempt_failed(bp: CompiledBlueprint, state: InstanceState, execution: Execution, error: str,
+                   next_attempt_at: datetime, event: Event, **details: Any) -> Transition:
+    """A worker's attempt failed and the retry policy allows another: the execution stays ACTIVE with
+    ``attempt`` + 1, its lease released, and waits until ``next_attempt_at``."""
+    _require_instance(state, InstanceStatus.ACTIVE)
+    if execution.status is not ExecutionStatus.ACTIVE:
+        raise InvalidStateError(f"execution {execution.id} is {execution.status.value}, not ACTIVE")
+    step = _Step(bp, state, event)
+    step.update_execution(execution, attempt=execution.attempt + 1, error=error, lease_owner=None,
+                          lease_until=None, next_attempt_at=next_attempt_at)
+    step.record(HistoryKind.EXECUTION_ATTEMPT_FAILED, node_id=execution.node_id, execution_id=execution.id,
+                error=error, attempt=execution.attempt, next_attempt_at=next_attempt_at.isoformat(), **details)
+    return step.finish()
+
+
+def mark_stuck(bp: CompiledBlueprint, state: InstanceState, execution: Execution, reason: str,
+               event: Event) -> Transition:
+    """The stuck-token check found an ACTIVE execution overdue or abandoned: it becomes STUCK, once."""
+    _require_instance(state, InstanceStatus.ACTIVE)
+    if execution.status is not ExecutionStatus.ACTIVE:
+        raise InvalidStateError(f"execution {execution.id} is {execution.status.value}, not ACTIVE")
+    step = _Step(bp, state, event)
+    step.update_execution(execution, status=ExecutionStatus.STUCK, error=reason)
+    step.set_token_status(execution.id, TokenStatus.STUCK)
+    step.record(HistoryKind.EXECUTION_STUCK, node_id=execution.node_id, execution_id=execution.id, reason=reason)
+    return step.finish()
+
+
+def stuck_joins(bp: CompiledBlueprint, state: InstanceState) -> list[tuple[str, str]]:
+    """Parallel joins of an ACTIVE instance that can no longer fire: (join node id, reason) pairs.
+
+    A join is stuck when the tokens waiting at it plus the other tokens that could still reach it are
+    fewer than its incoming edges.
+    """
+    if state.status is not InstanceStatus.ACTIVE:
+        return []
+    found: list[tuple[str, str]] = []
+    waiting_at: dict[str, int] = {}
+    for token in state.tokens.values():
+        if token.status is TokenStatus.WAITING:
+            waiting_at[token.node_id] = waiting_at.get(token.node_id, 0) + 1
+    for join_id, waiting in sorted(waiting_at.items()):
+        needed = len(bp.incoming[join_id])
+        could_arrive = sum(1 for t in state.tokens.values()
+                           if t.node_id != join_id and _reaches(bp, t.node_id, join_id))
+        if waiting + could_arrive < needed:
+            found.append((join_id, f"parallel join {join_id!r} has {waiting} of {needed} branches and "
+                                   f"{'no other token' if not could_arrive else f'only {could_arrive} token(s)'} "
+                                   "can still reach it"))
+    return found
+
+
+def mark_join_stuck(bp: CompiledBlueprint, state: InstanceState, join_id: str, reason: str,
+                    event: Event) -> Transition:
+    """Mark the tokens waiting at a join that can no longer fire as STUCK, recording it once."""
+    step = _Step(bp, state, event)
+    for token in state.tokens.values():
+        if token.node_id == join_id and token.status is TokenStatus.WAITING:
+            step.set_token_status(token.id, TokenStatus.STUCK)
+    step.record(HistoryKind.JOIN_STUCK, node_id=join_id, reason=reason)
+    return step.finish()
+
+
+def _reaches(bp: CompiledBlueprint, source: str, target: str) -> bool:
+    seen = {source}
+    stack = [source]
+    while stack:
+        for edge in bp.outgoing[stack.pop()]:
+            if edge.target_id == target:
+                return True
+            if edge.target_id not in seen:
+                seen.add(edge.target_id)
+                stack.append(edge.target_id)
+    return False
 
 
 def _require_instance(state: InstanceState, status: InstanceStatus) -> None:

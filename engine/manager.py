@@ -220,6 +220,35 @@ class WorkflowManager:
         """Evaluate again the exclusive split where a FAILED instance stopped, and resume it if one matches."""
         self._operate(instance_id, actor, machine.retry_instance)
 
+    # -- runtime (worker attempts and the stuck-token check) ----------------------------------------
+
+    def fail_attempt(self, execution_id: str, error: str, next_attempt_at: datetime | None, *,
+                     actor: str | None = None, **details: Any) -> None:
+        """Record a worker's failed attempt: retry at ``next_attempt_at``, or, when it is ``None``
+        (attempts exhausted), mark the execution FAILED as an incident."""
+        if next_attempt_at is None:
+            self._operate_on_execution(execution_id, actor, machine.fail_task, error, **details)
+        else:
+            self._operate_on_execution(execution_id, actor, machine.attempt_failed, error, next_attempt_at,
+                                       **details)
+
+    def mark_stuck(self, execution_id: str, reason: str, *, actor: str | None = None) -> None:
+        """Mark an ACTIVE execution STUCK with ``reason`` (recorded once in the history)."""
+        self._operate_on_execution(execution_id, actor, machine.mark_stuck, reason)
+
+    def check_joins(self, instance_id: str, *, actor: str | None = None) -> list[str]:
+        """Mark the parallel joins of an instance that can no longer fire as STUCK; return their node ids."""
+        with self.store.write() as tx:
+            state = self._load(tx, instance_id)
+            bp = self.get_workflow(state.workflow_id, state.version)
+            marked = []
+            for join_id, reason in machine.stuck_joins(bp, state):
+                transition = machine.mark_join_stuck(bp, state, join_id, reason, self._event(actor))
+                tx.apply(transition.changes)
+                state = transition.state
+                marked.append(join_id)
+        return marked
+
     # -- reading ----------------------------------------------------------------------------------
 
     def get_status(self, instance_id: str, history_limit: int | None = None) -> InstanceView:
@@ -262,7 +291,7 @@ class WorkflowManager:
         self._after_commit(transition)
         return transition
 
-    def _operate_on_execution(self, execution_id: str, actor: str | None, step, *args) -> Transition:
+    def _operate_on_execution(self, execution_id: str, actor: str | None, step, *args, **details) -> Transition:
         instance_id, _ = parse_execution_id(execution_id)
         with self.store.write() as tx:
             state = self._load(tx, instance_id)
@@ -270,7 +299,7 @@ class WorkflowManager:
             if execution is None:
                 raise UnknownExecutionError(f"unknown execution {execution_id!r}")
             bp = self.get_workflow(state.workflow_id, state.version)
-            transition = step(bp, state, execution, *args, self._event(actor, operator=True))
+            transition = step(bp, state, execution, *args, self._event(actor, operator=True), **details)
             tx.apply(transition.changes)
         self._after_commit(transition)
         return transition

@@ -140,3 +140,26 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release the database."""
+
+
+class RuntimeStore(Store, Protocol):
+    """What the worker runtime needs beyond :class:`Store`: leases and the scans of the stuck check."""
+
+    def claim_execution(self, execution_id: str, owner: str, now: datetime, lease_until: datetime) -> Execution | None:
+        """Lease an ACTIVE execution to ``owner`` if nobody holds a live lease on it and its retry time has
+        come, in one write transaction; return it, or ``None`` when it cannot be claimed now."""
+
+    def renew_leases(self, owner: str, execution_ids: list[str], lease_until: datetime) -> int:
+        """Extend ``owner``'s leases on those executions; return how many it still held."""
+
+    def release_leases(self, owner: str, execution_ids: list[str] | None = None) -> int:
+        """Drop ``owner``'s leases (all of them when ``execution_ids`` is None); return how many."""
+
+    def runnable_executions(self, task_ids: list[str], now: datetime, limit: int = 100) -> list[Execution]:
+        """ACTIVE executions of those tasks with no live lease whose retry time has come, oldest first."""
+
+    def active_executions_before(self, updated_before: datetime, limit: int = 500) -> list[Execution]:
+        """ACTIVE executions last changed before the given time, oldest first."""
+
+    def instances_with_waiting_tokens(self, limit: int = 500) -> list[str]:
+        """Ids of ACTIVE instances holding a token WAITING at a parallel join."""

@@ -131,10 +131,10 @@ class SqliteWriteTransaction:
         if changes.executions_updated:
             cur.executemany(
                 "UPDATE executions SET outputs = ?, status = ?, error = ?, updated_at = ?, lease_owner = ?, "
-                "lease_until = ?, next_attempt_at = ? WHERE id = ?",
+                "lease_until = ?, next_attempt_at = ?, attempt = ? WHERE id = ?",
                 [(None if e.outputs is None else dump_json(e.outputs), e.status.value, e.error,
                   dump_time(e.updated_at), e.lease_owner, dump_time(e.lease_until), dump_time(e.next_attempt_at),
-                  e.id) for e in changes.executions_updated])
+                  e.attempt, e.id) for e in changes.executions_updated])
         if changes.tokens_removed:
             cur.executemany("DELETE FROM tokens WHERE id = ?", [(t,) for t in changes.tokens_removed])
         if changes.tokens_added:
@@ -271,6 +271,66 @@ class SqliteStore:
         return [BlueprintSummary(workflow_id=r[0], version=r[1], name=r[2], nodes=r[3], edges=r[4],
                                  warnings=len(load_json(r[5])), created_at=load_time(r[6]),
                                  instances=counts.get((r[0], r[1]), {})) for r in rows]
+
+    # -- the worker runtime ------------------------------------------------------------------------
+
+    def claim_execution(self, execution_id: str, owner: str, now: datetime,
+                        lease_until: datetime) -> Execution | None:
+        stamp = dump_time(now)
+        with self.write() as tx:
+            claimed = tx.cursor.execute(
+                "UPDATE executions SET lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ? "
+                "AND status = 'ACTIVE' "
+                "AND (lease_until IS NULL OR lease_until < ?) AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
+                "AND (SELECT status FROM instances WHERE id = executions.instance_id) = 'ACTIVE'",
+                (owner, dump_time(lease_until), stamp, execution_id, stamp, stamp)).rowcount
+            return tx.load_execution(execution_id) if claimed else None
+
+    def renew_leases(self, owner: str, execution_ids: list[str], lease_until: datetime) -> int:
+        if not execution_ids:
+            return 0
+        with self.write() as tx:
+            tx.cursor.executemany(
+                "UPDATE executions SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'ACTIVE'",
+                [(dump_time(lease_until), execution_id, owner) for execution_id in execution_ids])
+            return tx.cursor.rowcount
+
+    def release_leases(self, owner: str, execution_ids: list[str] | None = None) -> int:
+        with self.write() as tx:
+            if execution_ids is None:
+                return tx.cursor.execute("UPDATE executions SET lease_owner = NULL, lease_until = NULL "
+                                         "WHERE lease_owner = ? AND status = 'ACTIVE'", (owner,)).rowcount
+            tx.cursor.executemany("UPDATE executions SET lease_owner = NULL, lease_until = NULL "
+                                  "WHERE id = ? AND lease_owner = ?", [(e, owner) for e in execution_ids])
+            return tx.cursor.rowcount
+
+    def runnable_executions(self, task_ids: list[str], now: datetime, limit: int = 100) -> list[Execution]:
+        if not task_ids:
+            return []
+        stamp = dump_time(now)
+        marks = ", ".join("?" for _ in task_ids)
+        with self.read() as cur:
+            rows = cur.execute(
+                f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE status = 'ACTIVE' AND task_id IN ({marks}) "
+                "AND (lease_until IS NULL OR lease_until < ?) AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
+                "AND (SELECT status FROM instances WHERE id = executions.instance_id) = 'ACTIVE' "
+                "ORDER BY created_at LIMIT ?", (*task_ids, stamp, stamp, limit)).fetchall()
+        return [_execution(r) for r in rows]
+
+    def active_executions_before(self, updated_before: datetime, limit: int = 500) -> list[Execution]:
+        with self.read() as cur:
+            rows = cur.execute(
+                f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE status = 'ACTIVE' AND updated_at < ? "
+                "AND (SELECT status FROM instances WHERE id = executions.instance_id) = 'ACTIVE' "
+                "ORDER BY created_at LIMIT ?", (dump_time(updated_before), limit)).fetchall()
+        return [_execution(r) for r in rows]
+
+    def instances_with_waiting_tokens(self, limit: int = 500) -> list[str]:
+        with self.read() as cur:
+            rows = cur.execute(
+                "SELECT DISTINCT t.instance_id FROM tokens t JOIN instances i ON i.id = t.instance_id "
+                "WHERE t.status = 'WAITING' AND i.status = 'ACTIVE' LIMIT ?", (limit,)).fetchall()
+        return [r[0] for r in rows]
 
     # -- instances --------------------------------------------------------------------------------
 

@@ -58,7 +58,11 @@ def _instance_fk() -> Column:
 
 class TokenRow(SQLModel, table=True):
     __tablename__ = "tokens"
-    __table_args__ = (Index("ix_tokens_instance", "instance_id"), Index("ix_tokens_node", "node_id"))
+    __table_args__ = (
+        Index("ix_tokens_instance", "instance_id"),
+        Index("ix_tokens_node", "node_id"),
+        Index("ix_tokens_status", "status"),
+    )
 
     id: str = Field(primary_key=True)
     instance_id: str = Field(sa_column=_instance_fk())
@@ -72,6 +76,7 @@ class ExecutionRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_executions_instance_status", "instance_id", "status"),
         Index("ix_executions_status_created", "status", "created_at"),
+        Index("ix_executions_lease_owner", "lease_owner"),
     )
 
     id: str = Field(primary_key=True)
