@@ -149,7 +149,7 @@ def retry_instance(bp: CompiledBlueprint, state: InstanceState, event: Event) ->
     step.set_status(InstanceStatus.ACTIVE, HistoryKind.INSTANCE_RESUMED, clear_error=True)
     for token in sorted(stopped, key=lambda t: t.created_at):
         step.remove_token(token.id)
-        step.leave(token.node_id)
+        step.leave(token.node_id, reenter=True)  # evaluate the split again, not follow every edge
         if step.failure is not None:
             raise step.failure
     # Executions created before the instance failed were never dispatched while it was FAILED.
@@ -362,10 +362,12 @@ class _Step:
 
     # -- moving tokens ---------------------------------------------------------------------------
 
-    def leave(self, node_id: str) -> None:
-        """Move a token out of ``node_id`` along its outgoing edges, and on until every token rests."""
-        queue: deque[str] = deque()
-        self._follow(node_id, self.bp.outgoing[node_id], queue)
+    def leave(self, node_id: str, reenter: bool = False) -> None:
+        """Move a token out of ``node_id`` along its outgoing edges (with ``reenter``, arrive at ``node_id``
+        again instead), and on until every token rests."""
+        queue: deque[str] = deque([node_id] if reenter else [])
+        if not reenter:
+            self._follow(node_id, self.bp.outgoing[node_id], queue)
         # A FAILED split does not stop the other tokens of this step: they come to rest as usual, so
         # that retry_instance can resume the instance with nothing lost.
         while queue and self.status in (InstanceStatus.ACTIVE, InstanceStatus.FAILED):
