@@ -1,0 +1,200 @@
+"""Turning what a user typed into values the engine takes: JSON options, ``KEY=JSON`` pairs, files, ids.
+
+Everything here raises :class:`BadInputError` (exit code 2) for input that cannot be used, with a message
+that names the option, file or position; the engine's own errors (exit code 1) pass through.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from engine import WorkflowManager
+from engine.errors import MalformedExecutionIdError, UnknownExecutionError, UnknownInstanceError
+from engine.manager import parse_execution_id
+from engine.model import ExecutionStatus
+from engine.validate import MAX_JSON_BYTES
+from store import open_store
+
+_ID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")
+_OPEN_EXECUTION = (ExecutionStatus.ACTIVE, ExecutionStatus.FAILED, ExecutionStatus.STUCK)
+_AMBIGUOUS_SHOWN = 5
+
+
+class BadInputError(Exception):
+    """Input the command cannot use (bad JSON, a missing file, a malformed id): exit code 2."""
+
+
+# -- JSON -----------------------------------------------------------------------------------------
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(text: str, what: str) -> Any:
+    """Parse strict JSON (no NaN or Infinity); raise :class:`BadInputError` naming ``what`` and the position."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as error:
+        raise BadInputError(f"{what}: invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
+    except ValueError as error:
+        raise BadInputError(f"{what}: {error}") from None
+    except RecursionError:
+        raise BadInputError(f"{what}: JSON nested too deeply") from None
+
+
+def parse_json_object(text: str, what: str) -> dict[str, Any]:
+    """Parse ``text`` as a JSON object (``{...}``); anything else is a :class:`BadInputError`."""
+    value = parse_json(text, what)
+    if not isinstance(value, dict):
+        raise BadInputError(f"{what}: expected a JSON object like {{\"key\": \"value\"}}, got {_json_kind(value)}")
+    return value
+
+
+def _json_kind(value: Any) -> str:
+    names = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def parse_assignments(items: list[str]) -> dict[str, Any]:
+    """``["amount=5000", "status=approved", "tags=[\\"a\\"]"]`` -> ``{"amount": 5000, ...}``.
+
+    The value after the first ``=`` is JSON; a value that is not JSON and does not start like JSON
+    (``{``, ``[`` or ``"``) is taken as a plain string, so ``status=approved`` sets ``"approved"``.
+    """
+    values: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise BadInputError(f"{item!r}: expected KEY=VALUE, e.g. amount=5000 or status=approved")
+        if key in values:
+            raise BadInputError(f"{key!r} is given twice")
+        stripped = raw.strip()
+        if stripped[:1] in ("{", "[", '"'):
+            values[key] = parse_json(stripped, f"value of {key!r}")
+            continue
+        try:
+            values[key] = json.loads(stripped, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError):
+            values[key] = raw  # a bare word is a string
+    return values
+
+
+# -- files ----------------------------------------------------------------------------------------
+
+
+def read_text_file(path: str, what: str = "file", limit: int = MAX_JSON_BYTES) -> str:
+    """The UTF-8 text of ``path`` (``-`` reads stdin); :class:`BadInputError` if it cannot be read."""
+    if path == "-":
+        return sys.stdin.read()
+    target = Path(path).expanduser()
+    try:
+        with target.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except FileNotFoundError:
+        raise BadInputError(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise BadInputError(f"{path}: is a directory, not a {what}") from None
+    except PermissionError:
+        raise BadInputError(f"{path}: permission denied") from None
+    except OSError as error:
+        raise BadInputError(f"{path}: cannot read the {what}: {error.strerror}") from None
+    if len(data) > limit:
+        raise BadInputError(f"{path}: larger than the {limit // (1024 * 1024)} MiB limit")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise BadInputError(f"{path}: not UTF-8 text (byte {error.start})") from None
+
+
+# -- database -------------------------------------------------------------------------------------
+
+
+@contextmanager
+def open_manager(db: str, *, create: bool = False) -> Iterator[WorkflowManager]:
+    """A :class:`WorkflowManager` on the database ``db``, closed afterwards.
+
+    Unless ``create`` is set, a database file that does not exist is a :class:`BadInputError` rather than
+    a new empty database: a typo in ``--db`` should not look like an empty system. Database problems
+    (corrupt, read-only, locked, newer schema) raise ``engine.StoreError``.
+    """
+    if not create and "://" not in db and db != ":memory:":
+        path = Path(db).expanduser()
+        if not path.exists():
+            raise BadInputError(f"{db}: no such database; load a blueprint first (wfconsole load FILE --db {db}) "
+                                "or point --db / $WFCONSOLE_DB at an existing one")
+        if path.is_dir():
+            raise BadInputError(f"{db}: is a directory, not a database file")
+    store = open_store(db)
+    try:
+        yield WorkflowManager(store)
+    finally:
+        store.close()
+
+
+# -- ids ------------------------------------------------------------------------------------------
+
+
+def resolve_instance_id(wm: WorkflowManager, text: str) -> str:
+    """A full instance id from a full id or a unique prefix of one (like a git short hash).
+
+    Raises :class:`BadInputError` for something that is not an id or is an ambiguous prefix, and
+    ``UnknownInstanceError`` when no instance id starts with it.
+    """
+    given = text.strip().lower()
+    if not _ID_PREFIX.fullmatch(given):
+        raise BadInputError(f"{text!r} is not an instance id: expected hex digits and '-' as shown by "
+                            "`wfconsole list`, e.g. 3fa85f64")
+    if len(given) == 36:
+        try:
+            return str(uuid.UUID(given))
+        except ValueError:
+            raise BadInputError(f"{text!r} is not an instance id: not a UUID") from None
+    matches = wm.store.find_instance_ids(given, limit=_AMBIGUOUS_SHOWN + 1)
+    if not matches:
+        raise UnknownInstanceError(f"no instance id starts with {given!r}")
+    if len(matches) > 1:
+        shown = ", ".join(matches[:_AMBIGUOUS_SHOWN]) + (" and more" if len(matches) > _AMBIGUOUS_SHOWN else "")
+        raise BadInputError(f"instance id prefix {given!r} is ambiguous: it matches {shown}; give more characters")
+    return matches[0]
+
+
+def resolve_execution_id(wm: WorkflowManager, text: str) -> str:
+    """A full execution id from ``<instance_id>:<node_id>:<uuid>`` or the short ``<instance-prefix>:<node_id>``.
+
+    The short form names the one open (ACTIVE, FAILED or STUCK) execution at that node of that instance.
+    Raises :class:`BadInputError` for a malformed or ambiguous id, ``UnknownExecutionError`` when the
+    instance has no open execution at that node.
+    """
+    given = text.strip()
+    try:
+        instance_part, _ = parse_execution_id(given)
+    except MalformedExecutionIdError as error:
+        malformed = error
+    else:
+        if len(instance_part) == 36:
+            return given
+        # A full execution id written with a short instance id: expand the prefix.
+        return resolve_instance_id(wm, instance_part) + given[len(instance_part):]
+    prefix, sep, node_id = given.partition(":")
+    if not sep or not prefix or not node_id:
+        raise BadInputError(f"{malformed}; or give <instance-prefix>:<node_id>, e.g. 3fa85f64:manual_review")
+    instance_id = resolve_instance_id(wm, prefix)
+    view = wm.get_status(instance_id, history_limit=0)
+    candidates = [e.id for e in view.executions if e.node_id == node_id and e.status in _OPEN_EXECUTION]
+    if not candidates:
+        nodes = sorted({e.node_id for e in view.executions if e.status in _OPEN_EXECUTION})
+        open_at = f"; open executions are at {', '.join(nodes)}" if nodes else "; it has no open executions"
+        raise UnknownExecutionError(f"instance {instance_id} has no open execution at node {node_id!r}{open_at}")
+    if len(candidates) > 1:
+        raise BadInputError(f"instance {instance_id} has {len(candidates)} open executions at node {node_id!r}: "
+                            f"{', '.join(candidates)}; give the full execution id")
+    return candidates[0]

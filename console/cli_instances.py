@@ -1,0 +1,177 @@
+"""Instance subcommands that start and read: ``start``, ``list`` and ``show``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.text import Text
+
+from console.cli_input import BadInputError, open_manager, parse_json_object, read_text_file, resolve_instance_id
+from console.cli_options import ActorOption, DbOption, JsonOption, actor_name, db_path
+from console.cli_tables import instances_table, print_instance, stdout_console, styled
+from console.output import instance_doc, instance_summary_doc, short_id, write_json
+from engine import WorkflowManager
+from engine.errors import NoMatchingConditionError, UnknownWorkflowError
+from engine.model import InstanceStatus
+from engine.ports import InstanceQuery, InstanceView
+
+OPEN_EXECUTION_STATUSES = ("ACTIVE", "FAILED", "STUCK")
+
+InstanceArgument = Annotated[
+    str, typer.Argument(metavar="INSTANCE", help="Instance id, or a unique prefix of it as `list` shows (3fa85f64).",
+                        show_default=False),
+]
+
+
+# -- what an operator command reports -------------------------------------------------------------
+
+
+def outcome_doc(view: InstanceView) -> dict[str, Any]:
+    """The state of an instance after an action: status, where its tokens are, its open executions."""
+    return {
+        "instance_id": view.id,
+        "short_id": short_id(view.id),
+        "workflow_id": view.workflow_id,
+        "version": view.version,
+        "status": str(view.status),
+        "error": view.error,
+        "token_nodes": [t.node_id for t in view.tokens],
+        "open_executions": [{"id": e.id, "node_id": e.node_id, "task_id": e.task_id, "status": str(e.status)}
+                            for e in view.executions if e.status in OPEN_EXECUTION_STATUSES],
+    }
+
+
+def outcome_text(view: InstanceView) -> Text:
+    """One line: ``instance 3fa85f64 (loan_approval v1) is ACTIVE; open: manual_review (FAILED)``."""
+    line = Text.assemble(f"instance {short_id(view.id)} ({view.workflow_id} v{view.version}) is ",
+                         styled(view.status))
+    opened = [f"{e.node_id} ({e.status})" for e in view.executions if e.status in OPEN_EXECUTION_STATUSES]
+    if opened:
+        line.append(f"; open: {', '.join(opened)}")
+    if view.error:
+        line.append(f"; {view.error}", style="red")
+    return line
+
+
+def report(wm: WorkflowManager, instance_id: str, as_json: bool, headline: str | None, **fields: Any) -> None:
+    """Print what an operator command did and where the instance now stands (or the JSON of it)."""
+    view = wm.get_status(instance_id, history_limit=0)
+    if as_json:
+        write_json({**fields, "instance": outcome_doc(view)})
+        return
+    console = stdout_console()
+    if headline:
+        console.print(headline, markup=False, soft_wrap=True)
+    console.print(outcome_text(view))
+
+
+def no_match_hint(error: NoMatchingConditionError, done: str = "") -> str:
+    """The engine's message plus what an operator can do about a FAILED exclusive split.
+
+    ``done`` says what was nevertheless committed (e.g. ``"the execution is completed, but "``).
+    """
+    sid = short_id(error.instance_id)
+    return (f"{done}{error}; the instance is FAILED: set the variables the conditions need "
+            f"(wfconsole set {sid} KEY=VALUE) then run `wfconsole retry-instance {sid}`")
+
+
+def parse_status(text: str) -> InstanceStatus:
+    """An instance status from its name in any case; :class:`BadInputError` naming the choices otherwise."""
+    try:
+        return InstanceStatus(text.strip().upper())
+    except ValueError:
+        choices = ", ".join(s.value for s in InstanceStatus)
+        raise BadInputError(f"--status: {text!r} is not an instance status; expected one of {choices}") from None
+
+
+# -- commands -------------------------------------------------------------------------------------
+
+
+def start_command(
+    ctx: typer.Context,
+    workflow: Annotated[str, typer.Argument(metavar="WORKFLOW", help="A loaded workflow_id.", show_default=False)],
+    context: Annotated[str | None, typer.Option("--context", metavar="JSON",
+                                                help="Initial global context, a JSON object.")] = None,
+    context_file: Annotated[str | None, typer.Option("--context-file", metavar="FILE",
+                                                     help="Read the initial context from a JSON file (- for stdin).",
+                                                     )] = None,
+    db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False,
+) -> None:
+    """Start an instance of the newest version of a workflow and print its id.
+
+    Example:  wfconsole start user_onboarding --context '{"user_email": "ada@example.com"}'
+
+    Example:  wfconsole start loan_approval --context-file application.json --json
+    """
+    if context is not None and context_file is not None:
+        raise BadInputError("give --context or --context-file, not both")
+    initial: dict[str, Any] = {}
+    if context is not None:
+        initial = parse_json_object(context, "--context")
+    elif context_file is not None:
+        initial = parse_json_object(read_text_file(context_file, "context file"), context_file)
+    with open_manager(db_path(ctx, db)) as wm:
+        try:
+            instance_id = wm.start_workflow(workflow, initial, actor=actor_name(actor))
+        except NoMatchingConditionError as error:
+            hint = no_match_hint(error, "the instance was started, but ")
+            raise NoMatchingConditionError(hint, error.instance_id, error.node_id) from None
+        report(wm, instance_id, as_json, f"Started instance {instance_id}", action="start")
+
+
+def list_command(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option("--status", "-s", metavar="STATUS",
+                                               help="Only instances in this status: ACTIVE, COMPLETED, FAILED "
+                                                    "or CANCELLED.")] = None,
+    workflow: Annotated[str | None, typer.Option("--workflow", "-w", metavar="WORKFLOW",
+                                                 help="Only instances of this workflow_id.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most this many rows.")] = 50,
+    db: DbOption = None, as_json: JsonOption = False,
+) -> None:
+    """List instances, newest first, with short ids (the first 8 characters) that other commands accept.
+
+    Example:  wfconsole list --status FAILED --workflow loan_approval
+
+    Example:  wfconsole list --json | jq -r '.instances[].id'
+    """
+    wanted = parse_status(status) if status is not None else None
+    with open_manager(db_path(ctx, db)) as wm:
+        if workflow and wm.store.get_blueprint(workflow) is None:
+            raise UnknownWorkflowError(f"unknown workflow {workflow!r}")
+        summaries = wm.list_instances(InstanceQuery(status=wanted, workflow_id=workflow, limit=limit))
+        counts = wm.store.count_instances(InstanceQuery(workflow_id=workflow))
+    total = counts.get(str(wanted), 0) if wanted else sum(counts.values())
+    if as_json:
+        write_json({"instances": [instance_summary_doc(s) for s in summaries], "total": total, "counts": counts})
+        return
+    console = stdout_console()
+    if not summaries:
+        console.print("no instances" + (f" in status {wanted}" if wanted else "")
+                      + (f" of workflow {escape(workflow)}" if workflow else ""))
+        return
+    console.print(instances_table(summaries))
+    by_status = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
+    console.print(Text(f"{len(summaries)} of {total} instance(s) shown · {by_status}", style="dim"))
+
+
+def show_command(
+    ctx: typer.Context, instance: InstanceArgument,
+    history: Annotated[int | None, typer.Option("--history", metavar="N", min=0,
+                                                help="Only the newest N history entries. Default: all.")] = None,
+    db: DbOption = None, as_json: JsonOption = False,
+) -> None:
+    """Show one instance: status, tokens, executions (with full ids for `done`), context and history.
+
+    Example:  wfconsole show 3fa85f64
+
+    Example:  wfconsole show 3fa85f64 --json | jq '.context'
+    """
+    with open_manager(db_path(ctx, db)) as wm:
+        view = wm.get_status(resolve_instance_id(wm, instance), history_limit=history)
+    if as_json:
+        write_json(instance_doc(view))
+        return
+    print_instance(stdout_console(), view)

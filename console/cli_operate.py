@@ -1,0 +1,150 @@
+"""Operator subcommands: ``done``, ``fail``, ``retry``, ``retry-instance``, ``cancel`` and ``set``.
+
+Each is one engine transaction recorded in the instance's history with the actor (``--actor``, default
+the OS user). An action asked of something in the wrong state is refused with exit code 1 and nothing
+changes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from console.cli_input import (
+    BadInputError,
+    open_manager,
+    parse_assignments,
+    parse_json_object,
+    resolve_execution_id,
+    resolve_instance_id,
+)
+from console.cli_instances import OPEN_EXECUTION_STATUSES, InstanceArgument, no_match_hint, report
+from console.cli_options import ActorOption, DbOption, JsonOption, actor_name, db_path
+from console.output import print_notice
+from engine.errors import NoMatchingConditionError
+
+ExecutionArgument = Annotated[
+    str, typer.Argument(metavar="EXECUTION", show_default=False,
+                        help="Execution id as `show` prints it, or <instance-prefix>:<node_id> for the one open "
+                             "execution at that node (3fa85f64:manual_review)."),
+]
+ReasonOption = Annotated[str, typer.Option("--reason", "-r", metavar="TEXT", help="Why: kept in the history.",
+                                           show_default=False)]
+
+
+def _reason(text: str) -> str:
+    if not text.strip():
+        raise BadInputError("--reason must not be empty")
+    return text.strip()
+
+
+def done_command(
+    ctx: typer.Context, execution: ExecutionArgument,
+    outputs: Annotated[str | None, typer.Option("--outputs", "-o", metavar="JSON",
+                                                help="The task's outputs, a JSON object.")] = None,
+    db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False,
+) -> None:
+    """Complete an open execution with its outputs; the instance moves on.
+
+    Completing a FAILED or STUCK execution resolves its incident. Completing an execution that is already
+    finished (or whose instance is no longer ACTIVE) changes nothing and says so (exit 0: safe to repeat).
+
+    Example:  wfconsole done 3fa85f64:manual_review --outputs '{"decision": "approved"}'
+    """
+    values: dict[str, Any] = parse_json_object(outputs, "--outputs") if outputs is not None else {}
+    with open_manager(db_path(ctx, db)) as wm:
+        execution_id = resolve_execution_id(wm, execution)
+        before = wm.get_execution(execution_id)
+        instance = wm.get_status(before.instance_id, history_limit=0)
+        ignored = None
+        if before.status not in OPEN_EXECUTION_STATUSES:
+            ignored = f"execution {execution_id} is already {before.status}: nothing changed"
+        elif instance.status != "ACTIVE":
+            ignored = f"instance {instance.id} is {instance.status}: the completion was ignored, nothing changed"
+        else:
+            try:
+                wm.task_done(execution_id, values, actor=actor_name(actor))
+            except NoMatchingConditionError as error:
+                hint = no_match_hint(error, "the completion was recorded, but ")
+                raise NoMatchingConditionError(hint, error.instance_id, error.node_id) from None
+        if ignored and not as_json:
+            print_notice(ignored)
+        report(wm, before.instance_id, as_json, None if ignored else f"Completed {execution_id}",
+               action="done", execution_id=execution_id, applied=ignored is None, note=ignored)
+
+
+def fail_command(ctx: typer.Context, execution: ExecutionArgument, reason: ReasonOption,
+                 db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False) -> None:
+    """Mark an open execution FAILED: the instance keeps running its other branches and carries an incident.
+
+    Example:  wfconsole fail 3fa85f64:charge_payment --reason "card declined by the bank"
+    """
+    why = _reason(reason)
+    with open_manager(db_path(ctx, db)) as wm:
+        execution_id = resolve_execution_id(wm, execution)
+        wm.fail_task(execution_id, why, actor=actor_name(actor))
+        instance_id = wm.get_execution(execution_id).instance_id
+        report(wm, instance_id, as_json, f"Failed {execution_id}", action="fail", execution_id=execution_id)
+
+
+def retry_command(ctx: typer.Context, execution: ExecutionArgument,
+                  db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False) -> None:
+    """Retry a FAILED (or STUCK) execution: a new attempt with inputs rebuilt from the current context.
+
+    Example:  wfconsole retry 3fa85f64:charge_payment
+    """
+    with open_manager(db_path(ctx, db)) as wm:
+        execution_id = resolve_execution_id(wm, execution)
+        new_id = wm.retry(execution_id, actor=actor_name(actor))
+        instance_id = wm.get_execution(new_id).instance_id
+        report(wm, instance_id, as_json, f"Retried {execution_id}\nnew execution {new_id}", action="retry",
+               execution_id=execution_id, new_execution_id=new_id)
+
+
+def retry_instance_command(ctx: typer.Context, instance: InstanceArgument,
+                           db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False) -> None:
+    """Evaluate again the exclusive split where a FAILED instance stopped; resume it if a condition now holds.
+
+    Usually after `set` has given the conditions what they need.
+
+    Example:  wfconsole set 3fa85f64 amount=2500 && wfconsole retry-instance 3fa85f64
+    """
+    with open_manager(db_path(ctx, db)) as wm:
+        instance_id = resolve_instance_id(wm, instance)
+        wm.retry_instance(instance_id, actor=actor_name(actor))
+        report(wm, instance_id, as_json, f"Resumed instance {instance_id}", action="retry_instance")
+
+
+def cancel_command(ctx: typer.Context, instance: InstanceArgument, reason: ReasonOption,
+                   db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False) -> None:
+    """Cancel an ACTIVE or FAILED instance: its open executions are cancelled and its tokens removed.
+
+    Example:  wfconsole cancel 3fa85f64 --reason "customer withdrew the order"
+    """
+    why = _reason(reason)
+    with open_manager(db_path(ctx, db)) as wm:
+        instance_id = resolve_instance_id(wm, instance)
+        wm.cancel(instance_id, why, actor=actor_name(actor))
+        report(wm, instance_id, as_json, f"Cancelled instance {instance_id}", action="cancel")
+
+
+def set_command(
+    ctx: typer.Context, instance: InstanceArgument,
+    assignments: Annotated[list[str], typer.Argument(metavar="KEY=JSON", show_default=False,
+                                                     help="Values to write; a bare word is a string.")],
+    db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False,
+) -> None:
+    """Write variables of an instance's global context (ACTIVE or FAILED instances).
+
+    Each value is JSON (5000, true, null, {"a": 1}, ["x"]); a bare word is a string, so status=approved
+    sets "approved". Quote a JSON string to keep digits as text: zip='"01234"'.
+
+    Example:  wfconsole set 3fa85f64 amount=2500 approved=true reviewer=alice
+    """
+    values = parse_assignments(assignments)
+    with open_manager(db_path(ctx, db)) as wm:
+        instance_id = resolve_instance_id(wm, instance)
+        wm.set_variables(instance_id, values, actor=actor_name(actor))
+        report(wm, instance_id, as_json, f"Set {', '.join(sorted(values))} on instance {instance_id}",
+               action="set", values=values)

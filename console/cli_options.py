@@ -1,0 +1,35 @@
+"""Options shared by the subcommands (``--db``, ``--json``, ``--actor``) and how they are resolved."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from console.settings import resolve_db_path
+from engine.manager import default_actor
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", metavar="PATH",
+                 help="Database file (or SQLite URL). Default: $WFCONSOLE_DB, else ./wfconsole.db."),
+]
+JsonOption = Annotated[
+    bool,
+    typer.Option("--json", help="Print one JSON document on stdout (stable snake_case fields, ISO times)."),
+]
+ActorOption = Annotated[
+    str | None,
+    typer.Option("--actor", metavar="NAME", help="Who is acting, recorded in the history. Default: the OS user."),
+]
+
+
+def db_path(ctx: typer.Context, option: str | None) -> str:
+    """The database for a subcommand: its own ``--db``, else ``wfconsole --db``, else the environment/default."""
+    parent_db = (ctx.obj or {}).get("db") if isinstance(ctx.obj, dict) else None
+    return resolve_db_path(option or parent_db)
+
+
+def actor_name(option: str | None) -> str:
+    """The actor recorded for an operator action: ``--actor`` or the OS user."""
+    return option.strip() if option and option.strip() else default_actor()

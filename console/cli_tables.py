@@ -1,0 +1,186 @@
+"""Human output of the command line: Rich tables for problems, instance listings and one instance.
+
+Scripts should use ``--json`` (see :mod:`console.output`); this layout may change to read better.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from console.output import short_id
+from engine.errors import Problem
+from engine.ports import BlueprintSummary, InstanceSummary, InstanceView
+
+STATUS_STYLES = {
+    "ACTIVE": "cyan", "WAITING": "blue", "COMPLETED": "green", "FAILED": "bold red", "CANCELLED": "dim",
+    "RETRIED": "dim", "STUCK": "yellow", "error": "bold red", "warning": "yellow",
+}
+_VALUE_WIDTH = 60
+
+
+def stdout_console() -> Console:
+    """A Rich console on the current stdout (looked up at print time, so test runners can capture it)."""
+    return Console(highlight=False)
+
+
+def styled(status: str) -> Text:
+    """A status name in its colour."""
+    return Text(str(status), style=STATUS_STYLES.get(str(status), ""))
+
+
+def when(moment: datetime | None) -> str:
+    """A time for people: UTC, to the second."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def compact_json(value: Any, width: int = _VALUE_WIDTH) -> str:
+    """A JSON value on one line, cut to ``width`` characters."""
+    text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def problems_table(problems: Iterable[Problem]) -> Table:
+    """Severity, where and message of each validation problem."""
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    table.add_column("SEVERITY", no_wrap=True)
+    table.add_column("WHERE", overflow="fold")
+    table.add_column("PROBLEM", overflow="fold")
+    for problem in problems:
+        table.add_row(styled(problem.severity), escape(problem.where), escape(problem.message))
+    return table
+
+
+def instances_table(summaries: list[InstanceSummary]) -> Table:
+    """One row per instance: short id, workflow, status, where its tokens are, updated, error."""
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    table.add_column("ID", no_wrap=True)
+    table.add_column("WORKFLOW", no_wrap=True)
+    table.add_column("STATUS", no_wrap=True)
+    table.add_column("AT", overflow="fold")
+    table.add_column("UPDATED (UTC)", no_wrap=True)
+    table.add_column("ERROR", overflow="fold", ratio=1)
+    for s in summaries:
+        table.add_row(short_id(s.id), escape(f"{s.workflow_id} v{s.version}"), styled(s.status),
+                      escape(", ".join(s.token_nodes)), when(s.updated_at), escape(s.error or ""))
+    return table
+
+
+def blueprints_table(summaries: list[BlueprintSummary]) -> Table:
+    """One row per stored blueprint version."""
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for name in ("WORKFLOW", "VERSION", "NAME", "NODES", "WARNINGS"):
+        table.add_column(name, overflow="fold")
+    for s in summaries:
+        table.add_row(escape(s.workflow_id), str(s.version), escape(s.name or ""), str(s.nodes), str(s.warnings))
+    return table
+
+
+def print_instance(console: Console, view: InstanceView) -> None:
+    """Everything about one instance: header, tokens, executions, context and history."""
+    header = Table.grid(padding=(0, 2))
+    header.add_column(style="bold")
+    header.add_column(overflow="fold")
+    header.add_row("Instance", view.id)
+    header.add_row("Workflow", escape(f"{view.workflow_id} v{view.version}"))
+    header.add_row("Status", styled(view.status))
+    if view.error:
+        header.add_row("Error", escape(view.error))
+    if view.incidents:
+        header.add_row("Incidents", Text(f"{len(view.incidents)} failed execution(s): see below", style="red"))
+    header.add_row("Created", when(view.created_at))
+    header.add_row("Updated", when(view.updated_at))
+    if view.ended_at:
+        header.add_row("Ended", when(view.ended_at))
+    console.print(header)
+    _section(console, "Tokens", _tokens_table(view), bool(view.tokens))
+    _section(console, "Executions", _executions_table(view), bool(view.executions))
+    _open_execution_ids(console, view)
+    _section(console, "Context", _context_table(view.context), bool(view.context))
+    _section(console, "History", _history_table(view), bool(view.history))
+
+
+def _section(console: Console, title: str, table: Table, has_rows: bool) -> None:
+    console.print()
+    console.print(Text(title, style="bold underline"))
+    console.print(table if has_rows else Text("  (none)", style="dim"))
+
+
+def _tokens_table(view: InstanceView) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("NODE", overflow="fold")
+    table.add_column("STATUS", no_wrap=True)
+    table.add_column("SINCE (UTC)", no_wrap=True)
+    for token in view.tokens:
+        table.add_row(escape(token.node_id), styled(token.status), when(token.created_at))
+    return table
+
+
+def _executions_table(view: InstanceView) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("EXECUTION", no_wrap=True)
+    table.add_column("TASK", overflow="fold")
+    table.add_column("STATUS", no_wrap=True)
+    table.add_column("TRY", justify="right")
+    table.add_column("INPUTS → OUTPUTS / ERROR", overflow="fold")
+    for e in view.executions:
+        detail = compact_json(e.inputs)
+        if e.outputs is not None:
+            detail += " → " + compact_json(e.outputs)
+        if e.error:
+            detail += f" ✗ {e.error}"
+        table.add_row(escape(f"{short_id(view.id)}:{e.node_id}"), escape(e.task_id), styled(e.status),
+                      str(e.attempt), escape(detail))
+    return table
+
+
+def _open_execution_ids(console: Console, view: InstanceView) -> None:
+    """The full ids of the open executions, one a line, for copying into ``done``/``fail``/``retry``."""
+    opened = [e for e in view.executions if e.status in ("ACTIVE", "FAILED", "STUCK")]
+    if not opened:
+        return
+    console.print(Text("Open executions (full ids; the short form above works too):", style="dim"))
+    for e in opened:
+        console.print(Text.assemble("  ", styled(e.status), f" {e.id}"), soft_wrap=True)
+
+
+def _context_table(context: dict[str, Any]) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("KEY", overflow="fold")
+    table.add_column("VALUE (JSON)", overflow="fold")
+    for key, value in context.items():
+        table.add_row(escape(key), escape(compact_json(value, width=200)))
+    return table
+
+
+def _history_table(view: InstanceView) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("#", justify="right")
+    table.add_column("AT (UTC)", no_wrap=True)
+    table.add_column("EVENT", no_wrap=True)
+    table.add_column("NODE", no_wrap=True)
+    table.add_column("BY", no_wrap=True)
+    table.add_column("DETAILS", overflow="fold", ratio=1)
+    for h in view.history:
+        table.add_row(str(h.seq or ""), when(h.at)[5:], str(h.kind), escape(h.node_id or ""), escape(h.actor or ""),
+                      escape(history_details(h.details)))
+    return table
+
+
+def history_details(details: dict[str, Any], width: int = 160) -> str:
+    """``key=value`` pairs of a history entry, without token ids (a token's node is in the NODE column)."""
+    parts = [f"{key}={value if isinstance(value, str) and len(value) <= 40 else compact_json(value, width=60)}"
+             for key, value in details.items() if key != "token_id"]
+    text = ", ".join(parts)
+    return text if len(text) <= width else text[: width - 1] + "…"
