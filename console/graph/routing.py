@@ -1,0 +1,249 @@
+"""Orthogonal edge routing on a character grid, in the gaps between the columns of a layered layout.
+
+Every edge is cut into *pieces*, one per gap it crosses: from an item in column ``g`` (a node, a label or a
+long edge's dummy) to an item in column ``g + 1``. A piece leaves its left item on the item's port row,
+runs right to a vertical *channel* in the gap, along the channel to the right item's row, and on into it.
+
+Pieces share a channel when they fan out of one item or fan into one, so a split's branches and a join's
+arrivals are drawn as one tree. Channels whose rows overlap get separate tracks (columns of the gap); a
+channel that leaves a row must lie left of a channel that arrives on that row, or the two lines would run
+into each other. Back edges (loops) leave their source like any edge, run down to a lane of their own
+under the graph, left along it, and up into their target from the left.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from console.graph.canvas import fit
+
+ItemKey = tuple[Any, ...]  # ("node", id) | ("label", edge_id) | ("dummy", source, target, rank) | ("lane", id)
+Point = tuple[int, int]
+LANE_GAP = 1  # blank rows between the lowest item and the first lane
+
+
+@dataclass
+class Item:
+    """Something placed in a column: a node's box, an edge label, or one column's piece of a long edge."""
+
+    key: ItemKey
+    height: int
+    width: int
+    rank: int = 0
+    center: float = 0.0
+    component: int = 0
+    top: int = 0
+
+    @property
+    def port(self) -> int:
+        """The row edges attach to."""
+        return self.top + self.height // 2
+
+    @property
+    def is_node(self) -> bool:
+        return self.key[0] == "node"
+
+
+@dataclass(frozen=True)
+class BackEdge:
+    """An edge drawn as a loop under the graph, from ``source`` back to ``target``."""
+
+    id: str
+    source: ItemKey
+    target: ItemKey
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Piece:
+    """The part of an edge inside one gap: from the left item's row to the right item's row."""
+
+    left: ItemKey
+    right: ItemKey
+    y_left: int
+    y_right: int
+
+
+@dataclass
+class Routed:
+    """The routing result: the grid size, each item's column x, each edge's polyline, lane labels."""
+
+    width: int
+    height: int
+    x_of: dict[ItemKey, int] = field(default_factory=dict)
+    polylines: dict[str, tuple[Point, ...]] = field(default_factory=dict)
+    lane_labels: dict[str, tuple[int, int, str]] = field(default_factory=dict)
+
+
+def route(items: Mapping[ItemKey, Item], paths: Mapping[str, list[ItemKey]], back_edges: list[BackEdge]) -> Routed:
+    """Place the columns and route every edge; ``paths`` gives each forward edge's items, dummies included.
+
+    Returns a :class:`Routed` whose polylines start right of the source box and end on the arrow cell
+    left of the target box.
+    """
+    ranks = max((item.rank for item in items.values()), default=-1) + 1
+    column_width = [1] * ranks
+    for item in items.values():
+        column_width[item.rank] = max(column_width[item.rank], item.width)
+    bottom = max((item.top + item.height for item in items.values()), default=0)
+    spans = {edge.id: items[edge.source].rank - items[edge.target].rank for edge in back_edges}
+    lanes = {edge.id: bottom + LANE_GAP + number
+             for number, edge in enumerate(sorted(back_edges, key=lambda edge: spans[edge.id]))}
+    gaps: dict[int, list[Piece]] = {gap: [] for gap in range(-1, ranks)}
+    for path in paths.values():
+        for left, right in zip(path, path[1:], strict=False):
+            _add(gaps[items[left].rank], Piece(left, right, items[left].port, items[right].port))
+    for edge in back_edges:
+        source, target, lane = items[edge.source], items[edge.target], lanes[edge.id]
+        _add(gaps[source.rank], Piece(edge.source, ("lane", edge.id), source.port, lane))
+        _add(gaps[target.rank - 1], Piece(("lane", edge.id), edge.target, lane, target.port))
+    tracks: dict[tuple[ItemKey, ItemKey], int | None] = {}
+    gap_width: dict[int, int] = {}
+    for gap, pieces in gaps.items():
+        piece_tracks, count = assign_tracks(pieces)
+        tracks.update({(piece.left, piece.right): track for piece, track in zip(pieces, piece_tracks, strict=True)})
+        gap_width[gap] = 2 * count + 3 if pieces else 0
+    column_x, gap_x = [], {-1: 0}
+    x = gap_width[-1]
+    for rank in range(ranks):
+        column_x.append(x)
+        gap_x[rank] = x + column_width[rank]
+        x = gap_x[rank] + gap_width[rank]
+    routed = Routed(width=x, height=max([bottom, *(lane + 1 for lane in lanes.values())]))
+    routed.x_of = {key: column_x[item.rank] for key, item in items.items()}
+    geometry = _Geometry(items, column_x, column_width, gap_x, tracks)
+    for edge_id, path in paths.items():
+        routed.polylines[edge_id] = geometry.forward(path)
+    for edge in back_edges:
+        routed.polylines[edge.id] = geometry.back(edge, lanes[edge.id])
+        if edge.label:
+            placed = _lane_label(edge.label, routed.polylines[edge.id])
+            if placed:
+                routed.lane_labels[edge.id] = placed
+    return routed
+
+
+def _add(pieces: list[Piece], piece: Piece) -> None:
+    if all((known.left, known.right) != (piece.left, piece.right) for known in pieces):
+        pieces.append(piece)
+
+
+def assign_tracks(pieces: list[Piece]) -> tuple[list[int | None], int]:
+    """Give each piece of one gap a track (0 = leftmost), or ``None`` for a straight line needing none.
+
+    Returns the tracks in the order of ``pieces`` and the number of tracks used.
+    """
+    out_count = Counter(piece.left for piece in pieces)
+    in_count = Counter(piece.right for piece in pieces)
+    channel_of: list[ItemKey] = []
+    members: dict[ItemKey, list[Piece]] = {}
+    for number, piece in enumerate(pieces):
+        if out_count[piece.left] > 1:
+            channel = ("out", piece.left)
+        elif in_count[piece.right] > 1:
+            channel = ("in", piece.right)
+        else:
+            channel = ("piece", number)
+        channel_of.append(channel)
+        members.setdefault(channel, []).append(piece)
+    spans = {channel: (min(min(p.y_left, p.y_right) for p in group), max(max(p.y_left, p.y_right) for p in group))
+             for channel, group in members.items()}
+    needing = [channel for channel, (low, high) in spans.items() if low != high]
+    before = _ordering_constraints(pieces, channel_of, set(needing))
+    needing.sort(key=lambda channel: (spans[channel], list(members).index(channel)))
+    track_of: dict[ItemKey, int] = {}
+    occupied: list[list[tuple[int, int]]] = []
+    while needing:
+        channel = next((c for c in needing if before[c] <= track_of.keys()), needing[0])  # needing[0]: a cycle
+        needing.remove(channel)
+        track = max((track_of[c] + 1 for c in before[channel] if c in track_of), default=0)
+        while track < len(occupied) and any(_overlap(spans[channel], span) for span in occupied[track]):
+            track += 1
+        while len(occupied) <= track:
+            occupied.append([])
+        occupied[track].append(spans[channel])
+        track_of[channel] = track
+    return [track_of.get(channel) for channel in channel_of], len(occupied)
+
+
+def _ordering_constraints(pieces: list[Piece], channel_of: list[ItemKey], needing: set[ItemKey],
+                          ) -> dict[ItemKey, set[ItemKey]]:
+    """For each channel, the channels that must lie left of it.
+
+    On a row where one item's line leaves to a channel and another's arrives from a different channel, the
+    leaving channel goes left, so that the two horizontal lines do not overlap.
+    """
+    leaving: dict[int, set[ItemKey]] = {}
+    arriving: dict[int, set[ItemKey]] = {}
+    for piece, channel in zip(pieces, channel_of, strict=True):
+        if piece.left[0] != "lane":
+            leaving.setdefault(piece.y_left, set()).add(channel)
+        if piece.right[0] != "lane":
+            arriving.setdefault(piece.y_right, set()).add(channel)
+    before: dict[ItemKey, set[ItemKey]] = {channel: set() for channel in needing}
+    for row, channels in leaving.items():
+        for later in arriving.get(row, set()) & needing:
+            before[later] |= (channels & needing) - {later}
+    return before
+
+
+def _overlap(first: tuple[int, int], second: tuple[int, int]) -> bool:
+    return first[0] <= second[1] and second[0] <= first[1]
+
+
+class _Geometry:
+    """Turns item sequences into polylines once columns, gaps and tracks are placed."""
+
+    def __init__(self, items: Mapping[ItemKey, Item], column_x: list[int], column_width: list[int],
+                 gap_x: Mapping[int, int], tracks: Mapping[tuple[ItemKey, ItemKey], int | None]) -> None:
+        self.items, self.column_x, self.column_width = items, column_x, column_width
+        self.gap_x, self.tracks = gap_x, tracks
+
+    def exit_x(self, key: ItemKey) -> int:
+        """The first cell right of an item: after a node's box, or after the column a line crosses."""
+        item = self.items[key]
+        return self.column_x[item.rank] + (item.width if item.is_node else self.column_width[item.rank])
+
+    def entry_x(self, key: ItemKey) -> int:
+        """Where a line into an item ends: the arrow cell before a node, or the column's first cell."""
+        item = self.items[key]
+        return self.column_x[item.rank] - (1 if item.is_node else 0)
+
+    def channel_x(self, gap: int, left: ItemKey, right: ItemKey) -> int | None:
+        track = self.tracks[(left, right)]
+        return None if track is None else self.gap_x[gap] + 1 + 2 * track
+
+    def forward(self, path: list[ItemKey]) -> tuple[Point, ...]:
+        """The polyline of a forward edge through ``path``'s items."""
+        points = [(self.exit_x(path[0]), self.items[path[0]].port)]
+        for left, right in zip(path, path[1:], strict=False):
+            y_left, y_right = self.items[left].port, self.items[right].port
+            x = self.channel_x(self.items[left].rank, left, right)
+            if x is not None:
+                points += [(x, y_left), (x, y_right)]
+            points.append((self.entry_x(right), y_right))
+            if right != path[-1]:
+                points.append((self.exit_x(right), y_right))
+        return tuple(points)
+
+    def back(self, edge: BackEdge, lane: int) -> tuple[Point, ...]:
+        """The polyline of a back edge: out of the source, down to its lane, left, up into the target."""
+        source, target = self.items[edge.source], self.items[edge.target]
+        lane_key = ("lane", edge.id)
+        out_x = self.channel_x(source.rank, edge.source, lane_key)
+        in_x = self.channel_x(target.rank - 1, lane_key, edge.target)
+        return ((self.exit_x(edge.source), source.port), (out_x, source.port), (out_x, lane), (in_x, lane),
+                (in_x, target.port), (self.entry_x(edge.target), target.port))
+
+
+def _lane_label(text: str, points: tuple[Point, ...]) -> tuple[int, int, str] | None:
+    """Where a back edge's label goes on its lane, shortened to fit; ``None`` when not even a letter fits."""
+    left_x, lane = points[3]
+    right_x = points[2][0]
+    room = right_x - left_x - 5  # between the two corners: a line cell and a space on each side
+    if room < 1:
+        return None
+    return left_x + 2, lane, fit(text, room)
