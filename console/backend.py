@@ -1,0 +1,140 @@
+"""What the console asks of the engine, in one place: blocking calls, to be run in Textual workers only.
+
+:class:`ConsoleBackend` wraps a :class:`~engine.WorkflowManager` and its store. Every method does
+database work and may take a while on a large database, so screens call it from
+``@work(thread=True)`` workers and never from the event loop. Operator actions pass the operator as
+``actor`` so the history says who did what.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from console.widgets.token_graph import GraphDrawing, render_token_graph
+from engine import Execution, InstanceQuery, InstanceSummary, InstanceView, WorkflowError, WorkflowManager
+from engine.graph import CompiledBlueprint
+from engine.manager import default_actor
+from store import open_store
+
+OPEN_EXECUTION_STATUSES = ("ACTIVE", "FAILED", "STUCK")
+
+
+@dataclass(frozen=True)
+class InstancesPage:
+    """One page of the instance listing with the counts for the header."""
+
+    query: InstanceQuery
+    rows: list[InstanceSummary]
+    counts: dict[str, int]  # per status, for the workflow and text filters (the status filter ignored)
+
+    @property
+    def total(self) -> int:
+        """How many instances match the query, status filter included."""
+        if self.query.status is not None:
+            return self.counts.get(str(self.query.status), 0)
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class InstanceDetail:
+    """Everything the detail screen shows of one instance."""
+
+    view: InstanceView
+    compiled: CompiledBlueprint | None
+    drawing: GraphDrawing | None = None  # the token graph, drawn in the worker
+    problem: str | None = None  # why the blueprint could not be loaded
+
+
+class ConsoleBackend:
+    """The engine as the console uses it. All methods block; call them from thread workers."""
+
+    def __init__(self, manager: WorkflowManager, actor: str | None = None) -> None:
+        self.manager = manager
+        self.actor = actor or default_actor()
+
+    @classmethod
+    def open(cls, db_path: str, actor: str | None = None) -> ConsoleBackend:
+        """Open (creating if missing) the database at ``db_path``; raises ``StoreError``."""
+        return cls(WorkflowManager(open_store(db_path)), actor)
+
+    @property
+    def store(self) -> Any:
+        return self.manager.store
+
+    def close(self) -> None:
+        """Release the database."""
+        self.store.close()
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def data_version(self) -> int | None:
+        """A number that changes when anyone commits to the database; ``None`` if the store can't tell."""
+        reader = getattr(self.store, "data_version", None)
+        return reader() if reader is not None else None
+
+    def instances_page(self, query: InstanceQuery) -> InstancesPage:
+        """The instances matching ``query`` (one page, newest first) and the counts by status."""
+        rows = self.manager.list_instances(query)
+        counts = self.store.count_instances(query)
+        return InstancesPage(query=query, rows=rows, counts=counts)
+
+    def workflow_ids(self) -> list[str]:
+        """Every stored workflow id, sorted."""
+        return sorted({summary.workflow_id for summary in self.store.list_blueprints()})
+
+    def instance_detail(self, instance_id: str, history_limit: int = 500) -> InstanceDetail:
+        """The instance, its blueprint and its rendered token graph; raises ``UnknownInstanceError``."""
+        view = self.manager.get_status(instance_id, history_limit=history_limit)
+        try:
+            compiled = self.manager.get_workflow(view.workflow_id, view.version)
+        except WorkflowError as error:
+            return InstanceDetail(view=view, compiled=None, problem=str(error))
+        return InstanceDetail(view=view, compiled=compiled, drawing=render_token_graph(compiled, view))
+
+    def execution(self, execution_id: str) -> Execution:
+        """One execution as it is now; raises ``UnknownExecutionError``."""
+        return self.manager.get_execution(execution_id)
+
+    # -- operator actions -------------------------------------------------------------------------
+
+    def mark_done(self, execution_id: str, outputs: dict[str, Any]) -> str:
+        """Complete an open execution with ``outputs``; return what happened, for a notification.
+
+        ``task_done`` ignores a finished execution silently, so the state is checked first and a
+        finished one is reported as an error instead.
+        """
+        before = self.execution(execution_id)
+        if before.status not in OPEN_EXECUTION_STATUSES:
+            raise WorkflowError(f"execution {execution_id} is {before.status}: nothing to mark done")
+        self.manager.task_done(execution_id, outputs, actor=self.actor)
+        after = self.execution(execution_id)
+        if after.status != "COMPLETED":
+            raise WorkflowError(f"execution {execution_id} was not completed (it is {after.status}); "
+                                "its instance may have finished meanwhile")
+        return f"{before.node_id} marked done by {self.actor}"
+
+    def fail(self, execution_id: str, reason: str) -> str:
+        """Fail an ACTIVE or STUCK execution with ``reason``: an incident."""
+        self.manager.fail_task(execution_id, reason, actor=self.actor)
+        return f"execution failed: {reason}"
+
+    def retry(self, execution_id: str) -> str:
+        """Retry a FAILED or STUCK execution; return the notification text naming the new attempt."""
+        new_id = self.manager.retry(execution_id, actor=self.actor)
+        return f"retried as {new_id.rsplit(':', 1)[-1][:8]}"
+
+    def cancel(self, instance_id: str, reason: str) -> str:
+        """Cancel the instance with ``reason``."""
+        self.manager.cancel(instance_id, reason, actor=self.actor)
+        return f"instance cancelled: {reason}"
+
+    def set_variable(self, instance_id: str, key: str, value: Any) -> str:
+        """Write one key of the instance's global context."""
+        self.manager.set_variables(instance_id, {key: value}, actor=self.actor)
+        return f"variable {key!r} set"
+
+    def retry_instance(self, instance_id: str) -> str:
+        """Evaluate again the exclusive split where a FAILED instance stopped."""
+        self.manager.retry_instance(instance_id, actor=self.actor)
+        return "instance resumed"

@@ -1,0 +1,109 @@
+"""How the console writes times, durations, ids and JSON values for people.
+
+Times are shown relative to a :class:`ConsoleClock`, which tests replace with a fixed one so that
+snapshots do not change from one run to the next.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+from rich.text import Text
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ConsoleClock:
+    """The console's idea of "now" and of the time zone absolute times are shown in.
+
+    ``tz=None`` shows local time; tests pass ``UTC`` and a fixed ``now``.
+    """
+
+    now: Callable[[], datetime] = field(default=_utc_now)
+    tz: tzinfo | None = None
+
+    @classmethod
+    def fixed(cls, at: datetime, tz: tzinfo | None = UTC) -> ConsoleClock:
+        """A clock that always reads ``at``."""
+        return cls(now=lambda: at, tz=tz)
+
+    def local(self, moment: datetime) -> datetime:
+        """``moment`` in the display time zone."""
+        return moment.astimezone(self.tz) if self.tz is not None else moment.astimezone()
+
+    def stamp(self, moment: datetime | None) -> str:
+        """``MM-DD HH:MM:SS`` in the display time zone, or an empty string."""
+        return self.local(moment).strftime("%m-%d %H:%M:%S") if moment is not None else ""
+
+    def ago(self, moment: datetime | None) -> str:
+        """How long before now ``moment`` was: ``12s ago``, ``5m ago``, ``3h ago``, ``2d ago``."""
+        if moment is None:
+            return ""
+        return f"{duration(self.now() - moment)} ago"
+
+    def age(self, moment: datetime | None) -> str:
+        """How long ago ``moment`` was, without the suffix (k9s's AGE column)."""
+        return duration(self.now() - moment) if moment is not None else ""
+
+
+def duration(delta: timedelta) -> str:
+    """A short human duration: ``0s``, ``45s``, ``12m``, ``3h05m``, ``2d04h``."""
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s" if minutes < 10 else f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
+
+
+def short_id(identifier: str, length: int = 8) -> str:
+    """The first ``length`` characters of an id: enough to tell instances apart on screen."""
+    return identifier[:length]
+
+
+def short_execution_id(execution_id: str) -> str:
+    """``<instance>:<node>:<uuid>`` shortened to ``<uuid[:8]>``, the part that differs between attempts."""
+    return execution_id.rsplit(":", 1)[-1][:8]
+
+
+def compact_json(value: Any, limit: int = 60) -> str:
+    """``value`` as one line of JSON, cut with an ellipsis past ``limit`` characters."""
+    text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+STATUS_STYLES: dict[str, str] = {
+    "ACTIVE": "bold dodger_blue1",
+    "WAITING": "bold orange1",
+    "COMPLETED": "green",
+    "FAILED": "bold red",
+    "STUCK": "bold magenta",
+    "CANCELLED": "dim",
+    "RETRIED": "dim yellow",
+}
+
+
+def status_text(status: str) -> Text:
+    """A status word coloured by what it means (running blue, done green, failed red...)."""
+    return Text(str(status), style=STATUS_STYLES.get(str(status), ""))
+
+
+def token_places(node_ids: list[str], limit: int = 40) -> str:
+    """Where an instance's tokens are: ``review, ship ×2``, in first-seen order, cut at ``limit``."""
+    counts: dict[str, int] = {}
+    for node_id in node_ids:
+        counts[node_id] = counts.get(node_id, 0) + 1
+    text = ", ".join(node if n == 1 else f"{node} ×{n}" for node, n in counts.items())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

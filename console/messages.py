@@ -1,0 +1,17 @@
+"""Messages that travel across the whole app (widget-specific ones are declared inside their widget)."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+
+class DataChanged(Message):
+    """Someone committed to the database (this console, a worker, the CLI): reload what is on screen."""
+
+
+class OpenInstance(Message):
+    """Show the detail screen of an instance."""
+
+    def __init__(self, instance_id: str) -> None:
+        super().__init__()
+        self.instance_id = instance_id

@@ -1,0 +1,1 @@
+"""The console's screens: one screen or modal per module."""

@@ -1,0 +1,71 @@
+"""``?``: every key of the console, generated from the screens' own ``BINDINGS``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+HelpSection = tuple[str, Iterable[BindingType]]
+
+NAVIGATION: list[tuple[str, str]] = [
+    ("↑ ↓  PgUp PgDn  Home End", "move in a table, a tree or the graph"),
+    ("Tab  Shift+Tab", "move between panes and form fields"),
+    ("Enter", "open the selected instance; submit a form"),
+    ("Ctrl+S", "send the mark-done form"),
+    ("Esc", "back / close a form without sending"),
+    ("mouse", "click rows and buttons, scroll with the wheel"),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    """The keys of every screen; the current screen's first. Any of ?, Esc or q closes it."""
+
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss(None)", "Close")]
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 90; height: auto; max-height: 90%; border: round $primary; background: $surface; padding: 0 1;
+    }
+    HelpScreen Static { margin-bottom: 1; }
+    """
+
+    def __init__(self, sections: list[HelpSection]) -> None:
+        super().__init__()
+        self.sections = sections
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll() as scroll:
+            scroll.border_title = "Keys  (Esc to close)"
+            for title, bindings in self.sections:
+                yield Static(self._table(title, self._rows(bindings)))
+            yield Static(self._table("Moving around", NAVIGATION))
+
+    def _rows(self, bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
+        rows: list[tuple[str, str]] = []
+        for binding in Binding.make_bindings(bindings):
+            if not binding.description:
+                continue
+            key = self.app.get_key_display(binding)
+            if rows and rows[-1][1] == binding.description:  # "n,escape" is made into two bindings
+                rows[-1] = (f"{rows[-1][0]}  {key}", binding.description)
+            else:
+                rows.append((key, binding.description))
+        return rows
+
+    @staticmethod
+    def _table(title: str, rows: list[tuple[str, str]]) -> Table:
+        table = Table(title=Text(title, style="bold"), title_justify="left", show_header=False, box=None,
+                      padding=(0, 2), expand=True)
+        table.add_column("key", style="bold cyan", width=26, no_wrap=True)
+        table.add_column("does")
+        for key, description in rows:
+            table.add_row(key, description)
+        return table

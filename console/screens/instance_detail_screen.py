@@ -1,0 +1,204 @@
+"""The detail of one instance: token graph, executions, context and history, and the operator actions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Header
+from textual.worker import get_current_worker
+
+from console.backend import OPEN_EXECUTION_STATUSES, InstanceDetail
+from console.screens.confirm_modal import ConfirmModal
+from console.screens.live_screen import LiveScreen
+from console.screens.mark_done_modal import MarkDoneModal
+from console.screens.reason_modal import ReasonModal
+from console.screens.variable_modal import VariableModal
+from console.widgets.context_tree import ContextTree
+from console.widgets.executions_table import ExecutionsTable
+from console.widgets.history_timeline import HistoryTimeline
+from console.widgets.instance_header import InstanceHeader
+from console.widgets.token_graph import GraphDrawing, TokenGraph
+from engine import Execution, UnknownInstanceError
+
+
+class InstanceDetailScreen(LiveScreen):
+    """Everything about one instance. Execution actions apply to the row selected in the executions."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("d", "mark_done", "Mark done"),
+        Binding("f", "fail", "Fail"),
+        Binding("r", "retry", "Retry"),
+        Binding("x", "cancel_instance", "Cancel instance"),
+        Binding("e", "edit_variable", "Edit variable"),
+        Binding("R", "retry_instance", "Resume instance", show=False),
+        Binding("g", "refresh", "Refresh", show=False),
+    ]
+    AUTO_FOCUS = "ExecutionsTable"
+    PALETTE_GROUP = "Instance"
+
+    def __init__(self, instance_id: str) -> None:
+        super().__init__()
+        self.instance_id = instance_id
+        self.detail: InstanceDetail | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield InstanceHeader("loading…", id="instance-header")
+        yield TokenGraph(id="graph")
+        with Horizontal(id="detail-lower"):
+            yield ExecutionsTable(id="executions")
+            with Vertical(id="detail-side"):
+                yield ContextTree(id="context")
+                yield HistoryTimeline(id="history")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for selector, title in (("#graph", "Token graph"), ("#executions", "Executions  (select one: d f r)"),
+                                ("#context", "Context  (e to edit)"), ("#history", "History")):
+            self.query_one(selector).border_title = title
+        self.reload()
+
+    # -- loading ----------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        self._load(self.instance_id)
+
+    @work(thread=True, exclusive=True, group="detail-load", exit_on_error=False)
+    def _load(self, instance_id: str) -> None:
+        try:
+            detail = self.backend.instance_detail(instance_id)
+        except UnknownInstanceError as error:
+            self.notify_error_from_thread(error, "Instance gone")
+            self.app.call_from_thread(self.dismiss_if_shown)
+            return
+        except Exception as error:  # noqa: BLE001
+            self.notify_error_from_thread(error, "Cannot load the instance")
+            return
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show, detail)
+
+    def _show(self, detail: InstanceDetail) -> None:
+        self.detail = detail
+        view = detail.view
+        self.sub_title = f"{view.workflow_id}@{view.version} · {view.id[:8]}"
+        self.query_one(InstanceHeader).show(view, self.clock)
+        self.query_one(TokenGraph).show(detail.drawing or GraphDrawing(None, problem=detail.problem))
+        self.query_one(ExecutionsTable).show(view.executions, self.clock)
+        self.query_one(ContextTree).show(view.context)
+        self.query_one(HistoryTimeline).show(view.history, self.clock)
+
+    def dismiss_if_shown(self) -> None:
+        """Leave the screen (the instance no longer exists)."""
+        if self.app.screen is self:
+            self.app.pop_screen()
+
+    def action_back(self) -> None:
+        """Back to the instances."""
+        self.app.pop_screen()
+
+    # -- actions ----------------------------------------------------------------------------------
+
+    def _selected(self, allowed: tuple[str, ...], verb: str) -> Execution | None:
+        """The selected execution if its status allows ``verb``; else notify why not and return ``None``."""
+        execution = self.query_one(ExecutionsTable).selected_execution
+        if execution is None:
+            self.notify("select an execution first (Tab to the executions table)", severity="warning")
+            return None
+        if execution.status not in allowed:
+            self.notify(f"{execution.node_id} is {execution.status}: only {' or '.join(allowed)} executions can be "
+                        f"{verb}", severity="warning")
+            return None
+        return execution
+
+    def _node_label(self, node_id: str) -> str:
+        if self.detail is not None and self.detail.compiled is not None and node_id in self.detail.compiled.nodes:
+            return self.detail.compiled.node(node_id).label
+        return node_id
+
+    def action_mark_done(self) -> None:
+        """Complete the selected execution with outputs typed in a form, after a confirmation."""
+        execution = self._selected(OPEN_EXECUTION_STATUSES, "marked done")
+        if execution is not None and self.detail is not None:
+            mapping: dict[str, str] = {}
+            if self.detail.compiled is not None and execution.node_id in self.detail.compiled.nodes:
+                mapping = dict(self.detail.compiled.node(execution.node_id).output_mapping)
+            self._mark_done_flow(execution, mapping)
+
+    @work(exclusive=True, group="dialog")
+    async def _mark_done_flow(self, execution: Execution, mapping: dict[str, str]) -> None:
+        label = self._node_label(execution.node_id)
+        outputs = await self.app.push_screen_wait(MarkDoneModal(execution, label, mapping))
+        if outputs is None:
+            return
+        written = {mapping[k]: v for k, v in outputs.items() if k in mapping}
+        body = Text.assemble(
+            ("outputs  ", "dim"), json.dumps(outputs, indent=2, ensure_ascii=False), "\n",
+            ("written to the context  ", "dim"), json.dumps(written, ensure_ascii=False), "\n",
+            ("as  ", "dim"), self.backend.actor,
+        )
+        if await self.app.push_screen_wait(ConfirmModal(f"Mark {label} done?", body, "Mark done")):
+            self.perform(lambda: self.backend.mark_done(execution.id, outputs), "Mark done")
+
+    def action_fail(self) -> None:
+        """Fail the selected execution with a reason: it becomes an incident."""
+        execution = self._selected(("ACTIVE", "STUCK"), "failed")
+        if execution is not None:
+            self._fail_flow(execution)
+
+    @work(exclusive=True, group="dialog")
+    async def _fail_flow(self, execution: Execution) -> None:
+        label = self._node_label(execution.node_id)
+        reason = await self.app.push_screen_wait(ReasonModal(
+            f"Fail {label}?", "The execution becomes FAILED (an incident); its token stays on the node. "
+            "Other branches go on. It can be retried or marked done later.", "Fail execution",
+            "e.g. customer unreachable"))
+        if reason is not None:
+            self.perform(lambda: self.backend.fail(execution.id, reason), "Fail")
+
+    def action_retry(self) -> None:
+        """Retry the selected FAILED or STUCK execution: a new attempt is created and dispatched."""
+        execution = self._selected(("FAILED", "STUCK"), "retried")
+        if execution is not None:
+            self.perform(lambda: self.backend.retry(execution.id), "Retry")
+
+    def action_cancel_instance(self) -> None:
+        """Cancel the whole instance with a reason."""
+        self._cancel_flow()
+
+    @work(exclusive=True, group="dialog")
+    async def _cancel_flow(self) -> None:
+        reason = await self.app.push_screen_wait(ReasonModal(
+            f"Cancel instance {self.instance_id[:8]}?", "The instance becomes CANCELLED: its open executions "
+            "are cancelled and every token is removed. This cannot be undone.", "Cancel instance",
+            "e.g. duplicate order"))
+        if reason is not None:
+            self.perform(lambda: self.backend.cancel(self.instance_id, reason), "Cancel")
+
+    def action_edit_variable(self) -> None:
+        """Set a key of the global context (the key selected in the context tree is proposed)."""
+        if self.detail is not None:
+            self._edit_flow(dict(self.detail.view.context), self.query_one(ContextTree).selected_key)
+
+    @work(exclusive=True, group="dialog")
+    async def _edit_flow(self, context: dict[str, Any], key: str | None) -> None:
+        result = await self.app.push_screen_wait(VariableModal(self.instance_id, context, key))
+        if result is not None:
+            name, value = result
+            self.perform(lambda: self.backend.set_variable(self.instance_id, name, value), "Edit variable")
+
+    def action_retry_instance(self) -> None:
+        """Resume an instance FAILED at an exclusive split (after fixing its variables)."""
+        self._resume_flow()
+
+    @work(exclusive=True, group="dialog")
+    async def _resume_flow(self) -> None:
+        body = "The exclusive split where the instance stopped is evaluated again with the current context."
+        if await self.app.push_screen_wait(ConfirmModal("Resume the instance?", body, "Resume")):
+            self.perform(lambda: self.backend.retry_instance(self.instance_id), "Resume")

@@ -1,0 +1,85 @@
+"""A screen that reloads its data when the database changes, but only while it can be seen."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.screen import Screen
+from textual.worker import get_current_worker
+
+from console.messages import DataChanged
+from engine import WorkflowError
+
+if TYPE_CHECKING:
+    from console.app import WfConsoleApp
+    from console.backend import ConsoleBackend
+    from console.formatting import ConsoleClock
+
+
+class LiveScreen(Screen[None]):
+    """Base of the console's data screens.
+
+    Subclasses implement :meth:`reload` (start a worker that reads and then shows). The app posts
+    :class:`~console.messages.DataChanged` to the screens the operator can see; a screen hidden under
+    another is marked stale and reloads when it comes back.
+    """
+
+    data_stale: bool = False
+
+    @property
+    def console(self) -> WfConsoleApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def backend(self) -> ConsoleBackend:
+        return self.console.backend
+
+    @property
+    def clock(self) -> ConsoleClock:
+        return self.console.clock
+
+    def reload(self) -> None:
+        """Read what the screen shows again, in a worker."""
+        raise NotImplementedError
+
+    @on(DataChanged)
+    def _data_changed(self) -> None:
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        if self.data_stale:
+            self.data_stale = False
+            self.reload()
+
+    def action_refresh(self) -> None:
+        """Reload now (the screen also reloads by itself when the database changes)."""
+        self.reload()
+
+    # -- operator actions, shared by the screens that offer them ------------------------------------
+
+    @work(thread=True, group="action", exit_on_error=False)
+    def perform(self, what: Callable[[], str], title: str = "") -> None:
+        """Run an operator action off the event loop, notify its outcome and reload.
+
+        ``what`` returns the text of the success notification; a ``WorkflowError`` is shown as it is,
+        any other error with its type, never as a traceback.
+        """
+        try:
+            message = what()
+        except WorkflowError as error:
+            self.app.call_from_thread(self.notify, str(error), title=title or "Refused", severity="error",
+                                      timeout=10)
+        except Exception as error:  # noqa: BLE001 - the operator sees it, the console stays up
+            self.app.call_from_thread(self.notify, f"{type(error).__name__}: {error}", title=title or "Error",
+                                      severity="error", timeout=10)
+        else:
+            self.app.call_from_thread(self.notify, message, title=title)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.reload)
+
+    def notify_error_from_thread(self, error: BaseException, title: str = "Error") -> None:
+        """Show the failure of a read worker as a notification; call only from a worker thread."""
+        text = str(error) if isinstance(error, WorkflowError) else f"{type(error).__name__}: {error}"
+        self.app.call_from_thread(self.notify, text, title=title, severity="error", timeout=10)

@@ -1,0 +1,119 @@
+"""The mark-done form: the outputs of an execution, typed by an operator, checked before anything is sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static, TextArea
+
+from console.values import ValueParseError, parse_object, parse_value
+from engine import Execution
+
+
+class MarkDoneModal(ModalScreen[dict[str, Any] | None]):
+    """One field per key of the node's output mapping plus a raw JSON editor.
+
+    Field values are JSON, a bare word being a string; an empty field is not sent. The raw editor holds
+    a JSON object of further outputs; the fields override its keys. Any bad JSON is shown next to its
+    field and the form stays open. Returns the outputs, or ``None`` when the operator backs out.
+    """
+
+    BINDINGS = [
+        Binding("ctrl+s", "submit", "Mark done"),
+        Binding("escape", "dismiss(None)", "Back"),
+    ]
+
+    DEFAULT_CSS = """
+    MarkDoneModal { align: center middle; }
+    MarkDoneModal > Vertical {
+        width: 120; height: auto; max-height: 95%; border: thick $success; background: $surface; padding: 0 2;
+    }
+    MarkDoneModal #done-title { text-style: bold; }
+    MarkDoneModal .hint { color: $text-muted; }
+    MarkDoneModal #done-fields { height: auto; max-height: 20; }
+    MarkDoneModal .field { height: 3; }
+    MarkDoneModal .field-label { width: 36; padding: 1 1 0 0; text-align: right; }
+    MarkDoneModal .field Input { width: 1fr; }
+    MarkDoneModal .field-error { width: 36; padding: 1 0 0 1; color: $error; }
+    MarkDoneModal #raw { height: 6; }
+    MarkDoneModal #raw-error { color: $error; height: auto; }
+    MarkDoneModal #done-buttons { height: auto; align-horizontal: right; }
+    MarkDoneModal Button { margin-left: 2; }
+    """
+
+    def __init__(self, execution: Execution, node_label: str, output_mapping: dict[str, str]) -> None:
+        super().__init__()
+        self.execution = execution
+        self.node_label = node_label
+        self.output_mapping = output_mapping
+
+    def compose(self) -> ComposeResult:
+        execution = self.execution
+        with Vertical():
+            yield Label(f"Mark done: {self.node_label}  (task {execution.task_id}, attempt {execution.attempt}, "
+                        f"{execution.status})", id="done-title")
+            yield Static(f"execution {execution.id}", classes="hint")
+            yield Static("Outputs are JSON (42, true, null, \"text\", [1, 2], {\"a\": 1}); a bare word is a "
+                         "string; an empty field is not sent.", classes="hint")
+            with VerticalScroll(id="done-fields"):
+                if not self.output_mapping:
+                    yield Static("This node maps no outputs to the context.", classes="hint")
+                for index, (local, context_key) in enumerate(self.output_mapping.items()):
+                    with Horizontal(classes="field"):
+                        yield Label(f"{local} → {context_key}", classes="field-label")
+                        yield Input(id=f"field-{index}", placeholder=f"value of {local}")
+                        yield Static("", id=f"field-{index}-error", classes="field-error")
+            yield Label("Raw JSON object of outputs (optional; the fields above override its keys):")
+            yield TextArea("", id="raw", soft_wrap=True, show_line_numbers=False)
+            yield Static("", id="raw-error")
+            with Horizontal(id="done-buttons"):
+                yield Button("Back (Esc)", id="back")
+                yield Button("Mark done (Ctrl+S)", id="go", variant="success")
+
+    def on_mount(self) -> None:
+        if self.output_mapping:
+            self.query_one("#field-0", Input).focus()
+        else:
+            self.query_one("#raw", TextArea).focus()
+
+    def collect(self) -> dict[str, Any] | None:
+        """The outputs typed, or ``None`` after showing every error next to its field."""
+        ok = True
+        raw_error = self.query_one("#raw-error", Static)
+        try:
+            outputs = parse_object(self.query_one("#raw", TextArea).text)
+            raw_error.update("")
+        except ValueParseError as error:
+            raw_error.update(f"raw JSON: {error}")
+            outputs, ok = {}, False
+        for index, local in enumerate(self.output_mapping):
+            text = self.query_one(f"#field-{index}", Input).value
+            error_line = self.query_one(f"#field-{index}-error", Static)
+            error_line.update("")
+            if not text.strip():
+                continue
+            try:
+                outputs[local] = parse_value(text)
+            except ValueParseError as error:
+                error_line.update(str(error))
+                ok = False
+        return outputs if ok else None
+
+    def action_submit(self) -> None:
+        outputs = self.collect()
+        if outputs is not None:
+            self.dismiss(outputs)
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#go")
+    def _submit(self) -> None:
+        self.action_submit()
+
+    @on(Button.Pressed, "#back")
+    def _back(self) -> None:
+        self.dismiss(None)

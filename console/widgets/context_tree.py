@@ -1,0 +1,64 @@
+"""The global context of an instance as a tree of its JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from console.formatting import compact_json
+
+_SCALAR_STYLES = {bool: "italic magenta", int: "cyan", float: "cyan", str: "green", type(None): "dim italic"}
+
+
+class ContextTree(Tree[str]):
+    """Keys of the context as branches; each node's data is the top-level key it belongs to."""
+
+    DEFAULT_CSS = """
+    ContextTree { height: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__("context", id=id)
+        self.show_root = False
+        self.guide_depth = 3
+
+    @property
+    def selected_key(self) -> str | None:
+        """The top-level context key under the cursor, or ``None``."""
+        node = self.cursor_node
+        return node.data if node is not None else None
+
+    def show(self, context: dict[str, Any]) -> None:
+        """Rebuild the tree from ``context``, keeping the cursor on the same line where possible."""
+        line = self.cursor_line
+        self.clear()
+        if not context:
+            self.root.add_leaf(Text("(empty)", style="dim italic"))
+        for key, value in context.items():
+            _add(self.root, key, value, top_key=key, depth=0)
+        self.root.expand()
+        if line >= 0:
+            self.call_after_refresh(self.move_cursor_to_line, line)
+
+    def move_cursor_to_line(self, line: int) -> None:
+        """Put the cursor on ``line`` (clamped to the tree)."""
+        self.cursor_line = min(line, max(self.last_line, 0))
+
+
+def _add(parent: TreeNode[str], label: str, value: Any, top_key: str, depth: int) -> None:
+    if isinstance(value, dict):
+        branch = parent.add(Text.assemble((label, "bold"), (f"  {{{len(value)}}}", "dim")), data=top_key,
+                            expand=depth < 2)
+        for key, item in value.items():
+            _add(branch, str(key), item, top_key, depth + 1)
+    elif isinstance(value, list):
+        branch = parent.add(Text.assemble((label, "bold"), (f"  [{len(value)}]", "dim")), data=top_key,
+                            expand=depth < 2 and len(value) <= 20)
+        for index, item in enumerate(value):
+            _add(branch, f"[{index}]", item, top_key, depth + 1)
+    else:
+        style = _SCALAR_STYLES.get(type(value), "")
+        parent.add_leaf(Text.assemble((label, "bold"), " = ", (compact_json(value, 80), style)), data=top_key)

@@ -1,0 +1,65 @@
+"""The executions of one instance: every visit of a token to a task, the open ones first to act on."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable
+
+from console.formatting import ConsoleClock, compact_json, short_execution_id, status_text
+from engine import Execution
+
+OPEN_STATUSES = ("FAILED", "STUCK", "ACTIVE")
+
+
+class ExecutionsTable(DataTable[object]):
+    """Executions in the order they were created; the cursor picks the one the actions apply to."""
+
+    DEFAULT_CSS = """
+    ExecutionsTable { height: 1fr; }
+    """
+
+    COLUMNS = ("NODE", "TASK", "STATUS", "TRY", "EXECUTION", "AGE", "CHANGED", "OUTPUTS / ERROR")
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self._executions: list[Execution] = []
+
+    def on_mount(self) -> None:
+        for label in self.COLUMNS:
+            self.add_column(label, key=label)
+
+    @property
+    def selected_execution(self) -> Execution | None:
+        """The execution under the cursor, or ``None`` when there is none."""
+        if not self._executions or not 0 <= self.cursor_row < len(self._executions):
+            return None
+        return self._executions[self.cursor_row]
+
+    def show(self, executions: list[Execution], clock: ConsoleClock) -> None:
+        """Replace the rows. The cursor stays on the same execution while it is open (or was never open);
+        otherwise it goes to the first open one (FAILED, STUCK, then ACTIVE), the one an operator most
+        likely wants to act on next."""
+        previous = self.selected_execution
+        self._executions = list(executions)
+        self.clear()
+        for execution in executions:
+            detail = execution.error if execution.error else (
+                compact_json(execution.outputs, 48) if execution.outputs is not None else "")
+            self.add_row(
+                execution.node_id, execution.task_id, status_text(execution.status), str(execution.attempt),
+                short_execution_id(execution.id), clock.age(execution.created_at),
+                clock.ago(execution.updated_at), detail, key=execution.id,
+            )
+        ids = [e.id for e in executions]
+        now = {e.id: e for e in executions}
+        if previous is not None and previous.id in now and (
+                now[previous.id].status in OPEN_STATUSES or previous.status not in OPEN_STATUSES):
+            self.move_cursor(row=ids.index(previous.id), animate=False)
+        elif executions:
+            self.move_cursor(row=self._first_open_row(), animate=False)
+
+    def _first_open_row(self) -> int:
+        for status in OPEN_STATUSES:
+            for index, execution in enumerate(self._executions):
+                if execution.status == status:
+                    return index
+        return len(self._executions) - 1

@@ -1,0 +1,74 @@
+"""The instances table: one row per instance of the current page, newest first."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable
+
+from console.formatting import ConsoleClock, short_id, status_text, token_places
+from engine import InstanceSummary
+
+
+class InstancesTable(DataTable[object]):
+    """A page of instances. Enter (or a click on the selected row) posts :class:`InstancesTable.Opened`."""
+
+    DEFAULT_CSS = """
+    InstancesTable { height: 1fr; }
+    """
+
+    BINDINGS = [Binding("enter", "select_cursor", "Open")]
+
+    COLUMNS = ("ID", "WORKFLOW", "STATUS", "TOKENS AT", "STARTED", "LAST CHANGE", "AGE")
+
+    class Opened(Message):
+        """The operator chose an instance to look at."""
+
+        def __init__(self, instance_id: str) -> None:
+            super().__init__()
+            self.instance_id = instance_id
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's own name
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self._rows: list[InstanceSummary] = []
+
+    def on_mount(self) -> None:
+        for label in self.COLUMNS:
+            self.add_column(label, key=label)
+
+    @property
+    def selected_instance_id(self) -> str | None:
+        """The id of the instance under the cursor, or ``None`` on an empty page."""
+        if not self._rows or not 0 <= self.cursor_row < len(self._rows):
+            return None
+        return self._rows[self.cursor_row].id
+
+    def show(self, rows: list[InstanceSummary], clock: ConsoleClock) -> None:
+        """Replace the rows, keeping the cursor on the same instance when it is still listed."""
+        keep = self.selected_instance_id
+        row_index = self.cursor_row
+        self._rows = list(rows)
+        self.clear()
+        for summary in rows:
+            self.add_row(
+                short_id(summary.id),
+                f"{summary.workflow_id}@{summary.version}",
+                status_text(summary.status),
+                token_places(summary.token_nodes) or "—",
+                clock.stamp(summary.created_at),
+                clock.ago(summary.updated_at),
+                clock.age(summary.created_at),
+                key=summary.id,
+            )
+        ids = [summary.id for summary in rows]
+        if keep in ids:
+            row_index = ids.index(keep)
+        if rows:
+            self.move_cursor(row=min(max(row_index, 0), len(rows) - 1), animate=False)
+
+    @on(DataTable.RowSelected)
+    def _opened(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.post_message(self.Opened(str(event.row_key.value)))
