@@ -61,7 +61,7 @@ def edge(edge_id: str, source_id: str, target_id: str, condition: str | None = N
 
 def chain(*node_ids: str, prefix: str = "c") -> list[dict[str, Any]]:
     """Edges ``node_ids[0] -> node_ids[1] -> ...``, named ``<prefix>1``, ``<prefix>2``, ..."""
-    return [edge(f"{prefix}{i}", a, b) for i, (a, b) in enumerate(zip(node_ids, node_ids[1:]), start=1)]
+    return [edge(f"{prefix}{i}", a, b) for i, (a, b) in enumerate(zip(node_ids, node_ids[1:], strict=False), start=1)]
 
 
 def blueprint(workflow_id: str, nodes: list[dict[str, Any]], edges: list[dict[str, Any]],

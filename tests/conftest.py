@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.append(str(Path(__file__).parent))  # appended: tests/engine must not shadow the engine package
 
 from engine import TaskPayload, WorkflowManager  # noqa: E402
-from engine.machine import Event  # noqa: E402
 from store import open_store  # noqa: E402
 from store.sqlite import SqliteStore  # noqa: E402
 
@@ -26,7 +26,8 @@ T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 class FakeClock:
-    """A clock that moves only when told to; ``tick`` is added after every reading, so times are ordered."""
+    """A deterministic clock: each reading is ``tick`` after the one before (so times are ordered);
+    ``advance`` jumps ahead."""
 
     def __init__(self, start: datetime = T0, tick: timedelta = timedelta(milliseconds=1)) -> None:
         self.now = start
@@ -42,22 +43,6 @@ class FakeClock:
     def advance(self, **delta: float) -> None:
         with self._lock:
             self.now += timedelta(**delta)
-
-
-class SequentialUuids:
-    """Deterministic, well-formed UUID strings: ...0001, ...0002, ..."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self) -> str:
-        self.count += 1
-        return f"00000000-0000-4000-8000-{self.count:012d}"
-
-
-def make_event(at: datetime = T0, actor: str | None = None, uuids: SequentialUuids | None = None) -> Event:
-    """A machine event at a fixed time with deterministic fresh ids."""
-    return Event(at=at, actor=actor, new_uuid=uuids or SequentialUuids())
 
 
 @dataclass

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import copy
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import blueprints as bps
 import pytest
 from blueprints import blueprint, edge, end, psplit, start, task
-from conftest import T0, SequentialUuids, make_event
 
 from engine import (
     Blueprint,
@@ -19,13 +18,30 @@ from engine import (
     NoMatchingConditionError,
     TokenStatus,
     compile_blueprint,
+    machine,
 )
-from engine import machine
 from engine.conditions import compile_condition
 from engine.graph import CompiledBlueprint
 from engine.model import Execution, InstanceState, Transition
 
 INSTANCE = "inst-1"
+T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+class SequentialUuids:
+    """Deterministic, well-formed UUID strings: ...0001, ...0002, ..."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self) -> str:
+        self.count += 1
+        return uuid_n(self.count)
+
+
+def make_event(at: datetime = T0, actor: str | None = None, uuids: SequentialUuids | None = None) -> machine.Event:
+    """A machine event at a fixed time with deterministic fresh ids."""
+    return machine.Event(at=at, actor=actor, new_uuid=uuids or SequentialUuids())
 
 
 def uuid_n(n: int) -> str:

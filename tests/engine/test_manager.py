@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import blueprints as bps
 import pytest
-from conftest import T0, TaskRecorder
 
 from engine import (
     BlueprintConflictError,
@@ -89,13 +88,14 @@ def test_linear_workflow_full_lifecycle(manager, recorder):
     assert inst.ended_at is not None
 
 
-def test_history_times_come_from_the_managers_clock(manager, recorder):
+def test_history_times_come_from_the_managers_clock(manager, recorder, clock):
     manager.add_workflow(bps.linear())
+    started_at = clock.now
     instance_id = manager.start_workflow("linear")
     entries = history(manager, instance_id)
     assert entries[0].kind is HistoryKind.INSTANCE_STARTED
-    assert entries[0].at == T0
-    assert manager.get_status(instance_id).created_at == T0
+    assert entries[0].at == started_at
+    assert manager.get_status(instance_id).created_at == started_at
 
 
 # -- the Go engine's behaviours -------------------------------------------------------------------
@@ -161,6 +161,19 @@ def test_no_matching_condition_raises_and_the_failed_state_is_committed(manager,
     assert "'split'" in inst.error
     assert inst.context == {"status": "pending"}
     assert [h.node_id for h in inst.history if h.kind is HistoryKind.INSTANCE_FAILED] == ["split"]
+
+
+def test_no_match_while_starting_raises_with_the_id_of_the_stored_failed_instance(manager, recorder):
+    source = bps.no_match()
+    source["edges"][0:2] = [bps.edge("e1", "start", "split")]  # the split comes first: no task before it
+    source["nodes"] = [n for n in source["nodes"] if n["id"] != "task_init"]
+    manager.add_workflow(source)
+    with pytest.raises(NoMatchingConditionError) as caught:
+        manager.start_workflow("no_match", {"status": "pending"})
+    inst = manager.get_status(caught.value.instance_id)
+    assert inst.status == InstanceStatus.FAILED
+    assert [(t.node_id, t.status) for t in inst.tokens] == [("split", TokenStatus.FAILED)]
+    assert recorder.payloads == []
 
 
 def test_default_edge_is_taken_when_no_condition_matches(manager, recorder):
@@ -272,8 +285,7 @@ def test_completion_handler_exception_is_recorded_and_the_instance_stays_complet
 # -- restart and version pinning ------------------------------------------------------------------
 
 
-def test_restart_finishes_an_instance_started_before_it(db_path, clock):
-    recorder = TaskRecorder()
+def test_restart_finishes_an_instance_started_before_it(db_path, clock, recorder):
     first = open_store(db_path)
     manager = WorkflowManager(first, clock=clock)
     manager.register_task_handler(recorder)
@@ -314,8 +326,7 @@ def test_running_instance_stays_on_its_version_and_new_ones_start_on_the_newest(
     assert recorder.nodes()[-1] == "review"
 
 
-def test_version_pinning_survives_a_restart(db_path, clock):
-    recorder = TaskRecorder()
+def test_version_pinning_survives_a_restart(db_path, clock, recorder):
     first = open_store(db_path)
     manager = WorkflowManager(first, clock=clock)
     manager.register_task_handler(recorder)
