@@ -393,7 +393,10 @@ class _Step:
             self.create_execution(node_id)
         elif kind is NodeKind.END:
             self.clear_tokens(reason=f"instance completed at END {node_id!r}")
-            self.set_status(InstanceStatus.COMPLETED, HistoryKind.INSTANCE_COMPLETED, node_id=node_id)
+            # END ends the whole instance, a no-match earlier in this step included: nothing left to raise.
+            self.failure = self.changes.error = None
+            self.set_status(InstanceStatus.COMPLETED, HistoryKind.INSTANCE_COMPLETED, node_id=node_id,
+                            clear_error=self.error is not None)
             queue.clear()
         elif kind is NodeKind.EXCLUSIVE_SPLIT:
             self._exclusive_split(node_id, queue)

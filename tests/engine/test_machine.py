@@ -311,6 +311,23 @@ def test_end_reached_in_the_same_step_cancels_a_task_created_in_that_step():
     assert run.last.changes.tokens_added == []
 
 
+@pytest.mark.parametrize("end_first", [False, True])
+def test_end_reached_in_the_step_of_a_no_match_completes_the_instance_without_error(end_first):
+    # SPEC: END ends the whole instance. A no-match on another branch of the same step is removed with
+    # every other token, whichever order the branches are followed in: COMPLETED, no error to raise.
+    branches = [edge("e2", "p_split", "split"), edge("e3", "p_split", "end")]
+    source = blueprint(
+        "end_wins", [start(), psplit("p_split"), bps.xsplit("split"), task("t"), end()],
+        [edge("e1", "start", "p_split"), *(branches[::-1] if end_first else branches),
+         edge("e4", "split", "t", "go == true"), edge("e5", "t", "end")],
+    )
+    run = Run(source)
+    assert run.state.status is InstanceStatus.COMPLETED
+    assert run.state.tokens == {}
+    assert run.last.error is None
+    assert run.state.error is None and run.last.changes.error is None
+
+
 def test_task_done_after_end_is_ignored():
     run = Run(bps.end_in_branch())
     slow = run.open_execution("slow")
