@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from console.settings import busy_timeout_ms
 from engine import WorkflowManager
 from engine.errors import MalformedExecutionIdError, UnknownExecutionError, UnknownInstanceError
 from engine.manager import parse_execution_id
@@ -124,7 +125,7 @@ def open_manager(db: str, *, create: bool = False) -> Iterator[WorkflowManager]:
 
     Unless ``create`` is set, a database file that does not exist is a :class:`BadInputError` rather than
     a new empty database: a typo in ``--db`` should not look like an empty system. Database problems
-    (corrupt, read-only, locked, newer schema) raise ``engine.StoreError``.
+    (corrupt, read-only, locked past ``$WFCONSOLE_BUSY_TIMEOUT_MS``, newer schema) raise ``engine.StoreError``.
     """
     if not create and "://" not in db and db != ":memory:":
         path = Path(db).expanduser()
@@ -133,7 +134,7 @@ def open_manager(db: str, *, create: bool = False) -> Iterator[WorkflowManager]:
                                 "or point --db / $WFCONSOLE_DB at an existing one")
         if path.is_dir():
             raise BadInputError(f"{db}: is a directory, not a database file")
-    store = open_store(db)
+    store = open_store(db, busy_timeout_ms=busy_timeout_ms())
     try:
         yield WorkflowManager(store)
     finally:
@@ -185,7 +186,7 @@ def resolve_execution_id(wm: WorkflowManager, text: str) -> str:
         # A full execution id written with a short instance id: expand the prefix.
         return resolve_instance_id(wm, instance_part) + given[len(instance_part):]
     prefix, sep, node_id = given.partition(":")
-    if not sep or not prefix or not node_id:
+    if not sep or not node_id or not _ID_PREFIX.fullmatch(prefix.lower()):
         raise BadInputError(f"{malformed}; or give <instance-prefix>:<node_id>, e.g. 3fa85f64:manual_review")
     instance_id = resolve_instance_id(wm, prefix)
     view = wm.get_status(instance_id, history_limit=0)

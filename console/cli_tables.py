@@ -45,10 +45,13 @@ def when(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def compact_json(value: Any, width: int = _VALUE_WIDTH) -> str:
     """A JSON value on one line, cut to ``width`` characters."""
-    text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return _clip(json.dumps(value, ensure_ascii=False, separators=(", ", ": ")), width)
 
 
 def problems_table(problems: Iterable[Problem]) -> Table:
@@ -68,12 +71,12 @@ def instances_table(summaries: list[InstanceSummary]) -> Table:
     table.add_column("ID", no_wrap=True)
     table.add_column("WORKFLOW", no_wrap=True)
     table.add_column("STATUS", no_wrap=True)
-    table.add_column("AT", overflow="fold")
+    table.add_column("AT", overflow="fold", min_width=12)
     table.add_column("UPDATED (UTC)", no_wrap=True)
-    table.add_column("ERROR", overflow="fold", ratio=1)
+    table.add_column("ERROR", overflow="fold")
     for s in summaries:
         table.add_row(short_id(s.id), escape(f"{s.workflow_id} v{s.version}"), styled(s.status),
-                      escape(", ".join(s.token_nodes)), when(s.updated_at), escape(s.error or ""))
+                      escape(", ".join(s.token_nodes)), when(s.updated_at), escape(_clip(s.error or "", 40)))
     return table
 
 
@@ -182,5 +185,4 @@ def history_details(details: dict[str, Any], width: int = 160) -> str:
     """``key=value`` pairs of a history entry, without token ids (a token's node is in the NODE column)."""
     parts = [f"{key}={value if isinstance(value, str) and len(value) <= 40 else compact_json(value, width=60)}"
              for key, value in details.items() if key != "token_id"]
-    text = ", ".join(parts)
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return _clip(", ".join(parts), width)

@@ -1,0 +1,220 @@
+"""Operator commands: done, fail, retry, retry-instance, cancel and set, with their refusals and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cli_support import Cli, assert_one_line_error
+from typer.testing import CliRunner
+
+from engine.manager import default_actor
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    made = Cli(str(tmp_path / "wf.db"), CliRunner())
+    made.load_samples()
+    return made
+
+
+@pytest.fixture
+def loan(cli: Cli) -> dict:
+    """A large loan application waiting at credit_check."""
+    return cli.start("loan_approval", {"applicant_id": "A-1", "applicant_name": "Ada", "amount": 25000,
+                                       "applicant_email": "ada@example.com"})
+
+
+def _history(cli: Cli, instance_id: str) -> list[dict]:
+    return cli.json("show", instance_id)["history"]
+
+
+# -- done -----------------------------------------------------------------------------------------
+
+
+def test_done_with_the_full_id_maps_outputs_and_moves_on(cli: Cli, loan: dict) -> None:
+    execution = loan["open_executions"][0]["id"]
+    out = cli.ok("done", execution, "--outputs", '{"score": 710, "unmapped": 1}').stdout
+    assert f"Completed {execution}" in out and "open: manual_review (ACTIVE)" in out
+    shown = cli.json("show", loan["instance_id"])
+    assert shown["context"]["credit_score"] == 710 and "unmapped" not in shown["context"]
+
+
+def test_done_with_the_short_form_and_json(cli: Cli, loan: dict) -> None:
+    doc = cli.json("done", f"{loan['short_id']}:credit_check", "-o", '{"score": 500}')
+    assert doc["action"] == "done" and doc["applied"] is True and doc["note"] is None
+    assert doc["execution_id"] == loan["open_executions"][0]["id"]
+    assert [e["node_id"] for e in doc["instance"]["open_executions"]] == ["manual_review"]
+
+
+def test_done_accepts_a_full_execution_id_written_with_a_short_instance_id(cli: Cli, loan: dict) -> None:
+    execution = loan["open_executions"][0]["id"]
+    shortened = loan["short_id"] + execution[len(loan["instance_id"]):]
+    assert cli.json("done", shortened)["execution_id"] == execution
+
+
+def test_done_twice_is_a_harmless_no_op_that_says_so(cli: Cli, loan: dict) -> None:
+    execution = loan["open_executions"][0]["id"]
+    cli.ok("done", execution, "-o", '{"score": 710}')
+    again = cli("done", execution, "-o", '{"score": 1}')
+    assert again.exit_code == 0
+    assert again.stderr.strip() == f"wfconsole: execution {execution} is already COMPLETED: nothing changed"
+    assert cli.json("done", execution)["applied"] is False
+    assert cli.json("show", loan["instance_id"])["context"]["credit_score"] == 710
+
+
+def test_done_on_a_cancelled_instance_is_ignored(cli: Cli, loan: dict) -> None:
+    execution = loan["open_executions"][0]["id"]
+    cli.ok("cancel", loan["short_id"], "--reason", "withdrawn")
+    doc = cli.json("done", execution)
+    assert doc["applied"] is False and "is already CANCELLED: nothing changed" in doc["note"]
+
+
+def test_done_that_leaves_a_split_without_a_match_explains_the_way_out(cli: Cli) -> None:
+    instance = cli.start("verification", {"customer_id": "C-1"})
+    line = assert_one_line_error(cli("done", f"{instance['short_id']}:init", "-o", '{"records_found": 0}'), 1,
+                                 "the completion was recorded", "records_ok", "retry-instance")
+    assert instance["short_id"] in line
+    assert cli.json("show", instance["short_id"])["status"] == "FAILED"
+
+
+@pytest.mark.parametrize(("args", "code", "fragments"), [
+    (["done", "nonsense"], 2, ("malformed execution id 'nonsense'", "<instance-prefix>:<node_id>")),
+    (["done", "x:y:z"], 2, ("malformed execution id 'x:y:z'", "'z' is not a UUID")),
+    (["done", "zz:credit_check"], 2, ("malformed execution id 'zz:credit_check'", "<instance-prefix>:<node_id>")),
+    (["done", "SHORT:credit_check", "--outputs", "{oops}"], 2, ("--outputs", "invalid JSON", "column 2")),
+    (["done", "SHORT:credit_check", "--outputs", "[1]"], 2, ("--outputs", "expected a JSON object")),
+    (["done", "SHORT:manual_review"], 1, ("no open execution at node 'manual_review'", "credit_check")),
+    (["done", "SHORT:credit_check:00000000-0000-4000-8000-000000000000"], 1, ("unknown execution",)),
+])
+def test_done_bad_input_and_unknown_executions(cli: Cli, loan: dict, args: list[str], code: int,
+                                               fragments: tuple[str, ...]) -> None:
+    argv = [a.replace("SHORT", loan["short_id"]) for a in args]
+    assert_one_line_error(cli(*argv), code, *fragments)
+    assert cli.json("show", loan["instance_id"])["executions"][0]["status"] == "ACTIVE"
+
+
+# -- fail and retry -------------------------------------------------------------------------------
+
+
+def test_fail_records_an_incident_and_retry_starts_a_new_attempt(cli: Cli, loan: dict) -> None:
+    execution = loan["open_executions"][0]["id"]
+    failed = cli.json("fail", f"{loan['short_id']}:credit_check", "--reason", "bureau timeout", "--actor", "ops-bob")
+    assert failed["instance"]["status"] == "ACTIVE"
+    assert failed["instance"]["open_executions"][0]["status"] == "FAILED"
+    shown = cli.json("show", loan["instance_id"])
+    assert shown["incidents"] == [execution]
+    assert shown["executions"][0]["error"] == "bureau timeout"
+    entry = next(h for h in shown["history"] if h["kind"] == "EXECUTION_FAILED")
+    assert entry["actor"] == "ops-bob"
+
+    out = cli.ok("retry", execution).stdout
+    assert f"Retried {execution}" in out and "new execution" in out
+    retried = cli.json("show", loan["instance_id"])
+    assert [(e["status"], e["attempt"]) for e in retried["executions"]] == [("RETRIED", 1), ("ACTIVE", 2)]
+    assert retried["incidents"] == []
+
+
+def test_retry_json_gives_the_new_execution(cli: Cli, loan: dict) -> None:
+    short = f"{loan['short_id']}:credit_check"
+    cli.ok("fail", short, "-r", "boom")
+    doc = cli.json("retry", short)
+    assert doc["new_execution_id"] != doc["execution_id"]
+    assert doc["instance"]["open_executions"] == [
+        {"id": doc["new_execution_id"], "node_id": "credit_check", "task_id": "credit_check", "status": "ACTIVE"}]
+
+
+def test_fail_and_retry_in_the_wrong_state_are_refused_naming_the_state(cli: Cli, loan: dict) -> None:
+    short = f"{loan['short_id']}:credit_check"
+    assert_one_line_error(cli("retry", short), 1, "is ACTIVE", "only a FAILED or STUCK execution can be retried")
+    cli.ok("fail", short, "--reason", "boom")
+    assert_one_line_error(cli("fail", short, "--reason", "again"), 1, "is FAILED", "can be failed")
+
+
+def test_fail_needs_a_reason(cli: Cli, loan: dict) -> None:
+    short = f"{loan['short_id']}:credit_check"
+    assert_one_line_error(cli("fail", short), 2, "--reason")
+    assert_one_line_error(cli("fail", short, "--reason", "  "), 2, "--reason must not be empty")
+
+
+# -- retry-instance -------------------------------------------------------------------------------
+
+
+def test_set_then_retry_instance_resumes_a_failed_split(cli: Cli) -> None:
+    instance = cli.start("verification", {"customer_id": "C-1"})
+    cli("done", f"{instance['short_id']}:init", "-o", "{}")
+    assert_one_line_error(cli("retry-instance", instance["short_id"]), 1, "no condition matched")
+    cli.ok("set", instance["short_id"], "ok=true")
+    doc = cli.json("retry-instance", instance["short_id"])
+    assert doc["action"] == "retry_instance" and doc["instance"]["status"] == "ACTIVE"
+    assert sorted(e["node_id"] for e in doc["instance"]["open_executions"]) == ["t1", "t2"]
+
+
+def test_retry_instance_on_an_active_instance_is_refused(cli: Cli, loan: dict) -> None:
+    assert_one_line_error(cli("retry-instance", loan["short_id"]), 1, "is ACTIVE, not FAILED")
+
+
+# -- cancel ---------------------------------------------------------------------------------------
+
+
+def test_cancel_records_reason_and_actor(cli: Cli, loan: dict) -> None:
+    out = cli.ok("cancel", loan["short_id"], "--reason", "customer withdrew").stdout
+    assert f"Cancelled instance {loan['instance_id']}" in out and "is CANCELLED" in out
+    shown = cli.json("show", loan["instance_id"])
+    assert shown["status"] == "CANCELLED" and shown["tokens"] == []
+    assert shown["executions"][0]["status"] == "CANCELLED"
+    entry = next(h for h in shown["history"] if h["kind"] == "INSTANCE_CANCELLED")
+    assert entry["actor"] == default_actor() and entry["details"]["reason"] == "customer withdrew"
+
+
+def test_cancel_twice_is_refused(cli: Cli, loan: dict) -> None:
+    cli.ok("cancel", loan["short_id"], "--reason", "first")
+    assert_one_line_error(cli("cancel", loan["short_id"], "--reason", "second"), 1, "is CANCELLED")
+
+
+# -- set ------------------------------------------------------------------------------------------
+
+
+def test_set_parses_json_values_and_bare_words(cli: Cli, loan: dict) -> None:
+    doc = cli.json("set", loan["short_id"], "amount=2500", "approved=true", "reviewer=alice", "note=",
+                   'zip="01234"', 'tags=["vip", 1]', "limits={\"max\": 1.5}", "nothing=null", "version=1.2.3")
+    expected = {"amount": 2500, "approved": True, "reviewer": "alice", "note": "", "zip": "01234",
+                "tags": ["vip", 1], "limits": {"max": 1.5}, "nothing": None, "version": "1.2.3"}
+    assert doc["values"] == expected
+    context = cli.json("show", loan["instance_id"])["context"]
+    assert {key: context[key] for key in expected} == expected
+
+
+def test_set_prints_what_it_wrote(cli: Cli, loan: dict) -> None:
+    out = cli.ok("set", loan["short_id"], "b=1", "a=2", "--actor", "carol").stdout
+    assert f"Set a, b on instance {loan['instance_id']}" in out
+    entry = [h for h in _history(cli, loan["instance_id"]) if h["kind"] == "CONTEXT_SET"][-1]
+    assert entry["actor"] == "carol"
+
+
+@pytest.mark.parametrize(("pairs", "fragments"), [
+    (["amount"], ("'amount'", "expected KEY=VALUE")),
+    (["=5"], ("expected KEY=VALUE",)),
+    (["tags=[1,"], ("value of 'tags'", "invalid JSON")),
+    (["a=1", "a=2"], ("'a' is given twice",)),
+])
+def test_set_bad_pairs_are_bad_input(cli: Cli, loan: dict, pairs: list[str], fragments: tuple[str, ...]) -> None:
+    before = cli.json("show", loan["instance_id"])["context"]
+    assert_one_line_error(cli("set", loan["short_id"], *pairs), 2, *fragments)
+    assert cli.json("show", loan["instance_id"])["context"] == before
+
+
+def test_set_on_a_finished_instance_is_refused(cli: Cli, loan: dict) -> None:
+    cli.ok("cancel", loan["short_id"], "--reason", "gone")
+    assert_one_line_error(cli("set", loan["short_id"], "x=1"), 1, "is CANCELLED", "variables can be set only")
+
+
+def test_set_needs_at_least_one_pair(cli: Cli, loan: dict) -> None:
+    assert_one_line_error(cli("set", loan["short_id"]), 2, "Missing argument")
+
+
+def test_operator_actions_default_to_the_os_user(cli: Cli, loan: dict) -> None:
+    cli.ok("done", f"{loan['short_id']}:credit_check", "-o", json.dumps({"score": 1}))
+    entry = next(h for h in _history(cli, loan["instance_id"]) if h["kind"] == "EXECUTION_COMPLETED")
+    assert entry["actor"] == default_actor()
