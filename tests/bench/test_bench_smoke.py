@@ -1,0 +1,40 @@
+"""Smoke test of the engine benchmark: ``bench/engine.py --quick --json`` runs and reports every field.
+
+The numbers are not judged here (CI machines vary); BENCHMARKS.md records them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_engine_benchmark_quick_run_reports_every_field(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "engine.py"), "--quick", "--json", "--dir",
+                           str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+
+    assert {"cores", "python", "sqlite", "machine", "date"} <= result["machine"].keys()
+    assert set(result["durability"]) == {"FULL", "NORMAL"}
+    for durability in result["durability"].values():
+        for key in ("floor_completions_per_s", "engine_completions_per_s", "engine_starts_per_s", "ratio",
+                    "target", "met", "statements_per_completion", "floor_peak_rss_mb", "engine_peak_rss_mb"):
+            assert key in durability, key
+        assert durability["engine_completions_per_s"] > 0 and durability["floor_completions_per_s"] > 0
+    scaling = result["scaling"]
+    for key in ("empty_completions_per_s", "preloaded_completions_per_s", "ratio", "target", "met",
+                "empty_peak_rss_mb", "preloaded_peak_rss_mb"):
+        assert key in scaling, key
+    assert scaling["preload"]["instances"] > 0 and scaling["preload"]["history_rows"] > 0
+    concurrency = result["concurrency"]
+    assert concurrency["processes"] == 4
+    for key in ("one_process_completions_per_s", "aggregate_completions_per_s", "ratio", "target", "met",
+                "per_process_peak_rss_mb"):
+        assert key in concurrency, key
+    assert isinstance(result["targets_met"], bool)
+    assert not list(tmp_path.iterdir()), "the benchmark left files behind"
