@@ -23,6 +23,7 @@ import typer
 from typer.core import TyperGroup
 
 from console.cli_blueprints import load_command, validate_command
+from console.cli_graph import graph_command
 from console.cli_input import BadInputError
 from console.cli_instances import list_command, show_command, start_command
 from console.cli_operate import (
@@ -137,6 +138,7 @@ COMMANDS: list[tuple[str, Callable[..., None]]] = [
     ("retry-instance", retry_instance_command),
     ("cancel", cancel_command),
     ("set", set_command),
+    ("graph", graph_command),
 ]
 for _name, _function in COMMANDS:
     app.command(_name)(_function)

@@ -144,6 +144,11 @@ def open_manager(db: str, *, create: bool = False) -> Iterator[WorkflowManager]:
 # -- ids ------------------------------------------------------------------------------------------
 
 
+def is_instance_id_prefix(text: str) -> bool:
+    """Whether ``text`` could be an instance id or a prefix of one (hex digits and ``-``)."""
+    return bool(_ID_PREFIX.fullmatch(text.strip().lower()))
+
+
 def resolve_instance_id(wm: WorkflowManager, text: str) -> str:
     """A full instance id from a full id or a unique prefix of one (like a git short hash).
 

@@ -1,0 +1,76 @@
+"""``wfconsole graph``: workflows, instances and files, in text, Mermaid and DOT, and its errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cli_support import SAMPLES, Cli, assert_one_line_error
+from typer.testing import CliRunner
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    made = Cli(str(tmp_path / "wf.db"), CliRunner())
+    made.load_samples()
+    return made
+
+
+def test_graph_of_a_workflow_as_text_draws_every_node(cli: Cli) -> None:
+    out = cli.ok("graph", "order_fulfilment").stdout
+    for label in ("Order placed", "Validate the order", "Charge the payment", "Reserve the stock",
+                  "Ship the order", "Order shipped"):
+        assert label in out, label
+    assert "▶" in out
+    assert "not reached" not in out  # no instance, no state legend
+
+
+def test_graph_of_an_instance_marks_its_state(cli: Cli) -> None:
+    instance = cli.start("verification", {"customer_id": "C-1"})
+    cli("done", f"{instance['short_id']}:init", "-o", "{}")  # FAILED at the split
+    out = cli.ok("graph", instance["short_id"]).stdout
+    assert "✖ X Records complete?" in out and "✓ Fetch the customer's records" in out
+    assert "✖ failed" in out  # the legend
+
+
+@pytest.mark.parametrize(("fmt", "fragments"), [
+    ("mermaid", ("flowchart LR", 'n_charge_payment["Charge the payment"]', "n_fork --> n_charge_payment")),
+    ("dot", ('digraph "order_fulfilment"', '"fork" -> "charge_payment"', "rankdir=LR")),
+])
+def test_graph_exports(cli: Cli, fmt: str, fragments: tuple[str, ...]) -> None:
+    out = cli.ok("graph", "order_fulfilment", "--format", fmt).stdout
+    for fragment in fragments:
+        assert fragment in out, fragment
+
+
+def test_graph_json_gives_nodes_edges_and_the_rendering(cli: Cli) -> None:
+    instance = cli.start("order_fulfilment", {"order_id": "SO-1"})
+    doc = cli.json("graph", instance["instance_id"], "-f", "mermaid")
+    assert doc["workflow_id"] == "order_fulfilment" and doc["instance_id"] == instance["instance_id"]
+    assert doc["format"] == "mermaid" and doc["rendered"].startswith("%%")
+    states = {n["id"]: n["state"] for n in doc["nodes"]}
+    assert states["validate_order"] == "ACTIVE" and states["start"] == "VISITED" and states["end"] == "NOT_REACHED"
+    assert {"id": "e1", "source": "start", "target": "validate_order", "condition": None, "is_default": False,
+            "taken": True} in doc["edges"]
+
+
+def test_graph_of_a_blueprint_file_needs_no_database(tmp_path: Path) -> None:
+    cli = Cli(str(tmp_path / "none.db"), CliRunner())
+    out = cli.ok("graph", str(SAMPLES / "loan_approval.json"), "-f", "dot").stdout
+    assert 'digraph "loan_approval"' in out
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_graph_of_a_specific_version(cli: Cli, tmp_path: Path) -> None:
+    assert cli.json("graph", "loan_approval", "--version", "1")["version"] == 1
+    assert_one_line_error(cli("graph", "loan_approval", "--version", "7"), 1, "no version 7 of workflow")
+
+
+def test_graph_unknown_targets_and_bad_format(cli: Cli, tmp_path: Path) -> None:
+    assert_one_line_error(cli("graph", "payroll"), 1, "no workflow 'payroll'")
+    assert_one_line_error(cli("graph", "abc123"), 1, "no workflow or instance 'abc123'")
+    assert_one_line_error(cli("graph", "loan_approval", "--format", "png"), 2, "--format", "png")
+    assert_one_line_error(cli("graph", str(tmp_path / "missing.json")), 2, "missing.json", "no such")
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"workflow_id": "b", "nodes": []}')
+    assert_one_line_error(cli("graph", str(broken)), 1, "broken.json", "invalid blueprint")
