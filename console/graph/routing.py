@@ -100,7 +100,7 @@ def route(items: Mapping[ItemKey, Item], paths: Mapping[str, list[ItemKey]], bac
         source, target, lane = items[edge.source], items[edge.target], lanes[edge.id]
         _add(gaps[source.rank], Piece(edge.source, ("lane", edge.id), source.port, lane))
         _add(gaps[target.rank - 1], Piece(("lane", edge.id), edge.target, lane, target.port))
-    tracks: dict[tuple[ItemKey, ItemKey], int | None] = {}
+    tracks: dict[tuple[ItemKey, ItemKey], Track | None] = {}
     gap_width: dict[int, int] = {}
     for gap, pieces in gaps.items():
         piece_tracks, count = assign_tracks(pieces)
@@ -131,24 +131,26 @@ def _add(pieces: list[Piece], piece: Piece) -> None:
         pieces.append(piece)
 
 
-def assign_tracks(pieces: list[Piece]) -> tuple[list[int | None], int]:
-    """Give each piece of one gap a track (0 = leftmost), or ``None`` for a straight line needing none.
+@dataclass(frozen=True)
+class Track:
+    """How a piece crosses its gap: along the channel on ``track`` (0 = leftmost).
+
+    With a dogleg, the piece leaves the channel at ``jog_row`` for ``jog_track`` and reaches its row from
+    there; this avoids running into a line that leaves the row on the left when the tracks could not be
+    ordered (two edges crossing between rows that are level on both sides).
+    """
+
+    track: int
+    jog_row: int | None = None
+    jog_track: int | None = None
+
+
+def assign_tracks(pieces: list[Piece]) -> tuple[list[Track | None], int]:
+    """Give each piece of one gap a :class:`Track`, or ``None`` for a straight line that needs none.
 
     Returns the tracks in the order of ``pieces`` and the number of tracks used.
     """
-    out_count = Counter(piece.left for piece in pieces)
-    in_count = Counter(piece.right for piece in pieces)
-    channel_of: list[ItemKey] = []
-    members: dict[ItemKey, list[Piece]] = {}
-    for number, piece in enumerate(pieces):
-        if out_count[piece.left] > 1:
-            channel = ("out", piece.left)
-        elif in_count[piece.right] > 1:
-            channel = ("in", piece.right)
-        else:
-            channel = ("piece", number)
-        channel_of.append(channel)
-        members.setdefault(channel, []).append(piece)
+    channel_of, members = _channels(pieces)
     spans = {channel: (min(min(p.y_left, p.y_right) for p in group), max(max(p.y_left, p.y_right) for p in group))
              for channel, group in members.items()}
     needing = [channel for channel, (low, high) in spans.items() if low != high]
@@ -166,7 +168,58 @@ def assign_tracks(pieces: list[Piece]) -> tuple[list[int | None], int]:
             occupied.append([])
         occupied[track].append(spans[channel])
         track_of[channel] = track
-    return [track_of.get(channel) for channel in channel_of], len(occupied)
+    doglegs = _doglegs(pieces, channel_of, track_of, spans, len(occupied))
+    tracks: list[Track | None] = []
+    for piece, channel in zip(pieces, channel_of, strict=True):
+        if channel not in track_of:
+            tracks.append(None)
+            continue
+        jog_row, jog_track = doglegs.get((channel, piece.y_right), (None, None))
+        tracks.append(Track(track_of[channel], jog_row, jog_track))
+    return tracks, len(occupied) + len(doglegs)
+
+
+def _channels(pieces: list[Piece]) -> tuple[list[ItemKey], dict[ItemKey, list[Piece]]]:
+    """Each piece's channel: shared by the pieces leaving one item, else by those entering one item."""
+    out_count = Counter(piece.left for piece in pieces)
+    in_count = Counter(piece.right for piece in pieces)
+    channel_of: list[ItemKey] = []
+    members: dict[ItemKey, list[Piece]] = {}
+    for number, piece in enumerate(pieces):
+        if out_count[piece.left] > 1:
+            channel = ("out", piece.left)
+        elif in_count[piece.right] > 1:
+            channel = ("in", piece.right)
+        else:
+            channel = ("piece", number)
+        channel_of.append(channel)
+        members.setdefault(channel, []).append(piece)
+    return channel_of, members
+
+
+def _doglegs(pieces: list[Piece], channel_of: list[ItemKey], track_of: Mapping[ItemKey, int],
+             spans: Mapping[ItemKey, tuple[int, int]], first_free_track: int,
+             ) -> dict[tuple[ItemKey, int], tuple[int, int]]:
+    """For each (channel, row) where the channel arrives left of a channel leaving that row: a jog row
+    (free of other lines, within the channel's rows) and a track of its own right of all others."""
+    leaving: dict[int, set[ItemKey]] = {}
+    for piece, channel in zip(pieces, channel_of, strict=True):
+        if piece.left[0] != "lane" and channel in track_of:
+            leaving.setdefault(piece.y_left, set()).add(channel)
+    busy = {piece.y_left for piece in pieces} | {piece.y_right for piece in pieces}
+    doglegs: dict[tuple[ItemKey, int], tuple[int, int]] = {}
+    for piece, channel in zip(pieces, channel_of, strict=True):
+        row = piece.y_right
+        if channel not in track_of or piece.right[0] == "lane" or (channel, row) in doglegs:
+            continue
+        if not any(track_of[other] > track_of[channel] for other in leaving.get(row, set()) - {channel}):
+            continue
+        low, high = spans[channel]
+        free = sorted((r for r in range(low, high + 1) if r not in busy), key=lambda r: (abs(r - row), r))
+        if free:
+            doglegs[(channel, row)] = (free[0], first_free_track + len(doglegs))
+            busy.add(free[0])
+    return doglegs
 
 
 def _ordering_constraints(pieces: list[Piece], channel_of: list[ItemKey], needing: set[ItemKey],
@@ -198,7 +251,7 @@ class _Geometry:
     """Turns item sequences into polylines once columns, gaps and tracks are placed."""
 
     def __init__(self, items: Mapping[ItemKey, Item], column_x: list[int], column_width: list[int],
-                 gap_x: Mapping[int, int], tracks: Mapping[tuple[ItemKey, ItemKey], int | None]) -> None:
+                 gap_x: Mapping[int, int], tracks: Mapping[tuple[ItemKey, ItemKey], Track | None]) -> None:
         self.items, self.column_x, self.column_width = items, column_x, column_width
         self.gap_x, self.tracks = gap_x, tracks
 
@@ -212,18 +265,23 @@ class _Geometry:
         item = self.items[key]
         return self.column_x[item.rank] - (1 if item.is_node else 0)
 
-    def channel_x(self, gap: int, left: ItemKey, right: ItemKey) -> int | None:
+    def crossing(self, gap: int, left: ItemKey, right: ItemKey, y_left: int, y_right: int) -> list[Point]:
+        """The turning points of a piece inside its gap: none for a straight line."""
         track = self.tracks[(left, right)]
-        return None if track is None else self.gap_x[gap] + 1 + 2 * track
+        if track is None:
+            return []
+        x = self.gap_x[gap] + 1 + 2 * track.track
+        if track.jog_row is None or track.jog_track is None:
+            return [(x, y_left), (x, y_right)]
+        jog_x = self.gap_x[gap] + 1 + 2 * track.jog_track
+        return [(x, y_left), (x, track.jog_row), (jog_x, track.jog_row), (jog_x, y_right)]
 
     def forward(self, path: list[ItemKey]) -> tuple[Point, ...]:
         """The polyline of a forward edge through ``path``'s items."""
         points = [(self.exit_x(path[0]), self.items[path[0]].port)]
         for left, right in zip(path, path[1:], strict=False):
             y_left, y_right = self.items[left].port, self.items[right].port
-            x = self.channel_x(self.items[left].rank, left, right)
-            if x is not None:
-                points += [(x, y_left), (x, y_right)]
+            points += self.crossing(self.items[left].rank, left, right, y_left, y_right)
             points.append((self.entry_x(right), y_right))
             if right != path[-1]:
                 points.append((self.exit_x(right), y_right))
@@ -233,10 +291,12 @@ class _Geometry:
         """The polyline of a back edge: out of the source, down to its lane, left, up into the target."""
         source, target = self.items[edge.source], self.items[edge.target]
         lane_key = ("lane", edge.id)
-        out_x = self.channel_x(source.rank, edge.source, lane_key)
-        in_x = self.channel_x(target.rank - 1, lane_key, edge.target)
-        return ((self.exit_x(edge.source), source.port), (out_x, source.port), (out_x, lane), (in_x, lane),
-                (in_x, target.port), (self.entry_x(edge.target), target.port))
+        return (
+            (self.exit_x(edge.source), source.port),
+            *self.crossing(source.rank, edge.source, lane_key, source.port, lane),
+            *self.crossing(target.rank - 1, lane_key, edge.target, lane, target.port),
+            (self.entry_x(edge.target), target.port),
+        )
 
 
 def _lane_label(text: str, points: tuple[Point, ...]) -> tuple[int, int, str] | None:
