@@ -32,7 +32,7 @@ from console.graph.style import (
 from engine.blueprint import NodeKind
 
 NODE_LABEL_CELLS = 28  # longer node names are shortened with …
-EDGE_LABEL_CELLS = 20  # longer conditions are shortened, and listed in full under the graph
+EDGE_LABEL_CELLS = 24  # longer conditions are shortened, and listed in full under the graph
 ARROW = "▶"
 # (top-left, top, top-right, left, right, bottom-left, bottom-right) of each shape
 _ROUND = ("╭", "─", "╮", "(", ")", "╰", "╯")
