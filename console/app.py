@@ -30,12 +30,12 @@ POLL_SECONDS = 1.0
 class WfConsoleApp(App[None]):
     """The operations console on one wfconsole database."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses elsewhere find it
     TITLE = "wfconsole"
     COMMANDS = App.COMMANDS | {ScreenActions}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Keys"),
-        Binding("ctrl+p", "command_palette", "Commands", show=False),
+        Binding("ctrl+p", "command_palette", "Command palette: every action by name", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -104,8 +104,7 @@ class WfConsoleApp(App[None]):
         for screen_class in (InstancesScreen, InstanceDetailScreen):
             if current is None or type(current) is not screen_class:
                 sections.append((self._screen_title(screen_class), screen_class.BINDINGS))
-        sections.append(("Everywhere", self.BINDINGS + [Binding("ctrl+p", "command_palette", "Command palette: "
-                                                                 "every action by name")]))
+        sections.append(("Everywhere", self.BINDINGS))
         self.push_screen(HelpScreen(sections))
 
     @staticmethod

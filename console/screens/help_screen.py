@@ -64,8 +64,8 @@ class HelpScreen(ModalScreen[None]):
     def _table(title: str, rows: list[tuple[str, str]]) -> Table:
         table = Table(title=Text(title, style="bold"), title_justify="left", show_header=False, box=None,
                       padding=(0, 2), expand=True)
-        table.add_column("key", style="bold cyan", width=26, no_wrap=True)
-        table.add_column("does")
+        table.add_column("key", style="bold cyan", min_width=26, no_wrap=True)
+        table.add_column("does", ratio=1)
         for key, description in rows:
             table.add_row(key, description)
         return table

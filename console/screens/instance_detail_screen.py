@@ -63,7 +63,6 @@ class InstanceDetailScreen(LiveScreen):
         for selector, title in (("#graph", "Token graph"), ("#executions", "Executions  (select one: d f r)"),
                                 ("#context", "Context  (e to edit)"), ("#history", "History")):
             self.query_one(selector).border_title = title
-        self.reload()
 
     # -- loading ----------------------------------------------------------------------------------
 
@@ -93,6 +92,10 @@ class InstanceDetailScreen(LiveScreen):
         self.query_one(ExecutionsTable).show(view.executions, self.clock)
         self.query_one(ContextTree).show(view.context)
         self.query_one(HistoryTimeline).show(view.history, self.clock)
+
+    def redraw(self) -> None:
+        if self.detail is not None:
+            self._show(self.detail)
 
     def dismiss_if_shown(self) -> None:
         """Leave the screen (the instance no longer exists)."""
@@ -168,9 +171,21 @@ class InstanceDetailScreen(LiveScreen):
         if execution is not None:
             self.perform(lambda: self.backend.retry(execution.id), "Retry")
 
+    def _instance_open(self, verb: str) -> bool:
+        """Whether the instance is ACTIVE or FAILED (else notify why ``verb`` is not possible)."""
+        if self.detail is None:
+            return False
+        status = self.detail.view.status
+        if status not in ("ACTIVE", "FAILED"):
+            self.notify(f"the instance is {status}: only an ACTIVE or FAILED instance can be {verb}",
+                        severity="warning")
+            return False
+        return True
+
     def action_cancel_instance(self) -> None:
         """Cancel the whole instance with a reason."""
-        self._cancel_flow()
+        if self._instance_open("cancelled"):
+            self._cancel_flow()
 
     @work(exclusive=True, group="dialog")
     async def _cancel_flow(self) -> None:
@@ -183,8 +198,9 @@ class InstanceDetailScreen(LiveScreen):
 
     def action_edit_variable(self) -> None:
         """Set a key of the global context (the key selected in the context tree is proposed)."""
-        if self.detail is not None:
-            self._edit_flow(dict(self.detail.view.context), self.query_one(ContextTree).selected_key)
+        if self.detail is not None and self._instance_open("changed"):
+            tree = self.query_one(ContextTree)
+            self._edit_flow(dict(self.detail.view.context), tree.selected_key if tree.has_focus else None)
 
     @work(exclusive=True, group="dialog")
     async def _edit_flow(self, context: dict[str, Any], key: str | None) -> None:

@@ -24,6 +24,7 @@ class InstancesScreen(LiveScreen):
     """Instances newest first, one page at a time: the listing never loads more than a page of rows."""
 
     BINDINGS = [
+        Binding("enter", "open", "Open instance", show=False),  # the table's own Enter shows in the footer
         Binding("a", "status('')", "All"),
         Binding("r", "status('ACTIVE')", "Running"),
         Binding("c", "status('COMPLETED')", "Completed"),
@@ -51,12 +52,9 @@ class InstancesScreen(LiveScreen):
         yield Header()
         yield CountsBar(id="counts")
         yield SearchBar(id="search")
+        yield Static("No instance matches. Press a to show every status, Esc to clear every filter.", id="empty")
         yield InstancesTable(id="instances")
-        yield Static("No instance matches. Press a to show all, Esc to clear every filter.", id="empty")
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.reload()
 
     # -- loading ----------------------------------------------------------------------------------
 
@@ -91,6 +89,10 @@ class InstancesScreen(LiveScreen):
         self.query_one(InstancesTable).show(page.rows, self.clock)
         self.query_one("#empty", Static).display = not page.rows
         self._draw_counts()
+
+    def redraw(self) -> None:
+        if self.page is not None:
+            self.query_one(InstancesTable).show(self.page.rows, self.clock)
 
     def _draw_counts(self, loading: bool = False) -> None:
         counts = self.page.counts if self.page is not None else {}

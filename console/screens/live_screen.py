@@ -27,6 +27,15 @@ class LiveScreen(Screen[None]):
     """
 
     data_stale: bool = False
+    REDRAW_SECONDS = 15.0  # relative times ("3m ago") are redrawn from memory this often
+
+    def on_mount(self) -> None:
+        # Textual calls this after the subclass's own on_mount (handlers run along the MRO).
+        self.set_interval(self.REDRAW_SECONDS, self.redraw)
+        self.reload()
+
+    def redraw(self) -> None:
+        """Draw the data already loaded again (relative times move on); no database work."""
 
     @property
     def console(self) -> WfConsoleApp:

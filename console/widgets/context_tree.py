@@ -31,6 +31,10 @@ class ContextTree(Tree[str]):
         node = self.cursor_node
         return node.data if node is not None else None
 
+    def on_focus(self) -> None:
+        if self.cursor_line < 0 and self.root.children:
+            self.cursor_line = 0
+
     def show(self, context: dict[str, Any]) -> None:
         """Rebuild the tree from ``context``, keeping the cursor on the same line where possible."""
         line = self.cursor_line

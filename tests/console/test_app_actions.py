@@ -1,0 +1,351 @@
+"""Pilots that drive the real console app and check the database afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from app_scenarios import NOW, Scenario, build_scenario
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from console.app import WfConsoleApp
+from console.formatting import ConsoleClock
+from console.messages import OpenInstance
+from console.screens import instances_screen
+from console.screens.help_screen import HelpScreen
+from console.screens.instance_detail_screen import InstanceDetailScreen
+from console.screens.instances_screen import InstancesScreen
+from console.screens.mark_done_modal import MarkDoneModal
+from console.widgets.executions_table import ExecutionsTable
+from console.widgets.instances_table import InstancesTable
+from engine import WorkflowManager
+from store import open_store
+
+SIZE = (160, 48)
+
+
+def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an ``async`` test in its own event loop (no asyncio pytest plugin is installed)."""
+
+    @functools.wraps(test)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return wrapper
+
+
+class RecordingApp(WfConsoleApp):
+    """The console, remembering every notification it showed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.notes: list[tuple[str, str]] = []
+
+    def notify(self, message: str, *args: Any, severity: str = "information", **kwargs: Any) -> None:
+        self.notes.append((severity, str(message)))
+        super().notify(message, *args, severity=severity, **kwargs)
+
+
+@pytest.fixture
+def scenario(tmp_path: Path) -> Iterator[Scenario]:
+    built = build_scenario(str(tmp_path / "console.db"))
+    yield built
+    built.manager.store.close()
+
+
+def make_app(scenario: Scenario, poll_seconds: float = 0) -> RecordingApp:
+    return RecordingApp(db_path=scenario.path, manager=scenario.manager, clock=ConsoleClock.fixed(NOW),
+                        actor="operator", poll_seconds=poll_seconds)
+
+
+async def settle(pilot: Pilot) -> None:
+    """Wait until no loading or action worker runs (dialog workers wait for the operator)."""
+    for _ in range(300):
+        await pilot.pause()
+        if all(worker.is_finished or worker.group == "dialog" for worker in pilot.app.workers):
+            break
+        await asyncio.sleep(0.01)
+    await pilot.pause()
+
+
+async def open_detail(pilot: Pilot, instance_id: str) -> InstanceDetailScreen:
+    await settle(pilot)
+    pilot.app.post_message(OpenInstance(instance_id))
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, InstanceDetailScreen)
+    return screen
+
+
+async def select_execution(pilot: Pilot, node_id: str) -> None:
+    """Put the executions table's cursor on the newest execution of ``node_id``."""
+    table = pilot.app.screen.query_one(ExecutionsTable)
+    rows = [index for index, execution in enumerate(table._executions) if execution.node_id == node_id]
+    table.move_cursor(row=rows[-1])
+    await pilot.pause()
+
+
+def executions_of(manager: WorkflowManager, instance_id: str, node_id: str):
+    return [e for e in manager.get_status(instance_id).executions if e.node_id == node_id]
+
+
+@run_async
+async def test_mark_done_sends_the_typed_outputs_as_the_operator(scenario: Scenario) -> None:
+    instance_id = scenario.ids["at_approval"]
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_detail(pilot, instance_id)
+        await select_execution(pilot, "approve")
+        await pilot.press("d")
+        await settle(pilot)
+        assert isinstance(app.screen, MarkDoneModal)
+        await pilot.press(*"true", "tab", *"ok by me", "ctrl+s")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+    [approval] = executions_of(scenario.manager, instance_id, "approve")
+    assert approval.status == "COMPLETED"
+    assert approval.outputs == {"approved": True, "comment": "ok by me"}
+    view = scenario.manager.get_status(instance_id)
+    assert view.context["approved"] is True and view.context["review_comment"] == "ok by me"
+    assert [t.node_id for t in view.tokens] == ["ship"]  # the split took the approved == true edge
+    done = [h for h in view.history if h.kind == "EXECUTION_COMPLETED" and h.node_id == "approve"]
+    assert done[-1].actor == "operator"
+    assert ("information", "approve marked done by operator") in app.notes
+
+
+@run_async
+async def test_bad_json_in_the_form_sends_nothing(scenario: Scenario) -> None:
+    instance_id = scenario.ids["at_approval"]
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_detail(pilot, instance_id)
+        await select_execution(pilot, "approve")
+        await pilot.press("d")
+        await settle(pilot)
+        await pilot.press(*"{\"x\": ", "ctrl+s")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, MarkDoneModal)  # still open
+        assert "bad JSON" in str(form.query_one("#field-0-error", Static).render())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, InstanceDetailScreen)
+    [approval] = executions_of(scenario.manager, instance_id, "approve")
+    assert approval.status == "ACTIVE"
+
+
+@run_async
+async def test_declining_the_confirmation_sends_nothing(scenario: Scenario) -> None:
+    instance_id = scenario.ids["at_approval"]
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_detail(pilot, instance_id)
+        await select_execution(pilot, "approve")
+        await pilot.press("d")
+        await settle(pilot)
+        await pilot.press(*"false", "ctrl+s")
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+    [approval] = executions_of(scenario.manager, instance_id, "approve")
+    assert approval.status == "ACTIVE"
+
+
+@run_async
+async def test_fail_then_retry_an_execution(scenario: Scenario) -> None:
+    instance_id = scenario.ids["half_done"]
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_detail(pilot, instance_id)
+        await select_execution(pilot, "pack")
+        await pilot.press("f")
+        await settle(pilot)
+        await pilot.press(*"printer jammed", "enter")
+        await settle(pilot)
+        [failed] = executions_of(scenario.manager, instance_id, "pack")
+        assert failed.status == "FAILED" and failed.error == "printer jammed"
+
+        await select_execution(pilot, "pack")
+        await pilot.press("r")
+        await settle(pilot)
+    old, new = executions_of(scenario.manager, instance_id, "pack")
+    assert (old.status, new.status, new.attempt) == ("RETRIED", "ACTIVE", 2)
+    view = scenario.manager.get_status(instance_id)
+    actors = {h.kind: h.actor for h in view.history if h.kind in ("EXECUTION_FAILED", "EXECUTION_RETRIED")}
+    assert actors == {"EXECUTION_FAILED": "operator", "EXECUTION_RETRIED": "operator"}
+    assert not view.incidents
+
+
+@run_async
+async def test_cancel_an_instance_with_a_reason(scenario: Scenario) -> None:
+    instance_id = scenario.ids["half_done"]
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_detail(pilot, instance_id)
+        await pilot.press("x")
+        await settle(pilot)
+        await pilot.press("enter")  # an empty reason is refused, the modal stays
+        await settle(pilot)
+        await pilot.press(*"customer withdrew", "enter")
+        await settle(pilot)
+    view = scenario.manager.get_status(instance_id)
+    assert view.status == "CANCELLED" and not view.tokens
+    [cancelled] = [h for h in view.history if h.kind == "INSTANCE_CANCELLED"]
+    assert cancelled.actor == "operator" and cancelled.details["reason"] == "customer withdrew"
+
+
+@run_async
+async def test_edit_a_variable(scenario: Scenario) -> None:
+    instance_id = scenario.ids["claim_failed"]
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_detail(pilot, instance_id)
+        await pilot.press("e")
+        await settle(pilot)
+        await pilot.press(*"decision", "tab", *"approve", "enter")
+        await settle(pilot)
+        assert scenario.manager.get_status(instance_id).context["decision"] == "approve"
+        await pilot.press("R")  # resume the instance at its exclusive split
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+    view = scenario.manager.get_status(instance_id)
+    assert view.status == "ACTIVE" and [t.node_id for t in view.tokens] == ["pay"]
+
+
+@run_async
+async def test_a_refused_action_is_a_notification_not_a_crash(scenario: Scenario) -> None:
+    instance_id = scenario.ids["at_approval"]
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_detail(pilot, instance_id)
+        await select_execution(pilot, "approve")
+        # Someone else completes it while the operator types (the screen does not know yet).
+        scenario.manager.task_done(scenario.open_execution("at_approval", "approve"), {"approved": False})
+        await pilot.press("d")
+        await settle(pilot)
+        await pilot.press(*"true", "ctrl+s")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert app.is_running
+        errors = [message for severity, message in app.notes if severity == "error"]
+        assert errors and "nothing to mark done" in errors[-1]
+        assert isinstance(app.screen, InstanceDetailScreen)
+
+
+@run_async
+async def test_status_keys_filter_the_listing(scenario: Scenario) -> None:
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(InstancesTable)
+        assert table.row_count == 7
+        for key, expected in (("r", 4), ("c", 1), ("f", 1), ("x", 1), ("a", 7)):
+            await pilot.press(key)
+            await settle(pilot)
+            assert table.row_count == expected, key
+
+
+@run_async
+async def test_search_matches_a_node_and_a_variable_value(scenario: Scenario) -> None:
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(InstancesTable)
+        await pilot.press("slash", *"Liskov", "enter")
+        await settle(pilot)
+        assert [row.id for row in table._rows] == [scenario.ids["at_approval"]]
+        await pilot.press("slash", "ctrl+u", *"review", "enter")
+        await settle(pilot)
+        assert {row.id for row in table._rows} == {scenario.ids["claim_waiting"]}
+        await pilot.press("escape")  # clears every filter
+        await settle(pilot)
+        assert table.row_count == 7
+
+
+@run_async
+async def test_pages_through_the_listing(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(instances_screen, "PAGE_SIZE", 3)
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, InstancesScreen)
+        seen: list[str] = []
+        for _ in range(3):
+            seen += [row.id for row in screen.query_one(InstancesTable)._rows]
+            await pilot.press("n")
+            await settle(pilot)
+        assert len(seen) == 7 and len(set(seen)) == 7  # 3 + 3 + 1, nothing twice
+        assert screen.page_index == 2  # "n" on the last page stays there
+        await pilot.press("p")
+        await settle(pilot)
+        assert screen.page_index == 1
+
+
+@run_async
+async def test_enter_opens_the_instance_and_escape_comes_back(scenario: Scenario) -> None:
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, InstanceDetailScreen)
+        assert app.screen.instance_id == scenario.ids["half_done"]  # the newest
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, InstancesScreen)
+
+
+@run_async
+async def test_question_mark_lists_the_keys(scenario: Scenario) -> None:
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        titles = [title for title, _ in app.screen.sections]
+        assert titles[0] == "Instances screen" and "Instance screen" in titles
+
+
+@run_async
+async def test_command_palette_runs_a_screen_action(scenario: Scenario) -> None:
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await pilot.press(*"Instances: Failed")
+        await asyncio.sleep(0.3)  # the palette searches in the background
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, InstancesScreen) and screen.status == "FAILED"
+
+
+@run_async
+async def test_changes_by_another_process_show_up(scenario: Scenario) -> None:
+    app = make_app(scenario, poll_seconds=0.05)
+    other = WorkflowManager(open_store(scenario.path))  # another connection, as another process would be
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            table = app.screen.query_one(InstancesTable)
+            assert table.row_count == 7
+            started = other.start_workflow("expense_claim", {"amount": 5})
+            for _ in range(100):
+                await asyncio.sleep(0.02)
+                await settle(pilot)
+                if table.row_count == 8:
+                    break
+            assert table._rows[0].id == started or started in {row.id for row in table._rows}
+    finally:
+        other.store.close()
