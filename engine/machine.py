@@ -138,7 +138,8 @@ def set_variables(bp: CompiledBlueprint, state: InstanceState, values: dict[str,
 def retry_instance(bp: CompiledBlueprint, state: InstanceState, event: Event) -> Transition:
     """Evaluate again the exclusive split where a FAILED instance stopped; if an edge is taken, resume.
 
-    Raises :class:`NoMatchingConditionError` (and nothing changes) when still nothing matches.
+    Raises :class:`NoMatchingConditionError` (and nothing changes) when still nothing matches there. When
+    it matches but a later split matches nothing, the instance stops FAILED at that split (committed).
     """
     _require_instance(state, InstanceStatus.FAILED)
     stopped = [t for t in state.tokens.values()
@@ -150,8 +151,9 @@ def retry_instance(bp: CompiledBlueprint, state: InstanceState, event: Event) ->
     for token in sorted(stopped, key=lambda t: t.created_at):
         step.remove_token(token.id)
         step.leave(token.node_id, reenter=True)  # evaluate the split again, not follow every edge
-        if step.failure is not None:
-            raise step.failure
+        if step.failure is not None and step.failure.node_id == token.node_id:
+            raise step.failure  # still no match at this split: nothing changes
+        # A later split that matches nothing leaves the instance FAILED there, committed, as task_done would.
     # Executions created before the instance failed were never dispatched while it was FAILED.
     for execution in state.executions.values():
         if execution.status is ExecutionStatus.ACTIVE:
