@@ -24,7 +24,7 @@ from grandalf.graphs import Edge, Vertex, graph_core
 from grandalf.layouts import DummyVertex, SugiyamaLayout, VertexViewer
 from rich.cells import cell_len
 
-from console.graph.model import GraphModel
+from console.graph.model import GraphEdge, GraphModel
 from console.graph.routing import BackEdge, Item, ItemKey, Point, route
 
 NODE_HEIGHT = 3  # top border, label line, bottom border; edges attach to the middle line
@@ -108,20 +108,20 @@ def compute_layout(model: GraphModel, node_widths: Mapping[str, int], edge_label
     labels = [EdgeLabel(key[1], routed.x_of[key] + 1, item.port, edge_labels[key[1]])
               for key, item in items.items() if key[0] == "label"]
     labels += [EdgeLabel(edge_id, x, y, text) for edge_id, (x, y, text) in routed.lane_labels.items()]
-    routes = [EdgeRoute(edge.id, routed.polylines[edge.id], edge.id in {b.id for b in back})
-              for edge in model.edges]
+    back_ids = {edge.id for edge in back}
+    routes = [EdgeRoute(edge.id, routed.polylines[edge.id], edge.id in back_ids) for edge in model.edges]
     return Layout(width=routed.width, height=routed.height, boxes=boxes, routes=tuple(routes),
                   labels=tuple(sorted(labels, key=lambda label: (label.y, label.x))))
 
 
-def split_back_edges(model: GraphModel) -> tuple[list, list]:
+def split_back_edges(model: GraphModel) -> tuple[list[GraphEdge], list[GraphEdge]]:
     """Split the model's edges into (forward, back) edges, both in blueprint order.
 
     An edge is a back edge when a depth-first walk (from START, then from any node not yet reached, each
     node's edges in blueprint order) finds it pointing to a node still on the walk's path: removing the
     back edges leaves a graph without cycles.
     """
-    outgoing: dict[str, list] = {node.id: [] for node in model.nodes}
+    outgoing: dict[str, list[GraphEdge]] = {node.id: [] for node in model.nodes}
     for edge in model.edges:
         outgoing[edge.source].append(edge)
     starts = [node.id for node in model.nodes if node.kind == "START"]

@@ -132,6 +132,16 @@ def test_loop_taken_once_leaves_the_token_back_at_its_start(manager) -> None:
     assert [edge.id for edge in model.edges if edge.taken] == ["e1", "e2", "e3", "e5"]
 
 
+
+def test_stuck_execution_makes_its_node_stuck_and_is_drawn_so(manager) -> None:
+    manager.add_workflow(half_done_parallel())
+    instance_id = manager.start_workflow("half_done", {})
+    manager.task_done(active_execution(manager, instance_id, "prepare"), {})
+    manager.mark_stuck(active_execution(manager, instance_id, "right"), "no heartbeat for 10 minutes")
+    model = graph_of(manager, instance_id)
+    assert model.node("right").state is NodeState.STUCK and model.node("left").state is NodeState.ACTIVE
+    assert "⊘ Reserve stock" in render_text(model)
+
 def test_split_without_a_match_is_failed_and_its_branches_not_reached(manager) -> None:
     manager.add_workflow(bps.no_match())
     instance_id = manager.start_workflow("no_match", {})
