@@ -29,6 +29,14 @@ KNOWN_FUNCTIONS = frozenset(
 
 _POSITION = re.compile(r"<input>:(\d+):(\d+):\s*(.*)")
 
+MAX_COMPREHENSION_NESTING = 1
+"""A comprehension (``all``, ``exists``, ``exists_one``, ``map``, ``filter``) inside another costs the product
+of the list sizes: ten nested over ten elements is 10**10 steps in a 400-character condition, evaluated
+while the database's write lock is held. Refused, so that evaluation stays linear in the size of the
+condition and of the context."""
+
+_MACRO_CALL = re.compile(r"\.\s*(?:all|exists_one|exists|map|filter)\s*$")
+
 
 class ConditionError(ValueError):
     """A condition that cannot be compiled. ``line`` and ``column`` are 1-based, when known."""
@@ -85,11 +93,51 @@ def compile_condition(source: str) -> Condition:
     except Exception as error:  # ValueError for syntax; be defensive about the binding's other errors
         raise _syntax_error(str(error)) from None
     unknown = sorted(
-        name for name in program.functions() if name[0].isalpha() and name not in KNOWN_FUNCTIONS
+        # Operators are named like '_>_' or '@in'; anything spelled like an identifier ('__import__' too)
+        # is a function call and must be known.
+        name for name in program.functions() if name.isidentifier() and name not in KNOWN_FUNCTIONS
     )
     if unknown:
         raise ConditionError(f"unknown function {', '.join(repr(n) for n in unknown)}")
+    nesting, offset = _comprehension_nesting(source)
+    if nesting > MAX_COMPREHENSION_NESTING:
+        line = source.count("\n", 0, offset) + 1
+        raise ConditionError(f"comprehensions nested {nesting} deep; the limit is {MAX_COMPREHENSION_NESTING} "
+                             "(a comprehension inside another costs the product of the list sizes)",
+                             line=line, column=offset - (source.rfind("\n", 0, offset) + 1) + 1)
     return Condition(source=source, program=program, variables=tuple(program.variables()))
+
+
+def _comprehension_nesting(source: str) -> tuple[int, int]:
+    """How deep comprehension macros nest in ``source`` (which compiles), and the offset of the deepest."""
+    depth = deepest = where = 0
+    opened: list[bool] = []  # per open parenthesis: does it open a comprehension?
+    code: list[str] = []  # the source read so far, string literals blanked
+    i = 0
+    while i < len(source):
+        char = source[i]
+        if char in "'\"":
+            quote = source[i:i + 3] if source[i:i + 3] in ("'''", '"""') else char
+            prefix = "".join(code[-2:]).lower()
+            raw = "r" in prefix[-1:] or prefix in ("rb", "br")
+            i += len(quote)
+            while i < len(source) and not source.startswith(quote, i):
+                i += 2 if source[i] == "\\" and not raw else 1
+            i += len(quote)
+            code.append(" ")
+            continue
+        if char == "(":
+            macro = bool(_MACRO_CALL.search("".join(code[-40:])))
+            opened.append(macro)
+            if macro:
+                depth += 1
+                if depth > deepest:
+                    deepest, where = depth, i
+        elif char == ")" and opened and opened.pop():
+            depth -= 1
+        code.append(char)
+        i += 1
+    return deepest, where
 
 
 def _syntax_error(text: str) -> ConditionError:
