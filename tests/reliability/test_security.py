@@ -124,9 +124,11 @@ def test_sql_in_store_is_never_built_with_percent_or_format() -> None:
 
 
 def _literal_text(node: ast.AST) -> bool:
-    """A string literal, an f-string (checked above), or a ``+`` of those."""
+    """A string literal, an f-string (checked above), or a ``+`` or ``a if c else b`` of those."""
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return _literal_text(node.left) and _literal_text(node.right)
+    if isinstance(node, ast.IfExp):
+        return _literal_text(node.body) and _literal_text(node.orelse)
     return isinstance(node, ast.JoinedStr) or isinstance(node, ast.Constant) and isinstance(node.value, str)
 
 
