@@ -16,6 +16,7 @@ from cli_support import SAMPLE_FILES, Cli, assert_one_line_error
 from typer.testing import CliRunner
 
 import console.cli_instances
+from engine.errors import InvalidStateError
 
 
 @pytest.fixture
@@ -126,6 +127,16 @@ def test_an_unexpected_error_is_one_line_unless_debugging(loaded: Cli, monkeypat
     debugging = loaded("list", "--json", env={"WFCONSOLE_DEBUG": "1"})
     assert debugging.exit_code == 1
     assert "Traceback" in debugging.stderr and "summary exploded" in debugging.stderr
+
+
+def test_a_multi_line_message_is_folded_onto_one_line(loaded: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(*_args, **_kwargs):
+        raise InvalidStateError("instance x is FAILED:\n  nothing to do\n")
+
+    monkeypatch.setattr(console.cli_instances, "instance_summary_doc", refused)
+    loaded.start("user_onboarding")
+    line = assert_one_line_error(loaded("list", "--json"), 1)
+    assert line == "wfconsole: error: instance x is FAILED: nothing to do"
 
 
 def test_interrupt_exits_130(loaded: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
