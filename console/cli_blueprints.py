@@ -93,16 +93,17 @@ def load_command(ctx: typer.Context, files: FilesArgument, db: DbOption = None, 
     Example:  wfconsole load sample_data/*.json --db ops.db
     """
     texts = [(file, read_text_file(file, "blueprint file")) for file in files]
-    compiled, refused = [], 0
+    compiled, refused = [], []
     for file, text in texts:
         try:
             compiled.append((file, compile_blueprint(text, file)))
         except BlueprintError as error:
-            print_error(str(error))
-            refused += 1
-    if refused:
-        print_error(f"nothing was loaded: {refused} of {len(texts)} file(s) have errors "
-                    "(run `wfconsole validate` for the full list)")
+            refused.append(str(error))
+    if refused:  # one line per refused file; the last one says that nothing was stored
+        refused[-1] += (f"; nothing was loaded ({len(refused)} of {len(texts)} file(s) have errors; "
+                        "`wfconsole validate` lists them)")
+        for message in refused:
+            print_error(message)
         raise typer.Exit(1)
     loaded = []
     with open_manager(db_path(ctx, db), create=True) as wm:
