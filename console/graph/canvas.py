@@ -13,12 +13,37 @@ from rich.cells import cell_len, get_character_cell_size
 from rich.text import Text
 
 NORTH, EAST, SOUTH, WEST = 1, 2, 4, 8
-LINE_CHARS = {
-    0: " ", NORTH: "│", SOUTH: "│", NORTH | SOUTH: "│", EAST: "─", WEST: "─", EAST | WEST: "─",
-    EAST | SOUTH: "┌", WEST | SOUTH: "┐", NORTH | EAST: "└", NORTH | WEST: "┘",
-    NORTH | EAST | SOUTH: "├", NORTH | WEST | SOUTH: "┤", EAST | WEST | SOUTH: "┬", EAST | WEST | NORTH: "┴",
-    NORTH | EAST | SOUTH | WEST: "┼",
-}
+_DIRECTIONS = {"UP": NORTH, "RIGHT": EAST, "DOWN": SOUTH, "LEFT": WEST, "VERTICAL": NORTH | SOUTH,
+               "HORIZONTAL": EAST | WEST}
+_OPPOSITE = {NORTH: SOUTH, SOUTH: NORTH, EAST: WEST, WEST: EAST}
+
+
+def _line_chars() -> dict[tuple[int, int], str]:
+    """(directions, heavy directions) -> character, read from the names of Unicode's box-drawing block.
+
+    A name like ``BOX DRAWINGS DOWN LIGHT AND RIGHT HEAVY`` lists groups of directions, each with its
+    weight or inheriting the weight of the group before it (``LIGHT DOWN AND RIGHT``).
+    """
+    chars: dict[tuple[int, int], str] = {}
+    for code in range(0x2500, 0x2580):
+        words = unicodedata.name(chr(code)).removeprefix("BOX DRAWINGS ").split()
+        if not set(words) <= {*_DIRECTIONS, "LIGHT", "HEAVY", "AND"}:
+            continue  # double, dashed, rounded and diagonal lines
+        mask = heavy = 0
+        weight = "LIGHT"
+        for group in " ".join(words).split(" AND "):
+            weight = next((word for word in group.split() if word in ("LIGHT", "HEAVY")), weight)
+            for word in group.split():
+                bits = _DIRECTIONS.get(word, 0)
+                mask |= bits
+                heavy |= bits if weight == "HEAVY" else 0
+        if mask in _OPPOSITE:  # a half line: draw the whole line
+            continue
+        chars[(mask, heavy)] = chr(code)
+    return chars
+
+
+LINE_CHARS = _line_chars()
 Point = tuple[int, int]
 
 
@@ -30,31 +55,42 @@ class Canvas:
         self.chars = [[" "] * width for _ in range(height)]
         self.styles: list[list[str | None]] = [[None] * width for _ in range(height)]
         self._masks = [[0] * width for _ in range(height)]
+        self._heavy = [[0] * width for _ in range(height)]
         self._line_rank = [[-1] * width for _ in range(height)]
 
-    def polyline(self, points: Iterable[Point], style: str, rank: int = 0) -> None:
-        """Add an orthogonal line through ``points``; where lines share a cell the higher ``rank`` styles it."""
+    def polyline(self, points: Iterable[Point], style: str, rank: int = 0, heavy: bool = False) -> None:
+        """Add an orthogonal line through ``points``, heavy (``━``) or light (``─``).
+
+        Where lines share a cell the one with the higher ``rank`` gives its style; a heavy line keeps its
+        weight where it meets light ones. Raises ``ValueError`` for a diagonal segment.
+        """
         points = list(points)
         if points:
-            self._connect(points[0], WEST, style, rank)  # a line starts against the box it leaves
+            self._connect(points[0], WEST, style, rank, heavy)  # a line starts against the box it leaves
         for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
             if x0 != x1 and y0 != y1:
                 raise ValueError(f"segment {(x0, y0)} -> {(x1, y1)} is not horizontal or vertical")
             if y0 == y1:
                 for x in range(min(x0, x1), max(x0, x1)):
-                    self._connect((x, y0), EAST, style, rank)
-                    self._connect((x + 1, y0), WEST, style, rank)
+                    self._connect((x, y0), EAST, style, rank, heavy)
+                    self._connect((x + 1, y0), WEST, style, rank, heavy)
             else:
                 for y in range(min(y0, y1), max(y0, y1)):
-                    self._connect((x0, y), SOUTH, style, rank)
-                    self._connect((x0, y + 1), NORTH, style, rank)
+                    self._connect((x0, y), SOUTH, style, rank, heavy)
+                    self._connect((x0, y + 1), NORTH, style, rank, heavy)
 
-    def _connect(self, point: Point, direction: int, style: str, rank: int) -> None:
+    def _connect(self, point: Point, direction: int, style: str, rank: int, heavy: bool) -> None:
         x, y = point
         if not (0 <= x < self.width and 0 <= y < self.height):
             return
         self._masks[y][x] |= direction
-        self.chars[y][x] = LINE_CHARS[self._masks[y][x]]
+        if heavy:
+            self._heavy[y][x] |= direction
+        mask, heavy_mask = self._masks[y][x], self._heavy[y][x]
+        if mask in _OPPOSITE:
+            mask |= _OPPOSITE[mask]
+            heavy_mask |= _OPPOSITE[heavy_mask] if heavy_mask else 0
+        self.chars[y][x] = LINE_CHARS.get((mask, heavy_mask)) or LINE_CHARS[(mask, 0)]
         if rank >= self._line_rank[y][x]:
             self._line_rank[y][x] = rank
             self.styles[y][x] = style

@@ -1,5 +1,7 @@
 """The token graph drawn with box-drawing characters: as plain text, or as a Rich ``Text`` with styles.
 
+Edges an instance has taken are drawn heavy (``━━▶``), the others light (``──▶``).
+
 Node shapes tell the kinds apart::
 
     ╭───────╮   ┌──────────┐   ╱─────────╲   ╱─────────╲
@@ -66,7 +68,7 @@ def legend_rich() -> Text:
     legend.append("│ ")
     legend.append("( ) start/end  ┌┐ task  ◇X exclusive  ◇+ parallel", style=NODE_STYLE)
     legend.append("  │ ")
-    legend.append(f"─{ARROW} taken", style=EDGE_TAKEN_STYLE)
+    legend.append(f"━{ARROW} taken", style=EDGE_TAKEN_STYLE)
     legend.append("  ")
     legend.append(f"─{ARROW} not taken", style=EDGE_NOT_TAKEN_STYLE)
     return legend
@@ -98,10 +100,12 @@ def _draw(model: GraphModel) -> tuple[Canvas, list[str]]:
     layout = layout_for_text(model)
     canvas = Canvas(layout.width, layout.height)
     edges = {edge.id: edge for edge in model.edges}
-    # Taken edges are drawn last and win the cells they share with edges not taken (a split's trunk).
-    for route in sorted(layout.routes, key=lambda route: edges[route.edge_id].taken):
-        style, rank = _edge_style(model, edges[route.edge_id].taken)
-        canvas.polyline(route.points, style, rank)
+    # Taken edges are heavy, so that plain text shows the path too, and they win the style of the cells
+    # they share with edges not taken (a split's trunk).
+    for route in layout.routes:
+        taken = edges[route.edge_id].taken
+        style, rank = _edge_style(model, taken)
+        canvas.polyline(route.points, style, rank, heavy=taken)
     for route in layout.routes:
         x, y = route.points[-1]
         canvas.write(x, y, ARROW, canvas.styles[y][x])  # the style of the line it ends, taken or not

@@ -416,3 +416,13 @@ def test_edges_crossing_between_level_rows_get_a_dogleg() -> None:
 
 def test_straight_piece_needs_no_track() -> None:
     assert assign_tracks([piece("a", "b", 3, 3)]) == ([None], 0)
+
+
+def test_taken_edges_are_heavy_so_plain_text_shows_the_path(half_done) -> None:
+    lines = render_text(half_done).splitlines()
+    layout = layout_for_text(half_done)
+    prepare_row = lines[layout.boxes["prepare"].port_row]
+    assert "│━━▶◇" in prepare_row  # prepare -> fork was taken
+    finish_row = lines[layout.boxes["finish"].port_row]
+    assert "│──▶(" in finish_row  # finish -> end was not
+    assert "━" not in render_text(build_graph(compile_blueprint(half_done_parallel())))
