@@ -22,7 +22,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 
 from engine.errors import StoreError
-from store import tables
+from store import migrations, tables
 
 WRITE_OPTION = "wfconsole_write"
 
@@ -103,6 +103,8 @@ def prepare_schema(engine: Engine, source: str) -> None:
                         raise StoreError(
                             f"{source}: written by a newer wfconsole (schema version {found}; this one "
                             f"knows up to {tables.SCHEMA_VERSION}); upgrade wfconsole to open it")
+                    if found < tables.SCHEMA_VERSION:  # in this transaction: all steps or none
+                        migrations.upgrade(raw, found, tables.SCHEMA_VERSION, source)
                     return
                 if existing - {"sqlite_sequence"}:
                     raise StoreError(f"{source}: not a wfconsole database (it has tables "

@@ -1,0 +1,171 @@
+"""Schema migrations: an older database is upgraded in one transaction, a newer one is refused.
+
+The version-0 database is built by hand with the schema wfconsole had before the worker runtime (no
+lease or retry-time columns on executions, fewer indexes), holding an instance the current engine
+started, so the test shows that work in flight survives the upgrade.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from engine import StoreError, WorkflowManager
+from engine.replay import differences
+from store import migrations, open_store, tables
+
+V0_SCHEMA = """
+CREATE TABLE wf_meta ("key" VARCHAR NOT NULL, value VARCHAR NOT NULL, PRIMARY KEY ("key"));
+CREATE TABLE blueprints (workflow_id VARCHAR NOT NULL, version INTEGER NOT NULL, name VARCHAR,
+    definition VARCHAR NOT NULL, digest VARCHAR NOT NULL, warnings VARCHAR NOT NULL, node_count INTEGER NOT NULL,
+    edge_count INTEGER NOT NULL, created_at VARCHAR NOT NULL, PRIMARY KEY (workflow_id, version));
+CREATE TABLE instances (id VARCHAR NOT NULL, workflow_id VARCHAR NOT NULL, version INTEGER NOT NULL,
+    status VARCHAR NOT NULL, error VARCHAR, created_at VARCHAR NOT NULL, updated_at VARCHAR NOT NULL,
+    ended_at VARCHAR, PRIMARY KEY (id));
+CREATE INDEX ix_instances_created ON instances (created_at);
+CREATE INDEX ix_instances_updated ON instances (updated_at);
+CREATE INDEX ix_instances_status_updated ON instances (status, updated_at);
+CREATE INDEX ix_instances_workflow_status_updated ON instances (workflow_id, status, updated_at);
+CREATE TABLE tokens (id VARCHAR NOT NULL, instance_id TEXT NOT NULL, node_id VARCHAR NOT NULL,
+    status VARCHAR NOT NULL, created_at VARCHAR NOT NULL, PRIMARY KEY (id),
+    FOREIGN KEY(instance_id) REFERENCES instances (id) ON DELETE CASCADE);
+CREATE INDEX ix_tokens_node ON tokens (node_id);
+CREATE INDEX ix_tokens_instance ON tokens (instance_id);
+CREATE TABLE executions (id VARCHAR NOT NULL, instance_id TEXT NOT NULL, node_id VARCHAR NOT NULL,
+    task_id VARCHAR NOT NULL, inputs VARCHAR NOT NULL, outputs VARCHAR, status VARCHAR NOT NULL,
+    attempt INTEGER NOT NULL, error VARCHAR, created_at VARCHAR NOT NULL, updated_at VARCHAR NOT NULL,
+    PRIMARY KEY (id), FOREIGN KEY(instance_id) REFERENCES instances (id) ON DELETE CASCADE);
+CREATE INDEX ix_executions_instance_status ON executions (instance_id, status);
+CREATE INDEX ix_executions_status_created ON executions (status, created_at);
+CREATE TABLE context (instance_id TEXT NOT NULL, "key" VARCHAR NOT NULL, value VARCHAR NOT NULL,
+    PRIMARY KEY (instance_id, "key"), FOREIGN KEY(instance_id) REFERENCES instances (id) ON DELETE CASCADE);
+CREATE TABLE history (seq INTEGER NOT NULL, instance_id TEXT NOT NULL, at VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+    node_id VARCHAR, execution_id VARCHAR, details VARCHAR NOT NULL, actor VARCHAR, PRIMARY KEY (seq),
+    FOREIGN KEY(instance_id) REFERENCES instances (id) ON DELETE CASCADE);
+CREATE INDEX ix_history_instance_seq ON history (instance_id, seq);
+"""
+
+CHAIN = {
+    "workflow_id": "chain",
+    "nodes": [{"id": "start", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "START"},
+              {"id": "a", "type": "TASK", "task_id": "a", "input_mapping": {"x": "x"},
+               "output_mapping": {"y": "y"}},
+              {"id": "b", "type": "TASK", "task_id": "b"},
+              {"id": "end", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "END"}],
+    "edges": [{"id": "e1", "source_id": "start", "target_id": "a"}, {"id": "e2", "source_id": "a", "target_id": "b"},
+              {"id": "e3", "source_id": "b", "target_id": "end"}],
+}
+
+TABLES = ("blueprints", "instances", "tokens", "executions", "context", "history")
+
+
+def _shape(db: Path) -> dict[str, list[str]]:
+    """Each table's columns and each index's name: what must match a fresh database after an upgrade."""
+    with sqlite3.connect(db) as raw:
+        shape = {t: [r[1] for r in raw.execute(f"PRAGMA table_info({t})")] for t in (*TABLES, "wf_meta")}
+        shape["indexes"] = sorted(r[0] for r in raw.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_autoindex%'"))
+    return shape
+
+
+def _schema_version(db: Path) -> str | None:
+    with sqlite3.connect(db) as raw:
+        row = raw.execute("SELECT value FROM wf_meta WHERE key = 'schema_version'").fetchone()
+    return row[0] if row else None
+
+
+@pytest.fixture
+def v0_db(tmp_path: Path) -> tuple[Path, str]:
+    """A version-0 database holding one running instance (started by today's engine, copied over)."""
+    current = tmp_path / "current.db"
+    store = open_store(current)
+    manager = WorkflowManager(store)
+    manager.add_workflow(CHAIN)
+    instance_id = manager.start_workflow("chain", {"x": 41})
+    store.close()
+
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as raw:
+        raw.executescript(V0_SCHEMA)
+        raw.execute("INSERT INTO wf_meta VALUES ('schema_version', '0')")
+        raw.execute("ATTACH DATABASE ? AS cur", (str(current),))
+        for table in TABLES:
+            columns = ", ".join(f'"{r[1]}"' for r in raw.execute(f"PRAGMA main.table_info({table})"))
+            raw.execute(f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM cur.{table}")
+    raw.close()
+    return old, instance_id
+
+
+def test_a_version_0_database_is_upgraded_and_its_work_goes_on(v0_db, tmp_path: Path) -> None:
+    db, instance_id = v0_db
+    assert "lease_owner" not in _shape(db)["executions"]
+    store = open_store(db)
+    assert _schema_version(db) == str(tables.SCHEMA_VERSION)
+    fresh = tmp_path / "fresh.db"
+    open_store(fresh).close()
+    assert _shape(db) == _shape(fresh)
+
+    manager = WorkflowManager(store)
+    view = manager.get_status(instance_id)
+    (execution,) = view.executions
+    assert execution.inputs == {"x": 41} and execution.lease_owner is None
+    assert store.claim_execution(execution.id, "worker-1", view.created_at, view.created_at) is not None
+    manager.task_done(execution.id, {"y": 42})
+    view = manager.get_status(instance_id)
+    assert view.context == {"x": 41, "y": 42} and [t.node_id for t in view.tokens] == ["b"]
+    assert differences(view) == []
+    store.close()
+    open_store(db).close()  # opening it again changes nothing
+    assert _schema_version(db) == str(tables.SCHEMA_VERSION)
+
+
+def test_a_database_without_a_recorded_version_counts_as_version_0(v0_db) -> None:
+    db, _ = v0_db
+    with sqlite3.connect(db) as raw:
+        raw.execute("DELETE FROM wf_meta")
+    raw.close()
+    open_store(db).close()
+    assert _schema_version(db) == str(tables.SCHEMA_VERSION)
+    assert "next_attempt_at" in _shape(db)["executions"]
+
+
+def test_a_failing_migration_leaves_the_database_unchanged(v0_db, monkeypatch) -> None:
+    db, instance_id = v0_db
+    before = _shape(db)
+
+    def half_done(connection: sqlite3.Connection) -> None:
+        connection.execute("ALTER TABLE executions ADD COLUMN lease_owner VARCHAR")
+        connection.execute("DROP TABLE context")
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", [(1, half_done)])
+    with pytest.raises(StoreError, match=r"old\.db.*from version 0 to 1 failed.*disk on fire.*left unchanged"):
+        open_store(db)
+    assert _shape(db) == before
+    assert _schema_version(db) == "0"
+    monkeypatch.undo()
+    store = open_store(db)  # and the real migration still works afterwards
+    assert WorkflowManager(store).get_status(instance_id).context == {"x": 41}
+    store.close()
+
+
+def test_a_database_of_a_newer_schema_is_refused_and_left_alone(tmp_path: Path) -> None:
+    db = tmp_path / "future.db"
+    open_store(db).close()
+    with sqlite3.connect(db) as raw:
+        raw.execute("UPDATE wf_meta SET value = ? WHERE key = 'schema_version'", (str(tables.SCHEMA_VERSION + 1),))
+        raw.execute("CREATE TABLE from_the_future (x)")
+    raw.close()
+    before = _shape(db)
+    with pytest.raises(StoreError, match=rf"future\.db: written by a newer wfconsole \(schema version "
+                                         rf"{tables.SCHEMA_VERSION + 1}.*upgrade wfconsole"):
+        open_store(db)
+    assert _shape(db) == before and _schema_version(db) == str(tables.SCHEMA_VERSION + 1)
+
+
+def test_the_migration_list_is_ordered_and_reaches_the_current_version() -> None:
+    versions = [version for version, _ in migrations.MIGRATIONS]
+    assert versions == sorted(set(versions)) and versions[0] == 1
+    assert versions[-1] == tables.SCHEMA_VERSION
