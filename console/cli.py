@@ -35,9 +35,11 @@ from console.cli_operate import (
     set_command,
 )
 from console.cli_options import DbOption
+from console.cli_runtime import demo_command, workers_command
 from console.output import print_error
 from console.settings import debug_enabled, resolve_db_path
 from engine.errors import InvalidValueError, MalformedExecutionIdError, WorkflowError
+from engine.workers import WorkerLoadError
 
 try:  # Typer >= 0.20 vendors Click; older versions depend on it.
     from typer._click.exceptions import ClickException, UsageError
@@ -45,7 +47,7 @@ except ImportError:  # pragma: no cover
     from click.exceptions import ClickException, UsageError
 
 EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-BAD_INPUT_ERRORS = (BadInputError, MalformedExecutionIdError, InvalidValueError)
+BAD_INPUT_ERRORS = (BadInputError, MalformedExecutionIdError, InvalidValueError, WorkerLoadError)
 
 
 def exit_code_for(error: BaseException) -> int:
@@ -139,6 +141,8 @@ COMMANDS: list[tuple[str, Callable[..., None]]] = [
     ("cancel", cancel_command),
     ("set", set_command),
     ("graph", graph_command),
+    ("workers", workers_command),
+    ("demo", demo_command),
 ]
 for _name, _function in COMMANDS:
     app.command(_name)(_function)

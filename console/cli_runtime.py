@@ -11,7 +11,11 @@ import signal
 import sys
 import threading
 from datetime import datetime
+from typing import Annotated
 
+import typer
+
+from console.cli_options import DbOption, db_path
 from engine import WorkflowManager
 from engine.model import Execution
 from engine.runtime import Outcome, WorkerRuntime
@@ -28,6 +32,8 @@ def configure_logging(verbose: bool = False) -> None:
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     root.propagate = False
     logging.getLogger("wfconsole.engine").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # print_outcome already gives a line per attempt on stdout; the runtime's own lines are for --verbose.
+    logging.getLogger("wfconsole.runtime").setLevel(logging.DEBUG if verbose else logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
@@ -73,3 +79,71 @@ def run_workers(db_path: str, modules: list[str], *, poll_interval: float = 1.0,
     print(f"stopped: {stats.completed} completed, {stats.retried} retried, {stats.failed} failed, "
           f"{stats.stuck} stuck", flush=True)
     return 0
+
+
+ModulesOption = Annotated[
+    list[str],
+    typer.Option("--module", "-m", metavar="MODULE",
+                 help="A workers module: a dotted name (sample_data.workers) or a file (sample_data/workers.py). "
+                      "Repeat for several."),
+]
+
+
+def workers_command(
+    ctx: typer.Context,
+    module: ModulesOption,
+    db: DbOption = None,
+    poll: Annotated[float, typer.Option("--poll", min=0.05, help="Seconds between polls for runnable work.")] = 1.0,
+    stuck_interval: Annotated[float, typer.Option("--stuck-interval", min=0.5,
+                                                  help="Seconds between stuck-token checks.")] = 30.0,
+    lease: Annotated[float, typer.Option("--lease", min=1.0, help="Lease length in seconds (renewed while "
+                                                                  "an attempt runs).")] = 30.0,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Attempts run at once.")] = 4,
+    grace: Annotated[float, typer.Option("--grace", min=0.0, help="On SIGINT/SIGTERM, seconds running attempts "
+                                                                  "get to finish.")] = 30.0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log the engine's debug lines too.")] = False,
+) -> None:
+    """Run task workers headless: claim executions whose task has a worker, run them, record the outcome.
+
+    Prints a line per finished attempt. Several `workers` processes may share one database: a lease makes sure an execution never runs twice at once, and work of a process that died is taken over. SIGINT/SIGTERM stop claiming, let running attempts finish within --grace seconds and release the leases of the rest.
+
+    Example:  wfconsole workers --module sample_data/workers.py --db ops.db
+    """
+    code = run_workers(db_path(ctx, db), module, poll_interval=poll, stuck_interval=stuck_interval,
+                       lease_seconds=lease, max_workers=concurrency, grace=grace, verbose=verbose)
+    raise typer.Exit(code)
+
+
+def demo_command(
+    ctx: typer.Context,
+    db: DbOption = None,
+    no_console: Annotated[bool, typer.Option("--no-console", help="Run the sample workers headless instead of "
+                                                                   "opening the console.")] = False,
+    build_only: Annotated[bool, typer.Option("--build-only", help="Build the demo database and exit.")] = False,
+) -> None:
+    """Build (or refresh) a demo database from sample_data/, then open the console with the sample workers.
+
+    The demo holds the sample blueprints and a few dozen instances in every state an operator meets: running, waiting at a join, waiting for a person, failed with an incident, stuck, failed at a split, completed, cancelled. Running it again adds nothing twice.
+
+    Example:  wfconsole demo            (then press ? in the console for its keys)
+    """
+    from console.demo import build_demo, sample_dir
+
+    path = db_path(ctx, db)
+    store = open_store(path)
+    try:
+        summary = build_demo(WorkflowManager(store))
+    finally:
+        store.close()
+    built = ", ".join(f"{count} {state}" for state, count in summary.created.most_common())
+    print(f"demo database {path}: blueprints {', '.join(summary.blueprints)}; "
+          + (f"created {summary.total_created} instances ({built})" if summary.total_created
+             else f"{summary.existing} instances already there"), flush=True)
+    if build_only:
+        return
+    workers_module = str(sample_dir() / "workers.py")
+    if no_console:
+        raise typer.Exit(run_workers(path, [workers_module]))
+    from console.cli import open_console
+
+    open_console(path, workers_module)
