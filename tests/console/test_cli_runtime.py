@@ -1,0 +1,77 @@
+"""``wfconsole workers`` and ``wfconsole demo`` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from engine import WorkflowManager
+from store import open_store
+
+ROOT = Path(__file__).resolve().parents[2]
+WFCONSOLE = [sys.executable, "-m", "console.cli"]
+STATES = {"completed", "running", "waiting for a person", "waiting at a join", "failed with an incident",
+          "stuck", "failed at a split", "cancelled"}
+
+
+def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([*WFCONSOLE, *args], cwd=ROOT, capture_output=True, text=True, timeout=120, **kwargs)
+
+
+def test_demo_builds_every_state_once_and_is_safe_to_run_twice(tmp_path: Path) -> None:
+    db = str(tmp_path / "demo.db")
+    first = run("demo", "--db", db, "--build-only")
+    assert first.returncode == 0, first.stderr
+    assert "created 36 instances" in first.stdout
+    for state in STATES:
+        assert state in first.stdout
+    second = run("demo", "--db", db, "--build-only")
+    assert second.returncode == 0 and "36 instances already there" in second.stdout
+    store = open_store(db)
+    counts = store.count_instances()
+    assert sum(counts.values()) == 36
+    assert {"ACTIVE", "COMPLETED", "FAILED", "CANCELLED"} <= set(counts)
+    assert len(store.list_executions(["FAILED"])) == 2 and len(store.list_executions(["STUCK"])) == 1
+    listing = json.loads(run("list", "--db", db, "--json", "--limit", "100").stdout)
+    assert len(listing["instances"]) == 36
+
+
+def test_workers_run_until_sigterm_then_stop_gracefully(tmp_path: Path) -> None:
+    db = tmp_path / "wf.db"
+    assert run("load", "--db", str(db), "sample_data/order_fulfilment.json").returncode == 0
+    context = json.dumps({"order_id": "SO-1", "customer_id": "C1", "items": [{"sku": "A", "qty": 1, "price": 10}],
+                          "customer_email": "a@example.com", "warehouse": "BER-1", "shipping_address": "x"})
+    started = run("start", "--db", str(db), "order_fulfilment", "--context", context, "--json")
+    instance_id = json.loads(started.stdout)["instance"]["instance_id"]
+    env = {**os.environ, "WFCONSOLE_DEMO_SPEED": "0"}
+    process = subprocess.Popen([*WFCONSOLE, "workers", "--module", "sample_data/workers.py", "--db", str(db),
+                                "--poll", "0.1"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    store = open_store(db)
+    manager = WorkflowManager(store)
+    try:
+        deadline = time.monotonic() + 60
+        while manager.get_status(instance_id).status == "ACTIVE" and time.monotonic() < deadline:
+            time.sleep(0.1)  # waiting on another process, not on our own clock
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    view = manager.get_status(instance_id)
+    # charge_payment fails now and then on purpose; with retries the order still ships.
+    assert view.status == "COMPLETED", stdout + stderr
+    assert "completed validate_order" in " ".join(stdout.split())
+    assert "stopped:" in stdout and "Traceback" not in stderr
+    assert all(e.lease_owner is None for e in view.executions)
+
+
+def test_workers_with_a_missing_module_is_one_line_exit_2(tmp_path: Path) -> None:
+    result = run("workers", "--module", "no_such_workers_module", "--db", str(tmp_path / "wf.db"))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "no_such_workers_module: module not found" in result.stderr
