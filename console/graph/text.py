@@ -36,6 +36,8 @@ from engine.blueprint import NodeKind
 NODE_LABEL_CELLS = 28  # longer node names are shortened with …
 EDGE_LABEL_CELLS = 24  # longer conditions are shortened, and listed in full under the graph
 ARROW = "▶"
+LEGEND_ORDER = (NodeState.ACTIVE, NodeState.WAITING, NodeState.FAILED, NodeState.STUCK, NodeState.VISITED,
+                NodeState.NOT_REACHED)
 # (top-left, top, top-right, left, right, bottom-left, bottom-right) of each shape
 _ROUND = ("╭", "─", "╮", "(", ")", "╰", "╯")
 _SQUARE = ("┌", "─", "┐", "│", "│", "└", "┘")
@@ -62,7 +64,7 @@ def render_rich(model: GraphModel) -> Text:
 def legend_rich() -> Text:
     """A one-line legend of state markers, node shapes and edge styles, styled as in the graph."""
     legend = Text(no_wrap=False)
-    for state in NodeState:
+    for state in LEGEND_ORDER:
         legend.append(f"{STATE_MARKERS[state]} {STATE_DESCRIPTIONS[state]}", style=STATE_STYLES[state])
         legend.append("  ")
     legend.append("│ ")
