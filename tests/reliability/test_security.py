@@ -149,12 +149,39 @@ def _from_constant_table(tree: ast.Module, name: ast.AST) -> bool:
         if not isinstance(loop, ast.For) or name.id not in {n.id for n in ast.walk(loop.target)
                                                             if isinstance(n, ast.Name)}:
             continue
+        if _literal_column(loop, name.id):
+            return True
         source = loop.iter
         if isinstance(source, ast.Call) and isinstance(source.func, ast.Attribute) \
                 and source.func.attr in ("items", "values"):
             source = source.func.value
         if isinstance(source, ast.Name) and source.id in constant_tables:
             return True
+    return False
+
+
+def _literal_column(loop: ast.For, name: str) -> bool:
+    """``for a, b in (("x", ...), ("y", ...))``: ``a`` takes only the string constants written there."""
+    if not isinstance(loop.iter, (ast.Tuple, ast.List)):
+        return False
+    if isinstance(loop.target, ast.Name):
+        return loop.target.id == name and all(
+            isinstance(item, ast.Constant) and isinstance(item.value, str) for item in loop.iter.elts)
+    if not isinstance(loop.target, ast.Tuple):
+        return False
+    positions = [i for i, t in enumerate(loop.target.elts) if isinstance(t, ast.Name) and t.id == name]
+    return bool(positions) and all(
+        isinstance(item, ast.Tuple) and len(item.elts) > positions[0]
+        and isinstance(item.elts[positions[0]], ast.Constant) and isinstance(item.elts[positions[0]].value, str)
+        for item in loop.iter.elts)
+
+
+def _constant_text(tree: ast.Module, node: ast.AST) -> bool:
+    """A string constant, or an f-string interpolating only names that take constant strings."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str)
+    if isinstance(node, ast.JoinedStr):
+        return all(isinstance(v, ast.Constant) or _from_constant_table(tree, v.value) for v in node.values)
     return False
 
 
@@ -181,7 +208,7 @@ def test_the_interpolated_names_are_built_from_constants() -> None:
                             problems.append(f"{path.name}:{node.lineno}: where = {ast.unparse(node.value)}")
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "append":
                 owner = ast.unparse(node.func.value)
-                if owner in ("sets", "clauses") and not all(isinstance(a, ast.Constant) for a in node.args):
+                if owner in ("sets", "clauses") and not all(_constant_text(tree, a) for a in node.args):
                     problems.append(f"{path.name}:{node.lineno}: {owner}.append({ast.unparse(node.args[0])})")
     assert not problems, "\n".join(problems)
 
