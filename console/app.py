@@ -35,7 +35,7 @@ class WfConsoleApp(App[None]):
     COMMANDS = App.COMMANDS | {ScreenActions}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Keys"),
-        Binding("ctrl+p", "command_palette", "Command palette: every action by name", show=False),
+        Binding("ctrl+p", "command_palette", "Command palette", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -50,6 +50,7 @@ class WfConsoleApp(App[None]):
             self.backend = ConsoleBackend.open(db_path, actor)
         else:
             self.backend = ConsoleBackend(manager, actor)
+        self._owns_store = manager is None  # a store handed in is closed by whoever opened it
         self.clock = clock or ConsoleClock()
         self.poll_seconds = poll_seconds
         self.sub_title = Path(db_path).name if db_path else str(getattr(self.backend.store, "source", ""))
@@ -61,7 +62,8 @@ class WfConsoleApp(App[None]):
             self.set_interval(self.poll_seconds, self._watch_database)
 
     def on_unmount(self) -> None:
-        self.backend.close()
+        if self._owns_store:
+            self.backend.close()
 
     # -- live updates -----------------------------------------------------------------------------
 

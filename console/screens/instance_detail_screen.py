@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from rich.text import Text
@@ -25,6 +26,17 @@ from console.widgets.history_timeline import HistoryTimeline
 from console.widgets.instance_header import InstanceHeader
 from console.widgets.token_graph import GraphDrawing, TokenGraph
 from engine import Execution, UnknownInstanceError
+from engine.graph import CompiledBlueprint
+
+
+def conditions_reading(compiled: CompiledBlueprint, keys: set[str]) -> list[str]:
+    """The edge conditions of the blueprint that mention one of the context ``keys``, in blueprint order."""
+    found: list[str] = []
+    for edge in compiled.blueprint.edges:
+        condition = edge.condition or ""
+        if condition and condition not in found and any(re.search(rf"\b{re.escape(k)}\b", condition) for k in keys):
+            found.append(condition)
+    return found
 
 
 class InstanceDetailScreen(LiveScreen):
@@ -130,24 +142,34 @@ class InstanceDetailScreen(LiveScreen):
         execution = self._selected(OPEN_EXECUTION_STATUSES, "marked done")
         if execution is not None and self.detail is not None:
             mapping: dict[str, str] = {}
-            if self.detail.compiled is not None and execution.node_id in self.detail.compiled.nodes:
-                mapping = dict(self.detail.compiled.node(execution.node_id).output_mapping)
-            self._mark_done_flow(execution, mapping)
+            conditions: list[str] = []
+            compiled = self.detail.compiled
+            if compiled is not None and execution.node_id in compiled.nodes:
+                mapping = dict(compiled.node(execution.node_id).output_mapping)
+                conditions = conditions_reading(compiled, set(mapping.values()))
+            self._mark_done_flow(execution, mapping, conditions)
 
     @work(exclusive=True, group="dialog")
-    async def _mark_done_flow(self, execution: Execution, mapping: dict[str, str]) -> None:
+    async def _mark_done_flow(self, execution: Execution, mapping: dict[str, str], conditions: list[str]) -> None:
         label = self._node_label(execution.node_id)
-        outputs = await self.app.push_screen_wait(MarkDoneModal(execution, label, mapping))
-        if outputs is None:
-            return
+        outputs: dict[str, Any] | None = None
+        while True:  # a "no" at the confirmation goes back to the form, filled as it was
+            outputs = await self.app.push_screen_wait(MarkDoneModal(execution, label, mapping, conditions, outputs))
+            if outputs is None:
+                return
+            if await self.app.push_screen_wait(ConfirmModal(f"Mark {label} done?", self._done_summary(outputs, mapping),
+                                                            "Mark done")):
+                break
+        self.perform(lambda: self.backend.mark_done(execution.id, outputs), "Mark done")
+
+    def _done_summary(self, outputs: dict[str, Any], mapping: dict[str, str]) -> Text:
         written = {mapping[k]: v for k, v in outputs.items() if k in mapping}
-        body = Text.assemble(
+        return Text.assemble(
             ("outputs  ", "dim"), json.dumps(outputs, indent=2, ensure_ascii=False), "\n",
             ("written to the context  ", "dim"), json.dumps(written, ensure_ascii=False), "\n",
-            ("as  ", "dim"), self.backend.actor,
+            ("as  ", "dim"), self.backend.actor, "\n",
+            ("n goes back to the form", "dim italic"),
         )
-        if await self.app.push_screen_wait(ConfirmModal(f"Mark {label} done?", body, "Mark done")):
-            self.perform(lambda: self.backend.mark_done(execution.id, outputs), "Mark done")
 
     def action_fail(self) -> None:
         """Fail the selected execution with a reason: it becomes an incident."""

@@ -87,7 +87,12 @@ class InstancesScreen(LiveScreen):
             return
         self.page = page
         self.query_one(InstancesTable).show(page.rows, self.clock)
-        self.query_one("#empty", Static).display = not page.rows
+        empty = self.query_one("#empty", Static)
+        empty.display = not page.rows
+        if not page.rows:
+            filtered = self.status or self.workflow_id or self.text
+            empty.update("No instance matches these filters. Press a to show every status, Esc to clear every "
+                         "filter." if filtered else "No instances in this database yet.")
         self._draw_counts()
 
     def redraw(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from textual import on
@@ -46,11 +47,17 @@ class MarkDoneModal(ModalScreen[dict[str, Any] | None]):
     MarkDoneModal Button { margin-left: 2; }
     """
 
-    def __init__(self, execution: Execution, node_label: str, output_mapping: dict[str, str]) -> None:
+    def __init__(self, execution: Execution, node_label: str, output_mapping: dict[str, str],
+                 conditions: list[str] | None = None, initial: dict[str, Any] | None = None) -> None:
+        """``conditions`` are the blueprint's edge conditions that read the mapped context keys: shown
+        as a hint of the values the flow expects. ``initial`` fills the form again (after a "no" at the
+        confirmation)."""
         super().__init__()
+        self.initial = dict(initial or {})
         self.execution = execution
         self.node_label = node_label
         self.output_mapping = output_mapping
+        self.conditions = conditions or []
 
     def compose(self) -> ComposeResult:
         execution = self.execution
@@ -66,14 +73,26 @@ class MarkDoneModal(ModalScreen[dict[str, Any] | None]):
                 for index, (local, context_key) in enumerate(self.output_mapping.items()):
                     with Horizontal(classes="field"):
                         yield Label(f"{local} → {context_key}", classes="field-label")
-                        yield Input(id=f"field-{index}", placeholder=f"value of {local}")
+                        yield Input(self._initial_text(local), id=f"field-{index}", placeholder=f"value of {local}")
                         yield Static("", id=f"field-{index}-error", classes="field-error")
+            if self.conditions:
+                yield Static("The flow then tests: " + "   ".join(self.conditions), classes="hint",
+                             id="done-conditions")
             yield Label("Raw JSON object of outputs (optional; the fields above override its keys):")
-            yield TextArea("", id="raw", soft_wrap=True, show_line_numbers=False)
+            extra = {k: v for k, v in self.initial.items() if k not in self.output_mapping}
+            yield TextArea(json.dumps(extra, ensure_ascii=False) if extra else "", id="raw", soft_wrap=True,
+                           show_line_numbers=False)
             yield Static("", id="raw-error")
             with Horizontal(id="done-buttons"):
                 yield Button("Back (Esc)", id="back")
                 yield Button("Mark done (Ctrl+S)", id="go", variant="success")
+
+    def _initial_text(self, local: str) -> str:
+        if local not in self.initial:
+            return ""
+        value = self.initial[local]
+        # A string that reads back as itself is shown bare, as the operator typed it.
+        return value if isinstance(value, str) and parse_value(value) == value else json.dumps(value)
 
     def on_mount(self) -> None:
         if self.output_mapping:
@@ -110,6 +129,15 @@ class MarkDoneModal(ModalScreen[dict[str, Any] | None]):
             self.dismiss(outputs)
 
     @on(Input.Submitted)
+    def _field_submitted(self, event: Input.Submitted) -> None:
+        """Enter moves to the next field; on the last field it sends the form."""
+        event.stop()
+        last = f"field-{len(self.output_mapping) - 1}"
+        if event.input.id == last:
+            self.action_submit()
+        else:
+            self.focus_next()
+
     @on(Button.Pressed, "#go")
     def _submit(self) -> None:
         self.action_submit()

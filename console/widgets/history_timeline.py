@@ -1,4 +1,4 @@
-"""An instance's history as a timeline: one entry per event, oldest at the top, newest at the bottom."""
+"""An instance's history as a timeline: one entry per event, the newest at the top."""
 
 from __future__ import annotations
 
@@ -23,27 +23,26 @@ _QUIET_KINDS = {"TOKEN_CREATED", "TOKEN_REMOVED", "TOKEN_STATUS", "EDGE_TAKEN"}
 
 
 class HistoryTimeline(OptionList):
-    """The history entries of an instance (oldest first), scrolled to the newest."""
+    """The history entries of an instance, newest first (what just happened is what an operator looks for)."""
 
     DEFAULT_CSS = """
     HistoryTimeline { height: 1fr; }
     """
 
     def show(self, history: list[Any], clock: ConsoleClock) -> None:
-        """Replace the entries with ``history`` and highlight the newest."""
+        """Replace the entries with ``history`` (given oldest first), keeping the highlight's position."""
+        highlighted = self.highlighted
         self.clear_options()
-        previous_day: str | None = None
         lines: list[Table] = []
-        for entry in history:
+        newest_first = list(reversed(history))
+        for index, entry in enumerate(newest_first):
             local = clock.local(entry.at)
-            day = local.strftime("%m-%d")
-            stamp = local.strftime("%H:%M:%S") if day == previous_day else local.strftime("%m-%d %H:%M:%S")
-            previous_day = day
-            lines.append(entry_text(entry, stamp))
+            # The date on the top line and where the day changes, the time of day on every line.
+            new_day = index == 0 or clock.local(newest_first[index - 1].at).date() != local.date()
+            lines.append(entry_text(entry, local.strftime("%m-%d %H:%M:%S" if new_day else "%H:%M:%S")))
         self.add_options(lines)
         if lines:
-            self.highlighted = len(lines) - 1
-            self.call_after_refresh(self.scroll_end, animate=False)
+            self.highlighted = min(highlighted or 0, len(lines) - 1)
 
 
 def entry_text(entry: Any, stamp: str) -> Table:

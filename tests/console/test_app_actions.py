@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from app_scenarios import NOW, Scenario, build_scenario
 from textual.pilot import Pilot
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from console.app import WfConsoleApp
 from console.formatting import ConsoleClock
@@ -141,7 +141,7 @@ async def test_bad_json_in_the_form_sends_nothing(scenario: Scenario) -> None:
 
 
 @run_async
-async def test_declining_the_confirmation_sends_nothing(scenario: Scenario) -> None:
+async def test_no_at_the_confirmation_goes_back_to_the_filled_form(scenario: Scenario) -> None:
     instance_id = scenario.ids["at_approval"]
     app = make_app(scenario)
     async with app.run_test(size=SIZE) as pilot:
@@ -149,10 +149,16 @@ async def test_declining_the_confirmation_sends_nothing(scenario: Scenario) -> N
         await select_execution(pilot, "approve")
         await pilot.press("d")
         await settle(pilot)
-        await pilot.press(*"false", "ctrl+s")
+        await pilot.press(*"false", "tab", *"not now", "ctrl+s")
         await settle(pilot)
         await pilot.press("n")
         await settle(pilot)
+        form = app.screen
+        assert isinstance(form, MarkDoneModal)
+        assert [form.query_one(f"#field-{i}", Input).value for i in (0, 1)] == ["false", "not now"]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, InstanceDetailScreen)
     [approval] = executions_of(scenario.manager, instance_id, "approve")
     assert approval.status == "ACTIVE"
 
