@@ -78,6 +78,8 @@ def check_json_object(values: Any, what: str) -> dict[str, Any]:
     for key, value in values.items():
         if not isinstance(key, str):
             raise InvalidValueError(f"{what}: key {key!r} is not a string")
+        if not _is_text(key):
+            raise InvalidValueError(f"{what}: key {key!r} is not valid Unicode (a lone surrogate)")
         problem = _json_problem(value)
         if problem:
             raise InvalidValueError(f"{what}[{key!r}]: {problem}")
@@ -87,8 +89,12 @@ def check_json_object(values: Any, what: str) -> dict[str, Any]:
 def _json_problem(value: Any, depth: int = 0) -> str | None:
     if depth > 100:
         return "nested more than 100 levels deep"
-    if value is None or isinstance(value, (bool, int, str)):
+    if value is None or isinstance(value, bool):
         return None
+    if isinstance(value, int):  # longer ones cannot even be turned into text (sys.get_int_max_str_digits)
+        return None if value.bit_length() <= 14_000 else "an integer too large for JSON (over 4,000 digits)"
+    if isinstance(value, str):
+        return None if _is_text(value) else "a string that is not valid Unicode (a lone surrogate)"
     if isinstance(value, float):
         return None if math.isfinite(value) else f"{value} is not a JSON number"
     if isinstance(value, (list, tuple)):
@@ -101,12 +107,25 @@ def _json_problem(value: Any, depth: int = 0) -> str | None:
         for key, item in value.items():
             if not isinstance(key, str):
                 return f"key {key!r} is not a string"
+            if not _is_text(key):
+                return f"key {key!r} is not valid Unicode (a lone surrogate)"
             problem = _json_problem(item, depth + 1)
             if problem:
                 return problem
         return None
     hint = " (convert it to an ISO 8601 string)" if isinstance(value, datetime) else ""
     return f"a {type(value).__name__} is not a JSON value{hint}"
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` can be written as UTF-8 (no lone surrogates)."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class WorkflowManager:

@@ -19,6 +19,7 @@ from engine.graph import CompiledBlueprint
 MAX_NODES = 10_000
 MAX_EDGES = 40_000
 MAX_JSON_BYTES = 16 * 1024 * 1024
+MAX_VERSION = 2**63 - 1
 
 BlueprintSource = dict[str, Any] | str | bytes | Blueprint
 
@@ -26,7 +27,7 @@ BlueprintSource = dict[str, Any] | str | bytes | Blueprint
 def parse_blueprint(source: BlueprintSource, origin: str | None = None) -> Blueprint:
     """Turn a dict, JSON text or model into a :class:`Blueprint`; raise :class:`BlueprintError`."""
     if isinstance(source, Blueprint):
-        return source
+        return _storable(source, origin)
     if isinstance(source, (str, bytes)):
         if len(source) > MAX_JSON_BYTES:
             raise BlueprintError([Problem("blueprint", f"{len(source)} bytes; the limit is {MAX_JSON_BYTES}")], origin)
@@ -37,15 +38,39 @@ def parse_blueprint(source: BlueprintSource, origin: str | None = None) -> Bluep
         except json.JSONDecodeError as error:
             where = f"JSON at line {error.lineno}, column {error.colno}"
             raise BlueprintError([Problem(where, error.msg)], origin) from None
+        except UnicodeDecodeError as error:
+            raise BlueprintError([Problem("blueprint", f"not UTF-8 text ({error.reason} at byte {error.start})")],
+                                 origin) from None
     if not isinstance(source, dict):
         found = type(source).__name__
         raise BlueprintError([Problem("blueprint", f"expected a JSON object, found {found}")], origin)
     try:
-        return Blueprint.model_validate(source)
+        return _storable(Blueprint.model_validate(source), origin)
     except ValidationError as error:
         raise BlueprintError([_pydantic_problem(item, source) for item in error.errors()], origin) from None
     except RecursionError:
         raise BlueprintError([Problem("blueprint", "nested too deeply")], origin) from None
+
+
+def _storable(blueprint: Blueprint, origin: str | None) -> Blueprint:
+    """Refuse what the store could not write as JSON and read back: NaN or infinite numbers, strings that
+    are not valid Unicode, nesting deeper than the encoders go (all possible in extra fields)."""
+    try:
+        blueprint.model_dump_json()
+        # Python mode: in JSON mode pydantic turns NaN in extra fields into null without a word.
+        json.dumps(blueprint.model_dump(), allow_nan=False, ensure_ascii=False).encode()
+    except (ValueError, TypeError, RecursionError) as error:
+        text = str(error)
+        if "Out of range float" in text:
+            reason = "holds NaN or an infinite number, which JSON cannot hold"
+        elif "surrogate" in text:
+            reason = "holds a string that is not valid Unicode (a lone surrogate)"
+        elif isinstance(error, RecursionError) or "depth" in text:
+            reason = "is nested too deeply to be stored"
+        else:
+            reason = f"cannot be stored as JSON ({text.splitlines()[0] if text else type(error).__name__})"
+        raise BlueprintError([Problem("blueprint", reason)], origin) from None
+    return blueprint
 
 
 def _pydantic_problem(item: dict[str, Any], raw: dict[str, Any]) -> Problem:
@@ -95,6 +120,8 @@ def _check(bp: Blueprint) -> tuple[list[Problem], CompiledBlueprint | None]:
         error("workflow_id", "must not be empty")
     if bp.version < 1:
         error("version", f"must be 1 or more, found {bp.version}")
+    elif bp.version > MAX_VERSION:
+        error("version", f"must be at most {MAX_VERSION} (an SQLite integer), found {bp.version}")
     if len(bp.nodes) > MAX_NODES:
         error("nodes", f"{len(bp.nodes)} nodes; the limit is {MAX_NODES}")
         return problems, None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from reliability.invariants import assert_instance
 
-from engine import NoMatchingConditionError, WorkflowManager
+from engine import BlueprintError, InvalidValueError, NoMatchingConditionError, WorkflowManager
 from engine.validate import compile_blueprint
 from store import open_store
 
@@ -76,3 +76,63 @@ def test_retry_instance_still_failing_at_its_own_split_changes_nothing(manager) 
     with pytest.raises(NoMatchingConditionError, match="'xs1'"):
         manager.retry_instance(instance_id)
     assert manager.get_status(instance_id) == before
+
+
+# -- blueprints the store could not write: found by the bad-input corpus ---------------------------
+
+ONE_TASK = {
+    "workflow_id": "w",
+    "nodes": [START, {"id": "t", "type": "TASK", "task_id": "job"}, END],
+    "edges": [{"id": "e0", "source_id": "start", "target_id": "t"}, {"id": "e1", "source_id": "t", "target_id": "end"}],
+}
+
+
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("blueprint, message", [
+    # Each of these escaped add_workflow as a bare ValueError / OverflowError / UnicodeDecodeError /
+    # PydanticSerializationError instead of a BlueprintError, from the store's JSON encoder or SQLite.
+    ({**ONE_TASK, "layout": {"zoom": float("nan")}}, "NaN or an infinite number"),
+    ('{"workflow_id": "w", "nodes": [], "zoom": Infinity}', "NaN or an infinite number"),
+    ({**ONE_TASK, "workflow_id": "bad\ud800id"}, "not valid Unicode"),
+    ({**ONE_TASK, "notes": _nested(300)}, "nested too deeply"),
+    (b'{"workflow_id": "caf\xe9"}', "not UTF-8"),
+    ({**ONE_TASK, "version": 10**30}, "version: must be at most 9223372036854775807"),
+], ids=["nan", "json-infinity", "surrogate", "nested-extra-field", "latin-1-bytes", "huge-version"])
+def test_blueprints_the_store_cannot_write_are_refused_with_a_blueprint_error(blueprint, message) -> None:
+    store = open_store(":memory:")
+    manager = WorkflowManager(store)
+    with pytest.raises(BlueprintError, match=message):
+        manager.add_workflow(blueprint)
+    assert manager.store.list_blueprints() == []
+    store.close()
+
+
+@pytest.mark.parametrize("values, message", [
+    # Both escaped as a bare ValueError / UnicodeEncodeError from the store's JSON encoder.
+    ({"n": 10**5000}, r"\['n'\]: an integer too large"),
+    ({"s": "caf\ud800"}, r"\['s'\]: a string that is not valid Unicode"),
+    ({"deep": {"k\udfff": 1}}, r"\['deep'\]: .*not valid Unicode"),
+    ({"bad\ud800": 1}, r"key 'bad\\ud800' is not valid Unicode"),
+], ids=["huge-int", "surrogate", "surrogate-nested-key", "surrogate-key"])
+def test_values_json_text_cannot_carry_are_refused_naming_the_key(values, message) -> None:
+    store = open_store(":memory:")
+    manager = WorkflowManager(store)
+    manager.add_workflow(ONE_TASK)
+    executions: list[str] = []
+    manager.register_task_handler(lambda payload: executions.append(payload.execution_id))
+    instance_id = manager.start_workflow("w")
+    before = manager.get_status(instance_id)
+    for call, what in ((lambda: manager.task_done(executions[0], values), "outputs"),
+                       (lambda: manager.set_variables(instance_id, values), "variables"),
+                       (lambda: manager.start_workflow("w", values), "initial context")):
+        with pytest.raises(InvalidValueError, match=rf"{what}.*{message}"):
+            call()
+    assert manager.get_status(instance_id) == before
+    assert len(manager.list_instances()) == 1
+    store.close()
