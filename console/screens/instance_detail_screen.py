@@ -79,21 +79,22 @@ class InstanceDetailScreen(LiveScreen):
     # -- loading ----------------------------------------------------------------------------------
 
     def reload(self) -> None:
+        self.load_started()
         self._load(self.instance_id)
 
     @work(thread=True, exclusive=True, group="detail-load", exit_on_error=False)
     def _load(self, instance_id: str) -> None:
         try:
             detail = self.backend.instance_detail(instance_id)
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(self._show, detail)
         except UnknownInstanceError as error:
             self.notify_error_from_thread(error, "Instance gone")
             self.app.call_from_thread(self.dismiss_if_shown)
-            return
         except Exception as error:  # noqa: BLE001
             self.notify_error_from_thread(error, "Cannot load the instance")
-            return
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show, detail)
+        finally:
+            self.load_finished_from_thread()
 
     def _show(self, detail: InstanceDetail) -> None:
         self.detail = detail

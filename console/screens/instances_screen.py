@@ -65,17 +65,19 @@ class InstancesScreen(LiveScreen):
 
     def reload(self) -> None:
         self._draw_counts(loading=True)
+        self.load_started()
         self._load(self.listing_query())
 
     @work(thread=True, exclusive=True, group="instances-load", exit_on_error=False)
     def _load(self, query: InstanceQuery) -> None:
         try:
             page = self.backend.instances_page(query)
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(self._show_page, page)
         except Exception as error:  # noqa: BLE001 - shown, never raised into the app
             self.notify_error_from_thread(error, "Cannot list instances")
-            return
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show_page, page)
+        finally:
+            self.load_finished_from_thread()
 
     def _show_page(self, page: InstancesPage) -> None:
         if page.query != self.listing_query():

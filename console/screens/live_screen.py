@@ -53,9 +53,33 @@ class LiveScreen(Screen[None]):
         """Read what the screen shows again, in a worker."""
         raise NotImplementedError
 
+    _loads_running: int = 0
+    _change_pending: bool = False
+
     @on(DataChanged)
     def _data_changed(self) -> None:
-        self.reload()
+        if self._loads_running:
+            # Under a steady stream of commits, one reload after the running one, not one per tick.
+            self._change_pending = True
+        else:
+            self.reload()
+
+    def load_started(self) -> None:
+        """Call on the event loop when a load worker is started."""
+        self._loads_running += 1
+
+    def load_finished_from_thread(self) -> None:
+        """Call from a load worker when it ends (shown, failed or cancelled)."""
+        try:
+            self.app.call_from_thread(self._load_finished)
+        except RuntimeError:
+            pass  # the app is shutting down
+
+    def _load_finished(self) -> None:
+        self._loads_running = max(0, self._loads_running - 1)
+        if self._change_pending and not self._loads_running:
+            self._change_pending = False
+            self.reload()
 
     def on_screen_resume(self) -> None:
         if self.data_stale:
