@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from engine.blueprint import Blueprint
-from engine.errors import BlueprintConflictError, Problem, StoreError
+from engine.errors import BlueprintConflictError, InvalidValueError, Problem, StoreError
 from engine.model import (
     ChangeSet,
     Execution,
@@ -193,6 +193,10 @@ class SqliteStore:
                         cursor.close()
         except (DBAPIError, sqlite3.DatabaseError) as error:
             raise StoreError(f"{self.source}: {describe_database_error(error)}") from None
+        except UnicodeEncodeError as error:  # a lone surrogate, e.g. undecodable bytes from a shell argument
+            text = error.object if isinstance(error.object, str) else ""
+            raise InvalidValueError("text that is not valid Unicode (a lone surrogate): "
+                                    f"{text[max(0, error.start - 40):error.end + 10]!r}") from None
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Cursor]:

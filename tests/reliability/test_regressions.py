@@ -136,3 +136,26 @@ def test_values_json_text_cannot_carry_are_refused_naming_the_key(values, messag
     assert manager.get_status(instance_id) == before
     assert len(manager.list_instances()) == 1
     store.close()
+
+
+def test_ids_and_texts_that_are_not_valid_unicode_give_a_workflow_error() -> None:
+    """A shell hands undecodable bytes to Python as lone surrogates (``wfconsole status $'\\xff'``). Ids,
+    reasons, errors and actors holding one escaped every API call as a bare UnicodeEncodeError from the
+    SQLite driver; now they are an InvalidValueError naming the text, and nothing is written."""
+    store = open_store(":memory:")
+    manager = WorkflowManager(store)
+    manager.add_workflow(ONE_TASK)
+    executions: list[str] = []
+    manager.register_task_handler(lambda payload: executions.append(payload.execution_id))
+    instance_id = manager.start_workflow("w")
+    before = manager.get_status(instance_id)
+    bad = "x\udcff"
+    for call in (lambda: manager.get_status(bad), lambda: manager.start_workflow(bad),
+                 lambda: manager.cancel(bad, "r"), lambda: manager.cancel(instance_id, bad),
+                 lambda: manager.fail_task(executions[0], bad),
+                 lambda: manager.set_variables(instance_id, {"a": 1}, actor=bad),
+                 lambda: manager.get_execution(f"{bad}:t:00000000-0000-4000-8000-000000000001")):
+        with pytest.raises(InvalidValueError, match=r"not valid Unicode.*x\\udcff"):
+            call()
+    assert manager.get_status(instance_id) == before
+    store.close()
