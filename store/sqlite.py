@@ -33,7 +33,7 @@ from engine.model import (
 )
 from engine.ports import BlueprintSummary, InstanceQuery, InstanceSummary, InstanceView, StoredBlueprint
 from store.codec import dump_json, dump_time, load_json, load_time
-from store.database import WRITE_OPTION, describe_database_error
+from store.database import describe_database_error
 
 _EXECUTION_COLUMNS = (
     "id, instance_id, node_id, task_id, inputs, outputs, status, attempt, error, created_at, updated_at, "
@@ -67,6 +67,9 @@ class SqliteWriteTransaction:
 
     def __init__(self, cursor: sqlite3.Cursor) -> None:
         self.cursor = cursor
+        # Executions as this transaction last read or wrote them: an update then sets only the columns
+        # that changed, so SQLite leaves the indexes of the others (lease_owner, ...) alone.
+        self._known: dict[str, Execution] = {}
 
     def load_instance(self, instance_id: str) -> InstanceState | None:
         cur = self.cursor
@@ -83,6 +86,7 @@ class SqliteWriteTransaction:
         executions = {e.id: e for e in map(_execution, cur.execute(
             f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE instance_id = ? AND status IN ('ACTIVE', 'FAILED', 'STUCK')",
             (instance_id,)))}
+        self._known.update(executions)
         return InstanceState(
             id=row[0], workflow_id=row[1], version=row[2], status=InstanceStatus(row[3]), error=row[4],
             created_at=load_time(row[5]), updated_at=load_time(row[6]), ended_at=load_time(row[7]),
@@ -92,7 +96,10 @@ class SqliteWriteTransaction:
     def load_execution(self, execution_id: str) -> Execution | None:
         row = self.cursor.execute(f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE id = ?",
                                   (execution_id,)).fetchone()
-        return _execution(row) if row else None
+        if row is None:
+            return None
+        execution = self._known[execution_id] = _execution(row)
+        return execution
 
     def apply(self, changes: ChangeSet) -> None:
         cur = self.cursor
@@ -128,13 +135,9 @@ class SqliteWriteTransaction:
             cur.executemany(
                 f"INSERT INTO executions ({_EXECUTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [_execution_params(e) for e in changes.executions_added])
-        if changes.executions_updated:
-            cur.executemany(
-                "UPDATE executions SET outputs = ?, status = ?, error = ?, updated_at = ?, lease_owner = ?, "
-                "lease_until = ?, next_attempt_at = ?, attempt = ? WHERE id = ?",
-                [(None if e.outputs is None else dump_json(e.outputs), e.status.value, e.error,
-                  dump_time(e.updated_at), e.lease_owner, dump_time(e.lease_until), dump_time(e.next_attempt_at),
-                  e.attempt, e.id) for e in changes.executions_updated])
+            self._known.update((e.id, e) for e in changes.executions_added)
+        for execution in changes.executions_updated:
+            self._update_execution(execution)
         if changes.tokens_removed:
             cur.executemany("DELETE FROM tokens WHERE id = ?", [(t,) for t in changes.tokens_removed])
         if changes.tokens_added:
@@ -154,6 +157,30 @@ class SqliteWriteTransaction:
                  for h in changes.history])
 
 
+    def _update_execution(self, e: Execution) -> None:
+        before = self._known.get(e.id)
+        sets, params = [], []
+        for column, value, encode in (
+                ("outputs", e.outputs, _json_or_none), ("status", e.status, _enum_value), ("error", e.error, None),
+                ("updated_at", e.updated_at, dump_time), ("lease_owner", e.lease_owner, None),
+                ("lease_until", e.lease_until, dump_time), ("next_attempt_at", e.next_attempt_at, dump_time),
+                ("attempt", e.attempt, None)):
+            if before is None or getattr(before, column) != value:
+                sets.append(f"{column} = ?")
+                params.append(encode(value) if encode else value)
+        if sets:
+            self.cursor.execute(f"UPDATE executions SET {', '.join(sets)} WHERE id = ?", (*params, e.id))
+        self._known[e.id] = e
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else dump_json(value)
+
+
+def _enum_value(value: Any) -> str:
+    return value.value
+
+
 def _execution_params(e: Execution) -> tuple:
     return (e.id, e.instance_id, e.node_id, e.task_id, dump_json(e.inputs),
             None if e.outputs is None else dump_json(e.outputs), e.status.value, e.attempt, e.error,
@@ -170,6 +197,7 @@ class SqliteStore:
         self.busy_timeout_ms = busy_timeout_ms
         self._version_connection: Any = None  # kept apart: data_version only moves for *other* connections
         self._version_lock = threading.Lock()
+        self._idle: list[Any] = []  # the last pooled connection used, between transactions
 
     # -- transactions -----------------------------------------------------------------------------
 
@@ -181,22 +209,46 @@ class SqliteStore:
 
     @contextmanager
     def _transaction(self, write: bool) -> Iterator[sqlite3.Cursor]:
+        # The driver's connection straight from the pool, with BEGIN and COMMIT issued on it: going
+        # through an SQLAlchemy Connection (its begin event, execution context and result machinery)
+        # cost more per step than the step's own statements. The pool still sets the pragmas on connect.
+        # The last connection used waits in ``_idle`` rather than going back to SQLAlchemy's pool, whose
+        # checkout and reset-on-return cost as much as a small step's statements. Only one: the others go
+        # back to the pool, so that threads waiting there for a connection are not starved.
         try:
-            with self.engine.connect() as connection:
-                if write:
-                    connection.execution_options(**{WRITE_OPTION: True})
-                with connection.begin():
-                    cursor = connection.connection.driver_connection.cursor()
-                    try:
-                        yield cursor
-                    finally:
-                        cursor.close()
+            pooled = self._idle.pop()
+        except IndexError:
+            try:
+                pooled = self.engine.raw_connection()
+            except (DBAPIError, sqlite3.DatabaseError) as error:
+                raise StoreError(f"{self.source}: {describe_database_error(error)}") from None
+        connection = pooled.driver_connection
+        reusable = False
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
+                try:
+                    yield cursor
+                    cursor.execute("COMMIT")
+                except BaseException:
+                    if connection.in_transaction:
+                        connection.rollback()
+                    raise
+            finally:
+                cursor.close()
+                reusable = not connection.in_transaction
         except (DBAPIError, sqlite3.DatabaseError) as error:
             raise StoreError(f"{self.source}: {describe_database_error(error)}") from None
         except UnicodeEncodeError as error:  # a lone surrogate, e.g. undecodable bytes from a shell argument
             text = error.object if isinstance(error.object, str) else ""
             raise InvalidValueError("text that is not valid Unicode (a lone surrogate): "
                                     f"{text[max(0, error.start - 40):error.end + 10]!r}") from None
+        finally:
+            if reusable and not self._idle:
+                self._idle.append(pooled)
+            else:
+                pooled.close()  # back to SQLAlchemy's pool, which rolls it back
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Cursor]:
@@ -205,6 +257,11 @@ class SqliteStore:
             yield cursor
 
     def close(self) -> None:
+        while self._idle:
+            try:
+                self._idle.pop().close()
+            except IndexError:  # taken meanwhile by a transaction of another thread
+                break
         with self._version_lock:
             if self._version_connection is not None:
                 self._version_connection.close()
