@@ -7,11 +7,11 @@ import re
 from typing import Any
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Header
+from textual.widgets import DataTable, Footer, Header
 from textual.worker import get_current_worker
 
 from console.backend import OPEN_EXECUTION_STATUSES, InstanceDetail
@@ -49,7 +49,7 @@ class InstanceDetailScreen(LiveScreen):
         Binding("r", "retry", "Retry"),
         Binding("x", "cancel_instance", "Cancel instance"),
         Binding("e", "edit_variable", "Edit variable"),
-        Binding("R", "retry_instance", "Resume instance", show=False),
+        Binding("R", "retry_instance", "Resume instance"),
         Binding("g", "refresh", "Refresh", show=False),
     ]
     AUTO_FOCUS = "ExecutionsTable"
@@ -105,6 +105,30 @@ class InstanceDetailScreen(LiveScreen):
         self.query_one(ExecutionsTable).show(view.executions, self.clock)
         self.query_one(ContextTree).show(view.context)
         self.query_one(HistoryTimeline).show(view.history, self.clock)
+        self.refresh_bindings()
+
+    @on(DataTable.RowHighlighted)
+    def _execution_highlighted(self) -> None:
+        self.refresh_bindings()
+
+    # What the footer offers follows the state: inapplicable keys are dimmed, "Resume" shows only when
+    # the instance stopped at a split. The actions still explain themselves when run another way.
+    _EXECUTION_ACTIONS = {"mark_done": OPEN_EXECUTION_STATUSES, "fail": ("ACTIVE", "STUCK"),
+                          "retry": ("FAILED", "STUCK")}
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.detail is None or action not in (*self._EXECUTION_ACTIONS, "cancel_instance", "edit_variable",
+                                                   "retry_instance"):
+            return True
+        status = self.detail.view.status
+        if action == "retry_instance":
+            return status == "FAILED"
+        if status not in ("ACTIVE", "FAILED"):
+            return None
+        if action in self._EXECUTION_ACTIONS:
+            execution = self.query_one(ExecutionsTable).selected_execution
+            return True if execution is not None and execution.status in self._EXECUTION_ACTIONS[action] else None
+        return True
 
     def redraw(self) -> None:
         if self.detail is not None:

@@ -35,4 +35,9 @@ class InstanceHeader(Static):
         if view.error:
             line.append("\n")
             line.append(view.error, style="red")
+        if view.status == "FAILED":
+            line.append("  → set the variable the split needs (e), then resume the instance (R)", style="bold")
+        elif incidents:
+            line.append("\n")
+            line.append("select the failed execution below: retry it (r) or mark it done by hand (d)", style="bold")
         self.update(line)

@@ -355,3 +355,17 @@ async def test_changes_by_another_process_show_up(scenario: Scenario) -> None:
             assert table._rows[0].id == started or started in {row.id for row in table._rows}
     finally:
         other.store.close()
+
+
+@run_async
+async def test_the_footer_offers_only_what_applies(scenario: Scenario) -> None:
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_detail(pilot, scenario.ids["incident"])
+        await select_execution(pilot, "pack")  # FAILED: retry or mark done, not fail
+        assert [screen.check_action(a, ()) for a in ("mark_done", "fail", "retry", "retry_instance")] == [
+            True, None, True, False]
+        await pilot.press("escape")
+        screen = await open_detail(pilot, scenario.ids["completed"])
+        assert screen.check_action("cancel_instance", ()) is None
+        assert screen.check_action("mark_done", ()) is None
