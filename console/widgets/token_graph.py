@@ -2,7 +2,8 @@
 
 :func:`render_token_graph` does the layout and drawing and is called from a worker thread (layout can
 take a moment on a large blueprint); :class:`TokenGraph` only shows the finished drawing and, the first
-time, scrolls it so the most urgent node (failed, stuck, active, waiting) is in view.
+time and whenever the tokens move on, scrolls it so the most urgent node (failed, stuck, active, waiting)
+is in view.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ class TokenGraph(Vertical):
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
-        self._scrolled = False
+        self._revealed: tuple[int, int, int] | None = None
 
     def compose(self) -> ComposeResult:
         with ScrollableContainer(id="graph-scroll", can_focus=True):
@@ -105,15 +106,16 @@ class TokenGraph(Vertical):
         yield Static(id="graph-legend")
 
     def show(self, drawing: GraphDrawing) -> None:
-        """Show the drawing (keeping the operator's scroll position after the first time)."""
+        """Show the drawing; scroll to the most urgent node when it is another one than last time
+        (otherwise the operator's scroll position is kept)."""
         graph = drawing.graph if drawing.graph is not None else Text("no graph", "dim")
         self.query_one("#graph-body", Static).update(graph)
         self.query_one("#graph-legend", Static).update(drawing.legend or "")
         problem_line = self.query_one("#graph-problem", Static)
         problem_line.update(drawing.problem or "")
         problem_line.set_class(bool(drawing.problem), "-shown")
-        if drawing.focus is not None and not self._scrolled:
-            self._scrolled = True
+        if drawing.focus is not None and drawing.focus != self._revealed:
+            self._revealed = drawing.focus
             line, column, width = drawing.focus
             self.call_after_refresh(self._reveal, Region(column, line, width + 4, 3))
 
