@@ -9,10 +9,11 @@ raise to the caller after the commit (the no-match of an exclusive split), or ra
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from typing import Any
 
@@ -40,13 +41,47 @@ MAX_ARRIVALS_PER_EVENT = 100_000
 OPEN_EXECUTION = (ExecutionStatus.ACTIVE, ExecutionStatus.FAILED, ExecutionStatus.STUCK)
 
 
+def new_uuid4() -> str:
+    """A random (version 4) UUID as text, like ``str(uuid.uuid4())`` at a quarter of its cost."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
 @dataclass(frozen=True)
 class Event:
     """When an event happens, who caused it, and where fresh ids come from (injectable for replays)."""
 
     at: datetime
     actor: str | None = None
-    new_uuid: Callable[[], str] = lambda: str(uuid.uuid4())
+    new_uuid: Callable[[], str] = new_uuid4
+
+
+def _replace(record: Any, **changes: Any) -> Any:
+    """``dataclasses.replace`` for the plain frozen records of :mod:`engine.model`, without its per-call
+    walk over the fields (it was a tenth of a step's time); falls back to it for anything else."""
+    names = _FIELD_NAMES.get(type(record))
+    if names is None:
+        names = _FIELD_NAMES[type(record)] = _plain_fields(type(record))
+    if not names or not names.issuperset(changes):
+        return replace(record, **changes)
+    copy = object.__new__(type(record))
+    copy.__dict__.update(record.__dict__, **changes)
+    return copy
+
+
+def _plain_fields(cls: type) -> frozenset[str]:
+    """The field names of a dataclass that can be copied through its ``__dict__`` (else empty)."""
+    if hasattr(cls, "__slots__") or hasattr(cls, "__post_init__"):
+        return frozenset()
+    if any(not f.init for f in dataclass_fields(cls)):
+        return frozenset()
+    return frozenset(f.name for f in dataclass_fields(cls))
+
+
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
 
 
 def start(bp: CompiledBlueprint, instance_id: str, context: dict[str, Any], event: Event) -> Transition:
@@ -314,7 +349,7 @@ class _Step:
 
     def set_token_status(self, token_id: str, status: TokenStatus) -> None:
         token = self.tokens[token_id]
-        self.tokens[token_id] = replace(token, status=status)
+        self.tokens[token_id] = _replace(token, status=status)
         self.changes.token_status[token_id] = status
         self.record(HistoryKind.TOKEN_STATUS, node_id=token.node_id, token_id=token_id, status=status.value)
 
@@ -340,7 +375,7 @@ class _Step:
     def update_execution(self, execution: Execution, **fields: Any) -> None:
         if fields.get("status", execution.status) is not ExecutionStatus.ACTIVE:
             fields = {"lease_owner": None, "lease_until": None, "next_attempt_at": None, **fields}
-        updated = replace(execution, updated_at=self.event.at, **fields)
+        updated = _replace(execution, updated_at=self.event.at, **fields)
         if updated.status in OPEN_EXECUTION:
             self.executions[execution.id] = updated
         else:
@@ -453,7 +488,7 @@ class _Step:
     # -- result ----------------------------------------------------------------------------------
 
     def finish(self) -> Transition:
-        new_state = replace(
+        new_state = _replace(
             self.state, status=self.status, error=self.error, ended_at=self.ended_at,
             context=self.context, tokens=self.tokens, executions=self.executions, updated_at=self.event.at,
         )

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from functools import lru_cache
 from json.encoder import c_make_encoder, encode_basestring
+from json.scanner import c_make_scanner
 from typing import Any
 
 
@@ -38,5 +39,18 @@ def dump_json(value: Any) -> str:
     return "".join(_C_ENCODE(value, 0))
 
 
+_SCAN = c_make_scanner(json.JSONDecoder()) if c_make_scanner is not None else None
+
+
 def load_json(text: str | None) -> Any:
-    return json.loads(text) if text is not None else None
+    if text is None:
+        return None
+    if _SCAN is not None:  # the C scanner straight away: json.loads adds two regex scans for whitespace
+        try:
+            value, end = _SCAN(text, 0)
+        except StopIteration:  # leading whitespace or bad JSON: json.loads says which
+            pass
+        else:
+            if end == len(text):
+                return value
+    return json.loads(text)

@@ -42,10 +42,15 @@ _EXECUTION_COLUMNS = (
 _HISTORY_COLUMNS = "seq, instance_id, at, kind, node_id, execution_id, details, actor"
 
 
+# Statuses by their text: a dict lookup, where calling the enum class costs ten times more.
+_EXECUTION_STATUS = {status.value: status for status in ExecutionStatus}
+_TOKEN_STATUS = {status.value: status for status in TokenStatus}
+
+
 def _execution(row: tuple) -> Execution:
     return Execution(
         id=row[0], instance_id=row[1], node_id=row[2], task_id=row[3], inputs=load_json(row[4]),
-        outputs=load_json(row[5]), status=ExecutionStatus(row[6]), attempt=row[7], error=row[8],
+        outputs=load_json(row[5]), status=_EXECUTION_STATUS[row[6]], attempt=row[7], error=row[8],
         created_at=load_time(row[9]), updated_at=load_time(row[10]), lease_owner=row[11],
         lease_until=load_time(row[12]), next_attempt_at=load_time(row[13]),
     )
@@ -59,7 +64,7 @@ def _history(row: tuple) -> HistoryEntry:
 
 
 def _token(row: tuple) -> Token:
-    return Token(id=row[0], node_id=row[1], status=TokenStatus(row[2]), created_at=load_time(row[3]))
+    return Token(id=row[0], node_id=row[1], status=_TOKEN_STATUS[row[2]], created_at=load_time(row[3]))
 
 
 class SqliteWriteTransaction:
