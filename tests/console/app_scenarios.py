@@ -6,9 +6,9 @@ clock that moves one second per reading, so snapshots do not change between runs
 
 from __future__ import annotations
 
+import os
 import random
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,15 +42,20 @@ class StepClock:
 
 
 @contextmanager
-def seeded_uuids(seed: int = 7) -> Iterator[None]:
-    """Make ``uuid.uuid4`` (which the engine calls for every new id) repeatable while inside."""
+def seeded_ids(seed: int = 7) -> Iterator[None]:
+    """Make the engine's fresh ids repeatable while inside.
+
+    Every id the engine makes (``uuid.uuid4()`` for instances, its own faster generator for executions
+    and tokens) comes from ``os.urandom``, so that is what is seeded: the ids then depend only on how
+    many are made and in what order, not on which function makes them.
+    """
     rng = random.Random(seed)
-    original = uuid.uuid4
-    uuid.uuid4 = lambda: uuid.UUID(int=rng.getrandbits(128), version=4)  # type: ignore[assignment]
+    original = os.urandom
+    os.urandom = rng.randbytes  # type: ignore[assignment]
     try:
         yield
     finally:
-        uuid.uuid4 = original  # type: ignore[assignment]
+        os.urandom = original  # type: ignore[assignment]
 
 
 def _node(node_id: str, kind: str, name: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -155,7 +160,7 @@ def build_scenario(path: str, seed: int = 7, start: datetime = T0) -> Scenario:
     manager = WorkflowManager(open_store(path), clock=clock)
     scenario = Scenario(path=path, manager=manager, clock=clock)
     ids = scenario.ids
-    with seeded_uuids(seed):
+    with seeded_ids(seed):
         manager.add_workflow(order_fulfilment())
         manager.add_workflow(expense_claim())
 
