@@ -203,6 +203,7 @@ class SqliteStore:
         self._version_connection: Any = None  # kept apart: data_version only moves for *other* connections
         self._version_lock = threading.Lock()
         self._idle: list[Any] = []  # the last pooled connection used, between transactions
+        self._blueprints: dict[tuple[str, int, str], StoredBlueprint] = {}
 
     # -- transactions -----------------------------------------------------------------------------
 
@@ -311,20 +312,30 @@ class SqliteStore:
         return True
 
     def get_blueprint(self, workflow_id: str, version: int | None = None) -> StoredBlueprint | None:
+        """The stored blueprint; parsed once per (workflow, version, digest) and then shared: read-only."""
         with self.read() as cur:
             if version is None:
-                row = cur.execute("SELECT definition, warnings, created_at FROM blueprints WHERE workflow_id = ? "
+                row = cur.execute("SELECT version, digest FROM blueprints WHERE workflow_id = ? "
                                   "ORDER BY version DESC LIMIT 1", (workflow_id,)).fetchone()
             else:
-                row = cur.execute("SELECT definition, warnings, created_at FROM blueprints "
-                                  "WHERE workflow_id = ? AND version = ?", (workflow_id, version)).fetchone()
-        if row is None:
-            return None
-        return StoredBlueprint(
-            blueprint=Blueprint.model_validate_json(row[0]),
-            warnings=[Problem(*item) for item in load_json(row[1])],
-            created_at=load_time(row[2]),
-        )
+                row = cur.execute("SELECT version, digest FROM blueprints WHERE workflow_id = ? AND version = ?",
+                                  (workflow_id, version)).fetchone()
+            if row is None:
+                return None
+            # A stored version never changes (a different one is refused), so its parsed form can be kept:
+            # start_workflow asks for the newest version on every call.
+            key = (workflow_id, row[0], row[1])
+            stored = self._blueprints.get(key)
+            if stored is None:
+                definition, warnings, created_at = cur.execute(
+                    "SELECT definition, warnings, created_at FROM blueprints WHERE workflow_id = ? AND version = ?",
+                    (workflow_id, row[0])).fetchone()
+                stored = self._blueprints[key] = StoredBlueprint(
+                    blueprint=Blueprint.model_validate_json(definition),
+                    warnings=[Problem(*item) for item in load_json(warnings)],
+                    created_at=load_time(created_at),
+                )
+        return stored
 
     def list_blueprints(self) -> list[BlueprintSummary]:
         with self.read() as cur:
