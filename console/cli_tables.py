@@ -71,7 +71,7 @@ def instances_table(summaries: list[InstanceSummary]) -> Table:
     table.add_column("ID", no_wrap=True)
     table.add_column("WORKFLOW", no_wrap=True)
     table.add_column("STATUS", no_wrap=True)
-    table.add_column("AT", overflow="fold", min_width=12)
+    table.add_column("AT", overflow="fold", min_width=16)
     table.add_column("UPDATED (UTC)", no_wrap=True)
     table.add_column("ERROR", overflow="fold")
     for s in summaries:

@@ -3,7 +3,7 @@
 The demo loads the sample blueprints and, on a database without instances yet, starts a few dozen
 instances and drives them through the engine's public API — as a worker or an operator would — into
 each state: completed, running, waiting at a join, waiting for a person, failed with an incident, stuck,
-failed at an exclusive split, cancelled. Times are spread over the last hours, so ages and charts look
+failed at an exclusive split, cancelled. Times are spread over the last hour, so ages and charts look
 lived-in. Running it again on the same database adds nothing twice.
 """
 
@@ -48,12 +48,13 @@ class DemoSummary:
 class _DemoClock:
     """A clock that starts some hours ago and moves forward a little at every call, never past now."""
 
-    def __init__(self, rng: random.Random, hours: float = 3.0) -> None:
+    def __init__(self, rng: random.Random, minutes: float = 40.0) -> None:
         self.rng = rng
-        self.now = datetime.now(UTC) - timedelta(hours=hours)
+        self.now = datetime.now(UTC) - timedelta(minutes=minutes)
 
     def __call__(self) -> datetime:
-        self.now = min(datetime.now(UTC), self.now + timedelta(seconds=self.rng.uniform(5, 45)))
+        # About 120 calls build the demo: some 40 minutes of history, ending a minute or two ago.
+        self.now = min(datetime.now(UTC), self.now + timedelta(seconds=self.rng.uniform(8, 32)))
         return self.now
 
 
