@@ -33,8 +33,8 @@ from engine.model import HistoryKind
 from engine.validate import compile_blueprint, validate
 from store import open_store
 
-EXAMPLES = int(os.environ.get("WF_PROPERTY_EXAMPLES", "100"))
-STEPS = 24
+EXAMPLES = int(os.environ.get("WF_PROPERTY_EXAMPLES", "200"))
+STEPS = 30
 
 OPERATIONS = (
     "complete", "complete", "complete", "complete", "duplicate", "fail_task", "retry", "cancel",
