@@ -4,19 +4,25 @@
     .venv/bin/python bench/engine.py --json     # the same as JSON
     .venv/bin/python bench/engine.py --quick    # a tiny run (seconds), for CI's smoke test
 
-What it measures, each run in a fresh child process (so that its peak RSS is its own):
+What it measures:
 
 - **floor**: plain ``sqlite3`` with the store's pragmas (WAL, ``synchronous``, ``busy_timeout``,
   ``foreign_keys``), one ``BEGIN IMMEDIATE; UPDATE one row; INSERT one history row; COMMIT`` per completion;
 - **engine**: N instances of the Go engine's verification flow through ``WorkflowManager`` on a file
   database: starts per second, then completions per second (3 ``task_done`` per instance);
-- both durabilities (``FULL``, ``NORMAL``), each against its own floor, floor and engine interleaved in each
-  repetition so that the load of a shared machine falls on both;
+- **its SQL replayed**: the very statements the store executed for those completions (recorded in an
+  untimed run), replayed with plain ``sqlite3``: what the completions would cost with no engine at all;
+- both durabilities (``FULL``, ``NORMAL``), each against its own floor;
 - **scaling**: the engine on an empty database and on one preloaded with 100,000 finished instances
   (about 1,000,000 history rows, written by :mod:`bench.preload` with ``executemany``);
-- **concurrency**: 4 processes completing tasks on one file at once, against 1 process doing the same work.
+- **concurrency**: 4 processes completing tasks on one file at once, against 1 process doing the same work;
+- peak RSS of each kind of run, each measured alone in a fresh child process.
 
-Every figure is the median over the repetitions; ratios are medians of the per-repetition ratios.
+The machine is shared, and the cost of an ``fsync`` swings with what else is writing to the disk. So the
+runs that are compared are interleaved in one process, in batches of a few hundred completions, in a
+different order each round: floor, engine and replay (or empty and preloaded database) see the same disk
+and CPU weather. Each figure is the median over the repetitions; a ratio is the median of the
+per-repetition ratios.
 """
 
 from __future__ import annotations
@@ -46,9 +52,10 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(ROOT))
 
 TARGETS = {"FULL": 0.50, "NORMAL": 0.20, "scaling": 0.80, "concurrency": 0.80}
+PRAGMAS = ("journal_mode=WAL", "synchronous={durability}", "foreign_keys=ON", "busy_timeout=30000")
 
 
-# -- measurements (each runs in a child process) ----------------------------------------------------
+# -- helpers ---------------------------------------------------------------------------------------
 
 
 def _peak_rss_mb() -> float:
@@ -71,110 +78,329 @@ def _remove_db(path: str | Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def measure_floor(path: str, durability: str, completions: int, rows: int) -> dict[str, Any]:
-    """The cost of the one durable transaction a completion must make, with nothing else around it."""
+def _connect(path: str | Path, durability: str) -> sqlite3.Connection:
+    """A plain sqlite3 connection with the store's pragmas (see ``store.database``)."""
     connection = sqlite3.connect(path, isolation_level=None, timeout=30)
-    for pragma in ("journal_mode=WAL", f"synchronous={durability}", "foreign_keys=ON", "busy_timeout=30000"):
-        connection.execute(f"PRAGMA {pragma}")
-    connection.execute("CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, status TEXT NOT NULL, "
-                       "updated_at TEXT NOT NULL)")
-    connection.execute("CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY, item_id TEXT NOT NULL "
-                       "REFERENCES items(id), at TEXT NOT NULL, kind TEXT NOT NULL, details TEXT NOT NULL)")
-    connection.execute("CREATE INDEX IF NOT EXISTS ix_history_item ON history (item_id, seq)")
-    ids = [f"item-{i:08d}" for i in range(max(1, rows))]
-    connection.execute("BEGIN")
-    connection.executemany("INSERT OR IGNORE INTO items VALUES (?, 'ACTIVE', '')", [(i,) for i in ids])
-    connection.execute("COMMIT")
-    cursor = connection.cursor()
-    started = time.perf_counter()
-    for n in range(completions):
-        item = ids[n % len(ids)]
-        at = datetime.now(UTC).isoformat()
-        cursor.execute("BEGIN IMMEDIATE")
-        cursor.execute("UPDATE items SET status = 'DONE', updated_at = ? WHERE id = ?", (at, item))
-        cursor.execute("INSERT INTO history (item_id, at, kind, details) VALUES (?, ?, 'DONE', '{}')", (item, at))
-        cursor.execute("COMMIT")
-    seconds = time.perf_counter() - started
-    connection.close()
-    return {"completions": completions, "seconds": seconds, "completions_per_s": completions / seconds,
-            "peak_rss_mb": _peak_rss_mb()}
+    for pragma in PRAGMAS:
+        connection.execute("PRAGMA " + pragma.format(durability=durability))
+    return connection
 
 
-def _open_manager(path: str, durability: str):
-    from bench.preload import VERIFICATION_FLOW
-    from engine import WorkflowManager
-    from store import open_store
-
-    store = open_store(path, durability=durability)
-    manager = WorkflowManager(store)
-    manager.add_workflow(VERIFICATION_FLOW)
-    pending: deque[str] = deque()
-    manager.register_task_handler(lambda payload: pending.append(payload.execution_id))
-    return store, manager, pending
+def _wal_frames(path: str | Path) -> int:
+    wal = Path(f"{path}-wal")
+    size = wal.stat().st_size if wal.exists() else 0
+    return max(0, size - 32) // (24 + 4096)  # WAL header, then one frame header and page per frame
 
 
-def _complete(manager, pending: deque[str]) -> int:
-    from bench.preload import outputs_for
-
-    done = 0
-    while pending:
-        execution_id = pending.popleft()
-        manager.task_done(execution_id, outputs_for(execution_id.split(":")[1]))
-        done += 1
-    return done
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
 
 
-def _count_statements(store, manager, pending: deque[str], instances: int) -> dict[str, float]:
-    """SQL statements executed per start and per completion (BEGIN and COMMIT included)."""
-    from sqlalchemy import event
-
-    counter = [0]
-    store.engine.dispose()  # new connections get the trace callback
-
-    @event.listens_for(store.engine, "connect")
-    def _trace(dbapi_connection, _record) -> None:
-        dbapi_connection.set_trace_callback(lambda _sql: counter.__setitem__(0, counter[0] + 1))
-
-    for _ in range(instances):
-        manager.start_workflow("verification", {"customer": "c-000001"})
-    per_start = counter[0] / instances
-    counter[0] = 0
-    done = _complete(manager, pending)
-    return {"statements_per_start": per_start, "statements_per_completion": counter[0] / done}
+# -- the three kinds of work ------------------------------------------------------------------------
 
 
-def measure_engine(path: str, durability: str, instances: int, count_statements: bool = True) -> dict[str, Any]:
-    """Start ``instances`` verification flows, then complete their 3 tasks each, through the manager."""
-    store, manager, pending = _open_manager(path, durability)
-    started = time.perf_counter()
-    for i in range(instances):
-        manager.start_workflow("verification", {"customer": f"c-{i:06d}"})
-    start_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    completions = _complete(manager, pending)
-    seconds = time.perf_counter() - started
-    finished = store.count_instances().get("COMPLETED", 0)
-    result = {"instances": instances, "completions": completions, "seconds": seconds,
-              "completions_per_s": completions / seconds, "starts_per_s": instances / start_seconds,
-              "completed_instances": finished}
+class Floor:
+    """The one durable transaction a completion must make, with nothing else around it."""
+
+    def __init__(self, path: Path, durability: str, rows: int) -> None:
+        self.path = path
+        self.connection = _connect(path, durability)
+        self.connection.execute("CREATE TABLE items (id TEXT PRIMARY KEY, status TEXT NOT NULL, "
+                                "updated_at TEXT NOT NULL)")
+        self.connection.execute("CREATE TABLE history (seq INTEGER PRIMARY KEY, item_id TEXT NOT NULL "
+                                "REFERENCES items(id), at TEXT NOT NULL, kind TEXT NOT NULL, details TEXT NOT NULL)")
+        self.connection.execute("CREATE INDEX ix_history_item ON history (item_id, seq)")
+        self.ids = [f"item-{i:08d}" for i in range(max(1, rows))]
+        self.connection.execute("BEGIN")
+        self.connection.executemany("INSERT INTO items VALUES (?, 'ACTIVE', '')", [(i,) for i in self.ids])
+        self.connection.execute("COMMIT")
+        self.cursor = self.connection.cursor()
+        self.done = 0
+
+    def run(self, count: int) -> int:
+        cursor, ids = self.cursor, self.ids
+        for n in range(self.done, self.done + count):
+            item = ids[n % len(ids)]
+            at = datetime.now(UTC).isoformat()
+            cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute("UPDATE items SET status = 'DONE', updated_at = ? WHERE id = ?", (at, item))
+            cursor.execute("INSERT INTO history (item_id, at, kind, details) VALUES (?, ?, 'DONE', '{}')", (item, at))
+            cursor.execute("COMMIT")
+        self.done += count
+        return count
+
+    def wal_frames_per_completion(self, sample: int = 300) -> float:
+        """Untimed: the WAL pages one completion writes, with automatic checkpoints off."""
+        self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.connection.execute("PRAGMA wal_autocheckpoint=0")
+        self.run(sample)
+        return _wal_frames(self.path) / sample
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class Engine:
+    """``WorkflowManager`` on a file database, running verification flows."""
+
+    def __init__(self, path: Path, durability: str) -> None:
+        from bench.preload import VERIFICATION_FLOW
+        from engine import WorkflowManager
+        from store import open_store
+
+        self.store = open_store(path, durability=durability)
+        self.manager = WorkflowManager(self.store)
+        self.manager.add_workflow(VERIFICATION_FLOW)
+        self.pending: deque[str] = deque()
+        self.manager.register_task_handler(lambda payload: self.pending.append(payload.execution_id))
+        self.started = 0
+
+    def start(self, count: int) -> int:
+        for i in range(self.started, self.started + count):
+            self.manager.start_workflow("verification", {"customer": f"c-{i:06d}"})
+        self.started += count
+        return count
+
+    def run(self, count: int) -> int:
+        from bench.preload import outputs_for
+
+        done = 0
+        while self.pending and done < count:
+            execution_id = self.pending.popleft()
+            self.manager.task_done(execution_id, outputs_for(execution_id.split(":")[1]))
+            done += 1
+        return done
+
+    def completed_instances(self) -> int:
+        return self.store.count_instances().get("COMPLETED", 0)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class _RecordingCursor:
+    """Passes statements to the real cursor and keeps them, with their parameters, for a replay."""
+
+    def __init__(self, cursor: sqlite3.Cursor, calls: list) -> None:
+        self._cursor, self._calls = cursor, calls
+
+    def execute(self, sql: str, parameters: Any = ()) -> sqlite3.Cursor:
+        self._calls.append((sql, parameters, False))
+        return self._cursor.execute(sql, parameters)
+
+    def executemany(self, sql: str, rows: Any) -> sqlite3.Cursor:
+        rows = list(rows)
+        self._calls.append((sql, rows, True))
+        return self._cursor.executemany(sql, rows)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+
+def record_completions(path: Path, durability: str, instances: int) -> tuple[Path, list[list]]:
+    """Untimed: start ``instances`` flows, keep a copy of the database, then complete them while recording
+    every statement the store executes. Returns the copy (the state before) and one list per transaction."""
+    import store.sqlite as store_sqlite
+
+    engine = Engine(path, durability)
+    engine.start(instances)
+    engine.close()  # the last connection to close checkpoints the WAL into the file
+    before = path.with_suffix(".before")
+    shutil.copyfile(path, before)
+    transactions: list[list] = []
+    original_init = store_sqlite.SqliteWriteTransaction.__init__
+
+    def recording_init(self, cursor) -> None:
+        transactions.append([])
+        original_init(self, _RecordingCursor(cursor, transactions[-1]))
+
+    pending = engine.pending
+    store_sqlite.SqliteWriteTransaction.__init__ = recording_init
+    try:
+        engine = Engine(path, durability)
+        transactions.clear()  # add_workflow's check that the blueprint is stored
+        engine.pending = pending
+        while engine.run(1000):
+            pass
+        engine.close()
+    finally:
+        store_sqlite.SqliteWriteTransaction.__init__ = original_init
+    _remove_db(path)
+    return before, transactions
+
+
+class Replay:
+    """The engine's recorded statements, replayed with plain sqlite3 (no engine): its cost at the floor."""
+
+    def __init__(self, path: Path, before: Path, durability: str, transactions: list[list]) -> None:
+        shutil.copyfile(before, path)
+        self.path, self.transactions, self.done = path, transactions, 0
+        self.connection = _connect(path, durability)
+        self.cursor = self.connection.cursor()
+
+    def run(self, count: int) -> int:
+        cursor = self.cursor
+        batch = self.transactions[self.done:self.done + count]
+        for transaction in batch:
+            cursor.execute("BEGIN IMMEDIATE")
+            for sql, parameters, many in transaction:
+                if many:
+                    cursor.executemany(sql, parameters)
+                else:
+                    cursor.execute(sql, parameters).fetchall()
+            cursor.execute("COMMIT")
+        self.done += len(batch)
+        return len(batch)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def replay_wal_frames(path: Path, before: Path, transactions: list[list]) -> float:
+    """Untimed: the WAL pages one completion of the engine writes, with automatic checkpoints off."""
+    replay = Replay(path, before, "OFF", transactions)  # the page count does not depend on syncing
+    replay.connection.execute("PRAGMA wal_autocheckpoint=0")
+    replay.run(len(transactions))
+    frames = _wal_frames(path) / max(1, len(transactions))
+    replay.close()
+    _remove_db(path)
+    return frames
+
+
+def interleave(workers: dict[str, Any], totals: dict[str, int], batch: int, method: str = "run") -> dict:
+    """Run each worker's ``method`` in batches, round after round, in a different order each round, until
+    each has done its total; return completions and seconds per worker."""
+    done = {name: 0 for name in workers}
+    seconds = {name: 0.0 for name in workers}
+    names = list(workers)
+    round_number = 0
+    while any(done[name] < totals[name] for name in names):
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            want = min(batch, totals[name] - done[name])
+            if want <= 0:
+                continue
+            started = time.perf_counter()
+            got = getattr(workers[name], method)(want)
+            seconds[name] += time.perf_counter() - started
+            if got == 0:
+                totals[name] = done[name]  # nothing left to do
+            done[name] += got
+        round_number += 1
+    return {name: {"completions": done[name], "seconds": seconds[name],
+                   "per_s": done[name] / seconds[name] if seconds[name] else float("nan")} for name in names}
+
+
+# -- measurements (each runs in a child process) ------------------------------------------------------
+
+
+def measure_durability(workdir: str, durability: str, instances: int, batch: int) -> dict[str, Any]:
+    """Floor, engine and the replay of the engine's SQL, interleaved in batches."""
+    work = Path(workdir)
+    for name in ("record.db", "floor.db", "engine.db", "replay.db", "frames.db", "record.before"):
+        _remove_db(work / name)
+    before, transactions = record_completions(work / "record.db", durability, instances)
+    floor = Floor(work / "floor.db", durability, instances)
+    engine = Engine(work / "engine.db", durability)
+    replay = Replay(work / "replay.db", before, durability, transactions)
+    completions = 3 * instances
+    starts = interleave({"engine": engine}, {"engine": instances}, batch, method="start")["engine"]
+    runs = interleave({"floor": floor, "engine": engine, "replay": replay},
+                      {"floor": completions, "engine": completions, "replay": len(transactions)}, batch)
+    finished = engine.completed_instances()
+    if finished != instances or runs["engine"]["completions"] != completions:
+        raise RuntimeError(f"the engine finished {finished} of {instances} instances")
+    for worker in (floor, engine, replay):
+        worker.close()
+    floor_frames = Floor(work / "frames.db", durability, instances).wal_frames_per_completion()
+    _remove_db(work / "frames.db")
+    engine_frames = replay_wal_frames(work / "frames.db", before, transactions)
+    for name in ("floor.db", "engine.db", "replay.db", "record.before"):
+        _remove_db(work / name)
+    return {"floor": runs["floor"], "engine": runs["engine"], "replay": runs["replay"], "starts": starts,
+            "floor_wal_frames_per_completion": floor_frames, "engine_wal_frames_per_completion": engine_frames}
+
+
+def measure_scaling(workdir: str, preloaded: str, instances: int, batch: int) -> dict[str, Any]:
+    """The engine on an empty database and on a preloaded one, interleaved in batches (FULL)."""
+    work = Path(workdir)
+    _remove_db(work / "empty.db")
+    engines = {"empty": Engine(work / "empty.db", "FULL"), "preloaded": Engine(Path(preloaded), "FULL")}
+    starts = interleave(engines, {"empty": instances, "preloaded": instances}, batch, method="start")
+    runs = interleave(engines, {"empty": 3 * instances, "preloaded": 3 * instances}, batch)
+    for engine in engines.values():
+        engine.close()
+    _remove_db(work / "empty.db")
+    return {"runs": runs, "starts": starts}
+
+
+def measure_alone(path: str, durability: str, instances: int, count_statements: bool = True) -> dict[str, Any]:
+    """One kind of run alone in this process, for its peak RSS (and the statements a step executes)."""
+    engine = Engine(Path(path), durability)
+    engine.start(instances)
+    while engine.run(1000):
+        pass
+    engine.close()
+    result: dict[str, Any] = {}
     if count_statements:
-        result.update(_count_statements(store, manager, pending, 5))
-    store.close()
+        result.update(_count_statements(Path(path), durability, 5))
     result["peak_rss_mb"] = _peak_rss_mb()
     return result
 
 
+def measure_floor_alone(path: str, durability: str, instances: int) -> dict[str, Any]:
+    floor = Floor(Path(path), durability, instances)
+    floor.run(3 * instances)
+    floor.close()
+    return {"peak_rss_mb": _peak_rss_mb()}
+
+
+def _count_statements(path: Path, durability: str, instances: int) -> dict[str, float]:
+    """SQL statements executed per start and per completion (BEGIN and COMMIT included)."""
+    from sqlalchemy import Engine as SqlEngine
+    from sqlalchemy import event
+
+    counter = [0]
+
+    def trace(dbapi_connection, _record) -> None:
+        dbapi_connection.set_trace_callback(lambda _sql: counter.__setitem__(0, counter[0] + 1))
+
+    event.listen(SqlEngine, "connect", trace)  # every connection of the store opened below is traced
+    try:
+        engine = Engine(path, durability)
+    finally:
+        event.remove(SqlEngine, "connect", trace)
+    engine.start(instances)  # the first starts of a process read the blueprint
+    counter[0] = 0
+    engine.start(instances)
+    per_start = counter[0] / instances
+    counter[0] = 0
+    done = engine.run(10 * instances)
+    engine.close()
+    return {"statements_per_start": per_start, "statements_per_completion": counter[0] / done}
+
+
 def concurrency_worker(path: str, durability: str, executions: list[str]) -> dict[str, Any]:
     """Complete ``executions`` and whatever they lead to; wait for the parent's go on stdin first."""
-    store, manager, pending = _open_manager(path, durability)
-    pending.extend(executions)
+    engine = Engine(Path(path), durability)
+    engine.pending.extend(executions)
     print(json.dumps({"ready": True}), flush=True)
     sys.stdin.readline()
     started = time.monotonic()  # CLOCK_MONOTONIC: comparable between processes on one machine
-    completions = _complete(manager, pending)
+    completions = 0
+    while got := engine.run(1000):
+        completions += got
     ended = time.monotonic()
-    store.close()
+    engine.close()
     return {"completions": completions, "started": started, "ended": ended, "peak_rss_mb": _peak_rss_mb()}
+
+
+def start_instances(path: str, durability: str, instances: int) -> dict[str, Any]:
+    """Start ``instances`` verification flows (not timed); return their first executions."""
+    engine = Engine(Path(path), durability)
+    engine.start(instances)
+    engine.close()
+    return {"executions": list(engine.pending)}
 
 
 def preload_database(path: str, instances: int, history_rows: int, workdir: str) -> dict[str, Any]:
@@ -185,7 +411,8 @@ def preload_database(path: str, instances: int, history_rows: int, workdir: str)
     return {**loaded, "seconds": round(time.perf_counter() - started, 1), "peak_rss_mb": _peak_rss_mb()}
 
 
-CHILD_KINDS = {"floor": measure_floor, "engine": measure_engine, "worker": concurrency_worker,
+CHILD_KINDS = {"durability": measure_durability, "scaling": measure_scaling, "alone": measure_alone,
+               "floor_alone": measure_floor_alone, "worker": concurrency_worker, "start": start_instances,
                "preload": preload_database}
 
 
@@ -215,8 +442,7 @@ def run_workers(path: str, durability: str, groups: list[list[str]]) -> dict[str
         children.append(subprocess.Popen([sys.executable, __file__, "--child", spec], cwd=ROOT, text=True,
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
     for child in children:
-        line = child.stdout.readline()
-        if not line:
+        if not child.stdout.readline():
             raise RuntimeError(f"worker failed to start:\n{child.stderr.read()}")
     for child in children:
         child.stdin.write("go\n")
@@ -230,111 +456,87 @@ def run_workers(path: str, durability: str, groups: list[list[str]]) -> dict[str
     completions = sum(r["completions"] for r in results)
     seconds = max(r["ended"] for r in results) - min(r["started"] for r in results)
     return {"processes": len(groups), "completions": completions, "seconds": seconds,
-            "completions_per_s": completions / seconds, "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
-            "peak_rss_mb_each": [r["peak_rss_mb"] for r in results]}
+            "per_s": completions / seconds, "peak_rss_mb": max(r["peak_rss_mb"] for r in results)}
 
 
-def start_instances(path: str, durability: str, instances: int) -> list[str]:
-    """Start ``instances`` verification flows (not timed); return their first executions."""
-    store, manager, pending = _open_manager(path, durability)
-    for i in range(instances):
-        manager.start_workflow("verification", {"customer": f"c-{i:06d}"})
-    store.close()
-    return list(pending)
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-def bench_durability(workdir: Path, durability: str, instances: int, repeats: int) -> dict[str, Any]:
-    floors, engines, ratios = [], [], []
-    for repeat in range(repeats):
-        floor_db, engine_db = workdir / f"floor-{durability}.db", workdir / f"engine-{durability}.db"
-        _remove_db(floor_db)
-        _remove_db(engine_db)
-        order = ("floor", "engine") if repeat % 2 == 0 else ("engine", "floor")  # neither always goes first
-        got: dict[str, dict[str, Any]] = {}
-        for kind in order:
-            if kind == "floor":
-                got[kind] = run_child("floor", path=str(floor_db), durability=durability,
-                                      completions=3 * instances, rows=instances)
-            else:
-                got[kind] = run_child("engine", path=str(engine_db), durability=durability, instances=instances)
-                if got[kind]["completed_instances"] != instances:
-                    raise RuntimeError(f"engine run finished {got[kind]['completed_instances']} of {instances}")
-        floors.append(got["floor"])
-        engines.append(got["engine"])
-        ratios.append(got["engine"]["completions_per_s"] / got["floor"]["completions_per_s"])
+def bench_durability(workdir: Path, durability: str, instances: int, repeats: int, batch: int) -> dict[str, Any]:
+    reps = [run_child("durability", workdir=str(workdir), durability=durability, instances=instances, batch=batch)
+            for _ in range(repeats)]
+    ratios = [r["engine"]["per_s"] / r["floor"]["per_s"] for r in reps]
+    replay_ratios = [r["replay"]["per_s"] / r["floor"]["per_s"] for r in reps]
+    db = workdir / "alone.db"
+    _remove_db(db)
+    alone = run_child("alone", path=str(db), durability=durability, instances=instances)
+    _remove_db(db)
+    floor_alone = run_child("floor_alone", path=str(db), durability=durability, instances=instances)
+    _remove_db(db)
     ratio = median(ratios)
     return {
         "durability": durability, "instances": instances, "completions": 3 * instances,
-        "floor_completions_per_s": median([f["completions_per_s"] for f in floors]),
-        "engine_completions_per_s": median([e["completions_per_s"] for e in engines]),
-        "engine_starts_per_s": median([e["starts_per_s"] for e in engines]),
+        "floor_completions_per_s": median([r["floor"]["per_s"] for r in reps]),
+        "engine_completions_per_s": median([r["engine"]["per_s"] for r in reps]),
+        "engine_starts_per_s": median([r["starts"]["per_s"] for r in reps]),
         "ratio": ratio, "ratios": ratios, "target": TARGETS[durability], "met": ratio >= TARGETS[durability],
-        "statements_per_start": engines[-1]["statements_per_start"],
-        "statements_per_completion": engines[-1]["statements_per_completion"],
-        "floor_peak_rss_mb": max(f["peak_rss_mb"] for f in floors),
-        "engine_peak_rss_mb": max(e["peak_rss_mb"] for e in engines),
+        "sql_replay_completions_per_s": median([r["replay"]["per_s"] for r in reps]),
+        "sql_replay_ratio": median(replay_ratios), "sql_replay_ratios": replay_ratios,
+        "statements_per_start": alone["statements_per_start"],
+        "statements_per_completion": alone["statements_per_completion"],
+        "floor_wal_frames_per_completion": reps[-1]["floor_wal_frames_per_completion"],
+        "engine_wal_frames_per_completion": reps[-1]["engine_wal_frames_per_completion"],
+        "floor_peak_rss_mb": floor_alone["peak_rss_mb"],
+        "engine_peak_rss_mb": alone["peak_rss_mb"],
     }
 
 
-def bench_scaling(workdir: Path, instances: int, repeats: int, preload_instances: int,
+def bench_scaling(workdir: Path, instances: int, repeats: int, batch: int, preload_instances: int,
                   preload_history: int) -> dict[str, Any]:
     big_db = workdir / "preloaded.db"
     _remove_db(big_db)
     loaded = run_child("preload", path=str(big_db), instances=preload_instances, history_rows=preload_history,
                        workdir=str(workdir))
-    empties, preloads, ratios = [], [], []
-    for repeat in range(repeats):
-        empty_db = workdir / "empty.db"
-        _remove_db(empty_db)
-        got: dict[str, dict[str, Any]] = {}
-        for kind in (("empty", "preloaded") if repeat % 2 == 0 else ("preloaded", "empty")):
-            path = empty_db if kind == "empty" else big_db
-            got[kind] = run_child("engine", path=str(path), durability="FULL", instances=instances,
-                                  count_statements=False)
-        empties.append(got["empty"])
-        preloads.append(got["preloaded"])
-        ratios.append(got["preloaded"]["completions_per_s"] / got["empty"]["completions_per_s"])
+    reps = [run_child("scaling", workdir=str(workdir), preloaded=str(big_db), instances=instances, batch=batch)
+            for _ in range(repeats)]
+    alone = run_child("alone", path=str(big_db), durability="FULL", instances=instances, count_statements=False)
     _remove_db(big_db)
+    db = workdir / "alone.db"
+    _remove_db(db)
+    empty_alone = run_child("alone", path=str(db), durability="FULL", instances=instances, count_statements=False)
+    _remove_db(db)
+    ratios = [r["runs"]["preloaded"]["per_s"] / r["runs"]["empty"]["per_s"] for r in reps]
     ratio = median(ratios)
     return {
         "durability": "FULL", "instances": instances, "preload": loaded,
-        "empty_completions_per_s": median([e["completions_per_s"] for e in empties]),
-        "preloaded_completions_per_s": median([p["completions_per_s"] for p in preloads]),
-        "empty_starts_per_s": median([e["starts_per_s"] for e in empties]),
-        "preloaded_starts_per_s": median([p["starts_per_s"] for p in preloads]),
+        "empty_completions_per_s": median([r["runs"]["empty"]["per_s"] for r in reps]),
+        "preloaded_completions_per_s": median([r["runs"]["preloaded"]["per_s"] for r in reps]),
+        "empty_starts_per_s": median([r["starts"]["empty"]["per_s"] for r in reps]),
+        "preloaded_starts_per_s": median([r["starts"]["preloaded"]["per_s"] for r in reps]),
         "ratio": ratio, "ratios": ratios, "target": TARGETS["scaling"], "met": ratio >= TARGETS["scaling"],
-        "empty_peak_rss_mb": max(e["peak_rss_mb"] for e in empties),
-        "preloaded_peak_rss_mb": max(p["peak_rss_mb"] for p in preloads),
+        "empty_peak_rss_mb": empty_alone["peak_rss_mb"], "preloaded_peak_rss_mb": alone["peak_rss_mb"],
     }
 
 
 def bench_concurrency(workdir: Path, instances: int, processes: int, repeats: int) -> dict[str, Any]:
-    """``instances`` in all, completed by 1 process, then by ``processes`` processes at once."""
+    """``instances`` in all, completed by 1 process, then by ``processes`` processes at once (FULL)."""
     ones, manys, ratios = [], [], []
     for repeat in range(repeats):
         got: dict[str, dict[str, Any]] = {}
         for kind in (("one", "many") if repeat % 2 == 0 else ("many", "one")):
             db = workdir / f"concurrency-{kind}.db"
             _remove_db(db)
-            executions = start_instances(str(db), "FULL", instances)
+            executions = run_child("start", path=str(db), durability="FULL", instances=instances)["executions"]
             count = 1 if kind == "one" else processes
-            groups = [executions[i::count] for i in range(count)]
-            got[kind] = run_workers(str(db), "FULL", groups)
+            got[kind] = run_workers(str(db), "FULL", [executions[i::count] for i in range(count)])
             if got[kind]["completions"] != 3 * instances:
                 raise RuntimeError(f"{count} process(es) completed {got[kind]['completions']} of {3 * instances}")
             _remove_db(db)
         ones.append(got["one"])
         manys.append(got["many"])
-        ratios.append(got["many"]["completions_per_s"] / got["one"]["completions_per_s"])
+        ratios.append(got["many"]["per_s"] / got["one"]["per_s"])
     ratio = median(ratios)
     return {
         "durability": "FULL", "processes": processes, "instances": instances, "completions": 3 * instances,
-        "one_process_completions_per_s": median([o["completions_per_s"] for o in ones]),
-        "aggregate_completions_per_s": median([m["completions_per_s"] for m in manys]),
+        "one_process_completions_per_s": median([o["per_s"] for o in ones]),
+        "aggregate_completions_per_s": median([m["per_s"] for m in manys]),
         "ratio": ratio, "ratios": ratios, "target": TARGETS["concurrency"], "met": ratio >= TARGETS["concurrency"],
         "one_process_peak_rss_mb": max(o["peak_rss_mb"] for o in ones),
         "per_process_peak_rss_mb": max(m["peak_rss_mb"] for m in manys),
@@ -351,16 +553,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="wfbench-", dir=args.dir))
     try:
         result: dict[str, Any] = {"machine": machine(), "settings": {
-            "instances": args.instances, "repeats": args.repeats, "preload_instances": args.preload_instances,
-            "preload_history": args.preload_history, "processes": args.processes, "quick": args.quick,
-            "workdir_filesystem": str(args.dir or tempfile.gettempdir())}}
+            "instances": args.instances, "repeats": args.repeats, "batch": args.batch,
+            "preload_instances": args.preload_instances, "preload_history": args.preload_history,
+            "processes": args.processes, "quick": args.quick}}
         parts = set(args.parts.split(","))
         if "durability" in parts:
-            result["durability"] = {d: bench_durability(workdir, d, args.instances, args.repeats)
+            result["durability"] = {d: bench_durability(workdir, d, args.instances, args.repeats, args.batch)
                                     for d in ("FULL", "NORMAL")}
         if "scaling" in parts:
-            result["scaling"] = bench_scaling(workdir, args.instances, args.repeats, args.preload_instances,
-                                              args.preload_history)
+            result["scaling"] = bench_scaling(workdir, args.instances, args.repeats, args.batch,
+                                              args.preload_instances, args.preload_history)
         if "concurrency" in parts:
             result["concurrency"] = bench_concurrency(workdir, args.instances, args.processes, args.repeats)
         result["targets_met"] = all([*(d["met"] for d in result.get("durability", {}).values()),
@@ -373,33 +575,38 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def table(result: dict[str, Any]) -> str:
     m, s = result["machine"], result["settings"]
     lines = [f"{m['cores']} cores, {m['machine']}, Python {m['python']}, SQLite {m['sqlite']}, {m['date']}; "
-             f"{s['instances']} instances x 3 completions, median of {s['repeats']}",
+             f"{s['instances']} instances x 3 completions per run, batches of {s['batch']}, "
+             f"median of {s['repeats']} runs",
              "",
-             f"{'run':<34}{'completions/s':>14}{'starts/s':>10}{'vs':>10}{'ratio':>8}{'target':>8}"
-             f"{'met':>5}{'peak RSS MB':>13}{'stmts/step':>12}",
-             "-" * 114]
+             f"{'run':<38}{'completions/s':>14}{'starts/s':>10}{'vs':>8}{'ratio':>7}{'target':>7}"
+             f"{'met':>5}{'peak RSS MB':>13}{'stmts/step':>11}{'WAL pages/step':>16}",
+             "-" * 129]
 
-    def row(name, per_s, starts, against, ratio, target, met, rss, statements="") -> None:
-        lines.append(f"{name:<34}{per_s:>14,.0f}{starts:>10}{against:>10}{ratio:>8}{target:>8}{met:>5}"
-                     f"{rss:>13}{statements:>12}")
+    def row(name, per_s, starts="", against="", ratio="", target="", met="", rss="", statements="",
+            frames="") -> None:
+        lines.append(f"{name:<38}{per_s:>14,.0f}{starts:>10}{against:>8}{ratio:>7}{target:>7}{met:>5}"
+                     f"{rss:>13}{statements:>11}{frames:>16}")
 
     for d in result.get("durability", {}).values():
-        row(f"floor, sqlite3, {d['durability']}", d["floor_completions_per_s"], "", "", "", "", "",
-            f"{d['floor_peak_rss_mb']:.0f}", "4")
+        row(f"floor, sqlite3, {d['durability']}", d["floor_completions_per_s"], rss=f"{d['floor_peak_rss_mb']:.0f}",
+            statements="4", frames=f"{d['floor_wal_frames_per_completion']:.1f}")
         row(f"engine, {d['durability']}", d["engine_completions_per_s"], f"{d['engine_starts_per_s']:,.0f}",
             "floor", f"{d['ratio']:.0%}", f"{d['target']:.0%}", "yes" if d["met"] else "NO",
-            f"{d['engine_peak_rss_mb']:.0f}", f"{d['statements_per_completion']:.1f}")
+            f"{d['engine_peak_rss_mb']:.0f}", f"{d['statements_per_completion']:.1f}",
+            f"{d['engine_wal_frames_per_completion']:.1f}")
+        row(f"  its SQL replayed, no engine, {d['durability']}", d["sql_replay_completions_per_s"], "", "floor",
+            f"{d['sql_replay_ratio']:.0%}")
     sc = result.get("scaling")
     if sc:
         row("engine, FULL, empty database", sc["empty_completions_per_s"], f"{sc['empty_starts_per_s']:,.0f}",
-            "", "", "", "", f"{sc['empty_peak_rss_mb']:.0f}")
+            rss=f"{sc['empty_peak_rss_mb']:.0f}")
         row(f"engine, FULL, {sc['preload']['instances']:,} preloaded", sc["preloaded_completions_per_s"],
             f"{sc['preloaded_starts_per_s']:,.0f}", "empty", f"{sc['ratio']:.0%}", f"{sc['target']:.0%}",
             "yes" if sc["met"] else "NO", f"{sc['preloaded_peak_rss_mb']:.0f}")
     cc = result.get("concurrency")
     if cc:
-        row("engine, FULL, 1 process", cc["one_process_completions_per_s"], "", "", "", "", "",
-            f"{cc['one_process_peak_rss_mb']:.0f}")
+        row("engine, FULL, 1 process", cc["one_process_completions_per_s"],
+            rss=f"{cc['one_process_peak_rss_mb']:.0f}")
         row(f"engine, FULL, {cc['processes']} processes (aggregate)", cc["aggregate_completions_per_s"], "",
             "1 proc", f"{cc['ratio']:.0%}", f"{cc['target']:.0%}", "yes" if cc["met"] else "NO",
             f"{cc['per_process_peak_rss_mb']:.0f} each")
@@ -416,21 +623,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--quick", action="store_true", help="a tiny run for a smoke test (numbers meaningless)")
-    parser.add_argument("--instances", type=int, default=1000, help="instances per engine run (3 completions each)")
+    parser.add_argument("--instances", type=int, default=1000, help="instances per run (3 completions each)")
     parser.add_argument("--repeats", type=int, default=5, help="repetitions; medians are reported")
+    parser.add_argument("--batch", type=int, default=150, help="completions per batch when interleaving")
     parser.add_argument("--preload-instances", type=int, default=100_000)
     parser.add_argument("--preload-history", type=int, default=1_000_000)
     parser.add_argument("--processes", type=int, default=4)
-    parser.add_argument("--dir", default=None, help="where the database files go (default: the temp dir)")
     parser.add_argument("--parts", default="durability,scaling,concurrency",
                         help="comma-separated subset of durability,scaling,concurrency")
+    parser.add_argument("--dir", default=None, help="where the database files go (default: the temp dir)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         _child_main(args.child)
         return 0
     if args.quick:
-        args.instances, args.repeats, args.preload_instances, args.preload_history = 20, 1, 500, 5000
+        args.instances, args.repeats, args.batch = 20, 1, 10
+        args.preload_instances, args.preload_history = 500, 5000
     result = run(args)
     print(json.dumps(result, indent=2) if args.json else table(result))
     return 0
