@@ -184,6 +184,8 @@ def retry_instance(bp: CompiledBlueprint, state: InstanceState, event: Event) ->
     step = _Step(bp, state, event)
     step.set_status(InstanceStatus.ACTIVE, HistoryKind.INSTANCE_RESUMED, clear_error=True)
     for token in sorted(stopped, key=lambda t: t.created_at):
+        if token.id not in step.tokens:  # an earlier one reached an END: the instance is COMPLETED
+            continue
         step.remove_token(token.id)
         step.leave(token.node_id, reenter=True)  # evaluate the split again, not follow every edge
         if step.failure is not None and step.failure.node_id == token.node_id:

@@ -76,8 +76,8 @@ def _apply(state: ReplayedState, entry: HistoryEntry) -> None:  # noqa: C901 - o
         execution.status, execution.error = "CANCELLED", d["reason"]
     elif kind is HistoryKind.EXECUTION_STUCK:
         execution.status, execution.error = "STUCK", d["reason"]
-    elif kind is HistoryKind.INSTANCE_COMPLETED:
-        state.status = "COMPLETED"
+    elif kind is HistoryKind.INSTANCE_COMPLETED:  # an END also ends a no-match of the same step
+        state.status, state.error = "COMPLETED", None
     elif kind is HistoryKind.INSTANCE_CANCELLED:
         state.status = "CANCELLED"
     elif kind is HistoryKind.INSTANCE_FAILED:

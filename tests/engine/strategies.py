@@ -135,9 +135,14 @@ class _Layout:
             item["condition"] = cond
         self.edges.append(item)
 
-    def block(self, tree: tuple, source: str, cond: str | None = None) -> str:
-        """Lay out ``tree`` after ``source`` (the first edge carries ``cond``); return its exit node."""
+    def block(self, tree: tuple, source: str, cond: str | None = None) -> str | None:
+        """Lay out ``tree`` after ``source`` (the first edge carries ``cond``); return its exit node (None
+        for a branch that ends in an END event)."""
         kind = tree[0]
+        if kind == "end":
+            node = self.node("end", type="INTERNAL", internal_type="EVENT", event_type="END")
+            self.edge(source, node, cond)
+            return None
         if kind == "task":
             _, index, inputs, outputs = tree
             node = self.node("t", type="TASK", task_id=f"job{index}", input_mapping=dict(inputs),
@@ -154,7 +159,9 @@ class _Layout:
             join = self.gateway("pj", "PARALLEL_JOIN")
             self.edge(source, split, cond)
             for branch in tree[1]:
-                self.edge(split if branch is None else self.block(branch, split), join)
+                end = split if branch is None else self.block(branch, split)
+                if end is not None:
+                    self.edge(end, join)
             return join
         if kind == "xor":
             split = self.gateway("xs", "EXCLUSIVE_SPLIT")
@@ -164,7 +171,9 @@ class _Layout:
                 if branch is None:
                     self.edge(split, join, branch_cond)
                 else:
-                    self.edge(self.block(branch, split, branch_cond), join)
+                    end = self.block(branch, split, branch_cond)
+                    if end is not None:
+                        self.edge(end, join)
             return join
         if kind == "loop":
             _, body, back = tree
@@ -188,7 +197,34 @@ def layout(tree: tuple, workflow_id: str = "random") -> dict[str, Any]:
 
 
 blueprints = block_tree.map(layout)
-"""Random well-formed blueprints."""
+"""Random well-formed (block-structured) blueprints."""
+
+
+def _add_ends(tree: tuple | None, flags: list[bool]) -> tuple | None:
+    """End some branches of parallel and exclusive blocks in an END event (at least one branch of each
+    block goes on to its join), consuming one flag per branch."""
+    if tree is None or tree[0] in ("task", "end"):
+        return tree
+    if tree[0] == "seq":
+        return ("seq", [_add_ends(child, flags) for child in tree[1]])
+    if tree[0] == "loop":
+        return ("loop", _add_ends(tree[1], flags), tree[2])
+    branches = tree[1] if tree[0] == "par" else [body for _, body in tree[1]]
+    ended = [bool(flags.pop()) if flags else False for _ in branches]
+    if all(ended):
+        ended[0] = False
+    bodies = [("end",) if end and body is None else
+              ("seq", [_add_ends(body, flags), ("end",)]) if end else _add_ends(body, flags)
+              for body, end in zip(branches, ended, strict=True)]
+    if tree[0] == "par":
+        return ("par", bodies)
+    return ("xor", [(cond, body) for (cond, _), body in zip(tree[1], bodies, strict=True)])
+
+
+blueprints_with_ends = st.tuples(block_tree, st.lists(st.booleans(), max_size=12)).map(
+    lambda pair: layout(_add_ends(pair[0], list(pair[1]))))
+"""Random blueprints where some branches end in an END event inside a parallel or exclusive block:
+valid, with warnings (reaching such an END ends the instance while other branches may still run)."""
 
 initial_context = st.dictionaries(variable, value, max_size=4)
 outputs = st.dictionaries(st.sampled_from((*OUTPUT_KEYS, "unmapped")), value, max_size=3)

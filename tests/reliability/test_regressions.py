@@ -159,3 +159,67 @@ def test_ids_and_texts_that_are_not_valid_unicode_give_a_workflow_error() -> Non
             call()
     assert manager.get_status(instance_id) == before
     store.close()
+
+
+def test_replay_of_an_end_reached_in_the_step_of_a_no_match() -> None:
+    """Found by test_properties (blueprints with an END inside a branch), shrunk: a parallel split whose
+    empty branch reaches an END while another branch's exclusive split matches nothing, in one step. The
+    machine completes the instance and clears the no-match error (commit 1535d08), but the replay kept
+    the error of the INSTANCE_FAILED entry: replay != stored state."""
+    def gateway(node_id: str, kind: str) -> dict:
+        return {"id": node_id, "type": "INTERNAL", "internal_type": "GATEWAY", "gateway_type": kind}
+
+    blueprint = {
+        "workflow_id": "end_in_branch",
+        "nodes": [START, gateway("ps", "PARALLEL_SPLIT"), gateway("pj", "PARALLEL_JOIN"),
+                  gateway("xs", "EXCLUSIVE_SPLIT"), {"id": "t", "type": "TASK", "task_id": "job"}, END,
+                  {"id": "end2", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "END"}],
+        "edges": [{"id": "e0", "source_id": "start", "target_id": "ps"},
+                  {"id": "e1", "source_id": "ps", "target_id": "pj"},
+                  {"id": "e2", "source_id": "ps", "target_id": "xs"},
+                  {"id": "e3", "source_id": "xs", "target_id": "t", "condition": "v0 == 0"},
+                  {"id": "e4", "source_id": "t", "target_id": "end2"},
+                  {"id": "e5", "source_id": "pj", "target_id": "end"}],
+    }
+    store = open_store(":memory:")
+    manager = WorkflowManager(store)
+    manager.add_workflow(blueprint)
+    instance_id = manager.start_workflow("end_in_branch", {})
+    view = manager.get_status(instance_id)
+    assert view.status == "COMPLETED" and view.error is None
+    assert_instance(view, compile_blueprint(blueprint))
+    store.close()
+
+
+def test_retry_instance_stopped_at_two_splits_when_the_first_resumes_to_an_end() -> None:
+    """Two branches of a parallel split stop at exclusive splits in one step (the instance is FAILED with
+    two FAILED tokens). After set_variables, retry_instance resumed the first, which reached an END and
+    completed the instance (removing every token); it then tried to remove the second token again and
+    raised a bare KeyError, every time: the instance could never be resumed."""
+    def gateway(node_id: str, kind: str) -> dict:
+        return {"id": node_id, "type": "INTERNAL", "internal_type": "GATEWAY", "gateway_type": kind}
+
+    blueprint = {
+        "workflow_id": "two_stops",
+        "nodes": [START, gateway("ps", "PARALLEL_SPLIT"), gateway("xs1", "EXCLUSIVE_SPLIT"),
+                  gateway("xs2", "EXCLUSIVE_SPLIT"), {"id": "t", "type": "TASK", "task_id": "job"}, END],
+        "edges": [{"id": "e0", "source_id": "start", "target_id": "ps"},
+                  {"id": "e1", "source_id": "ps", "target_id": "xs1"},
+                  {"id": "e2", "source_id": "ps", "target_id": "xs2"},
+                  {"id": "e3", "source_id": "xs1", "target_id": "end", "condition": "a == 1"},
+                  {"id": "e4", "source_id": "xs2", "target_id": "t", "condition": "b == 1"},
+                  {"id": "e5", "source_id": "t", "target_id": "end"}],
+    }
+    store = open_store(":memory:")
+    manager = WorkflowManager(store)
+    manager.add_workflow(blueprint)
+    with pytest.raises(NoMatchingConditionError):
+        manager.start_workflow("two_stops", {})
+    instance_id = manager.list_instances()[0].id
+    assert sorted(t.node_id for t in manager.get_status(instance_id).tokens) == ["xs1", "xs2"]
+    manager.set_variables(instance_id, {"a": 1, "b": 1})
+    manager.retry_instance(instance_id)
+    view = manager.get_status(instance_id)
+    assert view.status == "COMPLETED" and view.tokens == [] and view.error is None
+    assert_instance(view, compile_blueprint(blueprint))
+    store.close()
