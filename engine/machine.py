@@ -82,6 +82,7 @@ def _plain_fields(cls: type) -> frozenset[str]:
 
 
 _FIELD_NAMES: dict[type, frozenset[str]] = {}
+_HISTORY_ENTRY_IS_PLAIN = {"kind", "node_id", "execution_id", "details"} <= _plain_fields(HistoryEntry)
 
 
 def start(bp: CompiledBlueprint, instance_id: str, context: dict[str, Any], event: Event) -> Transition:
@@ -302,15 +303,21 @@ class _Step:
         self.dispatch: list[TaskPayload] = []
         self.failure: WorkflowError | None = None
         self.arrivals = 0
+        # Every entry of a step shares its time, actor and instance: build them from one template.
+        self._entry = HistoryEntry(kind=HistoryKind.INSTANCE_STARTED, at=event.at, actor=event.actor,
+                                   instance_id=state.id)
 
     # -- recording -------------------------------------------------------------------------------
 
     def record(self, kind: HistoryKind, node_id: str | None = None, execution_id: str | None = None,
                **details: Any) -> None:
-        self.changes.history.append(HistoryEntry(
-            kind=kind, at=self.event.at, node_id=node_id, execution_id=execution_id, details=details,
-            actor=self.event.actor, instance_id=self.state.id,
-        ))
+        if _HISTORY_ENTRY_IS_PLAIN:  # a step records about ten entries: skip the frozen __init__
+            entry = object.__new__(HistoryEntry)
+            entry.__dict__.update(self._entry.__dict__, kind=kind, node_id=node_id, execution_id=execution_id,
+                                  details=details)
+        else:
+            entry = replace(self._entry, kind=kind, node_id=node_id, execution_id=execution_id, details=details)
+        self.changes.history.append(entry)
 
     def set_context(self, values: dict[str, Any], execution_id: str | None = None, record: bool = True) -> None:
         if not values:
