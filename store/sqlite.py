@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -164,17 +162,14 @@ class SqliteWriteTransaction:
                 [(iid, dump_time(h.at), _text(h.kind), h.node_id, h.execution_id, dump_json(h.details), h.actor)
                  for h in changes.history])
 
-
     def _update_execution(self, e: Execution) -> None:
         before = self._known.get(e.id)
         sets, params = [], []
-        for column, value, encode in (
-                ("outputs", e.outputs, _json_or_none), ("status", e.status, _enum_value), ("error", e.error, None),
-                ("updated_at", e.updated_at, dump_time), ("lease_owner", e.lease_owner, None),
-                ("lease_until", e.lease_until, dump_time), ("next_attempt_at", e.next_attempt_at, dump_time),
-                ("attempt", e.attempt, None)):
+        for column in _EXECUTION_UPDATE_COLUMNS:
+            value = getattr(e, column)
             if before is None or getattr(before, column) != value:
                 sets.append(f"{column} = ?")
+                encode = _EXECUTION_ENCODERS.get(column)
                 params.append(encode(value) if encode else value)
         if sets:
             self.cursor.execute(f"UPDATE executions SET {', '.join(sets)} WHERE id = ?", (*params, e.id))
@@ -185,8 +180,13 @@ def _json_or_none(value: Any) -> str | None:
     return None if value is None else dump_json(value)
 
 
-def _enum_value(value: Any) -> str:
-    return _text(value)
+# The columns of an execution that change after it is created, and how those that are not text or numbers
+# are written.
+_EXECUTION_UPDATE_COLUMNS = (
+    "outputs", "status", "error", "updated_at", "lease_owner", "lease_until", "next_attempt_at", "attempt",
+)
+_EXECUTION_ENCODERS = {"outputs": _json_or_none, "status": _text, "updated_at": dump_time,
+                       "lease_until": dump_time, "next_attempt_at": dump_time}
 
 
 def _execution_params(e: Execution) -> tuple:
@@ -194,6 +194,87 @@ def _execution_params(e: Execution) -> tuple:
             None if e.outputs is None else dump_json(e.outputs), _text(e.status), e.attempt, e.error,
             dump_time(e.created_at), dump_time(e.updated_at), e.lease_owner, dump_time(e.lease_until),
             dump_time(e.next_attempt_at))
+
+
+class _Transaction:
+    """One transaction on a connection of the store; a context manager (a class, not a generator: this
+    runs twice per engine step).
+
+    It uses the driver's connection straight from the pool, with BEGIN and COMMIT issued on it: going
+    through an SQLAlchemy Connection (its begin event, execution context and result machinery) cost more
+    per step than the step's own statements. The pool still sets the pragmas when it connects. The last
+    connection used waits in the store's ``_idle`` rather than going back to SQLAlchemy's pool, whose
+    checkout and reset-on-return cost as much as a small step's statements. Only one: the others go back
+    to the pool, so that threads waiting there for a connection are not starved.
+    """
+
+    __slots__ = ("store", "write", "pooled", "connection", "cursor")
+
+    def __init__(self, store: SqliteStore, write: bool) -> None:
+        self.store = store
+        self.write = write
+
+    def __enter__(self) -> Any:
+        store = self.store
+        try:
+            self.pooled = store._idle.pop()
+        except IndexError:
+            try:
+                self.pooled = store.engine.raw_connection()
+            except (DBAPIError, sqlite3.DatabaseError) as error:
+                raise StoreError(f"{store.source}: {describe_database_error(error)}") from None
+        self.connection = self.pooled.driver_connection
+        try:
+            self.cursor = self.connection.cursor()
+            self.cursor.execute("BEGIN IMMEDIATE" if self.write else "BEGIN DEFERRED")
+        except BaseException as error:
+            self._end()
+            raise self._translated(error) from None
+        return SqliteWriteTransaction(self.cursor) if self.write else self.cursor
+
+    def __exit__(self, error_type: Any, error: BaseException | None, traceback: Any) -> bool:
+        try:
+            if error is None:
+                try:
+                    self.cursor.execute("COMMIT")
+                except BaseException as commit_error:
+                    error = commit_error
+            if error is not None and self.connection.in_transaction:
+                try:
+                    self.connection.rollback()
+                except sqlite3.Error:
+                    pass  # the connection is not reused (below); the original error says more
+        finally:
+            self._end()
+        if error is None:
+            return False
+        translated = self._translated(error)
+        if translated is error:
+            if error_type is None:
+                raise error  # the COMMIT failed
+            return False  # let the body's own exception go on as it is
+        raise translated from None
+
+    def _end(self) -> None:
+        """Close the cursor; keep the connection for the next transaction, or give it back to the pool."""
+        cursor = getattr(self, "cursor", None)
+        if cursor is not None:
+            cursor.close()
+        idle = self.store._idle
+        if not self.connection.in_transaction and not idle:
+            idle.append(self.pooled)
+        else:
+            self.pooled.close()  # back to SQLAlchemy's pool, which rolls it back
+
+    def _translated(self, error: BaseException) -> BaseException:
+        """The store's error for a driver error; ``error`` itself for anything else."""
+        if isinstance(error, (DBAPIError, sqlite3.DatabaseError)):
+            return StoreError(f"{self.store.source}: {describe_database_error(error)}")
+        if isinstance(error, UnicodeEncodeError):  # a lone surrogate, e.g. undecodable bytes from a shell argument
+            text = error.object if isinstance(error.object, str) else ""
+            return InvalidValueError("text that is not valid Unicode (a lone surrogate): "
+                                     f"{text[max(0, error.start - 40):error.end + 10]!r}")
+        return error
 
 
 class SqliteStore:
@@ -210,60 +291,19 @@ class SqliteStore:
 
     # -- transactions -----------------------------------------------------------------------------
 
-    @contextmanager
-    def write(self) -> Iterator[SqliteWriteTransaction]:
-        """One BEGIN IMMEDIATE transaction; commit on normal exit, roll back on an exception."""
-        with self._transaction(write=True) as cursor:
-            yield SqliteWriteTransaction(cursor)
+    def write(self) -> _Transaction:
+        """One BEGIN IMMEDIATE transaction; commit on normal exit, roll back on an exception.
 
-    @contextmanager
-    def _transaction(self, write: bool) -> Iterator[sqlite3.Cursor]:
-        # The driver's connection straight from the pool, with BEGIN and COMMIT issued on it: going
-        # through an SQLAlchemy Connection (its begin event, execution context and result machinery)
-        # cost more per step than the step's own statements. The pool still sets the pragmas on connect.
-        # The last connection used waits in ``_idle`` rather than going back to SQLAlchemy's pool, whose
-        # checkout and reset-on-return cost as much as a small step's statements. Only one: the others go
-        # back to the pool, so that threads waiting there for a connection are not starved.
-        try:
-            pooled = self._idle.pop()
-        except IndexError:
-            try:
-                pooled = self.engine.raw_connection()
-            except (DBAPIError, sqlite3.DatabaseError) as error:
-                raise StoreError(f"{self.source}: {describe_database_error(error)}") from None
-        connection = pooled.driver_connection
-        reusable = False
-        try:
-            cursor = connection.cursor()
-            try:
-                cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
-                try:
-                    yield cursor
-                    cursor.execute("COMMIT")
-                except BaseException:
-                    if connection.in_transaction:
-                        connection.rollback()
-                    raise
-            finally:
-                cursor.close()
-                reusable = not connection.in_transaction
-        except (DBAPIError, sqlite3.DatabaseError) as error:
-            raise StoreError(f"{self.source}: {describe_database_error(error)}") from None
-        except UnicodeEncodeError as error:  # a lone surrogate, e.g. undecodable bytes from a shell argument
-            text = error.object if isinstance(error.object, str) else ""
-            raise InvalidValueError("text that is not valid Unicode (a lone surrogate): "
-                                    f"{text[max(0, error.start - 40):error.end + 10]!r}") from None
-        finally:
-            if reusable and not self._idle:
-                self._idle.append(pooled)
-            else:
-                pooled.close()  # back to SQLAlchemy's pool, which rolls it back
+        Use as ``with store.write() as tx:``; ``tx`` is a :class:`SqliteWriteTransaction`.
+        """
+        return _Transaction(self, write=True)
 
-    @contextmanager
-    def read(self) -> Iterator[sqlite3.Cursor]:
-        """A deferred transaction: every query inside it sees the same snapshot."""
-        with self._transaction(write=False) as cursor:
-            yield cursor
+    def read(self) -> _Transaction:
+        """A deferred transaction: every query inside it sees the same snapshot.
+
+        Use as ``with store.read() as cursor:``; ``cursor`` is the driver's cursor.
+        """
+        return _Transaction(self, write=False)
 
     def close(self) -> None:
         while self._idle:
