@@ -41,8 +41,22 @@ def _v1_baseline(connection: sqlite3.Connection) -> None:
         connection.execute(statement)
 
 
+_V2_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS ix_executions_status_updated ON executions (status, updated_at)",
+)
+
+
+def _v2_console_indexes(connection: sqlite3.Connection) -> None:
+    """Version 2: an index on executions (status, updated_at), for the console's tasks-completed-per-minute
+    chart (a GROUP BY minute over the last hour) and the stuck check's scan of ACTIVE executions unchanged
+    since a cutoff."""
+    for statement in _V2_INDEXES:
+        connection.execute(statement)
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _v1_baseline),
+    (2, _v2_console_indexes),
 ]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Column, ForeignKey, Index, Integer, Text
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class MetaRow(SQLModel, table=True):
@@ -76,6 +76,8 @@ class ExecutionRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_executions_instance_status", "instance_id", "status"),
         Index("ix_executions_status_created", "status", "created_at"),
+        # Tasks completed per minute (the console's overview) and the stuck check's "ACTIVE, unchanged since".
+        Index("ix_executions_status_updated", "status", "updated_at"),
         Index("ix_executions_lease_owner", "lease_owner"),
     )
 
