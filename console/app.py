@@ -1,48 +1,78 @@
-"""The wfconsole Textual app: wires the screens, the live change signal and the app-wide keys together.
+"""The wfconsole Textual app: wires the views, the worker runtime, the live change signal and the app-wide keys.
 
-``run(db_path)`` is what the ``wfconsole`` command calls; tests construct :class:`WfConsoleApp` with
-their own manager and a fixed clock.
+Each view is a Textual *mode* with its own screen stack (``1`` Overview, ``2`` Instances, ``3`` Incidents,
+``4`` Blueprints, ``5`` History), so an instance opened from the incidents comes back to the incidents.
+``run(db_path, workers_module)`` is what the ``wfconsole`` command calls; tests construct
+:class:`WfConsoleApp` with their own manager and a fixed clock.
 """
 
 from __future__ import annotations
 
+import logging
+import weakref
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.logging import TextualHandler
+from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
 from console.backend import ConsoleBackend
 from console.commands import ScreenActions
 from console.formatting import ConsoleClock
-from console.messages import DataChanged, OpenInstance
+from console.messages import DataChanged, OpenInstance, WorkerOutcome
+from console.screens.blueprints_screen import BlueprintsScreen
 from console.screens.help_screen import HelpScreen
+from console.screens.history_search_screen import HistorySearchScreen
+from console.screens.incidents_screen import IncidentsScreen
 from console.screens.instance_detail_screen import InstanceDetailScreen
 from console.screens.instances_screen import InstancesScreen
 from console.screens.live_screen import LiveScreen
+from console.screens.overview_screen import OverviewScreen
+from console.widgets.nav_bar import VIEWS
+from console.widgets.runtime_bar import RuntimeStatus
 from engine import WorkflowError, WorkflowManager
+from engine.model import Execution
+from engine.runtime import Outcome, WorkerRuntime
+from engine.workers import WorkerRegistry, load_workers
 
 POLL_SECONDS = 1.0
+STATUS_SECONDS = 5.0  # the header is recounted this often even without commits: leases lapse silently
+STOP_GRACE_SECONDS = 5.0  # on quit, running attempts get this long to finish; the rest's leases are released
+SCREENS_BY_MODE: dict[str, type[Screen]] = {
+    "overview": OverviewScreen, "instances": InstancesScreen, "incidents": IncidentsScreen,
+    "blueprints": BlueprintsScreen, "history": HistorySearchScreen,
+}
 
 
 class WfConsoleApp(App[None]):
-    """The operations console on one wfconsole database."""
+    """The operations console on one wfconsole database, optionally running task workers in-process."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses elsewhere find it
     TITLE = "wfconsole"
     COMMANDS = App.COMMANDS | {ScreenActions}
+    MODES: ClassVar[dict[str, Any]] = dict(SCREENS_BY_MODE)
     BINDINGS: ClassVar[list[BindingType]] = [
+        *(Binding(key, f"go('{mode}')", title, show=False) for mode, key, title in VIEWS),
         Binding("question_mark", "help", "Keys"),
         Binding("ctrl+p", "command_palette", "Command palette", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
+    runtime_status: reactive[RuntimeStatus] = reactive(RuntimeStatus)
+
     def __init__(self, db_path: str | None = None, manager: WorkflowManager | None = None, *,
                  clock: ConsoleClock | None = None, actor: str | None = None,
-                 poll_seconds: float = POLL_SECONDS) -> None:
-        """Open ``db_path`` (unless a ``manager`` is given). ``clock`` and ``actor`` are for tests."""
+                 poll_seconds: float = POLL_SECONDS, workers: WorkerRegistry | None = None,
+                 runtime_options: dict[str, Any] | None = None, start_mode: str = "overview") -> None:
+        """Open ``db_path`` (unless a ``manager`` is given) and, with ``workers``, run them in-process.
+
+        ``clock``, ``actor``, ``runtime_options`` (passed to :class:`WorkerRuntime`) and ``start_mode``
+        are for tests.
+        """
         super().__init__()
         if manager is None:
             if db_path is None:
@@ -53,15 +83,29 @@ class WfConsoleApp(App[None]):
         self._owns_store = manager is None  # a store handed in is closed by whoever opened it
         self.clock = clock or ConsoleClock()
         self.poll_seconds = poll_seconds
+        self.start_mode = start_mode
         self.sub_title = Path(db_path).name if db_path else str(getattr(self.backend.store, "source", ""))
+        self.live_screens: weakref.WeakSet[LiveScreen] = weakref.WeakSet()
         self._data_version: int | None = None
+        self.runtime: WorkerRuntime | None = None
+        self._runtime_stopped = False
+        if workers is not None:
+            self.runtime = WorkerRuntime(self.backend.manager, workers, on_outcome=self._on_outcome,
+                                         **(runtime_options or {}))
 
     def on_mount(self) -> None:
-        self.push_screen(InstancesScreen())
+        self.switch_mode(self.start_mode)
+        if self.runtime is not None:
+            self.runtime.start()
+        self.refresh_runtime_status()
         if self.poll_seconds > 0:
             self.set_interval(self.poll_seconds, self._watch_database)
+            self.set_interval(STATUS_SECONDS, self.refresh_runtime_status)
 
     def on_unmount(self) -> None:
+        if self.runtime is not None and not self._runtime_stopped:
+            self._runtime_stopped = True
+            self.runtime.stop(grace=0)  # quit without q (e.g. Ctrl+C): release the leases at least
         if self._owns_store:
             self.backend.close()
 
@@ -82,18 +126,89 @@ class WfConsoleApp(App[None]):
             self.call_from_thread(self.announce_change)
 
     def announce_change(self) -> None:
-        """Post :class:`DataChanged` to the screens that can be seen; mark the hidden ones stale."""
-        visible = True
+        """Post :class:`DataChanged` to the screens that can be seen; mark the others stale (they reload
+        when they come back), and count the header again."""
+        visible: set[Screen] = set()
         for screen in reversed(self.screen_stack):
-            if isinstance(screen, LiveScreen):
-                if visible:
-                    screen.post_message(DataChanged())
-                else:
-                    screen.data_stale = True
+            visible.add(screen)
             if not isinstance(screen, ModalScreen):
-                visible = False  # an opaque screen hides everything under it
+                break  # an opaque screen hides everything under it
+        for screen in list(self.live_screens):
+            if screen in visible:
+                screen.post_message(DataChanged())
+            else:
+                screen.data_stale = True
+        self.refresh_runtime_status()
 
-    # -- app-wide messages and keys ---------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="runtime-status", exit_on_error=False)
+    def refresh_runtime_status(self) -> None:
+        """Count the open executions for the header, off the event loop."""
+        runtime = self.runtime
+        task_ids = tuple(runtime.registry.task_ids) if runtime is not None else ()
+        workers = "none" if runtime is None else "running" if runtime.running else "stopping"
+        try:
+            counts, problem = self.backend.execution_counts(task_ids, self.clock.now()), None
+        except Exception as error:  # noqa: BLE001 - shown in the header line, retried at the next change
+            counts, problem = None, f"cannot count: {error}"
+        stats = runtime.stats if runtime is not None else None
+        status = RuntimeStatus(workers, task_ids, counts, stats.completed if stats else 0,
+                               stats.failed if stats else 0, problem)
+        self.call_from_thread(setattr, self, "runtime_status", status)
+
+    # -- the worker runtime -----------------------------------------------------------------------
+
+    def _on_outcome(self, execution: Execution, outcome: Outcome, elapsed: float, error: str | None) -> None:
+        # Runs in a worker thread: post_message is thread-safe and never waits for the event loop.
+        if outcome is Outcome.FAILED:
+            self.post_message(WorkerOutcome(execution, outcome.value, error))
+
+    @on(WorkerOutcome)
+    def _worker_failed(self, message: WorkerOutcome) -> None:
+        execution = message.execution
+        self.notify(f"{execution.task_id} at {execution.node_id} of instance {execution.instance_id[:8]} failed "
+                    f"after {execution.attempt} attempt(s): {message.error}. Press 3 for the incidents.",
+                    title="New incident", severity="warning", timeout=8)
+
+    async def action_quit(self) -> None:
+        """Quit; with workers running here, first let their running attempts finish (a few seconds)."""
+        runtime = self.runtime
+        if runtime is None or self._runtime_stopped:
+            self.exit()
+            return
+        self._runtime_stopped = True
+        running = runtime.running_count
+        self.notify(f"stopping the workers: waiting up to {STOP_GRACE_SECONDS:g}s for {running} running "
+                    "attempt(s)…" if running else "stopping the workers…", title="Quit", timeout=STOP_GRACE_SECONDS)
+        self._stop_runtime_then_exit(runtime)
+
+    @work(thread=True, group="quit", exit_on_error=False)
+    def _stop_runtime_then_exit(self, runtime: WorkerRuntime) -> None:
+        self.call_from_thread(setattr, self, "runtime_status",
+                              RuntimeStatus("stopping", self.runtime_status.task_ids, self.runtime_status.counts))
+        try:
+            runtime.stop(grace=STOP_GRACE_SECONDS)
+        finally:
+            self.call_from_thread(self.exit)
+
+    # -- views, app-wide messages and keys --------------------------------------------------------
+
+    def action_go(self, mode: str) -> None:
+        """Show a view; its own key again goes back to its first screen (e.g. from an instance to the list)."""
+        if isinstance(self.screen, ModalScreen):
+            self.bell()  # a dialog is waiting for an answer: Esc closes it
+            return
+        if mode != self.current_mode:
+            self.switch_mode(mode)
+            return
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, ModalScreen):
+            self.pop_screen()
+
+    def show_instances(self, status: str | None = None, workflow_id: str | None = None) -> None:
+        """Show the instances view filtered by ``status`` and ``workflow_id`` (``None``: every one)."""
+        self.action_go("instances")
+        listing = self.screen_stack[0]
+        if isinstance(listing, InstancesScreen):
+            listing.apply_filters(status, workflow_id)
 
     @on(OpenInstance)
     def _open_instance(self, message: OpenInstance) -> None:
@@ -103,7 +218,7 @@ class WfConsoleApp(App[None]):
         """Show every key, the current screen's first."""
         current = self.screen if not isinstance(self.screen, ModalScreen) else None
         sections = [(self._screen_title(current), current.BINDINGS)] if current is not None else []
-        for screen_class in (InstancesScreen, InstanceDetailScreen):
+        for screen_class in (*SCREENS_BY_MODE.values(), InstanceDetailScreen):
             if current is None or type(current) is not screen_class:
                 sections.append((self._screen_title(screen_class), screen_class.BINDINGS))
         sections.append(("Everywhere", self.BINDINGS))
@@ -115,15 +230,27 @@ class WfConsoleApp(App[None]):
         return f"{group} screen"
 
 
+def _log_to_textual() -> None:
+    """While the console runs, the runtime's log lines go to Textual's log, not over the screen."""
+    for name, level in (("wfconsole", logging.WARNING), ("apscheduler", logging.ERROR)):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [TextualHandler()]
+        logger.setLevel(level)
+        logger.propagate = False
+
+
 def run(db_path: str, workers_module: str | None = None) -> None:
     """Open the console on ``db_path`` (created if missing) and run it until the operator quits.
 
-    ``workers_module`` names the module of task workers to start in-process; not wired yet, accepted
-    so the CLI can pass it. A database that cannot be used exits with its message, not a traceback.
+    With ``workers_module`` (a dotted name or a ``.py`` path) its workers and the stuck-token check run
+    in-process while the console is open. A module that cannot be loaded raises ``WorkerLoadError``
+    before anything is shown (the CLI prints it on one line, exit code 2); a database that cannot be
+    used exits with its message, not a traceback.
     """
-    del workers_module  # the worker runtime is started here once it exists
+    registry = load_workers(workers_module) if workers_module else None
     try:
-        app = WfConsoleApp(db_path=db_path)
+        app = WfConsoleApp(db_path=db_path, workers=registry)
     except WorkflowError as error:
         raise SystemExit(f"wfconsole: {error}") from None
+    _log_to_textual()
     app.run()

@@ -8,14 +8,21 @@ database work and may take a while on a large database, so screens call it from
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from console.widgets.token_graph import GraphDrawing, render_token_graph
+from console.cli_input import BadInputError, read_text_file
+from console.widgets.token_graph import GraphDrawing, render_blueprint_graph, render_token_graph
 from engine import Execution, InstanceQuery, InstanceSummary, InstanceView, WorkflowError, WorkflowManager
+from engine.errors import BlueprintError, Problem, UnknownInstanceError
 from engine.graph import CompiledBlueprint
 from engine.manager import default_actor
-from store import open_store
+from engine.ports import BlueprintSummary
+from engine.validate import compile_blueprint, validate
+from store import open_store, reports
+from store.reports import Activity, ExecutionCounts, HistoryHit, HistoryQuery, IncidentPage
 
 OPEN_EXECUTION_STATUSES = ("ACTIVE", "FAILED", "STUCK")
 
@@ -44,6 +51,38 @@ class InstanceDetail:
     compiled: CompiledBlueprint | None
     drawing: GraphDrawing | None = None  # the token graph, drawn in the worker
     problem: str | None = None  # why the blueprint could not be loaded
+
+
+@dataclass(frozen=True)
+class BlueprintDetail:
+    """One stored version of a workflow as the blueprints screen shows it."""
+
+    summary: BlueprintSummary
+    compiled: CompiledBlueprint | None
+    warnings: list[Problem]
+    drawing: GraphDrawing
+    newest_version: int
+
+
+@dataclass(frozen=True)
+class LoadedBlueprint:
+    """A blueprint file stored (or found already stored, unchanged)."""
+
+    path: str
+    workflow_id: str
+    version: int
+    created: bool
+    warnings: list[Problem] = field(default_factory=list)
+
+
+class BlueprintRefused(WorkflowError):
+    """A blueprint file with errors: nothing was stored. ``problems`` lists every error and warning."""
+
+    def __init__(self, path: str, problems: list[Problem]) -> None:
+        self.path = path
+        self.problems = problems
+        errors = sum(1 for p in problems if p.severity == "error")
+        super().__init__(f"{path}: refused, {errors} error(s); nothing was stored")
 
 
 class ConsoleBackend:
@@ -138,3 +177,73 @@ class ConsoleBackend:
         """Evaluate again the exclusive split where a FAILED instance stopped."""
         self.manager.retry_instance(instance_id, actor=self.actor)
         return "instance resumed"
+
+    # -- operations: header counts, incidents, overview, blueprints, history --------------------------
+
+    def execution_counts(self, local_task_ids: Collection[str], now: datetime) -> ExecutionCounts:
+        """Open executions by what they wait for, and the incidents (for the header line)."""
+        return reports.execution_counts(self.store, local_task_ids, now)
+
+    def incidents(self, limit: int = 500) -> IncidentPage:
+        """The oldest FAILED and STUCK incidents, at most ``limit``, and how many there are."""
+        return reports.list_incidents(self.store, limit)
+
+    def activity(self, now: datetime) -> Activity:
+        """Starts and completions per minute over the last hour, instances by status and by workflow."""
+        return reports.activity(self.store, now)
+
+    def blueprints(self) -> list[BlueprintSummary]:
+        """Every stored version of every workflow with its instances per status."""
+        return reports.blueprint_summaries(self.store)
+
+    def blueprint_detail(self, summary: BlueprintSummary, newest_version: int) -> BlueprintDetail:
+        """The compiled blueprint of ``summary``, its graph (drawn here, off the event loop) and warnings."""
+        try:
+            compiled = self.manager.get_workflow(summary.workflow_id, summary.version)
+        except WorkflowError as error:
+            return BlueprintDetail(summary, None, [], GraphDrawing(None, problem=str(error)), newest_version)
+        stored = self.store.get_blueprint(summary.workflow_id, summary.version)
+        warnings = list(stored.warnings) if stored is not None else list(compiled.warnings)
+        return BlueprintDetail(summary, compiled, warnings, render_blueprint_graph(compiled), newest_version)
+
+    def start_instance(self, workflow_id: str, context: dict[str, Any]) -> str:
+        """Start an instance of the newest version of ``workflow_id``; return its id."""
+        return self.manager.start_workflow(workflow_id, context, actor=self.actor)
+
+    def load_blueprint_file(self, path: str) -> LoadedBlueprint:
+        """Validate the blueprint file at ``path`` and store it.
+
+        Raises :class:`BlueprintRefused` listing every problem when it has errors (nothing is stored),
+        ``BadInputError`` when the file cannot be read, ``BlueprintConflictError`` when another blueprint
+        is stored under the same workflow id and version.
+        """
+        if path.strip() in ("", "-"):
+            raise BadInputError("type the path of a blueprint JSON file")
+        text = read_text_file(path.strip(), "blueprint file")
+        try:
+            compiled = compile_blueprint(text, path)
+        except BlueprintError:
+            raise BlueprintRefused(path, validate(text, path)) from None
+        existed = self.store.get_blueprint(compiled.workflow_id, compiled.version) is not None
+        version = self.manager.add_workflow(compiled.blueprint, origin=path)
+        return LoadedBlueprint(path, compiled.workflow_id, version, not existed, list(compiled.warnings))
+
+    def search_history(self, query: HistoryQuery) -> list[HistoryHit]:
+        """History entries matching ``query``, newest first. An instance id may be a unique prefix;
+        raises ``UnknownInstanceError`` when it matches no instance or several."""
+        if query.instance_id:
+            query = HistoryQuery(**{**query.__dict__, "instance_id": self.resolve_instance(query.instance_id)})
+        return reports.search_history(self.store, query)
+
+    def resolve_instance(self, prefix: str) -> str:
+        """The instance whose id is ``prefix`` or starts with it; raises ``UnknownInstanceError``."""
+        prefix = prefix.strip().lower()
+        found = self.store.find_instance_ids(prefix, limit=6)
+        if prefix in found:
+            return prefix
+        if not found:
+            raise UnknownInstanceError(f"no instance id starts with {prefix!r}")
+        if len(found) > 1:
+            shown = ", ".join(i[:12] for i in found[:5])
+            raise UnknownInstanceError(f"{prefix!r} matches several instances ({shown}…): type more of the id")
+        return found[0]

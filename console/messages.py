@@ -15,3 +15,13 @@ class OpenInstance(Message):
     def __init__(self, instance_id: str) -> None:
         super().__init__()
         self.instance_id = instance_id
+
+
+class WorkerOutcome(Message):
+    """A worker of this console's runtime finished an attempt (posted from a worker thread)."""
+
+    def __init__(self, execution: object, outcome: str, error: str | None) -> None:
+        super().__init__()
+        self.execution = execution
+        self.outcome = outcome
+        self.error = error

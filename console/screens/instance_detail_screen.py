@@ -16,6 +16,7 @@ from textual.worker import get_current_worker
 
 from console.backend import OPEN_EXECUTION_STATUSES, InstanceDetail
 from console.screens.confirm_modal import ConfirmModal
+from console.screens.history_search_screen import HistorySearchScreen
 from console.screens.live_screen import LiveScreen
 from console.screens.mark_done_modal import MarkDoneModal
 from console.screens.reason_modal import ReasonModal
@@ -24,6 +25,8 @@ from console.widgets.context_tree import ContextTree
 from console.widgets.executions_table import ExecutionsTable
 from console.widgets.history_timeline import HistoryTimeline
 from console.widgets.instance_header import InstanceHeader
+from console.widgets.nav_bar import NavBar
+from console.widgets.runtime_bar import RuntimeBar
 from console.widgets.token_graph import GraphDrawing, TokenGraph
 from engine import Execution, UnknownInstanceError
 from engine.graph import CompiledBlueprint
@@ -50,6 +53,7 @@ class InstanceDetailScreen(LiveScreen):
         Binding("x", "cancel_instance", "Cancel instance"),
         Binding("e", "edit_variable", "Edit variable"),
         Binding("R", "retry_instance", "Resume instance"),
+        Binding("h", "search_history", "Search history"),
         Binding("g", "refresh", "Refresh", show=False),
     ]
     AUTO_FOCUS = "ExecutionsTable"
@@ -62,6 +66,8 @@ class InstanceDetailScreen(LiveScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield NavBar()
+        yield RuntimeBar()
         yield InstanceHeader("loading…", id="instance-header")
         yield TokenGraph(id="graph")
         with Horizontal(id="detail-lower"):
@@ -140,8 +146,12 @@ class InstanceDetailScreen(LiveScreen):
             self.app.pop_screen()
 
     def action_back(self) -> None:
-        """Back to the instances."""
+        """Back to the screen the instance was opened from."""
         self.app.pop_screen()
+
+    def action_search_history(self) -> None:
+        """Search this instance's history by event, node, actor and time."""
+        self.app.push_screen(HistorySearchScreen(instance_id=self.instance_id))
 
     # -- actions ----------------------------------------------------------------------------------
 

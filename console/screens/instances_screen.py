@@ -14,6 +14,8 @@ from console.screens.live_screen import LiveScreen
 from console.screens.workflow_picker import WorkflowPicker
 from console.widgets.counts_bar import CountsBar
 from console.widgets.instances_table import InstancesTable
+from console.widgets.nav_bar import NavBar
+from console.widgets.runtime_bar import RuntimeBar
 from console.widgets.search_bar import SearchBar
 from engine import InstanceQuery, InstanceStatus
 
@@ -50,6 +52,8 @@ class InstancesScreen(LiveScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield NavBar()
+        yield RuntimeBar()
         yield CountsBar(id="counts")
         yield SearchBar(id="search")
         yield Static("No instance matches. Press a to show every status, Esc to clear every filter.", id="empty")
@@ -109,6 +113,13 @@ class InstancesScreen(LiveScreen):
                                        self.text, self.page_index + 1, pages, loading)
 
     # -- filters and paging -----------------------------------------------------------------------
+
+    def apply_filters(self, status: str | None, workflow_id: str | None) -> None:
+        """Show the instances in ``status`` of ``workflow_id`` (``None``: any), first page, no search."""
+        self.status = InstanceStatus(status) if status else None
+        self.workflow_id, self.text, self.page_index = workflow_id, None, 0
+        if self.is_mounted:
+            self.reload()  # otherwise on_mount loads with these filters
 
     def action_status(self, status: str) -> None:
         """Show only instances in ``status`` (empty: every status)."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.worker import get_current_worker
 
 from console.messages import DataChanged
@@ -28,11 +30,18 @@ class LiveScreen(Screen[None]):
 
     data_stale: bool = False
     REDRAW_SECONDS = 15.0  # relative times ("3m ago") are redrawn from memory this often
+    # A screen whose reload costs more (a GROUP BY over every instance) reloads at most this often, however
+    # fast the database changes; the reload after the last change still comes, just later.
+    MIN_RELOAD_SECONDS = 0.0
 
     def on_mount(self) -> None:
         # Textual calls this after the subclass's own on_mount (handlers run along the MRO).
         self.set_interval(self.REDRAW_SECONDS, self.redraw)
+        self.console.live_screens.add(self)
         self.reload()
+
+    def on_unmount(self) -> None:
+        self.console.live_screens.discard(self)
 
     def redraw(self) -> None:
         """Draw the data already loaded again (relative times move on); no database work."""
@@ -55,18 +64,29 @@ class LiveScreen(Screen[None]):
 
     _loads_running: int = 0
     _change_pending: bool = False
+    _last_load: float = float("-inf")
+    _throttled: Timer | None = None
 
     @on(DataChanged)
     def _data_changed(self) -> None:
         if self._loads_running:
             # Under a steady stream of commits, one reload after the running one, not one per tick.
             self._change_pending = True
-        else:
+            return
+        wait = self._last_load + self.MIN_RELOAD_SECONDS - time.monotonic()
+        if wait <= 0:
             self.reload()
+        elif self._throttled is None:
+            self._throttled = self.set_timer(wait, self._throttled_reload)
+
+    def _throttled_reload(self) -> None:
+        self._throttled = None
+        self.reload()
 
     def load_started(self) -> None:
         """Call on the event loop when a load worker is started."""
         self._loads_running += 1
+        self._last_load = time.monotonic()
 
     def load_finished_from_thread(self) -> None:
         """Call from a load worker when it ends (shown, failed or cancelled)."""
@@ -111,6 +131,7 @@ class LiveScreen(Screen[None]):
             self.app.call_from_thread(self.notify, message, title=title)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.reload)
+            self.app.call_from_thread(self.console.refresh_runtime_status)
 
     def notify_error_from_thread(self, error: BaseException, title: str = "Error") -> None:
         """Show the failure of a read worker as a notification; call only from a worker thread."""

@@ -10,7 +10,7 @@ from textual.widgets import OptionList
 
 from console.formatting import ConsoleClock, compact_json, short_execution_id
 
-_KIND_STYLES = {
+KIND_STYLES = {
     "INSTANCE_STARTED": "bold dodger_blue1", "INSTANCE_COMPLETED": "bold green", "INSTANCE_FAILED": "bold red",
     "INSTANCE_CANCELLED": "bold yellow", "INSTANCE_RESUMED": "bold dodger_blue1",
     "EXECUTION_CREATED": "dodger_blue1", "EXECUTION_COMPLETED": "green", "EXECUTION_FAILED": "red",
@@ -50,12 +50,12 @@ def entry_text(entry: Any, stamp: str) -> Table:
     kind = str(entry.kind)
     quiet = kind in _QUIET_KINDS
     body = Text()
-    body.append(kind.lower().replace("_", " "), style="dim" if quiet else _KIND_STYLES.get(kind, "bold"))
+    body.append(kind.lower().replace("_", " "), style="dim" if quiet else KIND_STYLES.get(kind, "bold"))
     if entry.node_id:
         body.append(f"  {entry.node_id}", style="dim" if quiet else "bold")
     if entry.actor:
         body.append(f"  by {entry.actor}", style="dim italic")
-    details = _details(entry)
+    details = entry_details(entry)
     if details and not quiet:
         body.append("\n")
         body.append(details)
@@ -66,7 +66,7 @@ def entry_text(entry: Any, stamp: str) -> Table:
     return grid
 
 
-def _details(entry: Any) -> str:
+def entry_details(entry: Any) -> str:
     """The interesting part of an entry's details, on one line."""
     details = dict(entry.details or {})
     parts: list[str] = []

@@ -48,6 +48,16 @@ def render_token_graph(compiled: CompiledBlueprint, view: InstanceView) -> Graph
                             problem=f"cannot draw the graph: {type(error).__name__}: {error}")
 
 
+def render_blueprint_graph(compiled: CompiledBlueprint) -> GraphDrawing:
+    """Draw a blueprint on its own, without an instance (no node states, no legend). Never raises."""
+    try:
+        from console.graph import build_graph, render_rich
+
+        return GraphDrawing(render_rich(build_graph(compiled)))
+    except Exception as error:  # a drawing bug must not hide the rest of the blueprints screen
+        return GraphDrawing(None, problem=f"cannot draw the graph: {type(error).__name__}: {error}")
+
+
 def _find_urgent(model: object, plain: str) -> tuple[int, int, int] | None:
     """Where the most urgent node's text is in the drawing, found by its label."""
     nodes = list(getattr(model, "nodes", ()))

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from app_pilot import SIZE, RecordingApp, run_async, settle
 from app_scenarios import NOW, Scenario, build_scenario
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from console.app import WfConsoleApp
 from console.formatting import ConsoleClock
 from console.messages import OpenInstance
 from console.screens import instances_screen
@@ -26,30 +24,6 @@ from console.widgets.instances_table import InstancesTable
 from engine import WorkflowManager
 from store import open_store
 
-SIZE = (160, 48)
-
-
-def run_async(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an ``async`` test in its own event loop (no asyncio pytest plugin is installed)."""
-
-    @functools.wraps(test)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
-
-
-class RecordingApp(WfConsoleApp):
-    """The console, remembering every notification it showed."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.notes: list[tuple[str, str]] = []
-
-    def notify(self, message: str, *args: Any, severity: str = "information", **kwargs: Any) -> None:
-        self.notes.append((severity, str(message)))
-        super().notify(message, *args, severity=severity, **kwargs)
-
 
 @pytest.fixture
 def scenario(tmp_path: Path) -> Iterator[Scenario]:
@@ -58,19 +32,10 @@ def scenario(tmp_path: Path) -> Iterator[Scenario]:
     built.manager.store.close()
 
 
-def make_app(scenario: Scenario, poll_seconds: float = 0) -> RecordingApp:
+def make_app(scenario: Scenario, poll_seconds: float = 0, start_mode: str = "instances") -> RecordingApp:
+    """The console on the scenario, opened on the instances view (these tests are about it)."""
     return RecordingApp(db_path=scenario.path, manager=scenario.manager, clock=ConsoleClock.fixed(NOW),
-                        actor="operator", poll_seconds=poll_seconds)
-
-
-async def settle(pilot: Pilot) -> None:
-    """Wait until no loading or action worker runs (dialog workers wait for the operator)."""
-    for _ in range(300):
-        await pilot.pause()
-        if all(worker.is_finished or worker.group == "dialog" for worker in pilot.app.workers):
-            break
-        await asyncio.sleep(0.01)
-    await pilot.pause()
+                        actor="operator", poll_seconds=poll_seconds, start_mode=start_mode)
 
 
 async def open_detail(pilot: Pilot, instance_id: str) -> InstanceDetailScreen:

@@ -1,0 +1,222 @@
+"""Blueprints: each workflow and its versions, the graph and warnings of the selected one; start and load."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import get_current_worker
+
+from console.backend import BlueprintDetail
+from console.messages import OpenInstance
+from console.screens.live_screen import LiveScreen
+from console.screens.load_blueprint_modal import LoadBlueprintModal
+from console.screens.start_instance_modal import StartInstanceModal, context_keys
+from console.widgets.blueprints_table import BlueprintsTable
+from console.widgets.nav_bar import NavBar
+from console.widgets.runtime_bar import RuntimeBar
+from console.widgets.token_graph import TokenGraph
+from engine import WorkflowError
+from engine.errors import NoMatchingConditionError
+from engine.ports import BlueprintSummary
+
+
+class BlueprintsScreen(LiveScreen):
+    """Stored blueprints. The graph below follows the version under the cursor."""
+
+    BINDINGS = [
+        Binding("s", "start", "Start instance"),
+        Binding("l", "load", "Load file"),
+        Binding("enter", "list_instances", "List its instances", show=False),  # the table's Enter shows
+        Binding("g", "refresh", "Refresh", show=False),
+    ]
+    AUTO_FOCUS = "BlueprintsTable"
+    PALETTE_GROUP = "Blueprints"
+    MIN_RELOAD_SECONDS = 5.0  # the instance counts are a GROUP BY over the instances
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.summaries: list[BlueprintSummary] = []
+        self.details: dict[tuple[str, int], BlueprintDetail] = {}  # a stored version never changes
+        self.shown: tuple[str, int] | None = None
+        self._select: tuple[str, int] | None = None
+        self._last_path = ""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield NavBar()
+        yield RuntimeBar()
+        yield Static("", id="empty")
+        yield BlueprintsTable(id="blueprints")
+        yield TokenGraph(id="blueprint-graph")
+        yield Static("", id="blueprint-info")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#blueprints").border_title = "Workflows and versions  (s start an instance · l load a file)"
+        self.query_one("#blueprint-graph").border_title = "Graph"
+        self.query_one("#blueprint-info").border_title = "Validation warnings"
+
+    # -- loading ----------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        self.load_started()
+        self._load()
+
+    @work(thread=True, exclusive=True, group="blueprints-load", exit_on_error=False)
+    def _load(self) -> None:
+        try:
+            summaries = self.backend.blueprints()
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(self._show, summaries)
+        except Exception as error:  # noqa: BLE001
+            self.notify_error_from_thread(error, "Cannot list the blueprints")
+        finally:
+            self.load_finished_from_thread()
+
+    def _show(self, summaries: list[BlueprintSummary]) -> None:
+        self.summaries = summaries
+        table = self.query_one(BlueprintsTable)
+        table.show(summaries, self._select)
+        self._select = None
+        empty = self.query_one("#empty", Static)
+        empty.display = not summaries
+        empty.update("No blueprints yet. Press l to load a blueprint file (for example "
+                     "sample_data/order_fulfilment.json).")
+        self._follow_cursor()
+
+    @on(DataTable.RowHighlighted)
+    def _follow_cursor(self) -> None:
+        selected = self.query_one(BlueprintsTable).selected
+        if selected is None:
+            return
+        key = (selected.workflow_id, selected.version)
+        newest = self.query_one(BlueprintsTable).newest_version(selected.workflow_id)
+        if key in self.details:
+            self._show_detail(self.details[key], selected)
+        elif key != self.shown:
+            self.query_one("#blueprint-graph").border_title = f"Graph of {selected.workflow_id} v{selected.version}"
+            self._load_detail(selected, newest)
+
+    @work(thread=True, exclusive=True, group="blueprint-detail", exit_on_error=False)
+    def _load_detail(self, summary: BlueprintSummary, newest: int) -> None:
+        try:
+            detail = self.backend.blueprint_detail(summary, newest)  # layout and drawing happen here
+        except Exception as error:  # noqa: BLE001
+            self.notify_error_from_thread(error, "Cannot load the blueprint")
+            return
+        self.app.call_from_thread(self._detail_loaded, detail)
+
+    def _detail_loaded(self, detail: BlueprintDetail) -> None:
+        key = (detail.summary.workflow_id, detail.summary.version)
+        self.details[key] = detail
+        selected = self.query_one(BlueprintsTable).selected
+        if selected is not None and (selected.workflow_id, selected.version) == key:
+            self._show_detail(detail, selected)
+
+    def _show_detail(self, detail: BlueprintDetail, summary: BlueprintSummary) -> None:
+        self.shown = (summary.workflow_id, summary.version)
+        name = f" — {summary.name}" if summary.name else ""
+        self.query_one("#blueprint-graph").border_title = f"Graph of {summary.workflow_id} v{summary.version}{name}"
+        self.query_one(TokenGraph).show(detail.drawing)
+        info = Text()
+        for problem in detail.warnings:
+            info.append("! ", style="bold yellow")
+            info.append(f"{problem.where}: ", style="bold")
+            info.append(f"{problem.message}\n")
+        if not detail.warnings:
+            info.append("✓ no warnings\n", style="green")
+        if detail.compiled is not None:
+            tasks = sorted({n.task_id for n in detail.compiled.blueprint.nodes if n.task_id})
+            info.append("tasks ", style="dim")
+            info.append(", ".join(tasks) or "none")
+            keys = context_keys(detail.compiled)
+            if keys:
+                info.append("   context it expects ", style="dim")
+                info.append(", ".join(keys))
+        if summary.version != detail.newest_version:
+            info.append(f"\nnew instances run v{detail.newest_version}, the newest; this version's "
+                        "instances keep running on it", style="dim italic")
+        self.query_one("#blueprint-info", Static).update(info)
+        self.query_one("#blueprint-info").border_title = (
+            f"Validation warnings ({len(detail.warnings)})" if detail.warnings else "Validation warnings")
+
+    # -- start an instance ------------------------------------------------------------------------
+
+    def action_start(self) -> None:
+        """Start an instance of the selected workflow, with an initial context typed as JSON."""
+        table = self.query_one(BlueprintsTable)
+        selected = table.selected
+        if selected is None:
+            self.notify("no blueprint to start: load one first (l)", severity="warning")
+            return
+        self._prepare_start(selected.workflow_id, selected.version)
+
+    @work(thread=True, exclusive=True, group="start-prepare", exit_on_error=False)
+    def _prepare_start(self, workflow_id: str, selected: int) -> None:
+        try:
+            newest = self.backend.manager.get_workflow(workflow_id)  # what the instance will run
+        except Exception as error:  # noqa: BLE001
+            self.notify_error_from_thread(error, "Cannot start")
+            return
+        self.app.call_from_thread(self._start_flow, workflow_id, newest.version, context_keys(newest), selected)
+
+    @work(exclusive=True, group="dialog")
+    async def _start_flow(self, workflow_id: str, newest: int, keys: list[str], selected: int) -> None:
+        context = await self.app.push_screen_wait(StartInstanceModal(workflow_id, newest, keys, selected))
+        if context is not None:
+            self._start(workflow_id, context)
+
+    @work(thread=True, group="action", exit_on_error=False)
+    def _start(self, workflow_id: str, context: dict[str, Any]) -> None:
+        try:
+            instance_id = self.backend.start_instance(workflow_id, context)
+        except NoMatchingConditionError as error:  # started, then stopped FAILED at a split: show it
+            self.app.call_from_thread(self.notify, str(error), title="Started, but stopped at a split",
+                                      severity="warning", timeout=12)
+            instance_id = error.instance_id
+        except WorkflowError as error:
+            self.app.call_from_thread(self.notify, str(error), title="Not started", severity="error", timeout=10)
+            return
+        except Exception as error:  # noqa: BLE001
+            self.notify_error_from_thread(error, "Not started")
+            return
+        else:
+            self.app.call_from_thread(self.notify, f"instance {instance_id[:8]} of {workflow_id} started",
+                                      title="Started")
+        self.app.call_from_thread(self.post_message, OpenInstance(instance_id))
+        self.app.call_from_thread(self.console.refresh_runtime_status)
+
+    # -- load a blueprint file --------------------------------------------------------------------
+
+    def action_load(self) -> None:
+        """Load a blueprint file: stored when valid, otherwise every problem is listed."""
+        self._load_flow()
+
+    @work(exclusive=True, group="dialog")
+    async def _load_flow(self) -> None:
+        loaded = await self.app.push_screen_wait(LoadBlueprintModal(self.backend, self._last_path))
+        if loaded is None:
+            return
+        self._last_path = loaded.path
+        what = f"{loaded.workflow_id} v{loaded.version}"
+        warned = f" with {len(loaded.warnings)} warning(s), shown below the graph" if loaded.warnings else ""
+        self.notify(f"{what} stored{warned}" if loaded.created else f"{what} was already stored, unchanged",
+                    title="Blueprint loaded", severity="warning" if loaded.warnings else "information")
+        self._select = (loaded.workflow_id, loaded.version)
+        self.reload()
+
+    @on(DataTable.RowSelected)
+    def _row_chosen(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_list_instances()
+
+    def action_list_instances(self) -> None:
+        """List the instances of the selected workflow."""
+        selected = self.query_one(BlueprintsTable).selected
+        if selected is not None:
+            self.console.show_instances(None, selected.workflow_id)

@@ -1,0 +1,307 @@
+"""Incidents and stuck work: every FAILED and STUCK token, oldest first, and the actions that resolve them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import get_current_worker
+
+from console.bulk import run_bulk, summary
+from console.formatting import short_id
+from console.messages import OpenInstance
+from console.screens.confirm_modal import ConfirmModal
+from console.screens.instance_detail_screen import conditions_reading
+from console.screens.live_screen import LiveScreen
+from console.screens.mark_done_modal import MarkDoneModal
+from console.screens.reason_modal import ReasonModal
+from console.widgets.incidents_table import IncidentsTable
+from console.widgets.nav_bar import NavBar
+from console.widgets.runtime_bar import RuntimeBar
+from engine import WorkflowError
+from store.reports import Incident, IncidentPage
+
+LIMIT = 500
+REMEDIES = {
+    "FAILED": "r retries it (a new attempt) · d marks it done by hand with its outputs · x cancels the instance · "
+              "Enter opens it",
+    "STUCK": "r retries it (a new attempt) · f fails it with a reason · d marks it done by hand · x cancels the "
+             "instance",
+    "NO_MATCH": "Enter opens it: set the variable the split needs (e), then resume it (R); r here evaluates the "
+                "split again as it is · x cancels",
+    "JOIN_STUCK": "a branch the join waits for can no longer arrive: Enter opens the instance to see which · "
+                  "x cancels it",
+}
+
+
+def incident_label(incident: Incident) -> str:
+    """``3fa85f64 pack``: how a row is named in confirmations and notifications."""
+    return f"{short_id(incident.instance_id)} {incident.node_id}"
+
+
+class IncidentsScreen(LiveScreen):
+    """Incidents oldest first. Actions apply to the rows marked with space, or to the row under the cursor."""
+
+    BINDINGS = [
+        Binding("enter", "open", "Open instance", show=False),  # the table's own Enter shows in the footer
+        Binding("space", "mark", "Mark"),
+        Binding("a", "mark_all", "Mark all"),
+        Binding("r", "retry", "Retry"),
+        Binding("d", "mark_done", "Mark done"),
+        Binding("f", "fail", "Fail"),
+        Binding("x", "cancel_instances", "Cancel instance"),
+        Binding("escape", "clear_marks", "Unmark all", show=False),
+        Binding("g", "refresh", "Refresh", show=False),
+    ]
+    AUTO_FOCUS = "IncidentsTable"
+    PALETTE_GROUP = "Incidents"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.page: IncidentPage | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield NavBar()
+        yield RuntimeBar()
+        yield Static(id="incidents-summary")
+        yield Static("", id="empty")
+        yield IncidentsTable(id="incidents")
+        yield Static("", id="incident-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#incident-detail").border_title = "Selected incident"
+
+    # -- loading ----------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        self.load_started()
+        self._load()
+
+    @work(thread=True, exclusive=True, group="incidents-load", exit_on_error=False)
+    def _load(self) -> None:
+        try:
+            page = self.backend.incidents(LIMIT)
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(self._show, page)
+        except Exception as error:  # noqa: BLE001
+            self.notify_error_from_thread(error, "Cannot list the incidents")
+        finally:
+            self.load_finished_from_thread()
+
+    def _show(self, page: IncidentPage) -> None:
+        self.page = page
+        self.query_one(IncidentsTable).show(page.incidents, self.clock)
+        self._draw_detail()
+        empty = self.query_one("#empty", Static)
+        empty.display = not page.incidents
+        empty.update("No incidents: nothing has failed and nothing is stuck. Failed and stuck executions, "
+                     "instances stopped at a split and joins that cannot fire show up here, oldest first.")
+        self._draw_summary()
+
+    def redraw(self) -> None:
+        if self.page is not None:
+            self.query_one(IncidentsTable).show(self.page.incidents, self.clock)
+
+    @on(IncidentsTable.SelectionChanged)
+    def _draw_summary(self) -> None:
+        page = self.page
+        line = Text()
+        if page is not None:
+            line.append(f" {page.failed:,} failed", style="bold red" if page.failed else "dim")
+            line.append(" · ", style="dim")
+            line.append(f"{page.stuck:,} stuck", style="bold magenta" if page.stuck else "dim")
+            if page.total > len(page.incidents):
+                line.append(f"  (the {len(page.incidents):,} oldest shown)", style="dim")
+            marked = len(self.query_one(IncidentsTable).marked)
+            line.append("  │  ", style="dim")
+            if marked:
+                line.append(f"{marked} marked", style="bold yellow")
+                line.append(": r d f x act on the marked rows; Esc unmarks", style="dim")
+            else:
+                line.append("space marks rows to act on several at once; r d f x act on the row under the cursor",
+                            style="dim")
+        self.query_one("#incidents-summary", Static).update(line)
+
+    @on(DataTable.RowHighlighted)
+    def _draw_detail(self) -> None:
+        incident = self.query_one(IncidentsTable).current
+        detail = self.query_one("#incident-detail", Static)
+        detail.display = incident is not None
+        if incident is None:
+            return
+        text = Text()
+        text.append(f"{incident.workflow_id}@{incident.version}  ", style="bold")
+        text.append(f"instance {incident.instance_id}  node {incident.node_id}", style="")
+        if incident.execution_id:
+            text.append(f"  execution …{incident.execution_id.rsplit(':', 1)[-1][:8]}", style="dim")
+        if incident.attempt:
+            text.append(f"  attempt {incident.attempt}", style="dim")
+        text.append(f"  since {self.clock.stamp(incident.since)}\n", style="dim")
+        text.append(incident.reason + "\n", style="red" if incident.kind in ("FAILED", "NO_MATCH") else "magenta")
+        text.append(REMEDIES.get(incident.kind, ""), style="bold")
+        detail.update(text)
+
+    # -- opening and marking ----------------------------------------------------------------------
+
+    @on(IncidentsTable.Opened)
+    def _opened(self, event: IncidentsTable.Opened) -> None:
+        self.post_message(OpenInstance(event.instance_id))
+
+    def action_open(self) -> None:
+        """Open the instance of the incident under the cursor."""
+        incident = self.query_one(IncidentsTable).current
+        if incident is not None:
+            self.post_message(OpenInstance(incident.instance_id))
+
+    def action_mark(self) -> None:
+        """Mark the row under the cursor (or unmark it) and move down."""
+        self.query_one(IncidentsTable).toggle_mark()
+
+    def action_mark_all(self) -> None:
+        """Mark every row, or unmark them all."""
+        self.query_one(IncidentsTable).mark_all()
+
+    def action_clear_marks(self) -> None:
+        """Unmark every row."""
+        self.query_one(IncidentsTable).clear_marks()
+
+    # -- actions ----------------------------------------------------------------------------------
+
+    def _chosen(self) -> list[Incident]:
+        chosen = self.query_one(IncidentsTable).chosen()
+        if not chosen:
+            self.notify("no incident to act on", severity="warning")
+        return chosen
+
+    def _retry_one(self, incident: Incident) -> None:
+        if incident.kind in ("FAILED", "STUCK") and incident.execution_id:
+            self.backend.retry(incident.execution_id)
+        elif incident.kind == "NO_MATCH":
+            self.backend.retry_instance(incident.instance_id)
+        else:
+            raise WorkflowError("a parallel join that can no longer fire cannot be retried: open the instance to "
+                                "see the missing branch, or cancel it")
+
+    def action_retry(self) -> None:
+        """Retry the failed or stuck executions (a new attempt each); evaluate a split again."""
+        chosen = self._chosen()
+        if chosen:
+            self._confirm_then(chosen, "retry", "retried", self._retry_one,
+                               "Each failed or stuck execution gets a new attempt (dispatched to its worker); an "
+                               "instance stopped at a split has the split evaluated again.")
+
+    def action_fail(self) -> None:
+        """Fail stuck executions with a reason: they become incidents to retry or complete later."""
+        chosen = self._chosen()
+        if chosen:
+            self._fail_flow(chosen)
+
+    def action_cancel_instances(self) -> None:
+        """Cancel the instances of the chosen incidents, with one reason."""
+        chosen = self._chosen()
+        if chosen:
+            self._cancel_flow(chosen)
+
+    @work(exclusive=True, group="dialog")
+    async def _confirm_then(self, chosen: list[Incident], verb: str, done: str,
+                            action: Callable[[Incident], object], explanation: str) -> None:
+        if len(chosen) > 1 and not await self.app.push_screen_wait(
+                ConfirmModal(f"{verb.capitalize()} {len(chosen)} incidents?", self._listing(chosen, explanation),
+                             verb.capitalize())):
+            return
+        self._bulk(chosen, done, action)
+
+    @work(exclusive=True, group="dialog")
+    async def _fail_flow(self, chosen: list[Incident]) -> None:
+        title = f"Fail {incident_label(chosen[0])}?" if len(chosen) == 1 else f"Fail {len(chosen)} executions?"
+        reason = await self.app.push_screen_wait(ReasonModal(
+            title, "Each stuck execution becomes FAILED (an incident) with this reason; it can be retried or marked "
+            "done later. Rows that already failed are left as they are.", "Fail", "e.g. worker host lost"))
+        if reason is not None:
+            self._bulk(chosen, "failed", lambda incident: self._fail_one(incident, reason))
+
+    def _fail_one(self, incident: Incident, reason: str) -> None:
+        if incident.kind != "STUCK" or not incident.execution_id:
+            raise WorkflowError(f"only a stuck execution can be failed; this one is {incident.kind.lower()}")
+        self.backend.fail(incident.execution_id, reason)
+
+    @work(exclusive=True, group="dialog")
+    async def _cancel_flow(self, chosen: list[Incident]) -> None:
+        instances = list(dict.fromkeys(incident.instance_id for incident in chosen))
+        title = (f"Cancel instance {short_id(instances[0])}?" if len(instances) == 1
+                 else f"Cancel {len(instances)} instances?")
+        reason = await self.app.push_screen_wait(ReasonModal(
+            title, "Each instance becomes CANCELLED: its open executions are cancelled and every token is removed. "
+            "This cannot be undone. The reason is recorded in each instance's history.", "Cancel instances"
+            if len(instances) > 1 else "Cancel instance", "e.g. duplicate order"))
+        if reason is not None:
+            self._bulk(instances, "cancelled", lambda instance_id: self.backend.cancel(instance_id, reason),
+                       label=short_id)
+
+    @staticmethod
+    def _listing(chosen: list[Incident], explanation: str) -> Text:
+        text = Text(explanation + "\n\n", style="dim")
+        for incident in chosen[:15]:
+            text.append(f"• {incident_label(incident)}  ", style="bold")
+            text.append(f"{incident.workflow_id}  {' '.join(incident.reason.split())[:60]}\n", style="dim")
+        if len(chosen) > 15:
+            text.append(f"… and {len(chosen) - 15} more\n", style="dim")
+        return text
+
+    @work(thread=True, group="action", exit_on_error=False)
+    def _bulk(self, rows: list, done: str, action: Callable[[object], object],
+              label: Callable[[object], str] = incident_label) -> None:
+        """Act on each row in its own transaction; one notification says what was done and what refused."""
+        result = run_bulk(rows, action, label)
+        title, message, severity = summary(done, result)
+        self.app.call_from_thread(self.notify, message, title=title, severity=severity,
+                                  timeout=6 if severity == "information" else 15)
+        self.app.call_from_thread(self.query_one(IncidentsTable).clear_marks)
+        self.app.call_from_thread(self.reload)
+        self.app.call_from_thread(self.console.refresh_runtime_status)
+
+    # -- mark done ----------------------------------------------------------------------------------
+
+    def action_mark_done(self) -> None:
+        """Complete the execution under the cursor with outputs typed in a form (one at a time)."""
+        incident = self.query_one(IncidentsTable).current
+        if incident is None:
+            return
+        if not incident.execution_id:
+            self.notify("only an execution can be marked done; open the instance (Enter) to resolve this one",
+                        severity="warning")
+            return
+        self._load_for_mark_done(incident)
+
+    @work(thread=True, exclusive=True, group="mark-done-load", exit_on_error=False)
+    def _load_for_mark_done(self, incident: Incident) -> None:
+        try:
+            execution = self.backend.execution(incident.execution_id or "")
+            compiled = self.backend.manager.get_workflow(incident.workflow_id, incident.version)
+        except Exception as error:  # noqa: BLE001
+            self.notify_error_from_thread(error, "Cannot mark done")
+            return
+        node = compiled.node(execution.node_id)
+        mapping = dict(node.output_mapping)
+        self.app.call_from_thread(self._mark_done_flow, execution, node.label, mapping,
+                                  conditions_reading(compiled, set(mapping.values())))
+
+    @work(exclusive=True, group="dialog")
+    async def _mark_done_flow(self, execution, label: str, mapping: dict[str, str], conditions: list[str]) -> None:
+        outputs = None
+        while True:  # a "no" at the confirmation goes back to the filled form
+            outputs = await self.app.push_screen_wait(MarkDoneModal(execution, label, mapping, conditions, outputs))
+            if outputs is None:
+                return
+            body = Text.assemble(("outputs  ", "dim"), json.dumps(outputs, ensure_ascii=False), "\n", ("as  ", "dim"),
+                                 self.backend.actor)
+            if await self.app.push_screen_wait(ConfirmModal(f"Mark {label} done?", body, "Mark done")):
+                break
+        self.perform(lambda: self.backend.mark_done(execution.id, outputs), "Mark done")

@@ -1,0 +1,50 @@
+"""Open executions per task: who handles the task (a worker here, or a person), running, waiting, failed."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from console.formatting import STATUS_STYLES, ConsoleClock
+from store.reports import OpenTask
+
+
+class OpenTasksTable(DataTable[object]):
+    """One row per task with open executions; the tasks waiting longest for a person stand out."""
+
+    DEFAULT_CSS = """
+    OpenTasksTable { height: auto; max-height: 100%; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.add_column("TASK", key="task")
+        self.add_column("HANDLED BY", key="by")
+        for label in ("RUNNING", "WAITING", "FAILED", "STUCK"):
+            self.add_column(Text(label, justify="right"), key=label)
+        self.add_column(Text("OLDEST WAITING", justify="right"), key="oldest")
+
+    def show(self, tasks: list[OpenTask], local_task_ids: Collection[str], clock: ConsoleClock) -> None:
+        """Replace the rows: tasks a person must do first, the longest waiting first."""
+        row = self.cursor_row
+        self.clear()
+        ordered = sorted(tasks, key=lambda t: (t.task_id in local_task_ids,
+                                               -(clock.now() - t.oldest).total_seconds() if t.oldest else 0))
+        for task in ordered:
+            local = task.task_id in local_task_ids
+            handler = (Text("worker here", style="green") if local
+                       else Text("worker elsewhere", style="dodger_blue1") if task.running
+                       else Text("a person", style="orange1"))
+            cells: list[object] = [Text(task.task_id, style="bold"), handler]
+            for value, status in ((task.running, "ACTIVE"), (task.waiting, "WAITING"), (task.failed, "FAILED"),
+                                  (task.stuck, "STUCK")):
+                cells.append(Text(f"{value:,}", style=STATUS_STYLES.get(status, "") if value else "dim",
+                                  justify="right"))
+            cells.append(Text(clock.age(task.oldest) if task.oldest else "", justify="right"))
+            self.add_row(*cells, key=task.task_id)
+        if tasks:
+            self.move_cursor(row=min(row, len(tasks) - 1), animate=False)

@@ -1,0 +1,84 @@
+"""The header line under the title: the workers of this console and the open executions by what they wait for.
+
+The app computes a :class:`RuntimeStatus` off the event loop whenever the database changes (and every
+few seconds, as leases lapse without a commit) and every screen's :class:`RuntimeBar` draws it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import Static
+
+from store.reports import ExecutionCounts
+
+
+@dataclass(frozen=True)
+class RuntimeStatus:
+    """What the header shows. ``workers`` is ``"none"``, ``"running"`` or ``"stopping"``."""
+
+    workers: str = "none"
+    task_ids: tuple[str, ...] = ()
+    counts: ExecutionCounts | None = None
+    completed: int = 0  # attempts this console's workers completed since it started
+    failed: int = 0
+    problem: str | None = None  # why the counts could not be read
+
+
+_COUNT_STYLES = (("running", "bold dodger_blue1"), ("queued", "dodger_blue1"), ("waiting", "bold orange1"),
+                 ("failed", "bold red"), ("stuck", "bold magenta"))
+_COUNT_LABELS = {"running": "running", "queued": "queued", "waiting": "waiting for a person",
+                 "failed": "failed", "stuck": "stuck"}
+
+
+def counts_line(status: RuntimeStatus) -> Text:
+    """The open executions by what they wait for, and the incidents."""
+    line = Text(no_wrap=True, overflow="ellipsis")
+    line.append("executions  ", style="dim")
+    counts = status.counts
+    if counts is None:
+        line.append(status.problem or "counting…", style="italic dim" if status.problem is None else "red")
+        return line
+    parts = [(name, getattr(counts, name)) for name, _ in _COUNT_STYLES if name != "queued" or status.workers != "none"]
+    for index, (name, value) in enumerate(parts):
+        if index:
+            line.append(" · ", style="dim")
+        style = dict(_COUNT_STYLES)[name] if value else "dim"
+        line.append(f"{value:,} ", style=style)
+        line.append(_COUNT_LABELS[name], style="" if value else "dim")
+    return line
+
+
+def workers_line(status: RuntimeStatus) -> Text:
+    """Whether this console runs workers, and for which tasks (cut with … when the terminal is narrow)."""
+    line = Text(no_wrap=True, overflow="ellipsis")
+    line.append("workers     ", style="dim")
+    if status.workers == "running":
+        line.append("● running here", style="bold green")
+        line.append(f" ({status.completed:,} done, {status.failed:,} failed since start)", style="dim")
+        line.append(f" for {len(status.task_ids)} task(s): ", style="")
+        line.append(", ".join(status.task_ids))
+        line.append(" · other tasks wait for a person", style="dim")
+    elif status.workers == "stopping":
+        line.append("◌ stopping: letting the running attempts finish…", style="bold yellow")
+    else:
+        line.append("○ none in this console", style="yellow")
+        line.append(" · `wfconsole --workers MODULE` runs them here, `wfconsole workers` in another process",
+                    style="dim")
+    return line
+
+
+class RuntimeBar(Static):
+    """Two lines: open executions by what they wait for; whether this console runs workers, for which tasks."""
+
+    DEFAULT_CSS = """
+    RuntimeBar { height: 2; padding: 0 1; background: $boost; }
+    """
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "runtime_status", self._show, init=True)
+
+    def _show(self, status: RuntimeStatus | None) -> None:
+        status = status or RuntimeStatus()
+        self.update(Text("\n").join([counts_line(status), workers_line(status)]))

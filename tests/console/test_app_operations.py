@@ -1,0 +1,418 @@
+"""Pilots of the operations views (issue 6): overview, incidents, blueprints, history search, the runtime.
+
+Each drives the real app on the scenario database of ``app_scenarios`` and checks the database afterwards.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from app_pilot import SIZE, RecordingApp, run_async, settle, wait_until
+from app_scenarios import NOW, Scenario, build_scenario, expense_claim
+from rich.console import Console
+from textual.widgets import Input, Static, TextArea
+
+from console.formatting import ConsoleClock
+from console.screens.blueprints_screen import BlueprintsScreen
+from console.screens.confirm_modal import ConfirmModal
+from console.screens.history_search_screen import HistorySearchScreen
+from console.screens.incidents_screen import IncidentsScreen
+from console.screens.instance_detail_screen import InstanceDetailScreen
+from console.screens.instances_screen import InstancesScreen
+from console.screens.load_blueprint_modal import LoadBlueprintModal
+from console.screens.overview_screen import OverviewScreen
+from console.screens.start_instance_modal import StartInstanceModal
+from console.widgets.history_results_table import HistoryResultsTable
+from console.widgets.incidents_table import IncidentsTable
+from console.widgets.runtime_bar import RuntimeBar
+from engine import WorkflowManager
+from engine.validate import validate
+from engine.workers import WorkerRegistry
+from store import open_store
+from store.reports import ExecutionCounts
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def scenario(tmp_path: Path) -> Iterator[Scenario]:
+    built = build_scenario(str(tmp_path / "console.db"))
+    yield built
+    built.manager.store.close()
+
+
+def make_app(scenario: Scenario, start_mode: str = "overview", **options) -> RecordingApp:
+    options.setdefault("clock", ConsoleClock.fixed(NOW))
+    options.setdefault("poll_seconds", 0)
+    return RecordingApp(db_path=scenario.path, manager=scenario.manager, actor="operator", start_mode=start_mode,
+                        **options)
+
+
+def plain(renderable: object, width: int = 140) -> str:
+    """What a Rich renderable reads as, without styles."""
+    console = Console(width=width, file=io.StringIO(), color_system=None)
+    console.print(renderable)
+    return console.file.getvalue()
+
+
+def instance_ids(manager: WorkflowManager) -> set[str]:
+    with manager.store.read() as cursor:
+        return {row[0] for row in cursor.execute("SELECT id FROM instances")}
+
+
+# -- overview and navigation --------------------------------------------------------------------------
+
+
+@run_async
+async def test_the_overview_comes_first_and_the_instances_are_one_key_away(scenario: Scenario) -> None:
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, OverviewScreen)
+        await pilot.press("2")
+        await settle(pilot)
+        assert isinstance(app.screen, InstancesScreen)
+        await pilot.press("1")
+        await settle(pilot)
+        assert isinstance(app.screen, OverviewScreen)
+        # Enter on a count lists those instances: order_fulfilment's ACTIVE ones (the cell right of its name).
+        await pilot.press("down", "right", "enter")
+        await settle(pilot)
+        listing = app.screen
+        assert isinstance(listing, InstancesScreen)
+        assert (listing.workflow_id, listing.status) == ("order_fulfilment", "ACTIVE")
+        assert listing.page is not None and listing.page.total == 3
+
+
+@run_async
+async def test_each_view_keeps_its_own_screens(scenario: Scenario) -> None:
+    app = make_app(scenario, "incidents")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")  # the oldest incident's instance, opened in the incidents view
+        await settle(pilot)
+        assert isinstance(app.screen, InstanceDetailScreen)
+        await pilot.press("4")
+        await settle(pilot)
+        assert isinstance(app.screen, BlueprintsScreen)
+        await pilot.press("3")  # back to the incidents view, where the instance is still open
+        await settle(pilot)
+        assert isinstance(app.screen, InstanceDetailScreen)
+        await pilot.press("3")  # its key again: back to the list
+        await settle(pilot)
+        assert isinstance(app.screen, IncidentsScreen)
+
+
+# -- incidents ------------------------------------------------------------------------------------------
+
+
+def add_incidents(scenario: Scenario) -> None:
+    """Two more failed executions, so that the incidents are: split, pack, pack, approve (oldest first)."""
+    scenario.manager.fail_task(scenario.open_execution("half_done", "pack"), "printer jammed", actor="dave")
+    scenario.manager.fail_task(scenario.open_execution("at_approval", "approve"), "approver away", actor="dave")
+
+
+@run_async
+async def test_bulk_retry_of_marked_incidents_reports_refusals_in_one_notification(scenario: Scenario) -> None:
+    add_incidents(scenario)
+    app = make_app(scenario, "incidents")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(IncidentsTable)
+        assert [i.kind for i in table._incidents] == ["NO_MATCH", "FAILED", "FAILED", "FAILED"]
+        await pilot.press("space", "space", "space", "space")  # mark all four, one after the other
+        await settle(pilot)
+        assert len(table.marked) == 4
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("y")
+        await settle(pilot)
+        assert not table.marked  # a done bulk action unmarks the rows
+        assert [i.kind for i in table._incidents] == ["NO_MATCH"]  # still no match at the split
+    for key, node in (("incident", "pack"), ("half_done", "pack"), ("at_approval", "approve")):
+        executions = [e for e in scenario.manager.get_status(scenario.ids[key]).executions if e.node_id == node]
+        assert [(e.status, e.attempt) for e in executions] == [("RETRIED", 1), ("ACTIVE", 2)], key
+        retried = [h for h in scenario.manager.get_status(scenario.ids[key]).history if h.kind == "EXECUTION_RETRIED"]
+        assert retried[-1].actor == "operator"
+    assert scenario.manager.get_status(scenario.ids["claim_failed"]).status == "FAILED"
+    [summary] = [note for note in app.titled_notes if note[1].startswith("Retried")]
+    severity, title, message = summary
+    assert (severity, title) == ("warning", "Retried: 3 of 4 done, 1 refused")
+    assert message.count("\n") == 0 and message.startswith(f"• {scenario.ids['claim_failed'][:8]} route:")
+    assert "no condition matched" in message
+
+
+@run_async
+async def test_bulk_cancel_asks_one_reason_for_every_instance(scenario: Scenario) -> None:
+    add_incidents(scenario)
+    app = make_app(scenario, "incidents")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "space", "space")  # the two failed packs
+        await pilot.press("x")
+        await settle(pilot)
+        await pilot.press(*"duplicate orders", "enter")
+        await settle(pilot)
+    for key in ("incident", "half_done"):
+        view = scenario.manager.get_status(scenario.ids[key])
+        [cancelled] = [h for h in view.history if h.kind == "INSTANCE_CANCELLED"]
+        assert view.status == "CANCELLED" and cancelled.details["reason"] == "duplicate orders"
+        assert cancelled.actor == "operator"
+    assert scenario.manager.get_status(scenario.ids["at_approval"]).status == "ACTIVE"
+    assert ("information", "cancelled 2 incidents") in app.notes
+
+
+@run_async
+async def test_a_stuck_execution_can_be_failed_with_a_reason(scenario: Scenario) -> None:
+    scenario.manager.mark_stuck(scenario.open_execution("claim_waiting", "review"), "lease lapsed", actor="check")
+    app = make_app(scenario, "incidents")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(IncidentsTable)
+        table.move_cursor(row=[i.kind for i in table._incidents].index("STUCK"))
+        await pilot.press("f")
+        await settle(pilot)
+        await pilot.press(*"reviewer left", "enter")
+        await settle(pilot)
+    [review] = [e for e in scenario.manager.get_status(scenario.ids["claim_waiting"]).executions]
+    assert (review.status, review.error) == ("FAILED", "reviewer left")
+
+
+# -- blueprints -----------------------------------------------------------------------------------------
+
+
+async def open_start_form(pilot) -> StartInstanceModal:
+    await settle(pilot)
+    await pilot.press("s")  # the cursor is on expense_claim, the first workflow
+    await settle(pilot)
+    form = pilot.app.screen
+    assert isinstance(form, StartInstanceModal) and form.workflow_id == "expense_claim"
+    return form
+
+
+@run_async
+async def test_start_an_instance_with_a_json_context(scenario: Scenario) -> None:
+    before = instance_ids(scenario.manager)
+    app = make_app(scenario, "blueprints")
+    async with app.run_test(size=SIZE) as pilot:
+        form = await open_start_form(pilot)
+        hints = " ".join(str(hint.render()) for hint in form.query(".hint").results(Static))
+        assert "reads that no task writes: amount" in hints
+        await pilot.press(*'"amount": 42.5, "employee": "Ada"', "ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, InstanceDetailScreen)  # the new instance is shown
+        [started] = instance_ids(scenario.manager) - before
+        assert app.screen.instance_id == started
+    view = scenario.manager.get_status(started)
+    assert view.workflow_id == "expense_claim" and view.context == {"amount": 42.5, "employee": "Ada"}
+    assert [t.node_id for t in view.tokens] == ["review"]
+    assert view.history[0].actor == "operator"
+
+
+@run_async
+async def test_bad_json_is_shown_under_the_editor_and_nothing_is_started(scenario: Scenario) -> None:
+    before = instance_ids(scenario.manager)
+    app = make_app(scenario, "blueprints")
+    async with app.run_test(size=SIZE) as pilot:
+        form = await open_start_form(pilot)
+        await pilot.press(*'"amount": ', "ctrl+s")
+        await settle(pilot)
+        assert app.screen is form
+        assert "bad JSON: Expecting value at line 1, column 12" in str(form.query_one("#start-error", Static).render())
+        await pilot.press("f7", *"[1, 2]", "ctrl+s")  # f7 selects all: valid JSON, but not an object
+        await settle(pilot)
+        assert app.screen is form
+        assert "must be a JSON object" in str(form.query_one("#start-error", Static).render())
+        assert form.query_one(TextArea).text == "[1, 2]"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, BlueprintsScreen)
+    assert instance_ids(scenario.manager) == before
+
+
+REFUSED = {
+    "workflow_id": "broken", "version": 1,
+    "nodes": [{"id": "start", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "START"},
+              {"id": "check", "type": "TASK", "task_id": "check"},
+              {"id": "check", "type": "TASK", "task_id": "again"},
+              {"id": "route", "type": "INTERNAL", "internal_type": "GATEWAY", "gateway_type": "EXCLUSIVE_SPLIT"},
+              {"id": "end", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "END"}],
+    "edges": [{"id": "e1", "source_id": "start", "target_id": "check"},
+              {"id": "e2", "source_id": "check", "target_id": "route"},
+              {"id": "e3", "source_id": "route", "target_id": "end", "condition": "amount >"},
+              {"id": "e4", "source_id": "route", "target_id": "nowhere"}],
+}
+
+
+@run_async
+async def test_a_refused_blueprint_file_lists_every_problem_and_stores_nothing(scenario: Scenario,
+                                                                             tmp_path: Path) -> None:
+    refused = tmp_path / "broken.json"
+    refused.write_text(json.dumps(REFUSED))
+    app = make_app(scenario, "blueprints")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, LoadBlueprintModal)
+        await pilot.press(*str(refused), "enter")
+        await settle(pilot)
+        assert app.screen is form  # stays open, to try again
+        outcome = str(form.query_one("#load-outcome", Static).render())
+        assert "Refused" in outcome and "Nothing was stored" in outcome
+        report = plain(form.query_one("#load-problems", Static).content)
+        problems = validate(json.dumps(REFUSED))
+        assert len([p for p in problems if p.severity == "error"]) >= 3
+        for problem in problems:  # every one, with the node or edge it is about
+            assert problem.where in report and problem.message[:40] in report.replace("\n", " "), problem
+        assert report.count("✗ error") == len([p for p in problems if p.severity == "error"])
+        # The operator fixes the path to a good file: it is stored and the form closes.
+        good = tmp_path / "good.json"
+        nodes = [REFUSED["nodes"][0], REFUSED["nodes"][-1]]
+        good.write_text(json.dumps({**REFUSED, "workflow_id": "fixed", "nodes": nodes,
+                                    "edges": [{"id": "e1", "source_id": "start", "target_id": "end"}]}))
+        input_box = form.query_one(Input)
+        input_box.value = ""
+        await pilot.press(*str(good), "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, BlueprintsScreen)
+        assert ("information", "fixed v1 stored") in app.notes
+    assert scenario.manager.store.get_blueprint("broken") is None
+    assert scenario.manager.store.get_blueprint("fixed") is not None
+
+
+# -- history search -----------------------------------------------------------------------------------
+
+
+@run_async
+async def test_history_search_across_instances_and_within_one(scenario: Scenario) -> None:
+    app = make_app(scenario, "history")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, HistorySearchScreen)
+        table = screen.query_one(HistoryResultsTable)
+        assert table.row_count > 10  # the newest events of every instance
+        await pilot.press("slash", "tab", "tab", *"approve", "tab", *"alice", "enter")  # node and actor
+        await settle(pilot)
+        assert [(h.entry.node_id, h.entry.actor) for h in table._hits] == [("approve", "alice")] * len(table._hits)
+        assert {h.entry.instance_id for h in table._hits} == {scenario.ids["completed"]}
+        await pilot.press("enter")  # the results have the focus: the event's instance opens
+        await settle(pilot)
+        assert isinstance(app.screen, InstanceDetailScreen)
+        assert app.screen.instance_id == scenario.ids["completed"]
+        await pilot.press("h")  # this instance's history
+        await settle(pilot)
+        within = app.screen
+        assert isinstance(within, HistorySearchScreen)
+        hits = within.query_one(HistoryResultsTable)._hits
+        assert hits and {h.entry.instance_id for h in hits} == {scenario.ids["completed"]}
+        await pilot.press("slash", "tab", "tab", "tab", "tab", *"yesterday", "enter")
+        await settle(pilot)
+        assert "is not a time" in str(within.query_one("#history-status", Static).render())
+        await pilot.press("escape", "escape")  # to the results, then back to the instance
+        await settle(pilot)
+        assert isinstance(app.screen, InstanceDetailScreen)
+
+
+# -- the worker runtime and the header ---------------------------------------------------------------
+
+WORKERS = '''
+from engine.workers import worker
+
+
+@worker("check_stock")
+def check_stock(inputs):
+    return {"in_stock": True}
+
+
+@worker("pack")
+def pack(inputs):
+    return {"parcel_id": "P-auto"}
+
+
+@worker("invoice")
+def invoice(inputs):
+    return {"invoice_no": "INV-auto"}
+'''
+
+
+def header_text(app: RecordingApp) -> str:
+    bar = app.screen.query_one(RuntimeBar)
+    return str(bar.render())
+
+
+@run_async
+async def test_the_header_counts_follow_a_worker_process(scenario: Scenario, tmp_path: Path) -> None:
+    module = tmp_path / "order_workers.py"
+    module.write_text(WORKERS)
+    other = WorkflowManager(open_store(scenario.path))  # a second connection, as the CLI would have
+    app = make_app(scenario, clock=ConsoleClock(), poll_seconds=0.05)  # real time: leases are real
+    process = None
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            # pack of half_done, approve, review of the claim, invoice of the incident; pack failed, split failed.
+            assert await wait_until(pilot, lambda: app.runtime_status.counts == ExecutionCounts(waiting=4, failed=2))
+            assert "4 waiting for a person · 2 failed" in header_text(app)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "console.cli", "workers", "--module", str(module), "--db", scenario.path,
+                 "--poll", "0.1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2):
+                other.start_workflow("order_fulfilment", {"sku": "SKU-9"})
+            # The worker takes check_stock, pack and invoice; every order then waits at the manual approval:
+            # at_approval, half_done and the two new ones, with the claim's review: five for a person.
+            expected = ExecutionCounts(waiting=5, failed=2)
+            assert await wait_until(pilot, lambda: app.runtime_status.counts == expected, timeout=90), \
+                app.runtime_status
+            assert await wait_until(pilot, lambda: "5 waiting for a person · 2 failed" in header_text(app))
+            assert isinstance(app.screen, OverviewScreen)
+    finally:
+        if process is not None:
+            process.terminate()
+            stdout, stderr = process.communicate(timeout=60)
+            assert "Traceback" not in stderr, stderr
+        other.store.close()
+    waiting = [e for e in scenario.manager.store.list_executions(["ACTIVE"]) if e.task_id in ("pack", "invoice")]
+    assert waiting == []
+
+
+@run_async
+async def test_workers_run_in_the_console_and_stop_when_it_quits(tmp_path: Path) -> None:
+    manager = WorkflowManager(open_store(tmp_path / "own.db"))  # real clock: the runtime's leases are real
+    try:
+        manager.add_workflow(expense_claim())
+        registry = WorkerRegistry()
+        registry.register("manual_review", lambda inputs: {"decision": "approve"})
+        registry.register("pay", lambda inputs: {"paid": True})
+        app = RecordingApp(manager=manager, actor="operator", poll_seconds=0.05, workers=registry,
+                           runtime_options={"poll_interval": 0.1})
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert "● running here" in header_text(app) and "manual_review, pay" in header_text(app)
+            started = manager.start_workflow("expense_claim", {"amount": 10})
+            assert await wait_until(pilot, lambda: manager.get_status(started).status == "COMPLETED", timeout=30)
+            assert await wait_until(pilot, lambda: "(2 done, 0 failed since start)" in header_text(app))
+            await pilot.press("q")
+            assert await wait_until(pilot, lambda: not app.is_running, timeout=30)
+        assert app.runtime is not None and not app.runtime.running
+        assert all(e.lease_owner is None for e in manager.get_status(started).executions)
+    finally:
+        manager.store.close()
+
+
+def test_a_workers_module_that_cannot_be_loaded_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "console.cli", "--workers", "no_such_workers_module", "--db",
+                             str(tmp_path / "wf.db")], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "TERM": "dumb"})
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "no_such_workers_module: module not found" in result.stderr
