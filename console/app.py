@@ -19,6 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.logging import TextualHandler
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
+from textual.worker import get_current_worker
 
 from console.backend import ConsoleBackend
 from console.commands import ScreenActions
@@ -153,7 +154,8 @@ class WfConsoleApp(App[None]):
         stats = runtime.stats if runtime is not None else None
         status = RuntimeStatus(workers, task_ids, counts, stats.completed if stats else 0,
                                stats.failed if stats else 0, problem)
-        self.call_from_thread(setattr, self, "runtime_status", status)
+        if not get_current_worker().is_cancelled:  # a newer count is on its way
+            self.call_from_thread(setattr, self, "runtime_status", status)
 
     # -- the worker runtime -----------------------------------------------------------------------
 
@@ -218,10 +220,10 @@ class WfConsoleApp(App[None]):
         """Show every key, the current screen's first."""
         current = self.screen if not isinstance(self.screen, ModalScreen) else None
         sections = [(self._screen_title(current), current.BINDINGS)] if current is not None else []
+        sections.append(("Everywhere (the views and the console)", self.BINDINGS))
         for screen_class in (*SCREENS_BY_MODE.values(), InstanceDetailScreen):
             if current is None or type(current) is not screen_class:
                 sections.append((self._screen_title(screen_class), screen_class.BINDINGS))
-        sections.append(("Everywhere", self.BINDINGS))
         self.push_screen(HelpScreen(sections))
 
     @staticmethod

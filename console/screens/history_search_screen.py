@@ -48,12 +48,12 @@ class HistorySearchScreen(LiveScreen):
         yield NavBar()
         yield RuntimeBar()
         with Horizontal(id="history-filters"):
-            yield Input(self.initial_instance, placeholder="instance id or prefix", id="h-instance")
+            yield Input(self.initial_instance, placeholder="instance id prefix", id="h-instance")
             yield Select([(kind.value.lower().replace("_", " "), kind.value) for kind in HistoryKind],
                          prompt="any event", id="h-kind")
-            yield Input(placeholder="node (part of its id)", id="h-node")
+            yield Input(placeholder="node (part of id)", id="h-node")
             yield Input(placeholder="actor (part of it)", id="h-actor")
-            yield Input(placeholder="from: 30m, 14:05, 03-02 14:05", id="h-since")
+            yield Input(placeholder="from: 30m, 14:05…", id="h-since")
             yield Input(placeholder="until (empty: now)", id="h-until")
         yield Static("", id="history-status")
         yield HistoryResultsTable(id="history-results")
@@ -114,11 +114,11 @@ class HistorySearchScreen(LiveScreen):
         if not hits:
             line.append(f"No event of {scope} matches these filters.", style="yellow")
         elif len(hits) >= query.limit:
-            line.append(f"The {len(hits)} newest events of {scope} that match", style="bold")
-            line.append(" (there are more: narrow the filters or the time range to see older ones)", style="dim")
+            line.append(f"The {len(hits)} newest matching events of {scope}", style="bold")
+            line.append(" (more match: narrow the filters or the time range for older ones)", style="dim")
         else:
             line.append(f"{len(hits)} event(s) of {scope} match", style="bold")
-        line.append("  · Enter on an event opens its instance", style="dim")
+        line.append("  · Enter opens the event's instance", style="dim")
         self._status(line)
 
     def redraw(self) -> None:

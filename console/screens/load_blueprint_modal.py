@@ -39,6 +39,19 @@ class PathSuggester(Suggester):
         return f"{folder}{os.sep if folder else ''}{names[0]}" if names else None
 
 
+class PathInput(Input):
+    """An input for a path where Tab takes the suggested completion, as in a shell (else moves on)."""
+
+    BINDINGS = [Binding("tab", "complete", "Complete the path", show=False)]
+
+    def action_complete(self) -> None:
+        before = self.value
+        self.cursor_position = len(self.value)
+        self.action_cursor_right()  # at the end of the text, this takes the suggestion
+        if self.value == before:
+            self.screen.focus_next()
+
+
 def problems_report(refused: BlueprintRefused) -> Table:
     """Every error and warning of a refused blueprint, each with the node or edge it is about."""
     table = Table(box=None, padding=(0, 1), expand=True, show_edge=False)
@@ -84,9 +97,9 @@ class LoadBlueprintModal(ModalScreen[LoadedBlueprint | None]):
             yield Static("It is validated first: a blueprint with errors is refused and nothing is stored. Loading "
                          "the same file again changes nothing; a changed blueprint needs a new \"version\".",
                          classes="hint")
-            yield Label(f"Path (from {os.getcwd()}; Tab completes, Enter loads):")
-            yield Input(self.initial_path, placeholder="e.g. sample_data/order_fulfilment.json", id="load-path",
-                        suggester=PathSuggester())
+            yield Label(f"Path of a blueprint JSON file (relative to {os.getcwd()}; Tab completes, Enter loads):")
+            yield PathInput(self.initial_path, placeholder="e.g. sample_data/order_fulfilment.json", id="load-path",
+                            suggester=PathSuggester())
             yield Static("", id="load-outcome")
             with VerticalScroll(id="load-report"):
                 yield Static("", id="load-problems")

@@ -109,12 +109,12 @@ class OverviewScreen(LiveScreen):
                 line.append(f"{counts.failed:,} failed", style="bold red" if counts.failed else "dim")
                 line.append(" · ", style="dim")
                 line.append(f"{counts.stuck:,} stuck", style="bold magenta" if counts.stuck else "dim")
-                line.append(" (i shows them)", style="dim")
+                line.append(" → i", style="dim")
             if counts.waiting:
                 if counts.failed or counts.stuck:
                     line.append("   │   ", style="dim")
                 line.append(f"{counts.waiting:,} task(s) waiting for a person", style="bold orange1")
-                line.append(" (w lists the running instances: open one, d marks its task done)", style="dim")
+                line.append(" → w lists the running instances; in one, d marks a task done", style="dim")
         self.query_one("#attention", Static).update(line)
 
     # -- actions ----------------------------------------------------------------------------------

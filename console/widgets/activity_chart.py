@@ -26,7 +26,7 @@ class ActivityChart(Horizontal):
     ActivityChart { height: 2; }
     ActivityChart > .chart-label { width: 24; padding: 0 1; text-style: bold; }
     ActivityChart > Sparkline { width: 60; height: 2; margin-right: 3; }
-    ActivityChart > .chart-figures { width: 1fr; }
+    ActivityChart > .chart-figures { width: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, label: str, *, id: str | None = None) -> None:  # noqa: A002

@@ -73,7 +73,7 @@ class RuntimeBar(Static):
     """Two lines: open executions by what they wait for; whether this console runs workers, for which tasks."""
 
     DEFAULT_CSS = """
-    RuntimeBar { height: 2; padding: 0 1; background: $boost; }
+    RuntimeBar { height: 2; padding: 0 1; background: $boost; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def on_mount(self) -> None:

@@ -31,6 +31,7 @@ from console.screens.overview_screen import OverviewScreen
 from console.screens.start_instance_modal import StartInstanceModal
 from console.widgets.history_results_table import HistoryResultsTable
 from console.widgets.incidents_table import IncidentsTable
+from console.widgets.nav_bar import NavBar
 from console.widgets.runtime_bar import RuntimeBar
 from engine import WorkflowManager
 from engine.validate import validate
@@ -184,6 +185,23 @@ async def test_a_stuck_execution_can_be_failed_with_a_reason(scenario: Scenario)
         await settle(pilot)
     [review] = [e for e in scenario.manager.get_status(scenario.ids["claim_waiting"]).executions]
     assert (review.status, review.error) == ("FAILED", "reviewer left")
+
+
+@run_async
+async def test_incidents_follow_changes_made_by_another_process(scenario: Scenario) -> None:
+    other = WorkflowManager(open_store(scenario.path))  # another connection, as a worker process would be
+    app = make_app(scenario, "incidents", poll_seconds=0.05)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            table = app.screen.query_one(IncidentsTable)
+            assert len(table._incidents) == 2
+            other.fail_task(scenario.open_execution("at_approval", "approve"), "approver away", actor="elsewhere")
+            assert await wait_until(pilot, lambda: len(table._incidents) == 3, timeout=30)
+            assert table._incidents[-1].reason == "approver away"
+            assert await wait_until(pilot, lambda: "Incidents (3)" in str(app.screen.query_one(NavBar).render()))
+    finally:
+        other.store.close()
 
 
 # -- blueprints -----------------------------------------------------------------------------------------
