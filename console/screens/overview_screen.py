@@ -53,13 +53,13 @@ class OverviewScreen(LiveScreen):
                 yield WorkflowCountsTable(id="by-workflow")
             with Vertical(id="overview-tasks"):
                 yield OpenTasksTable(id="open-tasks")
-        yield Static("Enter on a count lists those instances · 2 all instances · 3 incidents · 4 blueprints · "
-                     "5 history search · ? every key", id="overview-hint")
+        yield Static("No instances yet. 4 opens the blueprints: l loads a blueprint file, s starts an instance of "
+                     "the selected one.", id="overview-hint")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#overview-charts").border_title = "Last hour, per minute"
-        self.query_one("#overview-counts").border_title = "Instances by workflow and status"
+        self.query_one("#overview-counts").border_title = "Instances by workflow and status  (Enter lists them)"
         self.query_one("#overview-tasks").border_title = "Open tasks"
         self.watch(self.app, "runtime_status", self._show_attention, init=True)
 
@@ -91,9 +91,7 @@ class OverviewScreen(LiveScreen):
         runtime = self.console.runtime
         local = set(runtime.registry.task_ids) if runtime is not None else set()
         self.query_one(OpenTasksTable).show(activity.open_tasks, local, self.clock)
-        if not activity.by_workflow:
-            self.query_one("#overview-hint", Static).update(
-                "No instances yet. 4 opens the blueprints: load a blueprint file (l) and start an instance (s).")
+        self.query_one("#overview-hint").display = not activity.by_workflow  # a new database: where to begin
 
     def _show_attention(self, status: RuntimeStatus) -> None:
         counts = status.counts

@@ -188,6 +188,29 @@ async def test_a_stuck_execution_can_be_failed_with_a_reason(scenario: Scenario)
 
 
 @run_async
+async def test_mark_a_failed_execution_done_from_the_incidents(scenario: Scenario) -> None:
+    app = make_app(scenario, "incidents")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(IncidentsTable)
+        assert table.current is not None and table.current.kind == "NO_MATCH"
+        await pilot.press("d")  # the split is not an execution: explained, nothing opens
+        await settle(pilot)
+        assert isinstance(app.screen, IncidentsScreen)
+        assert "only an execution can be marked done" in app.notes[-1][1]
+        await pilot.press("down", "d")  # the failed pack: its output mapping makes the form's fields
+        await settle(pilot)
+        await pilot.press(*"P-77", "ctrl+s")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert [i.kind for i in table._incidents] == ["NO_MATCH"]
+    [pack] = [e for e in scenario.manager.get_status(scenario.ids["incident"]).executions if e.node_id == "pack"]
+    assert (pack.status, pack.outputs) == ("COMPLETED", {"parcel_id": "P-77"})
+    assert scenario.manager.get_status(scenario.ids["incident"]).context["parcel_id"] == "P-77"
+
+
+@run_async
 async def test_incidents_follow_changes_made_by_another_process(scenario: Scenario) -> None:
     other = WorkflowManager(open_store(scenario.path))  # another connection, as a worker process would be
     app = make_app(scenario, "incidents", poll_seconds=0.05)
