@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -448,6 +449,32 @@ async def test_workers_run_in_the_console_and_stop_when_it_quits(tmp_path: Path)
         assert app.runtime is not None and not app.runtime.running
         assert all(e.lease_owner is None for e in manager.get_status(started).executions)
     finally:
+        manager.store.close()
+
+
+@run_async
+async def test_quitting_lets_a_running_attempt_finish(tmp_path: Path) -> None:
+    manager = WorkflowManager(open_store(tmp_path / "own.db"))
+    release = threading.Event()
+    try:
+        manager.add_workflow(expense_claim())
+        registry = WorkerRegistry()
+        registry.register("manual_review", lambda inputs: release.wait(10) and {"decision": "reject"})
+        app = RecordingApp(manager=manager, actor="operator", poll_seconds=0.05, workers=registry,
+                           runtime_options={"poll_interval": 0.1})
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            started = manager.start_workflow("expense_claim", {"amount": 10})
+            assert await wait_until(pilot, lambda: app.runtime is not None and app.runtime.running_count == 1)
+            await pilot.press("q")
+            assert await wait_until(pilot, lambda: any("1 running attempt" in m for _, m in app.notes), timeout=5)
+            assert app.is_running  # waiting for the attempt, within the grace period
+            release.set()
+            assert await wait_until(pilot, lambda: not app.is_running, timeout=30)
+        view = manager.get_status(started)
+        assert view.status == "COMPLETED" and view.context["decision"] == "reject"
+    finally:
+        release.set()
         manager.store.close()
 
 
