@@ -9,7 +9,7 @@ database work and may take a while on a large database, so screens call it from
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -232,7 +232,7 @@ class ConsoleBackend:
         """History entries matching ``query``, newest first. An instance id may be a unique prefix;
         raises ``UnknownInstanceError`` when it matches no instance or several."""
         if query.instance_id:
-            query = HistoryQuery(**{**query.__dict__, "instance_id": self.resolve_instance(query.instance_id)})
+            query = replace(query, instance_id=self.resolve_instance(query.instance_id))
         return reports.search_history(self.store, query)
 
     def resolve_instance(self, prefix: str) -> str:

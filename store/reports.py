@@ -202,17 +202,18 @@ def activity(store: SqliteStore, now: datetime, minutes: int = MINUTES) -> Activ
 
 
 def _open_tasks(cur, now: datetime) -> list[OpenTask]:
-    """Open executions per task (ix_executions_status_created: one range per open status)."""
-    found: dict[str, dict[str, object]] = {}
-    for task_id, status, leased, count, oldest in cur.execute(
+    """Open executions per task (ix_executions_status_*: one range per open status)."""
+    counts: dict[str, dict[str, int]] = {}
+    oldest: dict[str, datetime | None] = {}
+    for task_id, status, leased, count, first in cur.execute(
             "SELECT task_id, status, lease_until IS NOT NULL AND lease_until >= ?, COUNT(*), MIN(created_at) "
             "FROM executions WHERE status IN ('ACTIVE', 'FAILED', 'STUCK') GROUP BY 1, 2, 3", (dump_time(now),)):
-        task = found.setdefault(task_id, {"task_id": task_id})
         name = "failed" if status == "FAILED" else "stuck" if status == "STUCK" else "running" if leased else "waiting"
-        task[name] = int(task.get(name, 0)) + count  # type: ignore[call-overload]
+        task = counts.setdefault(task_id, {})
+        task[name] = task.get(name, 0) + count
         if name == "waiting":
-            task["oldest"] = load_time(oldest)
-    return [OpenTask(**values) for _, values in sorted(found.items())]  # type: ignore[arg-type]
+            oldest[task_id] = load_time(first)
+    return [OpenTask(task_id, oldest=oldest.get(task_id), **task) for task_id, task in sorted(counts.items())]
 
 
 def _per_minute(rows: list[tuple[str, int]], since: datetime, minutes: int) -> list[int]:
