@@ -91,38 +91,69 @@ def run_to_completion(manager: WorkflowManager, pending: list[str]) -> int:
 
 @dataclass
 class Template:
-    """The rows of one finished instance, with its id and times as placeholders."""
+    """The rows of one instance, with its id, times and customer as placeholders."""
 
+    status: str
     instance_id: str
     start: datetime
     instance: tuple
     context: list[tuple]
+    tokens: list[tuple]
     executions: list[tuple]
     history: list[tuple]
 
 
-def _capture_templates(directory: Path) -> list[Template]:
-    """Run one instance of each flow through the engine and read back its rows."""
+CUSTOMER = "c-000001"  # every template's customer; each copy gets its own, of the same length
+
+
+def _scenarios(manager: WorkflowManager, pending: list[str]) -> dict[str, str]:
+    """Run one instance of each kind through the engine; return their ids by kind."""
+    from engine import NoMatchingConditionError
+
+    def start(flow: dict[str, Any]) -> str:
+        pending.clear()
+        return manager.start_workflow(flow["workflow_id"], {"customer": CUSTOMER, "n": 1})
+
+    made = {}
+    made["completed_long"] = start(VERIFICATION_FLOW)
+    run_to_completion(manager, pending)
+    made["completed_short"] = start(ONE_TASK_FLOW)
+    run_to_completion(manager, pending)
+    made["active"] = start(VERIFICATION_FLOW)  # init done: waiting at t1 and t2
+    manager.task_done(pending.pop(0), {"ok": True})
+    made["incident"] = start(VERIFICATION_FLOW)  # init done, t1 failed: an incident
+    manager.task_done(pending.pop(0), {"ok": True})
+    manager.fail_task(next(e for e in pending if ":t1:" in e), "connection refused", actor="bench")
+    made["failed"] = start(VERIFICATION_FLOW)  # ok is neither true nor false: no edge of the split matches
+    try:
+        manager.task_done(pending.pop(0), {"ok": "maybe"})
+    except NoMatchingConditionError:
+        pass
+    made["cancelled"] = start(ONE_TASK_FLOW)
+    manager.cancel(made["cancelled"], "customer withdrew", actor="bench")
+    return made
+
+
+def _capture_templates(directory: Path) -> dict[str, Template]:
+    """Run one instance of each kind through the engine and read back its rows."""
     path = directory / "template.db"
     store = open_store(path, durability="NORMAL")
     manager = WorkflowManager(store)
     pending: list[str] = []
     manager.register_task_handler(lambda payload: pending.append(payload.execution_id))
-    templates = []
-    for flow in (VERIFICATION_FLOW, ONE_TASK_FLOW):
-        manager.add_workflow(flow)
-        instance_id = manager.start_workflow(flow["workflow_id"], {"customer": "c-000001", "n": 1})
-        run_to_completion(manager, pending)
+    manager.add_workflow(VERIFICATION_FLOW)
+    manager.add_workflow(ONE_TASK_FLOW)
+    templates = {}
+    for kind, instance_id in _scenarios(manager, pending).items():
         view = manager.get_status(instance_id)
-        assert view.status == "COMPLETED", view.status
         with store.read() as cur:
-            instance = cur.execute("SELECT * FROM instances WHERE id = ?", (instance_id,)).fetchone()
-            context = cur.execute("SELECT * FROM context WHERE instance_id = ?", (instance_id,)).fetchall()
-            executions = cur.execute("SELECT * FROM executions WHERE instance_id = ? ORDER BY rowid",
-                                     (instance_id,)).fetchall()
+            rows = [cur.execute(f"SELECT * FROM {table} WHERE {key} = ? ORDER BY rowid", (instance_id,)).fetchall()
+                    for table, key in (("instances", "id"), ("context", "instance_id"), ("tokens", "instance_id"),
+                                       ("executions", "instance_id"))]
             history = cur.execute("SELECT instance_id, at, kind, node_id, execution_id, details, actor FROM history "
                                   "WHERE instance_id = ? ORDER BY seq", (instance_id,)).fetchall()
-        templates.append(Template(instance_id, view.created_at, instance, context, executions, history))
+        templates[kind] = Template(str(view.status), instance_id, view.created_at, rows[0][0], rows[1], rows[2],
+                                   rows[3], history)
     store.close()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -139,44 +170,68 @@ def _retime(text: Any, template: Template, base: datetime, cache: dict[str, str]
     return moved
 
 
-def _copy(value: Any, old_id: str, new_id: str) -> Any:
-    return value.replace(old_id, new_id) if isinstance(value, str) and old_id in value else value
+def _copy(value: Any, replacements: tuple[tuple[str, str], ...]) -> Any:
+    if isinstance(value, str):
+        for old, new in replacements:
+            if old in value:
+                value = value.replace(old, new)
+    return value
+
+
+FINISHED = {"completed": 1.0}
+"""The engine benchmark's mix: every instance finished."""
+
+MIXED = {"completed": 0.80, "active": 0.10, "incident": 0.02, "failed": 0.05, "cancelled": 0.03}
+"""The console benchmark's mix of statuses (``incident``: ACTIVE with a FAILED execution)."""
+
+
+def _kinds(templates: dict[str, Template], instances: int, history_rows: int,
+           mix: dict[str, float]) -> list[str]:
+    """The kind of each instance, in a spread-out order, so that the history comes out near ``history_rows``:
+    the completed ones are split between the long flow and the short one to get there."""
+    counts = {kind: round(instances * share) for kind, share in mix.items() if kind != "completed"}
+    completed = instances - sum(counts.values())
+    rest = sum(len(templates[kind].history) * count for kind, count in counts.items())
+    per_long, per_short = len(templates["completed_long"].history), len(templates["completed_short"].history)
+    wanted = min(max(history_rows - rest, completed * per_short), completed * per_long)
+    counts["completed_long"] = round((wanted - completed * per_short) / max(1, per_long - per_short))
+    counts["completed_short"] = completed - counts["completed_long"]
+    kinds = [kind for kind, count in counts.items() for _ in range(count)]
+    return [kinds[(position * 7919) % len(kinds)] for position in range(len(kinds))] if kinds else []
 
 
 def preload(path: str | os.PathLike, instances: int = 100_000, history_rows: int = 1_000_000,
-            workdir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Add ``instances`` COMPLETED instances with about ``history_rows`` history rows to the database at
-    ``path`` (created if missing, blueprints included). Returns what was written."""
+            workdir: str | os.PathLike | None = None, mix: dict[str, float] | None = None) -> dict[str, Any]:
+    """Add ``instances`` instances with about ``history_rows`` history rows to the database at ``path``
+    (created if missing, blueprints included). ``mix`` gives the share of each kind (:data:`FINISHED` by
+    default, or :data:`MIXED`). Returns what was written."""
     path = Path(path)
     templates = _capture_templates(Path(workdir) if workdir else path.parent)
-    long, short = templates  # verification (about 29 rows) and one_task (about 9 rows)
-    # Mix the two so that the total comes out near ``history_rows``.
-    per_long, per_short = len(long.history), len(short.history)
-    target = min(max(history_rows, instances * per_short), instances * per_long)
-    n_long = round((target - instances * per_short) / max(1, per_long - per_short))
+    kinds = _kinds(templates, instances, history_rows, mix or FINISHED)
     store = open_store(path)
     manager = WorkflowManager(store)
     manager.add_workflow(VERIFICATION_FLOW)
     manager.add_workflow(ONE_TASK_FLOW)
     store.close()
 
-    ids = sorted(str(uuid.uuid4()) for _ in range(instances))  # sorted: the indexes fill in order
+    ids = sorted(str(uuid.uuid4()) for _ in range(len(kinds)))  # sorted: the indexes fill in order
     first = datetime.now(UTC) - timedelta(days=30)
-    step = timedelta(days=29) / max(1, instances)
-    stride = max(1, instances // n_long) if n_long else 0
-    written = {"instances": 0, "context": 0, "executions": 0, "history": 0}
+    step = timedelta(days=29) / max(1, len(kinds))
+    written = {"instances": 0, "context": 0, "tokens": 0, "executions": 0, "history": 0}
+    statuses: dict[str, int] = {}
     connection = sqlite3.connect(path, isolation_level=None)
     try:
         connection.execute("PRAGMA journal_mode=DELETE")
         connection.execute("PRAGMA synchronous=OFF")
-        connection.execute("PRAGMA cache_size=-400000")
+        connection.execute("PRAGMA cache_size=-100000")
         connection.execute("BEGIN")
-        for chunk in range(0, instances, 10_000):
+        for chunk in range(0, len(kinds), 10_000):
             rows: dict[str, list[tuple]] = {table: [] for table in written}
-            for position in range(chunk, min(chunk + 10_000, instances)):
-                index = (position * 7919) % instances  # spread the start times over the id order
-                template = long if stride and index % stride == 0 else short
-                _copy_instance(template, ids[position], first + step * index, rows)
+            for position in range(chunk, min(chunk + 10_000, len(kinds))):
+                template = templates[kinds[position]]
+                order = (position * 7919) % len(kinds)  # spread the start times over the id order
+                _copy_instance(template, ids[position], f"c-{order:06d}", first + step * order, rows)
+                statuses[template.status] = statuses.get(template.status, 0) + 1
             for table, table_rows in rows.items():
                 if table_rows:
                     connection.executemany(_INSERT[table] or
@@ -188,25 +243,27 @@ def preload(path: str | os.PathLike, instances: int = 100_000, history_rows: int
     finally:
         connection.close()
     return {"instances": written["instances"], "history_rows": written["history"],
-            "executions": written["executions"], "file_mb": round(path.stat().st_size / 2**20, 1)}
+            "executions": written["executions"], "statuses": statuses,
+            "file_mb": round(path.stat().st_size / 2**20, 1)}
 
 
 _INSERT = {
-    "instances": None, "context": None, "executions": None,
+    "instances": None, "context": None, "tokens": None, "executions": None,
     "history": "INSERT INTO history (instance_id, at, kind, node_id, execution_id, details, actor) "
                "VALUES (?, ?, ?, ?, ?, ?, ?)",
 }
 
 
-def _copy_instance(template: Template, new_id: str, base: datetime, rows: dict[str, list[tuple]]) -> None:
-    """Append the rows of ``template`` as an instance ``new_id`` started at ``base``."""
+def _copy_instance(template: Template, new_id: str, customer: str, base: datetime,
+                   rows: dict[str, list[tuple]]) -> None:
+    """Append the rows of ``template`` as an instance ``new_id`` of ``customer`` started at ``base``."""
     cache: dict[str, str] = {}
-    old = template.instance_id
+    replacements = ((template.instance_id, new_id), (CUSTOMER, customer))
 
     def fix(value: Any) -> Any:
-        return _retime(_copy(value, old, new_id), template, base, cache)
+        return _retime(_copy(value, replacements), template, base, cache)
 
     rows["instances"].append(tuple(map(fix, template.instance)))
-    rows["context"].extend(tuple(map(fix, row)) for row in template.context)
-    rows["executions"].extend(tuple(map(fix, row)) for row in template.executions)
+    for table in ("context", "tokens", "executions"):
+        rows[table].extend(tuple(map(fix, row)) for row in getattr(template, table))
     rows["history"].extend(tuple(map(fix, row)) for row in template.history)

@@ -1,4 +1,5 @@
-"""Smoke test of the engine benchmark: ``bench/engine.py --quick --json`` runs and reports every field.
+"""Smoke tests of the benchmarks: ``bench/engine.py`` and ``bench/console.py --quick --json`` run and report
+every field.
 
 The numbers are not judged here (CI machines vary); BENCHMARKS.md records them.
 """
@@ -36,5 +37,23 @@ def test_engine_benchmark_quick_run_reports_every_field(tmp_path: Path) -> None:
     for key in ("one_process_completions_per_s", "aggregate_completions_per_s", "ratio", "target", "met",
                 "per_process_peak_rss_mb"):
         assert key in concurrency, key
+    assert isinstance(result["targets_met"], bool)
+    assert not list(tmp_path.iterdir()), "the benchmark left files behind"
+
+
+def test_console_benchmark_quick_run_reports_every_field(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "console.py"), "--quick", "--json", "--dir",
+                           str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+
+    assert {"cores", "python", "sqlite", "machine", "date"} <= result["machine"].keys()
+    assert result["database"]["instances"] > 0 and result["database"]["history_rows"] > 0
+    assert set(result["database"]["statuses"]) == {"ACTIVE", "COMPLETED", "FAILED", "CANCELLED"}
+    assert set(result["results"]) == {"first_page_s", "filter_s", "search_s", "detail_s", "peak_rss_mb"}
+    for measure in result["results"].values():
+        assert {"median", "worst", "target", "met"} <= measure.keys()
+        assert measure["median"] > 0
+    assert result["graph_drawn"] is True
     assert isinstance(result["targets_met"], bool)
     assert not list(tmp_path.iterdir()), "the benchmark left files behind"
