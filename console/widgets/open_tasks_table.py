@@ -22,6 +22,9 @@ class OpenTasksTable(DataTable[object]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
+        self._add_columns()
+
+    def _add_columns(self) -> None:
         self.add_column("TASK", key="task")
         self.add_column("HANDLED BY", key="by")
         for label in ("RUNNING", "WAITING", "FAILED", "STUCK"):
@@ -31,7 +34,8 @@ class OpenTasksTable(DataTable[object]):
     def show(self, tasks: list[OpenTask], local_task_ids: Collection[str], clock: ConsoleClock) -> None:
         """Replace the rows: tasks a person must do first, the longest waiting first."""
         row = self.cursor_row
-        self.clear()
+        self.clear(columns=True)  # the widths follow the tasks listed now, not every task ever listed
+        self._add_columns()
         ordered = sorted(tasks, key=lambda t: (t.task_id in local_task_ids,
                                                -(clock.now() - t.oldest).total_seconds() if t.oldest else 0))
         for task in ordered:
