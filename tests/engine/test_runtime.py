@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,7 +30,8 @@ def chain(workflow_id: str, *tasks: str) -> dict:
     nodes = [START] + [{"id": t, "type": "TASK", "task_id": t, "input_mapping": {"value": "value"},
                         "output_mapping": {"result": f"{t}_result"}} for t in tasks] + [END]
     ids = ["start", *tasks, "end"]
-    edges = [{"id": f"e{i}", "source_id": a, "target_id": b} for i, (a, b) in enumerate(zip(ids, ids[1:], strict=False))]
+    pairs = zip(ids, ids[1:], strict=False)
+    edges = [{"id": f"e{i}", "source_id": a, "target_id": b} for i, (a, b) in enumerate(pairs)]
     return {"workflow_id": workflow_id, "nodes": nodes, "edges": edges}
 
 
@@ -397,3 +399,53 @@ def test_a_runtime_killed_mid_task_is_taken_over_by_another(tmp_path: Path) -> N
     assert view.context["hold_result"] == f"done by {os.getpid()}"
     completions = [h for h in view.history if h.kind is HistoryKind.EXECUTION_COMPLETED]
     assert len(completions) == 1 and completions[0].actor == "worker@survivor"
+
+
+def test_two_runtimes_on_one_file_never_run_one_execution_at_the_same_time(tmp_path: Path) -> None:
+    """Two runtimes (each its own store, as two processes would have) race for the same executions."""
+    db = tmp_path / "wf.db"
+    runs: list[tuple[str, str, float, float]] = []
+    lock = threading.Lock()
+
+    def work(owner: str):
+        def run(inputs):
+            started = time.monotonic()
+            threading.Event().wait(0.002)  # long enough for the other runtime to try the same execution
+            with lock:
+                runs.append((owner, inputs["value"], started, time.monotonic()))
+            return {"result": owner}
+        return run
+
+    setup = open_store(db)
+    WorkflowManager(setup).add_workflow(chain("w", "t"))
+    instance_ids = [WorkflowManager(setup).start_workflow("w", {"value": n}) for n in range(30)]
+    runtimes, stores = [], []
+    for owner in ("alpha", "beta"):
+        store = open_store(db)
+        registry = WorkerRegistry()
+        registry.register("t", work(owner))
+        runtime = WorkerRuntime(WorkflowManager(store), registry, owner=owner, poll_interval=0.05)
+        stores.append(store)
+        runtimes.append(runtime)
+    for runtime in runtimes:
+        runtime.start()
+    try:
+        manager = WorkflowManager(setup)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if setup.count_instances().get("COMPLETED") == 30:
+                break
+            threading.Event().wait(0.05)  # waiting for two background runtimes, not a clock
+    finally:
+        for runtime in runtimes:
+            runtime.stop(grace=5)
+    assert setup.count_instances() == {"COMPLETED": 30}
+    by_value: dict[int, list] = {}
+    for owner, value, started, ended in runs:
+        by_value.setdefault(value, []).append((owner, started, ended))
+    assert sorted(by_value) == list(range(30))
+    assert all(len(attempts) == 1 for attempts in by_value.values()), "an execution ran twice"
+    assert {owner for owner, *_ in runs} == {"alpha", "beta"}, "both runtimes should have taken work"
+    for instance_id in instance_ids:
+        history = manager.get_status(instance_id).history
+        assert sum(1 for h in history if h.kind is HistoryKind.EXECUTION_COMPLETED) == 1
