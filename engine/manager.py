@@ -324,6 +324,15 @@ class WorkflowManager:
         return transition
 
     def _after_commit(self, transition: Transition) -> None:
+        if transition.changes.status is not None:
+            # Each record carries instance_id (and workflow_id) as attributes: a logging.Filter or a
+            # structured formatter can select one instance's lines.
+            state = transition.state
+            log.info("instance %s is %s", state.id, state.status,
+                     extra={"instance_id": state.id, "workflow_id": state.workflow_id, "status": str(state.status)})
+        elif log.isEnabledFor(logging.DEBUG):
+            log.debug("instance %s: %d history entries", transition.state.id, len(transition.changes.history),
+                      extra={"instance_id": transition.state.id, "workflow_id": transition.state.workflow_id})
         for payload in transition.dispatch:
             for handler in self._task_handlers:
                 self._call_handler(handler, payload, payload.instance_id, "task handler",
