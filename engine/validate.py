@@ -313,33 +313,26 @@ def _check_parallel_blocks(kinds, outgoing, incoming, warn) -> None:
 
 def _branch_origins(node_id, kinds, incoming) -> set[str]:
     """Walk back from a join's incoming branch to the parallel split(s) that opened it (nesting-aware)."""
-    origins: set[str] = set()
-    seen: set[tuple[str, int]] = set()
-    stack = [(node_id, 0)]
-    limit = len(kinds) + 1
-    while stack:
-        current, depth = stack.pop()
-        if (current, depth) in seen or depth > limit:
-            continue
-        seen.add((current, depth))
-        kind = kinds.get(current)
-        if kind is NodeKind.PARALLEL_SPLIT:
-            if depth == 0:
-                origins.add(current)
-                continue
-            depth -= 1
-        elif kind is NodeKind.PARALLEL_JOIN:
-            depth += 1
-        elif kind is NodeKind.START:
-            origins.add("START")
-            continue
-        for edge in incoming.get(current, []):
-            stack.append((edge.source_id, depth))
-    return origins
+    found = _walk_block(node_id, kinds, lambda n: (e.source_id for e in incoming.get(n, [])),
+                        opens=NodeKind.PARALLEL_JOIN, closes=NodeKind.PARALLEL_SPLIT, stops=NodeKind.START)
+    return {"START" if kinds.get(n) is NodeKind.START else n for n in found}
 
 
 def _end_inside_branch(node_id, kinds, outgoing) -> str | None:
     """The first END reachable from a branch before the branch's closing join, if any."""
+    found = _walk_block(node_id, kinds, lambda n: (e.target_id for e in outgoing.get(n, [])),
+                        opens=NodeKind.PARALLEL_SPLIT, closes=NodeKind.PARALLEL_JOIN, stops=NodeKind.END,
+                        first_stop=True)
+    ends = [n for n in found if kinds.get(n) is NodeKind.END]
+    return ends[0] if ends else None
+
+
+def _walk_block(node_id, kinds, neighbours, opens: NodeKind, closes: NodeKind, stops: NodeKind,
+                first_stop: bool = False) -> list[str]:
+    """Walk from ``node_id`` through the graph, counting nested parallel blocks: a node of kind ``opens``
+    goes one block deeper, one of kind ``closes`` one shallower. Return the ``closes`` nodes met at depth 0
+    (the block's own boundary) and the ``stops`` nodes reached, in the order found."""
+    found: list[str] = []
     seen: set[tuple[str, int]] = set()
     stack = [(node_id, 0)]
     limit = len(kinds) + 1
@@ -349,14 +342,17 @@ def _end_inside_branch(node_id, kinds, outgoing) -> str | None:
             continue
         seen.add((current, depth))
         kind = kinds.get(current)
-        if kind is NodeKind.END:
-            return current
-        if kind is NodeKind.PARALLEL_JOIN:
+        if kind is stops:
+            found.append(current)
+            if first_stop:
+                return found
+            continue
+        if kind is closes:
             if depth == 0:
+                found.append(current)
                 continue
             depth -= 1
-        elif kind is NodeKind.PARALLEL_SPLIT:
+        elif kind is opens:
             depth += 1
-        for edge in outgoing.get(current, []):
-            stack.append((edge.target_id, depth))
-    return None
+        stack.extend((nxt, depth) for nxt in neighbours(current))
+    return found
