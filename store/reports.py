@@ -66,7 +66,7 @@ def _incident_counts(cur) -> dict[str, int]:
     return dict(cur.execute(
         "SELECT t.status, COUNT(DISTINCT CASE WHEN e.id IS NULL THEN t.instance_id || '|' || t.node_id "
         "ELSE t.id END) FROM tokens t LEFT JOIN executions e ON e.id = t.id "
-        "WHERE t.status IN ('FAILED', 'STUCK') GROUP BY t.status").fetchall())
+        "WHERE t.status IN ('FAILED', 'STUCK') AND t.status <> 'ACTIVE' GROUP BY t.status").fetchall())
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def list_incidents(store: SqliteStore, limit: int = 500) -> IncidentPage:
             "SELECT t.id, t.instance_id, t.node_id, t.status, t.created_at, i.workflow_id, i.version, i.error, "
             "e.id, e.task_id, e.attempt, e.error, e.updated_at FROM tokens t "
             "JOIN instances i ON i.id = t.instance_id LEFT JOIN executions e ON e.id = t.id "
-            "WHERE t.status IN ('FAILED', 'STUCK') "
+            "WHERE t.status IN ('FAILED', 'STUCK') AND t.status <> 'ACTIVE' "
             "ORDER BY COALESCE(e.updated_at, t.created_at), t.id LIMIT ?", (limit,)).fetchall()
         incidents: list[Incident] = []
         seen_joins: set[tuple[str, str]] = set()
@@ -184,8 +184,8 @@ def activity(store: SqliteStore, now: datetime, minutes: int = MINUTES) -> Activ
         # Each a range of one index, grouped by the minute: the first 16 characters of the ISO time.
         started = cur.execute("SELECT substr(created_at, 1, 16), COUNT(*) FROM instances "
                               "WHERE created_at >= ? AND created_at < ? GROUP BY 1", bounds).fetchall()
-        completed = cur.execute("SELECT substr(updated_at, 1, 16), COUNT(*) FROM instances "
-                                "WHERE status = 'COMPLETED' AND updated_at >= ? AND updated_at < ? GROUP BY 1",
+        completed = cur.execute("SELECT substr(ended_at, 1, 16), COUNT(*) FROM instances "
+                                "WHERE status = 'COMPLETED' AND ended_at >= ? AND ended_at < ? GROUP BY 1",
                                 bounds).fetchall()
         tasks = cur.execute("SELECT substr(updated_at, 1, 16), COUNT(*) FROM executions "
                             "WHERE status = 'COMPLETED' AND updated_at >= ? AND updated_at < ? GROUP BY 1",

@@ -449,7 +449,8 @@ class SqliteStore:
         with self.read() as cur:
             rows = cur.execute(
                 "SELECT DISTINCT t.instance_id FROM tokens t JOIN instances i ON i.id = t.instance_id "
-                "WHERE t.status = 'WAITING' AND i.status = 'ACTIVE' LIMIT ?", (limit,)).fetchall()
+                "WHERE t.status = 'WAITING' AND t.status <> 'ACTIVE' AND i.status = 'ACTIVE' LIMIT ?",
+                (limit,)).fetchall()
         return [r[0] for r in rows]
 
     # -- instances --------------------------------------------------------------------------------

@@ -6,10 +6,10 @@ to the engine's values at its edge.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, Text
+from sqlalchemy import Column, ForeignKey, Index, Integer, Text, text
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class MetaRow(SQLModel, table=True):
@@ -36,10 +36,12 @@ class BlueprintRow(SQLModel, table=True):
 class InstanceRow(SQLModel, table=True):
     __tablename__ = "instances"
     __table_args__ = (
-        Index("ix_instances_status_updated", "status", "updated_at"),
-        Index("ix_instances_workflow_status_updated", "workflow_id", "status", "updated_at"),
+        # No index holds updated_at, which every step writes: a step's UPDATE of the instance row then
+        # touches no index page unless the status changes (schema v3).
+        Index("ix_instances_status_created", "status", "created_at"),
+        Index("ix_instances_workflow_status_created", "workflow_id", "status", "created_at"),
         Index("ix_instances_created", "created_at"),
-        Index("ix_instances_updated", "updated_at"),
+        Index("ix_instances_status_ended", "status", "ended_at"),
     )
 
     id: str = Field(primary_key=True)
@@ -60,8 +62,8 @@ class TokenRow(SQLModel, table=True):
     __tablename__ = "tokens"
     __table_args__ = (
         Index("ix_tokens_instance", "instance_id"),
-        Index("ix_tokens_node", "node_id"),
-        Index("ix_tokens_status", "status"),
+        # Only tokens that are not ACTIVE (waiting at a join, failed, stuck): what the scans look for.
+        Index("ix_tokens_status", "status", sqlite_where=text("status <> 'ACTIVE'")),
     )
 
     id: str = Field(primary_key=True)
@@ -78,7 +80,7 @@ class ExecutionRow(SQLModel, table=True):
         Index("ix_executions_status_created", "status", "created_at"),
         # Tasks completed per minute (the console's overview) and the stuck check's "ACTIVE, unchanged since".
         Index("ix_executions_status_updated", "status", "updated_at"),
-        Index("ix_executions_lease_owner", "lease_owner"),
+        Index("ix_executions_lease_owner", "lease_owner", sqlite_where=text("lease_owner IS NOT NULL")),
     )
 
     id: str = Field(primary_key=True)
