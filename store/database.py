@@ -5,6 +5,11 @@ SQLAlchemy's pysqlite driver starts transactions lazily and never as ``IMMEDIATE
 own transaction handling off at connect time and emits ``BEGIN`` from the engine's ``begin`` event. Here the
 ``begin`` event emits ``BEGIN IMMEDIATE`` on connections marked for writing, so a write takes the lock
 before it reads and two writers can never both read an instance and then race to write it.
+
+The engine's own steps (:class:`store.sqlite.SqliteStore`) take the pooled driver connection that the
+``connect`` hook prepared and issue ``BEGIN IMMEDIATE`` / ``COMMIT`` on it themselves: the same transaction,
+without an SQLAlchemy ``Connection`` round trip per step (see BENCHMARKS.md). Schema creation and
+migrations go through SQLAlchemy and the ``begin`` hook.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The SQLite implementation of the engine's :class:`~engine.ports.Store`.
 
-The write path uses the driver's cursor directly inside the SQLAlchemy transaction (opened with
-``BEGIN IMMEDIATE`` by :mod:`store.database`): a handful of cached, parameterised statements per step, no
-ORM identity map on the hot path. Reads use short deferred transactions, so they see one snapshot.
+Every write is one ``BEGIN IMMEDIATE`` transaction on a pooled driver connection (prepared by the
+``connect`` hook of :mod:`store.database`: pragmas set, the driver's own transaction handling off): a
+handful of cached, parameterised statements per step, no ORM identity map on the hot path. Reads use
+short deferred transactions, so they see one snapshot.
 """
 
 from __future__ import annotations
