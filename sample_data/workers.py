@@ -120,7 +120,8 @@ def verify_identity(inputs: dict) -> dict:
 
 
 MANUAL_OUTPUTS = {
-    "verify_contact": lambda inputs: {"email_address": str(inputs.get("email_address", "")).replace(".invalid", ".com")},
+    "verify_contact": lambda inputs: {
+        "email_address": str(inputs.get("email_address", "")).replace(".invalid", ".com")},
     "manual_review": lambda inputs: {"decision": "approved", "notes": "income documents checked",
                                      "reviewer": "demo-reviewer"},
     "request_documents": lambda inputs: {"documents": ["payslip-2026-10.pdf", "id-card.pdf"]},

@@ -91,7 +91,8 @@ class SqliteWriteTransaction:
             "SELECT id, node_id, status, created_at FROM tokens WHERE instance_id = ? ORDER BY created_at, rowid",
             (instance_id,)))}
         executions = {e.id: e for e in map(_execution, cur.execute(
-            f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE instance_id = ? AND status IN ('ACTIVE', 'FAILED', 'STUCK')",
+            f"SELECT {_EXECUTION_COLUMNS} FROM executions "
+            "WHERE instance_id = ? AND status IN ('ACTIVE', 'FAILED', 'STUCK')",
             (instance_id,)))}
         self._known.update(executions)
         return InstanceState(
