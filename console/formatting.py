@@ -95,15 +95,28 @@ STATUS_STYLES: dict[str, str] = {
 }
 
 
-def status_text(status: str) -> Text:
-    """A status word coloured by what it means (running blue, done green, failed red...)."""
+def status_text(status: str, incident: bool = False) -> Text:
+    """A status word coloured by what it means (running blue, done green, failed red...); an ACTIVE
+    instance with an incident says so in red."""
+    if incident and str(status) == "ACTIVE":
+        return Text("ACTIVE ✖", style=STATUS_STYLES.get("FAILED", "bold red"))
     return Text(str(status), style=STATUS_STYLES.get(str(status), ""))
 
 
-def token_places(node_ids: list[str], limit: int = 40) -> str:
-    """Where an instance's tokens are: ``review, ship ×2``, in first-seen order, cut at ``limit``."""
+TOKEN_MARKS = {"WAITING": "◐", "FAILED": "✖", "STUCK": "⊘"}
+"""The token graph's legend marks, for tokens that are not simply ACTIVE."""
+
+
+def token_places(node_ids: list[str], limit: int = 40, statuses: list[str] | None = None) -> str:
+    """Where an instance's tokens are: ``review, ship ×2``, in first-seen order, cut at ``limit``.
+
+    With ``statuses`` (parallel to ``node_ids``) a token that waits at a join, failed or is stuck carries
+    the graph's mark: ``charge_payment ✖, join ◐``.
+    """
     counts: dict[str, int] = {}
-    for node_id in node_ids:
-        counts[node_id] = counts.get(node_id, 0) + 1
+    for index, node_id in enumerate(node_ids):
+        mark = TOKEN_MARKS.get(statuses[index], "") if statuses and index < len(statuses) else ""
+        place = f"{node_id} {mark}" if mark else node_id
+        counts[place] = counts.get(place, 0) + 1
     text = ", ".join(node if n == 1 else f"{node} ×{n}" for node, n in counts.items())
     return text if len(text) <= limit else text[: limit - 1] + "…"

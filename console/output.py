@@ -77,6 +77,8 @@ def instance_summary_doc(summary: InstanceSummary) -> dict[str, Any]:
         "version": summary.version,
         "status": str(summary.status),
         "token_nodes": list(summary.token_nodes),
+        "token_statuses": list(summary.token_statuses),
+        "has_incident": summary.has_incident,
         "error": summary.error,
         "created_at": iso(summary.created_at),
         "updated_at": iso(summary.updated_at),

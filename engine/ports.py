@@ -53,6 +53,12 @@ class InstanceSummary:
     ended_at: datetime | None
     error: str | None
     token_nodes: list[str]
+    token_statuses: list[str] = field(default_factory=list)  # parallel to token_nodes
+
+    @property
+    def has_incident(self) -> bool:
+        """A token of the instance is FAILED or STUCK: an operator has to act."""
+        return any(status in ("FAILED", "STUCK") for status in self.token_statuses)
 
 
 @dataclass(frozen=True)

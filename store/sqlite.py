@@ -525,15 +525,18 @@ class SqliteStore:
                 f"{where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
                 (*params, query.limit, query.offset)).fetchall()
             nodes: dict[str, list[str]] = {}
+            statuses: dict[str, list[str]] = {}
             if rows:
                 marks = ", ".join("?" for _ in rows)
-                for iid, node in cur.execute(
-                        f"SELECT instance_id, node_id FROM tokens WHERE instance_id IN ({marks}) "
+                for iid, node, status in cur.execute(
+                        f"SELECT instance_id, node_id, status FROM tokens WHERE instance_id IN ({marks}) "
                         "ORDER BY created_at, rowid", [r[0] for r in rows]):
                     nodes.setdefault(iid, []).append(node)
+                    statuses.setdefault(iid, []).append(status)
         return [InstanceSummary(id=r[0], workflow_id=r[1], version=r[2], status=InstanceStatus(r[3]),
                                 created_at=load_time(r[4]), updated_at=load_time(r[5]), ended_at=load_time(r[6]),
-                                error=r[7], token_nodes=nodes.get(r[0], [])) for r in rows]
+                                error=r[7], token_nodes=nodes.get(r[0], []), token_statuses=statuses.get(r[0], []))
+                for r in rows]
 
     def count_instances(self, query: InstanceQuery | None = None) -> dict[str, int]:
         where, params = self._instance_filter(query or InstanceQuery(), with_status=False)

@@ -54,8 +54,8 @@ class InstancesTable(DataTable[object]):
             self.add_row(
                 short_id(summary.id),
                 f"{summary.workflow_id}@{summary.version}",
-                status_text(summary.status),
-                token_places(summary.token_nodes) or "—",
+                status_text(summary.status, incident=summary.has_incident),
+                token_places(summary.token_nodes, statuses=summary.token_statuses) or "—",
                 clock.stamp(summary.created_at),
                 clock.ago(summary.updated_at),
                 clock.age(summary.created_at),

@@ -46,3 +46,9 @@ def test_times_are_relative_to_the_injected_clock() -> None:
 def test_token_places_count_repeated_nodes() -> None:
     assert token_places(["review", "ship", "ship"]) == "review, ship ×2"
     assert token_places([]) == ""
+
+
+def test_token_places_mark_tokens_that_wait_failed_or_are_stuck() -> None:
+    places = token_places(["charge", "join", "ship"], statuses=["FAILED", "WAITING", "STUCK"])
+    assert places == "charge ✖, join ◐, ship ⊘"
+    assert token_places(["review"], statuses=["ACTIVE"]) == "review"

@@ -279,9 +279,10 @@ def test_list_filters_by_status_and_workflow_and_limits(cli: Cli) -> None:
 def test_list_json_fields(cli: Cli) -> None:
     ids = _mixed_instances(cli)
     row = next(i for i in cli.json("list")["instances"] if i["id"] == ids["FAILED"])
-    assert set(row) == {"id", "short_id", "workflow_id", "version", "status", "token_nodes", "error",
-                        "created_at", "updated_at", "ended_at"}
+    assert set(row) == {"id", "short_id", "workflow_id", "version", "status", "token_nodes", "token_statuses",
+                        "has_incident", "error", "created_at", "updated_at", "ended_at"}
     assert row["token_nodes"] == ["records_ok"] and "records_ok" in row["error"]
+    assert row["token_statuses"] == ["FAILED"] and row["has_incident"] is True
     assert row["created_at"].endswith("+00:00")
     cancelled = next(i for i in cli.json("list")["instances"] if i["id"] == ids["CANCELLED"])
     assert cancelled["ended_at"].endswith("+00:00") and cancelled["error"] is None

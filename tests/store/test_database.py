@@ -75,3 +75,22 @@ def test_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
 def test_missing_directory_is_reported(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="does not exist"):
         open_store(tmp_path / "nowhere" / "wf.db")
+
+
+def test_instance_listing_says_which_instances_carry_an_incident(tmp_path: Path) -> None:
+    from engine import InstanceQuery, WorkflowManager
+
+    manager = WorkflowManager(open_store(tmp_path / "wf.db"))
+    manager.add_workflow({
+        "workflow_id": "w",
+        "nodes": [{"id": "s", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "START"},
+                  {"id": "t", "type": "TASK", "task_id": "t"},
+                  {"id": "e", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "END"}],
+        "edges": [{"id": "e1", "source_id": "s", "target_id": "t"}, {"id": "e2", "source_id": "t", "target_id": "e"}],
+    })
+    healthy = manager.start_workflow("w", {})
+    broken = manager.start_workflow("w", {})
+    manager.fail_task(manager.get_status(broken).executions[0].id, "boom", actor="test")
+    listed = {s.id: s for s in manager.list_instances(InstanceQuery())}
+    assert listed[broken].has_incident and listed[broken].token_statuses == ["FAILED"]
+    assert not listed[healthy].has_incident and listed[healthy].token_statuses == ["ACTIVE"]
