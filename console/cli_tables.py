@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from console.formatting import token_places
 from console.output import short_id
 from engine.errors import Problem
 from engine.ports import BlueprintSummary, InstanceSummary, InstanceView
@@ -76,7 +77,8 @@ def instances_table(summaries: list[InstanceSummary]) -> Table:
     table.add_column("ERROR", overflow="fold")
     for s in summaries:
         table.add_row(short_id(s.id), escape(f"{s.workflow_id} v{s.version}"), styled(s.status),
-                      escape(", ".join(s.token_nodes)), when(s.updated_at), escape(_clip(s.error or "", 40)))
+                      escape(token_places(s.token_nodes, limit=60, statuses=s.token_statuses)), when(s.updated_at),
+                      escape(_clip(s.error or "", 40)))
     return table
 
 
