@@ -7,6 +7,7 @@ instead of going through the engine, so 100,000 instances take seconds rather th
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import uuid
@@ -96,9 +97,7 @@ class Template:
     status: str
     instance_id: str
     start: datetime
-    instance: tuple
-    context: list[tuple]
-    tokens: list[tuple]
+    instance: tuple  # with the context and the tokens (JSON columns)
     executions: list[tuple]
     history: list[tuple]
 
@@ -147,13 +146,12 @@ def _capture_templates(directory: Path) -> dict[str, Template]:
     for kind, instance_id in _scenarios(manager, pending).items():
         view = manager.get_status(instance_id)
         with store.read() as cur:
-            rows = [cur.execute(f"SELECT * FROM {table} WHERE {key} = ? ORDER BY rowid", (instance_id,)).fetchall()
-                    for table, key in (("instances", "id"), ("context", "instance_id"), ("tokens", "instance_id"),
-                                       ("executions", "instance_id"))]
+            instance = cur.execute("SELECT * FROM instances WHERE id = ?", (instance_id,)).fetchone()
+            executions = cur.execute("SELECT * FROM executions WHERE instance_id = ? ORDER BY id",
+                                     (instance_id,)).fetchall()
             history = cur.execute("SELECT instance_id, at, kind, node_id, execution_id, details, actor FROM history "
                                   "WHERE instance_id = ? ORDER BY seq", (instance_id,)).fetchall()
-        templates[kind] = Template(str(view.status), instance_id, view.created_at, rows[0][0], rows[1], rows[2],
-                                   rows[3], history)
+        templates[kind] = Template(str(view.status), instance_id, view.created_at, instance, executions, history)
     store.close()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -217,7 +215,7 @@ def preload(path: str | os.PathLike, instances: int = 100_000, history_rows: int
     ids = sorted(str(uuid.uuid4()) for _ in range(len(kinds)))  # sorted: the indexes fill in order
     first = datetime.now(UTC) - timedelta(days=30)
     step = timedelta(days=29) / max(1, len(kinds))
-    written = {"instances": 0, "context": 0, "tokens": 0, "executions": 0, "history": 0}
+    written = {"instances": 0, "executions": 0, "history": 0}
     statuses: dict[str, int] = {}
     connection = sqlite3.connect(path, isolation_level=None)
     try:
@@ -247,8 +245,11 @@ def preload(path: str | os.PathLike, instances: int = 100_000, history_rows: int
             "file_mb": round(path.stat().st_size / 2**20, 1)}
 
 
+# instances: id, workflow_id, version, status, error, created_at, updated_at, ended_at, context, tokens, ...
+TOKENS_COLUMN = 9
+
 _INSERT = {
-    "instances": None, "context": None, "tokens": None, "executions": None,
+    "instances": None, "executions": None,
     "history": "INSERT INTO history (instance_id, at, kind, node_id, execution_id, details, actor) "
                "VALUES (?, ?, ?, ?, ?, ?, ?)",
 }
@@ -263,7 +264,9 @@ def _copy_instance(template: Template, new_id: str, customer: str, base: datetim
     def fix(value: Any) -> Any:
         return _retime(_copy(value, replacements), template, base, cache)
 
-    rows["instances"].append(tuple(map(fix, template.instance)))
-    for table in ("context", "tokens", "executions"):
-        rows[table].extend(tuple(map(fix, row)) for row in getattr(template, table))
+    instance = list(map(fix, template.instance))
+    tokens = json.loads(instance[TOKENS_COLUMN])  # their times are inside the JSON
+    instance[TOKENS_COLUMN] = json.dumps([[*t[:3], fix(t[3])] for t in tokens], separators=(",", ":"))
+    rows["instances"].append(tuple(instance))
+    rows["executions"].extend(tuple(map(fix, row)) for row in template.executions)
     rows["history"].extend(tuple(map(fix, row)) for row in template.history)

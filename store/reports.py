@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from engine.model import HistoryEntry, HistoryKind
 from engine.ports import BlueprintSummary
 from store.codec import dump_time, load_json, load_time
+from store.sqlite import OPEN_EXECUTIONS
 
 if TYPE_CHECKING:
     from store.sqlite import SqliteStore
@@ -47,10 +48,10 @@ def execution_counts(store: SqliteStore, local_task_ids: Collection[str], now: d
     """Count the open executions; ``local_task_ids`` are the tasks this process runs workers for."""
     running = queued = waiting = 0
     with store.read() as cur:
-        # Uses ix_executions_status_created for status = 'ACTIVE'; a row lookup per ACTIVE execution only.
+        # Uses ix_executions_open for status = 'ACTIVE'; a row lookup per ACTIVE execution only.
         for task_id, leased, count in cur.execute(
                 "SELECT task_id, lease_until IS NOT NULL AND lease_until >= ?, COUNT(*) FROM executions "
-                "WHERE status = 'ACTIVE' GROUP BY 1, 2", (dump_time(now),)):
+                f"WHERE status = 'ACTIVE' AND {OPEN_EXECUTIONS} GROUP BY 1, 2", (dump_time(now),)):
             if leased:
                 running += count
             elif task_id in local_task_ids:
@@ -63,10 +64,41 @@ def execution_counts(store: SqliteStore, local_task_ids: Collection[str], now: d
 
 def _incident_counts(cur) -> dict[str, int]:
     """FAILED and STUCK incidents: an execution's token counts once, the tokens stuck at one join once."""
-    return dict(cur.execute(
-        "SELECT t.status, COUNT(DISTINCT CASE WHEN e.id IS NULL THEN t.instance_id || '|' || t.node_id "
-        "ELSE t.id END) FROM tokens t LEFT JOIN executions e ON e.id = t.id "
-        "WHERE t.status IN ('FAILED', 'STUCK') AND t.status <> 'ACTIVE' GROUP BY t.status").fetchall())
+    tokens = _incident_tokens(cur)
+    return _count_incidents(tokens, _executions_by_id(cur, [t[0] for t in tokens]))
+
+
+def _count_incidents(tokens: list[tuple], executions: dict[str, tuple]) -> dict[str, int]:
+    counts: dict[str, set] = {"FAILED": set(), "STUCK": set()}
+    for token_id, instance_id, node_id, status, *_ in tokens:
+        counts[status].add(token_id if token_id in executions else (instance_id, node_id))
+    return {status: len(keys) for status, keys in counts.items() if keys}
+
+
+def _incident_tokens(cur) -> list[tuple]:
+    """Every FAILED or STUCK token: (id, instance id, node id, status, created_at, workflow id, version,
+    instance error). ix_instances_token_marks finds the few instances that have one."""
+    found = []
+    for instance_id, workflow_id, version, error, tokens in cur.execute(
+            "SELECT id, workflow_id, version, error, tokens FROM instances INDEXED BY ix_instances_token_marks "
+            "WHERE token_marks IS NOT NULL AND (token_marks LIKE '%FAILED%' OR token_marks LIKE '%STUCK%')"):
+        for token_id, node_id, status, created_at in load_json(tokens):
+            if status == "FAILED" or status == "STUCK":
+                found.append((token_id, instance_id, node_id, status, created_at, workflow_id, version, error))
+    return found
+
+
+def _executions_by_id(cur, ids: list[str]) -> dict[str, tuple]:
+    """(task_id, attempt, error, updated_at) of the executions with these ids (those that exist), by id
+    (primary-key lookups)."""
+    found: dict[str, tuple] = {}
+    for first in range(0, len(ids), 500):
+        chunk = ids[first:first + 500]
+        marks = ", ".join("?" for _ in chunk)
+        for row in cur.execute(
+                f"SELECT id, task_id, attempt, error, updated_at FROM executions WHERE id IN ({marks})", chunk):
+            found[row[0]] = row[1:]
+    return found
 
 
 @dataclass(frozen=True)
@@ -107,13 +139,15 @@ class IncidentPage:
 def list_incidents(store: SqliteStore, limit: int = 500) -> IncidentPage:
     """Every FAILED or STUCK token (execution, split or join), oldest incident first, at most ``limit``."""
     with store.read() as cur:
-        # ix_tokens_status finds the few FAILED/STUCK tokens; instances and executions by primary key.
-        rows = cur.execute(
-            "SELECT t.id, t.instance_id, t.node_id, t.status, t.created_at, i.workflow_id, i.version, i.error, "
-            "e.id, e.task_id, e.attempt, e.error, e.updated_at FROM tokens t "
-            "JOIN instances i ON i.id = t.instance_id LEFT JOIN executions e ON e.id = t.id "
-            "WHERE t.status IN ('FAILED', 'STUCK') AND t.status <> 'ACTIVE' "
-            "ORDER BY COALESCE(e.updated_at, t.created_at), t.id LIMIT ?", (limit,)).fetchall()
+        tokens = _incident_tokens(cur)
+        executions = _executions_by_id(cur, [t[0] for t in tokens])
+        rows = []
+        for token in tokens:
+            execution = executions.get(token[0])
+            rows.append((*token, token[0] if execution else None, *(execution or (None,) * 4)))
+        rows.sort(key=lambda r: (r[12] or r[4], r[0]))  # the execution's time, else the token's; then the id
+        counts = _count_incidents(tokens, executions)
+        del rows[limit:]
         incidents: list[Incident] = []
         seen_joins: set[tuple[str, str]] = set()
         for (token_id, instance_id, node_id, status, token_at, workflow_id, version, instance_error,
@@ -130,7 +164,6 @@ def list_incidents(store: SqliteStore, limit: int = 500) -> IncidentPage:
                 at, reason = _join_stuck_entry(cur, instance_id, node_id)
                 incidents.append(Incident("JOIN_STUCK", token_id, instance_id, workflow_id, version, node_id,
                                           at or load_time(token_at), reason))
-        counts = _incident_counts(cur)
     return IncidentPage(incidents, counts.get("FAILED", 0), counts.get("STUCK", 0))
 
 

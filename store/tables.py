@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Column, ForeignKey, Index, Integer, Text, text
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class MetaRow(SQLModel, table=True):
@@ -34,14 +34,20 @@ class BlueprintRow(SQLModel, table=True):
 
 
 class InstanceRow(SQLModel, table=True):
+    """An instance with its whole open state in one row (schema v4): a step reads and writes this one row
+    for the context and the tokens, where separate tables cost a B-tree page each per step."""
+
     __tablename__ = "instances"
     __table_args__ = (
         # No index holds updated_at, which every step writes: a step's UPDATE of the instance row then
-        # touches no index page unless the status changes (schema v3).
+        # touches no index page unless the status (or the token marks) change (schema v3).
         Index("ix_instances_status_created", "status", "created_at"),
         Index("ix_instances_workflow_status_created", "workflow_id", "status", "created_at"),
         Index("ix_instances_created", "created_at"),
         Index("ix_instances_status_ended", "status", "ended_at"),
+        # Only instances with a token that is not ACTIVE (waiting at a join, failed, stuck): the incident
+        # list and the stuck-join check find them here.
+        Index("ix_instances_token_marks", "token_marks", sqlite_where=text("token_marks IS NOT NULL")),
     )
 
     id: str = Field(primary_key=True)
@@ -52,35 +58,33 @@ class InstanceRow(SQLModel, table=True):
     created_at: str
     updated_at: str
     ended_at: str | None = None
+    context: str = Field(default="{}", sa_column_kwargs={"server_default": "{}"})  # JSON object
+    # JSON array of [id, node_id, status, created_at], in the order the tokens were made.
+    tokens: str = Field(default="[]", sa_column_kwargs={"server_default": "[]"})
+    # The tokens' node ids, one per line (the text search looks here), and the distinct statuses of the
+    # tokens that are not ACTIVE, sorted and comma-separated (NULL when every token is ACTIVE).
+    token_nodes: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    token_marks: str | None = None
 
 
 def _instance_fk() -> Column:
     return Column("instance_id", Text, ForeignKey("instances.id", ondelete="CASCADE"), nullable=False)
 
 
-class TokenRow(SQLModel, table=True):
-    __tablename__ = "tokens"
-    __table_args__ = (
-        Index("ix_tokens_instance", "instance_id"),
-        # Only tokens that are not ACTIVE (waiting at a join, failed, stuck): what the scans look for.
-        Index("ix_tokens_status", "status", sqlite_where=text("status <> 'ACTIVE'")),
-    )
-
-    id: str = Field(primary_key=True)
-    instance_id: str = Field(sa_column=_instance_fk())
-    node_id: str
-    status: str
-    created_at: str
-
-
 class ExecutionRow(SQLModel, table=True):
     __tablename__ = "executions"
     __table_args__ = (
-        Index("ix_executions_instance_status", "instance_id", "status"),
-        Index("ix_executions_status_created", "status", "created_at"),
-        # Tasks completed per minute (the console's overview) and the stuck check's "ACTIVE, unchanged since".
-        Index("ix_executions_status_updated", "status", "updated_at"),
+        # Only the open executions (the runtime's queue, the open tasks, the stuck check): a completion
+        # removes one entry and a new task adds one at the end (schema v4).
+        Index("ix_executions_open", "status", "created_at",
+              sqlite_where=text("status IN ('ACTIVE', 'FAILED', 'STUCK')")),
+        # Tasks completed per minute (the console's overview): entries are added at the end.
+        Index("ix_executions_done", "updated_at", sqlite_where=text("status = 'COMPLETED'")),
         Index("ix_executions_lease_owner", "lease_owner", sqlite_where=text("lease_owner IS NOT NULL")),
+        # Rows in the order of their ids, which start with the instance id: an instance's executions
+        # share a page (a step updates one and adds the next beside it), and a range of ids is the
+        # executions of one instance, with no index of their own (schema v4).
+        {"sqlite_with_rowid": False},
     )
 
     id: str = Field(primary_key=True)
@@ -97,16 +101,9 @@ class ExecutionRow(SQLModel, table=True):
     lease_owner: str | None = None  # the runtime that claimed the execution
     lease_until: str | None = None  # the claim lapses then unless renewed
     next_attempt_at: str | None = None  # a worker retry waits until then
-
-
-class ContextRow(SQLModel, table=True):
-    __tablename__ = "context"
-
-    instance_id: str = Field(
-        sa_column=Column("instance_id", Text, ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True)
-    )
-    key: str = Field(primary_key=True)
-    value: str  # JSON
+    # Executions made in one step share created_at: this is their order within it (schema v4), where the
+    # rowid gave it before the table was stored in id order.
+    step_order: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class HistoryRow(SQLModel, table=True):

@@ -81,12 +81,12 @@ ONE_TASK = {
 def _rows(db: Path) -> dict[str, int]:
     with sqlite3.connect(db) as raw:
         counts = {t: raw.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-                  for t in ("blueprints", "instances", "tokens", "executions", "context", "history")}
+                  for t in ("blueprints", "instances", "executions", "history")}
     raw.close()
     return counts
 
 
-EMPTY = {"blueprints": 0, "instances": 0, "tokens": 0, "executions": 0, "context": 0, "history": 0}
+EMPTY = {"blueprints": 0, "instances": 0, "executions": 0, "history": 0}
 
 
 @pytest.fixture

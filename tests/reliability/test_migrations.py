@@ -7,6 +7,7 @@ started, so the test shows that work in flight survives the upgrade.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -58,7 +59,8 @@ CHAIN = {
               {"id": "e3", "source_id": "b", "target_id": "end"}],
 }
 
-TABLES = ("blueprints", "instances", "tokens", "executions", "context", "history")
+TABLES = ("blueprints", "instances", "tokens", "executions", "context", "history")  # all there ever were
+COPIED = ("blueprints", "instances", "executions", "history")  # tables of today's schema and of version 0
 
 
 def _shape(db: Path) -> dict[str, list[str]]:
@@ -91,9 +93,15 @@ def v0_db(tmp_path: Path) -> tuple[Path, str]:
         raw.executescript(V0_SCHEMA)
         raw.execute("INSERT INTO wf_meta VALUES ('schema_version', '0')")
         raw.execute("ATTACH DATABASE ? AS cur", (str(current),))
-        for table in TABLES:
+        for table in COPIED:
             columns = ", ".join(f'"{r[1]}"' for r in raw.execute(f"PRAGMA main.table_info({table})"))
             raw.execute(f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM cur.{table}")
+        # Version 0 kept the context and the tokens in tables of their own; today they are in the row.
+        for iid, context, tokens in raw.execute("SELECT id, context, tokens FROM cur.instances").fetchall():
+            raw.executemany("INSERT INTO main.context VALUES (?, ?, ?)",
+                            [(iid, key, json.dumps(value)) for key, value in json.loads(context).items()])
+            raw.executemany("INSERT INTO main.tokens VALUES (?, ?, ?, ?, ?)",
+                            [(tid, iid, node, status, at) for tid, node, status, at in json.loads(tokens)])
     raw.close()
     return old, instance_id
 
@@ -119,6 +127,31 @@ def test_a_version_0_database_is_upgraded_and_its_work_goes_on(v0_db, tmp_path: 
     store.close()
     open_store(db).close()  # opening it again changes nothing
     assert _schema_version(db) == str(tables.SCHEMA_VERSION)
+
+
+def test_version_4_moves_context_and_tokens_into_the_instance_row(v0_db) -> None:
+    """The upgrade computes in SQL what the store writes in Python: tokens in the order they were made, their
+    nodes one per line, the statuses that are not ACTIVE sorted, and the context with its JSON values."""
+    db, _ = v0_db
+    with sqlite3.connect(db) as raw:
+        raw.execute("INSERT INTO instances VALUES ('other', 'chain', 1, 'ACTIVE', NULL, "
+                    "'2026-01-01T00:00:00.000000+00:00', '2026-01-01T00:00:00.000000+00:00', NULL)")
+        raw.executemany("INSERT INTO tokens VALUES (?, 'other', ?, ?, ?)", [
+            ("other:b:2", "b", "WAITING", "2026-01-01T00:00:02.000000+00:00"),
+            ("other:a:1", "a", "FAILED", "2026-01-01T00:00:01.000000+00:00"),
+            ("other:c:3", "c", "ACTIVE", "2026-01-01T00:00:02.000000+00:00")])
+        raw.executemany("INSERT INTO context VALUES ('other', ?, ?)",
+                        [("n", "1"), ("s", '"text"'), ("o", '{"k":[1,null]}')])
+    raw.close()
+    open_store(db).close()
+    with sqlite3.connect(db) as raw:
+        context, tokens, nodes, marks = raw.execute(
+            "SELECT context, tokens, token_nodes, token_marks FROM instances WHERE id = 'other'").fetchone()
+    raw.close()
+    assert json.loads(context) == {"n": 1, "s": "text", "o": {"k": [1, None]}}
+    assert [t[0] for t in json.loads(tokens)] == ["other:a:1", "other:b:2", "other:c:3"]
+    assert json.loads(tokens)[1] == ["other:b:2", "b", "WAITING", "2026-01-01T00:00:02.000000+00:00"]
+    assert nodes == "a\nb\nc" and marks == "FAILED,WAITING"
 
 
 def test_a_database_without_a_recorded_version_counts_as_version_0(v0_db) -> None:

@@ -234,6 +234,6 @@ def test_no_report_reads_a_whole_table(world, tmp_path: Path) -> None:
             if "FROM history WHERE instance_id" in sql and not any("ix_history_instance_seq" in s for s in plan):
                 problems.append(f"instance history without its index: {sql}\n  -> {plan}")
             if "FROM executions WHERE status = 'COMPLETED' AND updated_at" in sql and not any(
-                    "ix_executions_status_updated" in s for s in plan):
-                problems.append(f"tasks per minute without ix_executions_status_updated: {plan}")
+                    "ix_executions_done" in s for s in plan):
+                problems.append(f"tasks per minute without ix_executions_done: {plan}")
     assert not problems, "\n".join(problems)

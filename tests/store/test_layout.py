@@ -1,0 +1,129 @@
+"""The store's layout (schema v4): an instance's open state is one row, its executions a range of the primary
+key, and the engine's hot path reads and writes them without any scan.
+
+Each statement a step runs is checked with ``EXPLAIN QUERY PLAN``: a step that scanned a table or an index
+would get slower with every instance stored (it happened once: the open executions of an instance were
+looked up through the partial index of all open executions).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine import WorkflowManager
+from store import open_store
+
+FLOW = {  # start -> fork -> (a, b) -> join -> end
+    "workflow_id": "fork", "version": 1,
+    "nodes": [{"id": "start", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "START"},
+              {"id": "fork", "type": "INTERNAL", "internal_type": "GATEWAY", "gateway_type": "PARALLEL_SPLIT"},
+              {"id": "a", "type": "TASK", "task_id": "a", "output_mapping": {"x": "x"}},
+              {"id": "b", "type": "TASK", "task_id": "b"},
+              {"id": "join", "type": "INTERNAL", "internal_type": "GATEWAY", "gateway_type": "PARALLEL_JOIN"},
+              {"id": "end", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "END"}],
+    "edges": [{"id": "e1", "source_id": "start", "target_id": "fork"},
+              {"id": "e2", "source_id": "fork", "target_id": "a"}, {"id": "e3", "source_id": "fork", "target_id": "b"},
+              {"id": "e4", "source_id": "a", "target_id": "join"}, {"id": "e5", "source_id": "b", "target_id": "join"},
+              {"id": "e6", "source_id": "join", "target_id": "end"}],
+}
+
+
+@pytest.fixture
+def manager(tmp_path: Path):
+    store = open_store(tmp_path / "wf.db")
+    manager = WorkflowManager(store)
+    manager.add_workflow(FLOW)
+    yield manager
+    store.close()
+
+
+def _row(manager: WorkflowManager, instance_id: str) -> tuple:
+    with manager.store.read() as cur:
+        return cur.execute("SELECT tokens, token_nodes, token_marks, context FROM instances WHERE id = ?",
+                           (instance_id,)).fetchone()
+
+
+def test_the_instance_row_follows_its_tokens_and_context(manager: WorkflowManager) -> None:
+    instance_id = manager.start_workflow("fork", {"who": "ada"})
+    view = manager.get_status(instance_id)
+    assert [t.node_id for t in view.tokens] == ["a", "b"]  # the order they were made in
+    tokens, nodes, marks, _ = _row(manager, instance_id)
+    assert nodes == "a\nb" and marks is None
+
+    manager.task_done(next(e.id for e in view.executions if e.node_id == "a"), {"x": 1})
+    view = manager.get_status(instance_id)
+    assert view.context == {"who": "ada", "x": 1}
+    assert [(t.node_id, str(t.status)) for t in view.tokens] == [("b", "ACTIVE"), ("join", "WAITING")]
+    _, nodes, marks, _ = _row(manager, instance_id)
+    assert nodes == "b\njoin" and marks == "WAITING"
+    assert manager.store.instances_with_waiting_tokens() == [instance_id]
+
+    manager.fail_task(next(e.id for e in view.executions if e.node_id == "b"), "boom")
+    assert _row(manager, instance_id)[2] == "FAILED,WAITING"
+
+    manager.task_done(next(e.id for e in view.executions if e.node_id == "b"), {})
+    view = manager.get_status(instance_id)
+    assert str(view.status) == "COMPLETED" and view.tokens == []
+    assert _row(manager, instance_id)[1:3] == ("", None)
+    assert manager.store.instances_with_waiting_tokens() == []
+
+
+def test_executions_made_in_one_step_keep_their_order(manager: WorkflowManager) -> None:
+    flow = {**FLOW, "workflow_id": "fork_zb", "nodes": [
+        {**n, "id": {"a": "z", "b": "b"}.get(n["id"], n["id"])} for n in FLOW["nodes"]],
+        "edges": [{**e, "source_id": {"a": "z"}.get(e["source_id"], e["source_id"]),
+                   "target_id": {"a": "z"}.get(e["target_id"], e["target_id"])} for e in FLOW["edges"]]}
+    manager.add_workflow(flow)
+    view = manager.get_status(manager.start_workflow("fork_zb"))
+    assert [e.node_id for e in view.executions] == ["z", "b"]  # edge order, not id order
+
+
+def _plans(manager: WorkflowManager, statements: list[str]) -> list[tuple[str, list[str]]]:
+    with manager.store.read() as cur:
+        return [(sql, [row[3] for row in cur.execute("EXPLAIN QUERY PLAN " + sql)]) for sql in statements
+                if sql.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE"))]
+
+
+def test_a_step_reads_and_writes_by_primary_key_only(manager: WorkflowManager) -> None:
+    for _ in range(20):  # other instances, so that a scan would have something to read
+        manager.start_workflow("fork")
+    instance_id = manager.start_workflow("fork")
+    first = next(e.id for e in manager.get_status(instance_id).executions if e.node_id == "a")
+    statements: list[str] = []
+    with manager.store.write() as tx:
+        tx.cursor.connection.set_trace_callback(statements.append)
+    try:
+        manager.task_done(first, {"x": 1})
+        manager.get_status(instance_id)
+    finally:
+        with manager.store.write() as tx:
+            tx.cursor.connection.set_trace_callback(None)
+    plans = _plans(manager, statements)
+    assert len(plans) >= 5
+    for sql, plan in plans:
+        for step in plan:
+            assert not step.startswith("SCAN"), (sql, plan)  # no scan of anything (sorting a few rows is fine)
+            if " executions " in step or " instances " in step:
+                assert "PRIMARY KEY" in step or "sqlite_autoindex_instances" in step, (sql, plan)
+            if " history " in step:
+                assert "ix_history_instance_seq" in step, (sql, plan)
+
+
+def test_the_runtime_queries_use_the_partial_indexes(manager: WorkflowManager) -> None:
+    statements: list[str] = []
+    with manager.store.write() as tx:
+        tx.cursor.connection.set_trace_callback(statements.append)
+    from datetime import UTC, datetime
+    now = datetime.now(UTC)
+    manager.store.runnable_executions(["a"], now)
+    manager.store.active_executions_before(now)
+    manager.store.instances_with_waiting_tokens()
+    manager.store.list_executions(["ACTIVE", "FAILED"])
+    with manager.store.write() as tx:
+        tx.cursor.connection.set_trace_callback(None)
+    plans = _plans(manager, statements)
+    assert len(plans) == 4
+    for sql, plan in plans:
+        assert any("ix_executions_open" in step or "ix_instances_token_marks" in step for step in plan), (sql, plan)
