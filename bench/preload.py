@@ -149,8 +149,8 @@ def _capture_templates(directory: Path) -> dict[str, Template]:
             instance = cur.execute("SELECT * FROM instances WHERE id = ?", (instance_id,)).fetchone()
             executions = cur.execute("SELECT * FROM executions WHERE instance_id = ? ORDER BY id",
                                      (instance_id,)).fetchall()
-            history = cur.execute("SELECT instance_id, at, kind, node_id, execution_id, details, actor FROM history "
-                                  "WHERE instance_id = ? ORDER BY seq", (instance_id,)).fetchall()
+            history = cur.execute("SELECT instance_no, instance_id, at, kind, node_id, execution_id, details, actor "
+                                  "FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,)).fetchall()
         templates[kind] = Template(str(view.status), instance_id, view.created_at, instance, executions, history)
     store.close()
     for suffix in ("", "-wal", "-shm"):
@@ -223,12 +223,14 @@ def preload(path: str | os.PathLike, instances: int = 100_000, history_rows: int
         connection.execute("PRAGMA synchronous=OFF")
         connection.execute("PRAGMA cache_size=-100000")
         connection.execute("BEGIN")
+        numbered = connection.execute("SELECT COALESCE(MAX(no), 0) FROM instances").fetchone()[0]
         for chunk in range(0, len(kinds), 10_000):
             rows: dict[str, list[tuple]] = {table: [] for table in written}
             for position in range(chunk, min(chunk + 10_000, len(kinds))):
                 template = templates[kinds[position]]
                 order = (position * 7919) % len(kinds)  # spread the start times over the id order
-                _copy_instance(template, ids[position], f"c-{order:06d}", first + step * order, rows)
+                _copy_instance(template, ids[position], numbered + position + 1, f"c-{order:06d}",
+                               first + step * order, rows)
                 statuses[template.status] = statuses.get(template.status, 0) + 1
             for table, table_rows in rows.items():
                 if table_rows:
@@ -246,18 +248,19 @@ def preload(path: str | os.PathLike, instances: int = 100_000, history_rows: int
 
 
 # instances: id, workflow_id, version, status, error, created_at, updated_at, ended_at, context, tokens, ...
-TOKENS_COLUMN = 9
+TOKENS_COLUMN, NO_COLUMN = 9, 12
 
 _INSERT = {
     "instances": None, "executions": None,
-    "history": "INSERT INTO history (instance_id, at, kind, node_id, execution_id, details, actor) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "history": "INSERT INTO history (instance_no, instance_id, at, kind, node_id, execution_id, details, actor) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 }
 
 
-def _copy_instance(template: Template, new_id: str, customer: str, base: datetime,
+def _copy_instance(template: Template, new_id: str, no: int, customer: str, base: datetime,
                    rows: dict[str, list[tuple]]) -> None:
-    """Append the rows of ``template`` as an instance ``new_id`` of ``customer`` started at ``base``."""
+    """Append the rows of ``template`` as an instance ``new_id`` (number ``no``) of ``customer`` started at
+    ``base``."""
     cache: dict[str, str] = {}
     replacements = ((template.instance_id, new_id), (CUSTOMER, customer))
 
@@ -267,6 +270,7 @@ def _copy_instance(template: Template, new_id: str, customer: str, base: datetim
     instance = list(map(fix, template.instance))
     tokens = json.loads(instance[TOKENS_COLUMN])  # their times are inside the JSON
     instance[TOKENS_COLUMN] = json.dumps([[*t[:3], fix(t[3])] for t in tokens], separators=(",", ":"))
+    instance[NO_COLUMN] = no
     rows["instances"].append(tuple(instance))
     rows["executions"].extend(tuple(map(fix, row)) for row in template.executions)
-    rows["history"].extend(tuple(map(fix, row)) for row in template.history)
+    rows["history"].extend((no, *map(fix, row[1:])) for row in template.history)

@@ -97,6 +97,15 @@ _V4_STATEMENTS = (
     "DROP TABLE context",
     "DROP TABLE tokens",
     "CREATE INDEX ix_instances_token_marks ON instances (token_marks) WHERE token_marks IS NOT NULL",
+    # Instances get a number in start order (their rowid, which a VACUUM could change, named); the history
+    # is indexed by it.
+    "ALTER TABLE instances ADD COLUMN no INTEGER",
+    "UPDATE instances SET no = rowid",
+    "CREATE UNIQUE INDEX ix_instances_no ON instances (no)",
+    "ALTER TABLE history ADD COLUMN instance_no INTEGER",
+    "UPDATE history SET instance_no = (SELECT no FROM instances WHERE id = history.instance_id)",
+    "DROP INDEX ix_history_instance_seq",
+    "CREATE INDEX ix_history_instance_no_seq ON history (instance_no, seq)",
     # Executions in id order (WITHOUT ROWID), with indexes of the open and of the completed ones only.
     "CREATE TABLE executions_v4 (id VARCHAR NOT NULL, instance_id TEXT NOT NULL, node_id VARCHAR NOT NULL, "
     "task_id VARCHAR NOT NULL, inputs VARCHAR NOT NULL, outputs VARCHAR, status VARCHAR NOT NULL, "
@@ -121,7 +130,7 @@ def _v4_one_row_per_instance(connection: sqlite3.Connection) -> None:
     """Version 4: fewer B-tree pages written per step. An instance's context and tokens live in its own row
     (the tables ``context`` and ``tokens`` go); executions are stored in id order, so an instance's
     executions share a page and need no index of their own; only open executions are indexed by status,
-    and completed ones by time."""
+    and completed ones by time; the history is indexed by a number given to each instance in start order."""
     for statement in _V4_STATEMENTS:
         connection.execute(statement)
 

@@ -168,9 +168,10 @@ def list_incidents(store: SqliteStore, limit: int = 500) -> IncidentPage:
 
 
 def _join_stuck_entry(cur, instance_id: str, node_id: str) -> tuple[datetime | None, str]:
-    """When and why the join was marked stuck, from the instance's history (ix_history_instance_seq)."""
-    row = cur.execute("SELECT at, details FROM history WHERE instance_id = ? AND kind = 'JOIN_STUCK' "
-                      "AND node_id = ? ORDER BY seq DESC LIMIT 1", (instance_id, node_id)).fetchone()
+    """When and why the join was marked stuck, from the instance's history (ix_history_instance_no_seq)."""
+    row = cur.execute("SELECT at, details FROM history WHERE instance_no = (SELECT no FROM instances WHERE id = ?) "
+                      "AND kind = 'JOIN_STUCK' AND node_id = ? ORDER BY seq DESC LIMIT 1",
+                      (instance_id, node_id)).fetchone()
     if row is None:
         return None, "parallel join can no longer fire"
     details = load_json(row[1]) or {}
@@ -322,13 +323,13 @@ class HistoryHit:
 def search_history(store: SqliteStore, query: HistoryQuery) -> list[HistoryHit]:
     """The newest history entries matching ``query``, at most ``query.limit``.
 
-    Within an instance the search uses ix_history_instance_seq; across instances it walks the history
+    Within an instance the search uses ix_history_instance_no_seq; across instances it walks the history
     from the newest entry backwards (the primary key) and stops at the limit, so a search that matches
     often returns at once and one that matches rarely reads the history once.
     """
     clauses, params = [], []
     if query.instance_id:
-        clauses.append("instance_id = ?")
+        clauses.append("instance_no = (SELECT no FROM instances WHERE id = ?)")
         params.append(query.instance_id)
     if query.kind:
         clauses.append("kind = ?")

@@ -80,24 +80,25 @@ def _instance_range(instance_id: str) -> tuple[str, str]:
 # only when the query's WHERE has its condition as a term, so queries repeat this text.
 OPEN_EXECUTIONS = "status IN ('ACTIVE', 'FAILED', 'STUCK')"
 
-_INSTANCE_COLUMNS = "id, workflow_id, version, status, error, created_at, updated_at, ended_at, context, tokens"
+_INSTANCE_COLUMNS = "id, workflow_id, version, status, error, created_at, updated_at, ended_at, context, tokens, no"
 
 
 class _OpenState:
     """An instance's context and tokens as its row holds them, kept by a write transaction so that a change
     set (which says what changed) can be turned into the new column values."""
 
-    __slots__ = ("context", "tokens", "marks")
+    __slots__ = ("context", "tokens", "marks", "no")
 
-    def __init__(self, context: dict[str, Any], tokens: dict[str, list], marks: str | None) -> None:
+    def __init__(self, context: dict[str, Any], tokens: dict[str, list], marks: str | None, no: int | None) -> None:
         self.context = context
         self.tokens = tokens  # token id -> [id, node_id, status, created_at], in the order they were made
         self.marks = marks
+        self.no = no  # the instance's number (instances.no), which its history rows carry
 
     @classmethod
-    def from_columns(cls, context: str, tokens: str) -> _OpenState:
+    def from_columns(cls, context: str, tokens: str, no: int) -> _OpenState:
         listed = {t[0]: t for t in load_json(tokens)}
-        return cls(load_json(context), listed, _marks(listed.values()))
+        return cls(load_json(context), listed, _marks(listed.values()), no)
 
 
 def _marks(tokens: Any) -> str | None:
@@ -123,7 +124,7 @@ class SqliteWriteTransaction:
         row = cur.execute(f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE id = ?", (instance_id,)).fetchone()
         if row is None:
             return None
-        opened = self._open[instance_id] = _OpenState.from_columns(row[8], row[9])
+        opened = self._open[instance_id] = _OpenState.from_columns(row[8], row[9], row[10])
         executions = {e.id: e for e in map(_execution, cur.execute(
             # "+status": the primary key's range, not the partial index of every open execution.
             f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE id > ? AND id < ? AND +{OPEN_EXECUTIONS}",
@@ -149,10 +150,11 @@ class SqliteWriteTransaction:
     def _opened(self, instance_id: str) -> _OpenState:
         opened = self._open.get(instance_id)
         if opened is None:  # a change set for an instance this transaction did not load
-            row = self.cursor.execute("SELECT context, tokens FROM instances WHERE id = ?", (instance_id,)).fetchone()
+            row = self.cursor.execute("SELECT context, tokens, no FROM instances WHERE id = ?",
+                                      (instance_id,)).fetchone()
             if row is None:
                 raise StoreError(f"instance {instance_id!r} is not stored")
-            opened = self._open[instance_id] = _OpenState.from_columns(row[0], row[1])
+            opened = self._open[instance_id] = _OpenState.from_columns(*row)
         return opened
 
     def apply(self, changes: ChangeSet) -> None:
@@ -160,7 +162,7 @@ class SqliteWriteTransaction:
         iid = changes.instance_id
         now = dump_time(changes.history[-1].at) if changes.history else None
         new = changes.new_instance
-        opened = _OpenState({}, {}, None) if new is not None else self._opened(iid)
+        opened = _OpenState({}, {}, None, None) if new is not None else self._opened(iid)
         if changes.context:
             opened.context.update(changes.context)
         tokens_changed = bool(changes.tokens_added or changes.tokens_removed or changes.token_status)
@@ -176,13 +178,15 @@ class SqliteWriteTransaction:
                     token[2] = _text(status)
         if new is not None:
             opened.marks = _marks(opened.tokens.values())
-            cur.execute(
+            # Writes are serialised (BEGIN IMMEDIATE): the next number cannot be taken meanwhile.
+            opened.no = cur.execute(
                 "INSERT INTO instances (id, workflow_id, version, status, error, created_at, updated_at, ended_at, "
-                "context, tokens, token_nodes, token_marks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "context, tokens, token_nodes, token_marks, no) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "(SELECT COALESCE(MAX(no), 0) + 1 FROM instances)) RETURNING no",
                 (new.id, new.workflow_id, new.version, (changes.status or new.status).value, changes.error,
                  dump_time(new.created_at), now or dump_time(new.updated_at), dump_time(changes.ended_at),
                  dump_json(opened.context), dump_json(list(opened.tokens.values())),
-                 "\n".join(t[1] for t in opened.tokens.values()), opened.marks))
+                 "\n".join(t[1] for t in opened.tokens.values()), opened.marks)).fetchone()[0]
             self._open[iid] = opened
         else:
             sets, params = ["updated_at = ?"], [now]
@@ -219,10 +223,11 @@ class SqliteWriteTransaction:
         for execution in changes.executions_updated:
             self._update_execution(execution)
         if changes.history:
+            no = opened.no
             cur.executemany(
-                "INSERT INTO history (instance_id, at, kind, node_id, execution_id, details, actor) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(iid, dump_time(h.at), _text(h.kind), h.node_id, h.execution_id, dump_json(h.details), h.actor)
+                "INSERT INTO history (instance_no, instance_id, at, kind, node_id, execution_id, details, actor) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(no, iid, dump_time(h.at), _text(h.kind), h.node_id, h.execution_id, dump_json(h.details), h.actor)
                  for h in changes.history])
 
     def _update_execution(self, e: Execution) -> None:
@@ -521,10 +526,11 @@ class SqliteStore:
 
     def append_history(self, instance_id: str, entries: list[HistoryEntry]) -> None:
         with self.write() as tx:
+            no = tx._opened(instance_id).no
             tx.cursor.executemany(
-                "INSERT INTO history (instance_id, at, kind, node_id, execution_id, details, actor) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(instance_id, dump_time(h.at), h.kind.value, h.node_id, h.execution_id, dump_json(h.details),
+                "INSERT INTO history (instance_no, instance_id, at, kind, node_id, execution_id, details, actor) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(no, instance_id, dump_time(h.at), h.kind.value, h.node_id, h.execution_id, dump_json(h.details),
                   h.actor) for h in entries])
 
     def get_instance(self, instance_id: str, history_limit: int | None = None) -> InstanceView | None:
@@ -536,7 +542,7 @@ class SqliteStore:
                 f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE id > ? AND id < ? "
                 "ORDER BY created_at, step_order, id",
                 _instance_range(instance_id))]
-            history = self._history(cur, instance_id, history_limit)
+            history = self._history(cur, row[10], history_limit)
         return InstanceView(
             id=row[0], workflow_id=row[1], version=row[2], status=InstanceStatus(row[3]), error=row[4],
             created_at=load_time(row[5]), updated_at=load_time(row[6]), ended_at=load_time(row[7]),
@@ -545,13 +551,13 @@ class SqliteStore:
         )
 
     @staticmethod
-    def _history(cur: sqlite3.Cursor, instance_id: str, limit: int | None) -> list[HistoryEntry]:
+    def _history(cur: sqlite3.Cursor, instance_no: int, limit: int | None) -> list[HistoryEntry]:
         if limit is None:
-            rows = cur.execute(f"SELECT {_HISTORY_COLUMNS} FROM history WHERE instance_id = ? ORDER BY seq",
-                               (instance_id,)).fetchall()
+            rows = cur.execute(f"SELECT {_HISTORY_COLUMNS} FROM history WHERE instance_no = ? ORDER BY seq",
+                               (instance_no,)).fetchall()
         else:
-            rows = cur.execute(f"SELECT {_HISTORY_COLUMNS} FROM history WHERE instance_id = ? "
-                               "ORDER BY seq DESC LIMIT ?", (instance_id, limit)).fetchall()[::-1]
+            rows = cur.execute(f"SELECT {_HISTORY_COLUMNS} FROM history WHERE instance_no = ? "
+                               "ORDER BY seq DESC LIMIT ?", (instance_no, limit)).fetchall()[::-1]
         return [_history(r) for r in rows]
 
     def get_execution(self, execution_id: str) -> Execution | None:

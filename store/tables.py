@@ -48,6 +48,7 @@ class InstanceRow(SQLModel, table=True):
         # Only instances with a token that is not ACTIVE (waiting at a join, failed, stuck): the incident
         # list and the stuck-join check find them here.
         Index("ix_instances_token_marks", "token_marks", sqlite_where=text("token_marks IS NOT NULL")),
+        Index("ix_instances_no", "no", unique=True),
     )
 
     id: str = Field(primary_key=True)
@@ -65,6 +66,9 @@ class InstanceRow(SQLModel, table=True):
     # tokens that are not ACTIVE, sorted and comma-separated (NULL when every token is ACTIVE).
     token_nodes: str = Field(default="", sa_column_kwargs={"server_default": ""})
     token_marks: str | None = None
+    # The instance's number, in the order instances were started (schema v4): the history's index uses it,
+    # where the id (random text, 36 characters) made every step insert at a random place in a large index.
+    no: int | None = None
 
 
 def _instance_fk() -> Column:
@@ -108,7 +112,9 @@ class ExecutionRow(SQLModel, table=True):
 
 class HistoryRow(SQLModel, table=True):
     __tablename__ = "history"
-    __table_args__ = (Index("ix_history_instance_seq", "instance_id", "seq"),)
+    # An instance's entries by its number (instances.no): small keys, and the instances that run now are the
+    # newest, so a step writes near the end of the index (schema v4; before, (instance_id, seq)).
+    __table_args__ = (Index("ix_history_instance_no_seq", "instance_no", "seq"),)
 
     seq: int | None = Field(default=None, sa_column=Column("seq", Integer, primary_key=True))
     instance_id: str = Field(sa_column=_instance_fk())
@@ -118,3 +124,4 @@ class HistoryRow(SQLModel, table=True):
     execution_id: str | None = None
     details: str = "{}"
     actor: str | None = None
+    instance_no: int | None = None

@@ -108,7 +108,7 @@ def test_a_step_reads_and_writes_by_primary_key_only(manager: WorkflowManager) -
             if " executions " in step or " instances " in step:
                 assert "PRIMARY KEY" in step or "sqlite_autoindex_instances" in step, (sql, plan)
             if " history " in step:
-                assert "ix_history_instance_seq" in step, (sql, plan)
+                assert "ix_history_instance_no_seq" in step, (sql, plan)
 
 
 def test_the_runtime_queries_use_the_partial_indexes(manager: WorkflowManager) -> None:

@@ -231,7 +231,7 @@ def test_no_report_reads_a_whole_table(world, tmp_path: Path) -> None:
             plan = [row[3] for row in cursor.execute("EXPLAIN QUERY PLAN " + sql)]
             if any(FULL_SCAN.match(step) for step in plan):
                 problems.append(f"{sql}\n  -> {plan}")
-            if "FROM history WHERE instance_id" in sql and not any("ix_history_instance_seq" in s for s in plan):
+            if "FROM history WHERE instance_no" in sql and not any("ix_history_instance_no_seq" in s for s in plan):
                 problems.append(f"instance history without its index: {sql}\n  -> {plan}")
             if "FROM executions WHERE status = 'COMPLETED' AND updated_at" in sql and not any(
                     "ix_executions_done" in s for s in plan):
