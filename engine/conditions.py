@@ -63,10 +63,10 @@ class Condition:
         ``null > 100``) or gives something other than a boolean.
         """
         activation = context
-        missing = [name for name in self.variables if name not in context]
-        if missing:
-            activation = dict(context)
-            for name in missing:
+        for name in self.variables:  # a plain loop: most contexts hold every variable, copy only if not
+            if name not in context:
+                if activation is context:
+                    activation = dict(context)
                 activation[name] = None
         try:
             result = self.program.execute(activation)

@@ -13,6 +13,22 @@ from engine.conditions import Condition
 from engine.errors import Problem
 
 
+@dataclass(frozen=True, slots=True)
+class NodePlan:
+    """What the state machine needs of one node when a token moves through it, worked out once per
+    blueprint version (in :attr:`CompiledBlueprint.plans`) instead of being looked up again at every step:
+    plain tuples and strings rather than the pydantic models' mappings and attributes."""
+
+    id: str
+    kind: NodeKind | None  # None only in a blueprint indexed without validation (tests)
+    edges: tuple[tuple[str, str], ...]  # the outgoing edges as (edge id, target node id), in blueprint order
+    branches: tuple[tuple[str, str, Condition | None], ...]  # the same with each edge's condition, if any
+    task_id: str  # a TASK's task_id ("" when it has none)
+    inputs: tuple[tuple[str, str], ...]  # input_mapping as (local name, context key) pairs, in order
+    outputs: tuple[tuple[str, str], ...]  # output_mapping as (local name, context key) pairs, in order
+    join_needed: int  # a parallel join fires when this many tokens wait: its incoming edges, at least 1
+
+
 @dataclass(frozen=True)
 class CompiledBlueprint:
     """A blueprint that passed validation, with the lookups the state machine needs."""
@@ -25,6 +41,24 @@ class CompiledBlueprint:
     conditions: dict[str, Condition]
     start_id: str
     warnings: list[Problem] = field(default_factory=list)
+    plans: dict[str, NodePlan] = field(init=False, repr=False, compare=False)
+    """Per node id, derived from the fields above when the blueprint is compiled."""
+
+    def __post_init__(self) -> None:
+        plans = {}
+        for node_id, node in self.nodes.items():
+            outgoing = self.outgoing.get(node_id, [])
+            plans[node_id] = NodePlan(
+                id=node_id,
+                kind=self.kinds.get(node_id),
+                edges=tuple((edge.id, edge.target_id) for edge in outgoing),
+                branches=tuple((edge.id, edge.target_id, self.conditions.get(edge.id)) for edge in outgoing),
+                task_id=node.task_id or "",
+                inputs=tuple(node.input_mapping.items()),
+                outputs=tuple(node.output_mapping.items()),
+                join_needed=max(1, len(self.incoming.get(node_id, []))),
+            )
+        object.__setattr__(self, "plans", plans)  # a frozen dataclass: set once, here
 
     @property
     def workflow_id(self) -> str:
