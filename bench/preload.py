@@ -99,7 +99,12 @@ class Template:
     start: datetime
     instance: tuple  # with the context and the tokens (JSON columns)
     executions: list[tuple]
-    history: list[tuple]
+    history: list[tuple[int, str, str]]  # runs of entries (store.tables.HistoryRow): (entries, at, JSON)
+
+    @property
+    def entries(self) -> int:
+        """How many history entries the instance has."""
+        return sum(run[0] for run in self.history)
 
 
 CUSTOMER = "c-000001"  # every template's customer; each copy gets its own, of the same length
@@ -149,8 +154,8 @@ def _capture_templates(directory: Path) -> dict[str, Template]:
             instance = cur.execute("SELECT * FROM instances WHERE id = ?", (instance_id,)).fetchone()
             executions = cur.execute("SELECT * FROM executions WHERE instance_id = ? ORDER BY id",
                                      (instance_id,)).fetchall()
-            history = cur.execute("SELECT instance_no, instance_id, at, kind, node_id, execution_id, details, actor "
-                                  "FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,)).fetchall()
+            history = cur.execute("SELECT seq - first_seq + 1, at, entries FROM history WHERE instance_id = ? "
+                                  "ORDER BY seq", (instance_id,)).fetchall()
         templates[kind] = Template(str(view.status), instance_id, view.created_at, instance, executions, history)
     store.close()
     for suffix in ("", "-wal", "-shm"):
@@ -189,8 +194,8 @@ def _kinds(templates: dict[str, Template], instances: int, history_rows: int,
     the completed ones are split between the long flow and the short one to get there."""
     counts = {kind: round(instances * share) for kind, share in mix.items() if kind != "completed"}
     completed = instances - sum(counts.values())
-    rest = sum(len(templates[kind].history) * count for kind, count in counts.items())
-    per_long, per_short = len(templates["completed_long"].history), len(templates["completed_short"].history)
+    rest = sum(templates[kind].entries * count for kind, count in counts.items())
+    per_long, per_short = templates["completed_long"].entries, templates["completed_short"].entries
     wanted = min(max(history_rows - rest, completed * per_short), completed * per_long)
     counts["completed_long"] = round((wanted - completed * per_short) / max(1, per_long - per_short))
     counts["completed_short"] = completed - counts["completed_long"]
@@ -224,13 +229,16 @@ def preload(path: str | os.PathLike, instances: int = 100_000, history_rows: int
         connection.execute("PRAGMA cache_size=-100000")
         connection.execute("BEGIN")
         numbered = connection.execute("SELECT COALESCE(MAX(no), 0) FROM instances").fetchone()[0]
+        seq = connection.execute("SELECT COALESCE(MAX(seq), 0) FROM history").fetchone()[0]
+        entries = 0
         for chunk in range(0, len(kinds), 10_000):
             rows: dict[str, list[tuple]] = {table: [] for table in written}
             for position in range(chunk, min(chunk + 10_000, len(kinds))):
                 template = templates[kinds[position]]
                 order = (position * 7919) % len(kinds)  # spread the start times over the id order
-                _copy_instance(template, ids[position], numbered + position + 1, f"c-{order:06d}",
-                               first + step * order, rows)
+                seq = _copy_instance(template, ids[position], numbered + position + 1, seq, f"c-{order:06d}",
+                                     first + step * order, rows)
+                entries += template.entries
                 statuses[template.status] = statuses.get(template.status, 0) + 1
             for table, table_rows in rows.items():
                 if table_rows:
@@ -242,7 +250,7 @@ def preload(path: str | os.PathLike, instances: int = 100_000, history_rows: int
         connection.execute("PRAGMA journal_mode=WAL")
     finally:
         connection.close()
-    return {"instances": written["instances"], "history_rows": written["history"],
+    return {"instances": written["instances"], "history_rows": entries,
             "executions": written["executions"], "statuses": statuses,
             "file_mb": round(path.stat().st_size / 2**20, 1)}
 
@@ -252,15 +260,14 @@ TOKENS_COLUMN, NO_COLUMN = 9, 12
 
 _INSERT = {
     "instances": None, "executions": None,
-    "history": "INSERT INTO history (instance_no, instance_id, at, kind, node_id, execution_id, details, actor) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    "history": "INSERT INTO history (seq, first_seq, instance_no, instance_id, at, entries) VALUES (?, ?, ?, ?, ?, ?)",
 }
 
 
-def _copy_instance(template: Template, new_id: str, no: int, customer: str, base: datetime,
-                   rows: dict[str, list[tuple]]) -> None:
+def _copy_instance(template: Template, new_id: str, no: int, seq: int, customer: str, base: datetime,
+                   rows: dict[str, list[tuple]]) -> int:
     """Append the rows of ``template`` as an instance ``new_id`` (number ``no``) of ``customer`` started at
-    ``base``."""
+    ``base``, its history entries numbered after ``seq``; return the last entry's number."""
     cache: dict[str, str] = {}
     replacements = ((template.instance_id, new_id), (CUSTOMER, customer))
 
@@ -273,4 +280,7 @@ def _copy_instance(template: Template, new_id: str, no: int, customer: str, base
     instance[NO_COLUMN] = no
     rows["instances"].append(tuple(instance))
     rows["executions"].extend(tuple(map(fix, row)) for row in template.executions)
-    rows["history"].extend((no, *map(fix, row[1:])) for row in template.history)
+    for count, at, entries in template.history:
+        rows["history"].append((seq + count, seq + 1, no, new_id, fix(at), fix(entries)))
+        seq += count
+    return seq

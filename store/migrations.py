@@ -102,9 +102,16 @@ _V4_STATEMENTS = (
     "ALTER TABLE instances ADD COLUMN no INTEGER",
     "UPDATE instances SET no = rowid",
     "CREATE UNIQUE INDEX ix_instances_no ON instances (no)",
-    "ALTER TABLE history ADD COLUMN instance_no INTEGER",
-    "UPDATE history SET instance_no = (SELECT no FROM instances WHERE id = history.instance_id)",
-    "DROP INDEX ix_history_instance_seq",
+    # The history in runs of entries (here, each entry its own run), indexed by the instance's number.
+    "CREATE TABLE history_v4 (seq INTEGER NOT NULL, first_seq INTEGER NOT NULL, instance_no INTEGER NOT NULL, "
+    "instance_id TEXT NOT NULL, at VARCHAR NOT NULL, entries VARCHAR NOT NULL, PRIMARY KEY (seq), "
+    "FOREIGN KEY(instance_id) REFERENCES instances (id) ON DELETE CASCADE)",
+    "INSERT INTO history_v4 (seq, first_seq, instance_no, instance_id, at, entries) "
+    "SELECT h.seq, h.seq, i.no, h.instance_id, h.at, "
+    "json_array(json_array(h.kind, h.node_id, h.execution_id, json(h.details), h.actor)) "
+    "FROM history h JOIN instances i ON i.id = h.instance_id ORDER BY h.seq",
+    "DROP TABLE history",
+    "ALTER TABLE history_v4 RENAME TO history",
     "CREATE INDEX ix_history_instance_no_seq ON history (instance_no, seq)",
     # Executions in id order (WITHOUT ROWID), with indexes of the open and of the completed ones only.
     "CREATE TABLE executions_v4 (id VARCHAR NOT NULL, instance_id TEXT NOT NULL, node_id VARCHAR NOT NULL, "
@@ -130,7 +137,8 @@ def _v4_one_row_per_instance(connection: sqlite3.Connection) -> None:
     """Version 4: fewer B-tree pages written per step. An instance's context and tokens live in its own row
     (the tables ``context`` and ``tokens`` go); executions are stored in id order, so an instance's
     executions share a page and need no index of their own; only open executions are indexed by status,
-    and completed ones by time; the history is indexed by a number given to each instance in start order."""
+    and completed ones by time; the history is stored in runs of entries (a step's entries in one row),
+    indexed by a number given to each instance in start order."""
     for statement in _V4_STATEMENTS:
         connection.execute(statement)
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from engine.model import HistoryEntry, HistoryKind
 from engine.ports import BlueprintSummary
-from store.codec import dump_time, load_json, load_time
-from store.sqlite import OPEN_EXECUTIONS
+from store.codec import dump_json, dump_time, load_json, load_time
+from store.sqlite import _HISTORY_COLUMNS, OPEN_EXECUTIONS, history_entries
 
 if TYPE_CHECKING:
     from store.sqlite import SqliteStore
@@ -169,13 +169,13 @@ def list_incidents(store: SqliteStore, limit: int = 500) -> IncidentPage:
 
 def _join_stuck_entry(cur, instance_id: str, node_id: str) -> tuple[datetime | None, str]:
     """When and why the join was marked stuck, from the instance's history (ix_history_instance_no_seq)."""
-    row = cur.execute("SELECT at, details FROM history WHERE instance_no = (SELECT no FROM instances WHERE id = ?) "
-                      "AND kind = 'JOIN_STUCK' AND node_id = ? ORDER BY seq DESC LIMIT 1",
-                      (instance_id, node_id)).fetchone()
-    if row is None:
-        return None, "parallel join can no longer fire"
-    details = load_json(row[1]) or {}
-    return load_time(row[0]), str(details.get("reason") or "parallel join can no longer fire")
+    for row in cur.execute(f"SELECT {_HISTORY_COLUMNS} FROM history WHERE instance_no = "
+                           "(SELECT no FROM instances WHERE id = ?) AND entries LIKE '%\"JOIN\\_STUCK\"%' ESCAPE '\\' "
+                           "ORDER BY seq DESC", (instance_id,)):
+        for entry in reversed(history_entries(row)):
+            if entry.kind == HistoryKind.JOIN_STUCK and entry.node_id == node_id:
+                return entry.at, str(entry.details.get("reason") or "parallel join can no longer fire")
+    return None, "parallel join can no longer fire"
 
 
 # -- activity and counts ------------------------------------------------------------------------------
@@ -325,35 +325,51 @@ def search_history(store: SqliteStore, query: HistoryQuery) -> list[HistoryHit]:
 
     Within an instance the search uses ix_history_instance_no_seq; across instances it walks the history
     from the newest entry backwards (the primary key) and stops at the limit, so a search that matches
-    often returns at once and one that matches rarely reads the history once.
+    often returns at once and one that matches rarely reads the history once. A row holds a run of entries
+    (see ``store.tables.HistoryRow``): SQL keeps the rows whose JSON text holds what is looked for, and
+    the entries are then matched one by one.
     """
     clauses, params = [], []
     if query.instance_id:
         clauses.append("instance_no = (SELECT no FROM instances WHERE id = ?)")
         params.append(query.instance_id)
-    if query.kind:
-        clauses.append("kind = ?")
-        params.append(str(query.kind))
-    for column, text in (("node_id", query.node), ("actor", query.actor)):
+    kind = str(query.kind) if query.kind else None
+    if kind:
+        clauses.append("entries LIKE ? ESCAPE '\\'")
+        params.append(_like(dump_json(kind)))
+    node, actor = (text.lower() if text else None for text in (query.node, query.actor))
+    for text in (query.node, query.actor):
         if text:
-            clauses.append(f"{column} LIKE ? ESCAPE '\\'")
-            params.append("%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+            clauses.append("entries LIKE ? ESCAPE '\\'")
+            params.append(_like(dump_json(text)[1:-1]))
     if query.since is not None:
-        clauses.append("at >= ?")
+        clauses.append("at >= ?")  # every entry of a row has the row's time
         params.append(dump_time(query.since))
     if query.until is not None:
         clauses.append("at < ?")
         params.append(dump_time(query.until))
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    found: list[HistoryEntry] = []
     with store.read() as cur:
-        rows = cur.execute("SELECT seq, instance_id, at, kind, node_id, execution_id, details, actor FROM history"
-                           f"{where} ORDER BY seq DESC LIMIT ?", (*params, query.limit)).fetchall()
-        instance_ids = sorted({row[1] for row in rows})
+        if query.limit > 0:
+            for row in cur.execute(f"SELECT {_HISTORY_COLUMNS} FROM history{where} ORDER BY seq DESC", params):
+                for entry in reversed(history_entries(row)):
+                    if ((kind is None or entry.kind == kind)
+                            and (node is None or node in (entry.node_id or "").lower())
+                            and (actor is None or actor in (entry.actor or "").lower())):
+                        found.append(entry)
+                if len(found) >= query.limit:
+                    break
+        del found[query.limit:]
+        instance_ids = sorted({entry.instance_id for entry in found})
         workflows: dict[str, str] = {}
         for start in range(0, len(instance_ids), 500):
             chunk = instance_ids[start:start + 500]
             marks = ", ".join("?" for _ in chunk)
             workflows.update(cur.execute(f"SELECT id, workflow_id FROM instances WHERE id IN ({marks})", chunk))
-    return [HistoryHit(HistoryEntry(seq=r[0], instance_id=r[1], at=load_time(r[2]), kind=HistoryKind(r[3]),
-                                    node_id=r[4], execution_id=r[5], details=load_json(r[6]) or {}, actor=r[7]),
-                       workflows.get(r[1], "?")) for r in rows]
+    return [HistoryHit(entry, workflows.get(entry.instance_id or "", "?")) for entry in found]
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern (with ESCAPE '\\') matching any text that holds ``text``."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -38,7 +38,7 @@ _EXECUTION_COLUMNS = (
     "id, instance_id, node_id, task_id, inputs, outputs, status, attempt, error, created_at, updated_at, "
     "lease_owner, lease_until, next_attempt_at"
 )
-_HISTORY_COLUMNS = "seq, instance_id, at, kind, node_id, execution_id, details, actor"
+_HISTORY_COLUMNS = "seq, first_seq, instance_id, at, entries"
 
 
 # Statuses by their text: a dict lookup, where calling the enum class costs ten times more.
@@ -58,11 +58,49 @@ def _execution(row: tuple) -> Execution:
     )
 
 
-def _history(row: tuple) -> HistoryEntry:
-    return HistoryEntry(
-        seq=row[0], instance_id=row[1], at=load_time(row[2]), kind=HistoryKind(row[3]), node_id=row[4],
-        execution_id=row[5], details=load_json(row[6]), actor=row[7],
-    )
+_HISTORY_KIND = {kind.value: kind for kind in HistoryKind}
+
+def insert_history(cursor: sqlite3.Cursor, instance_no: int | None, instance_id: str,
+                   entries: list[HistoryEntry]) -> None:
+    """Append ``entries`` to the history: one row per run of entries (see store.tables.HistoryRow), numbered
+    on from the last row's ``seq`` (the rowid's maximum: one seek) in the same statement."""
+    cursor.executemany("INSERT INTO history (seq, first_seq, instance_no, instance_id, at, entries) "
+                       "SELECT m + ?, m + 1, ?, ?, ?, ? FROM (SELECT COALESCE(MAX(seq), 0) AS m FROM history)",
+                       history_rows(instance_no, instance_id, entries))
+
+
+def history_rows(instance_no: int | None, instance_id: str, entries: list[HistoryEntry]) -> list[tuple]:
+    """The rows of ``entries`` as (entries in the run, instance_no, instance_id, at, JSON): one per run of
+    consecutive entries with the same time (a step's entries share it), so a row's time is its entries'."""
+    rows = []
+    run: list[list] = []
+    at = None
+    for h in entries:
+        if run and h.at != at:
+            rows.append((len(run), instance_no, instance_id, dump_time(at), dump_json(run)))
+            run = []
+        at = h.at
+        entry = [_text(h.kind), h.node_id, h.execution_id, h.details or None, h.actor]
+        while entry[-1] is None:  # trailing nulls left out
+            entry.pop()
+        run.append(entry)
+    if run:
+        rows.append((len(run), instance_no, instance_id, dump_time(at), dump_json(run)))
+    return rows
+
+
+def history_entries(row: tuple) -> list[HistoryEntry]:
+    """The entries of a history row read as ``_HISTORY_COLUMNS``."""
+    _, first, instance_id, at_text, text = row
+    at = load_time(at_text)
+    entries = []
+    for n, e in enumerate(load_json(text)):
+        size = len(e)
+        entries.append(HistoryEntry(
+            kind=_HISTORY_KIND[e[0]], at=at, node_id=e[1] if size > 1 else None,
+            execution_id=e[2] if size > 2 else None, details=e[3] if size > 3 and e[3] is not None else {},
+            actor=e[4] if size > 4 else None, seq=first + n, instance_id=instance_id))
+    return entries
 
 
 def _tokens(text: str) -> list[Token]:
@@ -223,12 +261,7 @@ class SqliteWriteTransaction:
         for execution in changes.executions_updated:
             self._update_execution(execution)
         if changes.history:
-            no = opened.no
-            cur.executemany(
-                "INSERT INTO history (instance_no, instance_id, at, kind, node_id, execution_id, details, actor) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(no, iid, dump_time(h.at), _text(h.kind), h.node_id, h.execution_id, dump_json(h.details), h.actor)
-                 for h in changes.history])
+            insert_history(cur, opened.no, iid, changes.history)
 
     def _update_execution(self, e: Execution) -> None:
         before = self._known.get(e.id)
@@ -526,12 +559,7 @@ class SqliteStore:
 
     def append_history(self, instance_id: str, entries: list[HistoryEntry]) -> None:
         with self.write() as tx:
-            no = tx._opened(instance_id).no
-            tx.cursor.executemany(
-                "INSERT INTO history (instance_no, instance_id, at, kind, node_id, execution_id, details, actor) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(no, instance_id, dump_time(h.at), h.kind.value, h.node_id, h.execution_id, dump_json(h.details),
-                  h.actor) for h in entries])
+            insert_history(tx.cursor, tx._opened(instance_id).no, instance_id, entries)
 
     def get_instance(self, instance_id: str, history_limit: int | None = None) -> InstanceView | None:
         with self.read() as cur:
@@ -553,12 +581,19 @@ class SqliteStore:
     @staticmethod
     def _history(cur: sqlite3.Cursor, instance_no: int, limit: int | None) -> list[HistoryEntry]:
         if limit is None:
-            rows = cur.execute(f"SELECT {_HISTORY_COLUMNS} FROM history WHERE instance_no = ? ORDER BY seq",
-                               (instance_no,)).fetchall()
-        else:
-            rows = cur.execute(f"SELECT {_HISTORY_COLUMNS} FROM history WHERE instance_no = ? "
-                               "ORDER BY seq DESC LIMIT ?", (instance_no, limit)).fetchall()[::-1]
-        return [_history(r) for r in rows]
+            return [entry for row in cur.execute(
+                f"SELECT {_HISTORY_COLUMNS} FROM history WHERE instance_no = ? ORDER BY seq", (instance_no,))
+                for entry in history_entries(row)]
+        rows, count = [], 0
+        if limit > 0:
+            for row in cur.execute(f"SELECT {_HISTORY_COLUMNS} FROM history WHERE instance_no = ? "
+                                   "ORDER BY seq DESC", (instance_no,)):
+                rows.append(row)
+                count += row[0] - row[1] + 1
+                if count >= limit:
+                    break
+        entries = [entry for row in reversed(rows) for entry in history_entries(row)]
+        return entries[max(0, len(entries) - limit):] if limit > 0 else []
 
     def get_execution(self, execution_id: str) -> Execution | None:
         with self.read() as cur:

@@ -111,17 +111,22 @@ class ExecutionRow(SQLModel, table=True):
 
 
 class HistoryRow(SQLModel, table=True):
+    """A run of consecutive history entries of one instance, written by one step at one time (schema v4).
+
+    The entries are a JSON array of ``[kind, node_id, execution_id, details, actor]`` (trailing nulls left
+    out); the n-th has the sequence number ``first_seq + n``, and ``seq`` (the key) is the last one's, so
+    the numbers are those one row per entry would have had. A step's eight or so entries cost one row and
+    one index entry instead of eight of each.
+    """
+
     __tablename__ = "history"
-    # An instance's entries by its number (instances.no): small keys, and the instances that run now are the
-    # newest, so a step writes near the end of the index (schema v4; before, (instance_id, seq)).
+    # A run of entries by its instance's number (instances.no): small keys, and the instances that run now
+    # are the newest, so a step writes near the end of the index.
     __table_args__ = (Index("ix_history_instance_no_seq", "instance_no", "seq"),)
 
     seq: int | None = Field(default=None, sa_column=Column("seq", Integer, primary_key=True))
+    first_seq: int
+    instance_no: int
     instance_id: str = Field(sa_column=_instance_fk())
     at: str
-    kind: str
-    node_id: str | None = None
-    execution_id: str | None = None
-    details: str = "{}"
-    actor: str | None = None
-    instance_no: int | None = None
+    entries: str  # JSON

@@ -60,7 +60,7 @@ CHAIN = {
 }
 
 TABLES = ("blueprints", "instances", "tokens", "executions", "context", "history")  # all there ever were
-COPIED = ("blueprints", "instances", "executions", "history")  # tables of today's schema and of version 0
+COPIED = ("blueprints", "instances", "executions")  # tables of today's schema and of version 0, alike
 
 
 def _shape(db: Path) -> dict[str, list[str]]:
@@ -86,6 +86,7 @@ def v0_db(tmp_path: Path) -> tuple[Path, str]:
     manager = WorkflowManager(store)
     manager.add_workflow(CHAIN)
     instance_id = manager.start_workflow("chain", {"x": 41})
+    history = manager.get_status(instance_id).history
     store.close()
 
     old = tmp_path / "old.db"
@@ -96,7 +97,10 @@ def v0_db(tmp_path: Path) -> tuple[Path, str]:
         for table in COPIED:
             columns = ", ".join(f'"{r[1]}"' for r in raw.execute(f"PRAGMA main.table_info({table})"))
             raw.execute(f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM cur.{table}")
-        # Version 0 kept the context and the tokens in tables of their own; today they are in the row.
+        # Version 0 kept the context and the tokens in tables of their own, and a row per history entry.
+        raw.executemany("INSERT INTO main.history VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
+            (h.seq, h.instance_id, h.at.isoformat(timespec="microseconds"), str(h.kind), h.node_id, h.execution_id,
+             json.dumps(h.details), h.actor) for h in history])
         for iid, context, tokens in raw.execute("SELECT id, context, tokens FROM cur.instances").fetchall():
             raw.executemany("INSERT INTO main.context VALUES (?, ?, ?)",
                             [(iid, key, json.dumps(value)) for key, value in json.loads(context).items()])
@@ -117,6 +121,9 @@ def test_a_version_0_database_is_upgraded_and_its_work_goes_on(v0_db, tmp_path: 
 
     manager = WorkflowManager(store)
     view = manager.get_status(instance_id)
+    current = open_store(tmp_path / "current.db")
+    assert view.history == current.get_instance(instance_id).history  # each entry its own run, as it was
+    current.close()
     (execution,) = view.executions
     assert execution.inputs == {"x": 41} and execution.lease_owner is None
     assert store.claim_execution(execution.id, "worker-1", view.created_at, view.created_at) is not None

@@ -127,3 +127,39 @@ def test_the_runtime_queries_use_the_partial_indexes(manager: WorkflowManager) -
     assert len(plans) == 4
     for sql, plan in plans:
         assert any("ix_executions_open" in step or "ix_instances_token_marks" in step for step in plan), (sql, plan)
+
+
+def test_a_step_writes_its_history_entries_as_one_row(manager: WorkflowManager) -> None:
+    instance_id = manager.start_workflow("fork", {"who": "ada"})
+    with manager.store.read() as cur:
+        rows_before = cur.execute("SELECT COUNT(*) FROM history").fetchone()[0]
+    view = manager.get_status(instance_id)
+    manager.task_done(next(e.id for e in view.executions if e.node_id == "a"), {"x": 1})
+    with manager.store.read() as cur:
+        assert cur.execute("SELECT COUNT(*) FROM history").fetchone()[0] == rows_before + 1
+    history = manager.get_status(instance_id).history
+    assert len(history) > 6
+    assert [h.seq for h in history] == list(range(history[0].seq, history[0].seq + len(history)))
+    for limit in (1, 3, len(history) - 1, len(history), len(history) + 5):  # across the rows' borders
+        assert manager.get_status(instance_id, history_limit=limit).history == history[-limit:]
+    assert manager.get_status(instance_id, history_limit=0).history == []
+
+
+def test_the_history_search_matches_entries_not_rows(manager: WorkflowManager) -> None:
+    from store.reports import HistoryQuery, search_history
+
+    first = manager.start_workflow("fork")
+    second = manager.start_workflow("fork")
+    for instance_id in (first, second):
+        view = manager.get_status(instance_id)
+        manager.task_done(next(e.id for e in view.executions if e.node_id == "a"), {"x": 1}, actor="ada")
+    hits = search_history(manager.store, HistoryQuery(kind="EXECUTION_COMPLETED"))
+    assert [(h.entry.instance_id, h.entry.node_id) for h in hits] == [(second, "a"), (first, "a")]
+    hits = search_history(manager.store, HistoryQuery(instance_id=first, node="JOI"))
+    assert {h.entry.node_id for h in hits} == {"join"} and {h.entry.instance_id for h in hits} == {first}
+    hits = search_history(manager.store, HistoryQuery(actor="AD", limit=1))
+    assert [(h.entry.instance_id, str(h.entry.kind)) for h in hits] == [(second, "TOKEN_CREATED")]
+    assert all(h.entry.actor == "ada" for h in search_history(manager.store, HistoryQuery(actor="ada")))
+    everything = manager.get_status(first).history
+    assert [h.entry for h in search_history(manager.store, HistoryQuery(instance_id=first, limit=1000))] == \
+        everything[::-1]
