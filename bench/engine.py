@@ -210,9 +210,9 @@ def record_completions(path: Path, durability: str, instances: int) -> tuple[Pat
     transactions: list[list] = []
     original_init = store_sqlite.SqliteWriteTransaction.__init__
 
-    def recording_init(self, cursor) -> None:
+    def recording_init(self, cursor, *caches) -> None:
         transactions.append([])
-        original_init(self, _RecordingCursor(cursor, transactions[-1]))
+        original_init(self, _RecordingCursor(cursor, transactions[-1]), *caches)
 
     pending = engine.pending
     store_sqlite.SqliteWriteTransaction.__init__ = recording_init

@@ -104,8 +104,12 @@ class WriteTransaction(Protocol):
     def load_execution(self, execution_id: str) -> Execution | None:
         """Any execution, open or finished, or ``None``."""
 
-    def apply(self, changes: ChangeSet) -> None:
-        """Write a change set: instance row, context, tokens, executions and history entries."""
+    def apply(self, changes: ChangeSet, result: InstanceState | None = None) -> None:
+        """Write a change set: instance row, context, tokens, executions and history entries.
+
+        ``result`` is the instance's state once the change set is applied (the transition's state), if
+        known: a store may keep it and hand it out as :meth:`load_instance`'s answer for as long as it can
+        tell that nothing else has written to the instance since."""
 
 
 class Store(Protocol):

@@ -49,6 +49,26 @@ _TOKEN_STATUS = {status.value: status for status in TokenStatus}
 _text = str.__str__
 
 
+class _Executions(dict):
+    """Executions by the row they were read from or written as (a tuple of the ``_EXECUTION_COLUMNS``),
+    kept by a store: an open execution is read again at every step of its instance, and decoding its JSON
+    and times cost more than looking the row up. Bounded: emptied when it grows past ``limit`` rows."""
+
+    limit = 4096
+
+    def get_or_decode(self, row: tuple) -> Execution:
+        execution = self.get(row)
+        if execution is None:
+            execution = self.remember(row, _execution(row))
+        return execution
+
+    def remember(self, row: tuple, execution: Execution) -> Execution:
+        if len(self) >= self.limit:
+            self.clear()  # cheaper than an LRU's bookkeeping on every hit; the open rows come back at once
+        self[row] = execution
+        return execution
+
+
 def _execution(row: tuple) -> Execution:
     return Execution(
         id=row[0], instance_id=row[1], node_id=row[2], task_id=row[3], inputs=load_json(row[4]),
@@ -146,11 +166,43 @@ def _marks(tokens: Any) -> str | None:
     return ",".join(sorted(statuses)) if statuses else None
 
 
+class _States(dict):
+    """Instances as a connection last wrote them: id -> (state, row columns). Valid while no other connection
+    has written to the database: SQLite's ``PRAGMA data_version`` on this connection tells (it moves when
+    another connection commits, not for this one's own commits). A step of an instance this connection wrote
+    last then reads nothing back: no SELECT, no decoding. Emptied whenever the version moved or a
+    transaction of the connection failed, and when it grows past ``limit`` instances. A write of this
+    connection that changes an instance's tokens, context or open executions other than through
+    :meth:`SqliteWriteTransaction.apply` must drop its state (:meth:`SqliteWriteTransaction.forget`), as the
+    claims and leases do."""
+
+    limit = 4096
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.version: int | None = None
+
+    def check(self, cursor: sqlite3.Cursor) -> None:
+        """Start of a transaction: forget everything if another connection has written since."""
+        version = cursor.execute("PRAGMA data_version").fetchone()[0]
+        if version != self.version:
+            self.clear()
+            self.version = version
+
+    def keep(self, instance_id: str, state: InstanceState, opened: _OpenState) -> None:
+        if len(self) >= self.limit:
+            self.clear()
+        self[instance_id] = (state, opened)
+
+
 class SqliteWriteTransaction:
     """One ``BEGIN IMMEDIATE`` transaction: read an instance, then apply a change set."""
 
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
+    def __init__(self, cursor: sqlite3.Cursor, decoded: _Executions | None = None,
+                 states: _States | None = None) -> None:
         self.cursor = cursor
+        self._decoded = decoded if decoded is not None else _Executions()
+        self._states = states if states is not None else _States()
         # Executions as this transaction last read or wrote them: an update then sets only the columns
         # that changed, so SQLite leaves the indexes of the others (lease_owner, ...) alone.
         self._known: dict[str, Execution] = {}
@@ -158,12 +210,17 @@ class SqliteWriteTransaction:
         self._open: dict[str, _OpenState] = {}
 
     def load_instance(self, instance_id: str) -> InstanceState | None:
+        kept = self._states.get(instance_id)
+        if kept is not None:
+            state, self._open[instance_id] = kept
+            self._known.update(state.executions)
+            return state
         cur = self.cursor
         row = cur.execute(f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE id = ?", (instance_id,)).fetchone()
         if row is None:
             return None
         opened = self._open[instance_id] = _OpenState.from_columns(row[8], row[9], row[10])
-        executions = {e.id: e for e in map(_execution, cur.execute(
+        executions = {e.id: e for e in map(self._decoded.get_or_decode, cur.execute(
             # "+status": the primary key's range, not the partial index of every open execution.
             f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE id > ? AND id < ? AND +{OPEN_EXECUTIONS}",
             _instance_range(instance_id)))}
@@ -176,6 +233,15 @@ class SqliteWriteTransaction:
                     for t in opened.tokens.values()},
             executions=executions,
         )
+
+    def forget(self, execution_ids: list[str] | None = None) -> None:
+        """Drop the kept states of the instances of these executions (all, for ``None``): for a write that
+        changes executions other than through :meth:`apply` (claims and leases)."""
+        if execution_ids is None:
+            self._states.clear()
+        else:
+            for execution_id in execution_ids:
+                self._states.pop(execution_id.split(":", 1)[0], None)
 
     def load_execution(self, execution_id: str) -> Execution | None:
         row = self.cursor.execute(f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE id = ?",
@@ -195,7 +261,7 @@ class SqliteWriteTransaction:
             opened = self._open[instance_id] = _OpenState.from_columns(*row)
         return opened
 
-    def apply(self, changes: ChangeSet) -> None:
+    def apply(self, changes: ChangeSet, result: InstanceState | None = None) -> None:
         cur = self.cursor
         iid = changes.instance_id
         now = dump_time(changes.history[-1].at) if changes.history else None
@@ -253,22 +319,31 @@ class SqliteWriteTransaction:
                     opened.marks = token_marks
             cur.execute(f"UPDATE instances SET {', '.join(sets)} WHERE id = ?", (*params, iid))
         if changes.executions_added:
+            rows = [_execution_params(e) for e in changes.executions_added]
             cur.executemany(
                 f"INSERT INTO executions ({_EXECUTION_COLUMNS}, step_order) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(*_execution_params(e), n) for n, e in enumerate(changes.executions_added)])
+                [(*row, n) for n, row in enumerate(rows)])
+            for row, e in zip(rows, changes.executions_added, strict=True):
+                self._decoded.remember(row, e)
             self._known.update((e.id, e) for e in changes.executions_added)
         for execution in changes.executions_updated:
             self._update_execution(execution)
         if changes.history:
             insert_history(cur, opened.no, iid, changes.history)
+        if result is not None and result.executions.keys() <= self._known.keys():
+            # What load_instance would read back after the commit (a failed commit empties _states).
+            self._states.keep(iid, result, opened)
+        else:
+            self._states.pop(iid, None)
 
     def _update_execution(self, e: Execution) -> None:
         before = self._known.get(e.id)
+        old, new = (None if before is None else before.__dict__), e.__dict__  # plain dataclasses: no getattr
         sets, params = [], []
         for column in _EXECUTION_UPDATE_COLUMNS:
-            value = getattr(e, column)
-            if before is None or getattr(before, column) != value:
+            value = new[column]
+            if old is None or old[column] != value:
                 sets.append(f"{column} = ?")
                 encode = _EXECUTION_ENCODERS.get(column)
                 params.append(encode(value) if encode else value)
@@ -309,11 +384,12 @@ class _Transaction:
     to the pool, so that threads waiting there for a connection are not starved.
     """
 
-    __slots__ = ("store", "write", "pooled", "connection", "cursor")
+    __slots__ = ("store", "write", "pooled", "connection", "cursor", "states")
 
     def __init__(self, store: SqliteStore, write: bool) -> None:
         self.store = store
         self.write = write
+        self.states: _States | None = None
 
     def __enter__(self) -> Any:
         store = self.store
@@ -331,7 +407,18 @@ class _Transaction:
         except BaseException as error:
             self._end()
             raise self._translated(error) from None
-        return SqliteWriteTransaction(self.cursor) if self.write else self.cursor
+        if not self.write:
+            return self.cursor
+        states = self.pooled.info.get("wf_states")
+        if states is None:
+            states = self.pooled.info["wf_states"] = _States()
+        try:
+            states.check(self.cursor)
+        except BaseException as error:
+            self._end()
+            raise self._translated(error) from None
+        self.states = states
+        return SqliteWriteTransaction(self.cursor, self.store._decoded, states)
 
     def __exit__(self, error_type: Any, error: BaseException | None, traceback: Any) -> bool:
         try:
@@ -340,6 +427,8 @@ class _Transaction:
                     self.cursor.execute("COMMIT")
                 except BaseException as commit_error:
                     error = commit_error
+            if error is not None and self.states is not None:
+                self.states.clear()  # it may hold what was rolled back
             if error is not None and self.connection.in_transaction:
                 try:
                     self.connection.rollback()
@@ -389,6 +478,7 @@ class SqliteStore:
         self._version_lock = threading.Lock()
         self._idle: list[Any] = []  # the last pooled connection used, between transactions
         self._blueprints: dict[tuple[str, int, str], StoredBlueprint] = {}
+        self._decoded = _Executions()  # shared by this store's write transactions (see _Executions)
 
     # -- transactions -----------------------------------------------------------------------------
 
@@ -499,6 +589,7 @@ class SqliteStore:
                         lease_until: datetime) -> Execution | None:
         stamp = dump_time(now)
         with self.write() as tx:
+            tx.forget([execution_id])
             claimed = tx.cursor.execute(
                 "UPDATE executions SET lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ? "
                 "AND status = 'ACTIVE' "
@@ -511,6 +602,7 @@ class SqliteStore:
         if not execution_ids:
             return 0
         with self.write() as tx:
+            tx.forget(execution_ids)
             tx.cursor.executemany(
                 "UPDATE executions SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'ACTIVE'",
                 [(dump_time(lease_until), execution_id, owner) for execution_id in execution_ids])
@@ -518,6 +610,7 @@ class SqliteStore:
 
     def release_leases(self, owner: str, execution_ids: list[str] | None = None) -> int:
         with self.write() as tx:
+            tx.forget(execution_ids)
             if execution_ids is None:
                 return tx.cursor.execute("UPDATE executions SET lease_owner = NULL, lease_until = NULL "
                                          "WHERE lease_owner = ? AND status = 'ACTIVE'", (owner,)).rowcount

@@ -32,6 +32,7 @@ from engine import (
 from engine.model import HistoryKind
 from engine.validate import compile_blueprint, validate
 from store import open_store
+from store.sqlite import SqliteWriteTransaction
 
 EXAMPLES = int(os.environ.get("WF_PROPERTY_EXAMPLES", "200"))
 STEPS = 30
@@ -101,6 +102,7 @@ class Driver:
         event(f"{operation}: {type(outcome).__name__ if isinstance(outcome, Exception) else 'ok'}")
         event(f"{before.status}: {operation}")
         assert_instance(after, self.bp, before.history, structured=self.structured)
+        self._assert_kept_state_is_the_stored_one()
         stopped_at = {t.node_id for t in before.tokens if t.status == "FAILED"}
         if isinstance(outcome, WorkflowError) and not (
                 isinstance(outcome, NoMatchingConditionError)
@@ -112,6 +114,20 @@ class Driver:
         elif expect_change is True:
             assert len(after.history) > len(before.history), f"{operation} recorded nothing"
         self._check_outcome(operation, before, after, outcome)
+
+    def _assert_kept_state_is_the_stored_one(self) -> None:
+        """The store hands out the state it kept after a step instead of reading it back (store.sqlite._States):
+        it must be exactly what reading it back gives."""
+        with self.store.write() as tx:
+            kept = tx._states.get(self.instance_id)
+            fresh = SqliteWriteTransaction(tx.cursor)
+            state = fresh.load_instance(self.instance_id)
+        if kept is not None:
+            event("state kept by the store")
+            assert kept[0] == state
+            opened, read = kept[1], fresh._open[self.instance_id]
+            assert (opened.context, opened.tokens, opened.marks, opened.no) == (
+                read.context, read.tokens, read.marks, read.no)
 
     def _pick(self, data, executions, preferred: tuple[str, ...]):
         good = [e for e in executions if str(e.status) in preferred]

@@ -163,3 +163,39 @@ def test_the_history_search_matches_entries_not_rows(manager: WorkflowManager) -
     everything = manager.get_status(first).history
     assert [h.entry for h in search_history(manager.store, HistoryQuery(instance_id=first, limit=1000))] == \
         everything[::-1]
+
+
+def test_a_state_kept_by_one_connection_is_dropped_when_another_writes(tmp_path: Path) -> None:
+    """Connection A keeps the state it wrote; B (another store on the file: another process) moves the
+    instance on; A's next step must start from B's state, not its own."""
+    from engine.replay import differences
+
+    stores = [open_store(tmp_path / "shared.db") for _ in range(2)]
+    first, second = (WorkflowManager(store) for store in stores)
+    try:
+        first.add_workflow(FLOW)
+        instance_id = first.start_workflow("fork")
+        view = first.get_status(instance_id)
+        a, b = (next(e.id for e in view.executions if e.node_id == node) for node in ("a", "b"))
+        second.task_done(a, {"x": 1})
+        first.task_done(b, {})  # with A's kept state, a's token would still be ACTIVE and the join not fire
+        view = first.get_status(instance_id)
+        assert str(view.status) == "COMPLETED" and view.context == {"x": 1}
+        assert differences(view) == []
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_a_claim_on_the_same_connection_drops_the_kept_state(manager: WorkflowManager) -> None:
+    """A claim writes the execution's lease outside a step; the completion that follows must see it (and
+    clear it), not the state kept from before the claim."""
+    from datetime import UTC, datetime, timedelta
+
+    instance_id = manager.start_workflow("fork")
+    execution = next(e for e in manager.get_status(instance_id).executions if e.node_id == "a")
+    now = datetime.now(UTC)
+    assert manager.store.claim_execution(execution.id, "worker-1", now, now + timedelta(minutes=1)) is not None
+    manager.task_done(execution.id, {"x": 1})
+    done = next(e for e in manager.get_status(instance_id).executions if e.id == execution.id)
+    assert str(done.status) == "COMPLETED" and done.lease_owner is None and done.lease_until is None
