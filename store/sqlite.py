@@ -92,21 +92,35 @@ def insert_history(cursor: sqlite3.Cursor, instance_no: int | None, instance_id:
 def history_rows(instance_no: int | None, instance_id: str, entries: list[HistoryEntry]) -> list[tuple]:
     """The rows of ``entries`` as (entries in the run, instance_no, instance_id, at, JSON): one per run of
     consecutive entries with the same time (a step's entries share it), so a row's time is its entries'."""
+    if not entries:
+        return []
+    at = entries[0].at
+    if all(h.at == at for h in entries):  # one step: the usual case
+        return [(len(entries), instance_no, instance_id, dump_time(at), dump_json([_entry(h) for h in entries]))]
     rows = []
     run: list[list] = []
-    at = None
     for h in entries:
         if run and h.at != at:
             rows.append((len(run), instance_no, instance_id, dump_time(at), dump_json(run)))
             run = []
         at = h.at
-        entry = [_text(h.kind), h.node_id, h.execution_id, h.details or None, h.actor]
-        while entry[-1] is None:  # trailing nulls left out
-            entry.pop()
-        run.append(entry)
-    if run:
-        rows.append((len(run), instance_no, instance_id, dump_time(at), dump_json(run)))
+        run.append(_entry(h))
+    rows.append((len(run), instance_no, instance_id, dump_time(at), dump_json(run)))
     return rows
+
+
+def _entry(h: HistoryEntry) -> list:
+    """A history entry as stored in its row: [kind, node_id, execution_id, details, actor], trailing nulls
+    (and empty details) left out. The kind is a str enum: JSON writes its text."""
+    if h.actor is not None:
+        return [h.kind, h.node_id, h.execution_id, h.details or None, h.actor]
+    if h.details:
+        return [h.kind, h.node_id, h.execution_id, h.details]
+    if h.execution_id is not None:
+        return [h.kind, h.node_id, h.execution_id]
+    if h.node_id is not None:
+        return [h.kind, h.node_id]
+    return [h.kind]
 
 
 def history_entries(row: tuple) -> list[HistoryEntry]:
