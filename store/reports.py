@@ -236,7 +236,7 @@ def activity(store: SqliteStore, now: datetime, minutes: int = MINUTES) -> Activ
 
 
 def _open_tasks(cur, now: datetime) -> list[OpenTask]:
-    """Open executions per task (ix_executions_status_*: one range per open status)."""
+    """Open executions per task (the partial index ix_executions_open holds exactly them)."""
     counts: dict[str, dict[str, int]] = {}
     oldest: dict[str, datetime | None] = {}
     for task_id, status, leased, count, first in cur.execute(

@@ -4,6 +4,11 @@ Every write is one ``BEGIN IMMEDIATE`` transaction on a pooled driver connection
 ``connect`` hook of :mod:`store.database`: pragmas set, the driver's own transaction handling off): a
 handful of cached, parameterised statements per step, no ORM identity map on the hot path. Reads use
 short deferred transactions, so they see one snapshot.
+
+The layout (schema v4, ``store.tables``) is made for the step: an instance's context and tokens are
+columns of its row, its executions a range of the executions' primary key, and a step's history entries
+one row. A step of an instance this connection wrote last reads nothing back (``_States``); it writes
+the instance row, the executions it completes or creates, and one history row.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ _text = str.__str__
 class _Executions(dict):
     """Executions by the row they were read from or written as (a tuple of the ``_EXECUTION_COLUMNS``),
     kept by a store: an open execution is read again at every step of its instance, and decoding its JSON
-    and times cost more than looking the row up. Bounded: emptied when it grows past ``limit`` rows."""
+    and times cost more than looking the row up. Bounded: past ``limit`` rows the oldest goes."""
 
     limit = 4096
 
@@ -64,7 +69,7 @@ class _Executions(dict):
 
     def remember(self, row: tuple, execution: Execution) -> Execution:
         if len(self) >= self.limit:
-            self.clear()  # cheaper than an LRU's bookkeeping on every hit; the open rows come back at once
+            del self[next(iter(self))]  # the oldest (first in): no bookkeeping on a hit, unlike an LRU
         self[row] = execution
         return execution
 
@@ -185,7 +190,7 @@ class _States(dict):
     has written to the database: SQLite's ``PRAGMA data_version`` on this connection tells (it moves when
     another connection commits, not for this one's own commits). A step of an instance this connection wrote
     last then reads nothing back: no SELECT, no decoding. Emptied whenever the version moved or a
-    transaction of the connection failed, and when it grows past ``limit`` instances. A write of this
+    transaction of the connection failed; past ``limit`` instances the oldest goes. A write of this
     connection that changes an instance's tokens, context or open executions other than through
     :meth:`SqliteWriteTransaction.apply` must drop its state (:meth:`SqliteWriteTransaction.forget`), as the
     claims and leases do."""
@@ -204,8 +209,9 @@ class _States(dict):
             self.version = version
 
     def keep(self, instance_id: str, state: InstanceState, opened: _OpenState) -> None:
+        self.pop(instance_id, None)  # kept again: now the newest
         if len(self) >= self.limit:
-            self.clear()
+            del self[next(iter(self))]
         self[instance_id] = (state, opened)
 
 
