@@ -199,3 +199,17 @@ def test_a_claim_on_the_same_connection_drops_the_kept_state(manager: WorkflowMa
     manager.task_done(execution.id, {"x": 1})
     done = next(e for e in manager.get_status(instance_id).executions if e.id == execution.id)
     assert str(done.status) == "COMPLETED" and done.lease_owner is None and done.lease_until is None
+
+
+def test_the_kept_states_are_bounded_and_the_oldest_goes_first(manager: WorkflowManager, monkeypatch) -> None:
+    from store.sqlite import _States
+
+    monkeypatch.setattr(_States, "limit", 3)
+    ids = [manager.start_workflow("fork") for _ in range(5)]
+    with manager.store.write() as tx:
+        kept = list(tx._states)
+    assert kept == ids[-3:]
+    for instance_id in ids:  # the evicted ones are read back from the database, the same
+        view = manager.get_status(instance_id)
+        manager.task_done(next(e.id for e in view.executions if e.node_id == "a"), {"x": 1})
+        assert manager.get_status(instance_id).context == {"x": 1}
