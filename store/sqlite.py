@@ -56,7 +56,7 @@ _text = str.__str__
 
 class _Executions(dict):
     """Executions by the row they were read from or written as (a tuple of the ``_EXECUTION_COLUMNS``),
-    kept by a store: an open execution is read again at every step of its instance, and decoding its JSON
+    kept by a connection: an open execution is read again at every step of its instance, and decoding its JSON
     and times cost more than looking the row up. Bounded: past ``limit`` rows the oldest goes."""
 
     limit = 4096
@@ -429,16 +429,19 @@ class _Transaction:
             raise self._translated(error) from None
         if not self.write:
             return self.cursor
-        states = self.pooled.info.get("wf_states")
+        # Both caches belong to the connection, which one transaction uses at a time: no locking.
+        info = self.pooled.info
+        states = info.get("wf_states")
         if states is None:
-            states = self.pooled.info["wf_states"] = _States()
+            states = info["wf_states"] = _States()
+            info["wf_decoded"] = _Executions()
         try:
             states.check(self.cursor)
         except BaseException as error:
             self._end()
             raise self._translated(error) from None
         self.states = states
-        return SqliteWriteTransaction(self.cursor, self.store._decoded, states)
+        return SqliteWriteTransaction(self.cursor, info["wf_decoded"], states)
 
     def __exit__(self, error_type: Any, error: BaseException | None, traceback: Any) -> bool:
         try:
@@ -498,7 +501,6 @@ class SqliteStore:
         self._version_lock = threading.Lock()
         self._idle: list[Any] = []  # the last pooled connection used, between transactions
         self._blueprints: dict[tuple[str, int, str], StoredBlueprint] = {}
-        self._decoded = _Executions()  # shared by this store's write transactions (see _Executions)
 
     # -- transactions -----------------------------------------------------------------------------
 
