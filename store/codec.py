@@ -9,6 +9,11 @@ from json.encoder import c_make_encoder, encode_basestring
 from json.scanner import c_make_scanner
 from typing import Any
 
+try:
+    import orjson
+except ImportError:  # pragma: no cover - a dependency; the standard library does the same, slower
+    orjson = None
+
 
 @lru_cache(maxsize=1024)  # one step writes the same time in many rows
 def dump_time(value: datetime | None) -> str | None:
@@ -33,10 +38,30 @@ _C_ENCODE = (c_make_encoder(None, _ENCODER.default, encode_basestring, None, ":"
              if c_make_encoder is not None else None)
 
 
-def dump_json(value: Any) -> str:
+def canonical_json(value: Any) -> str:
+    """Compact JSON by the standard library: the text a blueprint's digest is taken of, which must not
+    change between versions (a float like 1e-07 is written differently by orjson)."""
     if _C_ENCODE is None:
         return _ENCODER.encode(value)
     return "".join(_C_ENCODE(value, 0))
+
+
+# orjson writes the same compact JSON (UTF-8, no spaces, keys in order) about 7x faster; a step writes a
+# kilobyte or two of it (its history entries, the tokens, outputs). Whatever orjson refuses or would write
+# otherwise than the standard library goes to the standard library: integers beyond 64 bits, non-string
+# keys, lone surrogates (its TypeError), and datetimes and dataclasses (passed through to that error,
+# where orjson would write them). Values that reach here were checked by
+# ``engine.manager.check_json_object`` (no NaN: orjson would write null).
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS if orjson else 0
+
+
+def dump_json(value: Any) -> str:
+    if orjson is not None:
+        try:
+            return orjson.dumps(value, option=_ORJSON_OPTIONS).decode()
+        except TypeError:
+            pass
+    return canonical_json(value)
 
 
 _SCAN = c_make_scanner(json.JSONDecoder()) if c_make_scanner is not None else None

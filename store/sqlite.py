@@ -36,7 +36,7 @@ from engine.model import (
     TokenStatus,
 )
 from engine.ports import BlueprintSummary, InstanceQuery, InstanceSummary, InstanceView, StoredBlueprint
-from store.codec import dump_json, dump_time, load_json, load_time
+from store.codec import canonical_json, dump_json, dump_time, load_json, load_time
 from store.database import describe_database_error
 
 _EXECUTION_COLUMNS = (
@@ -100,7 +100,7 @@ def history_rows(instance_no: int | None, instance_id: str, entries: list[Histor
     if not entries:
         return []
     at = entries[0].at
-    if all(h.at == at for h in entries):  # one step: the usual case
+    if len({h.at for h in entries}) == 1:  # one step: the usual case
         return [(len(entries), instance_no, instance_id, dump_time(at), dump_json([_entry(h) for h in entries]))]
     rows = []
     run: list[list] = []
@@ -549,7 +549,7 @@ class SqliteStore:
 
     def save_blueprint(self, blueprint: Blueprint, warnings: list[Problem]) -> bool:
         definition = blueprint.model_dump_json(exclude_none=True)
-        digest = hashlib.sha256(dump_json(blueprint.model_dump(mode="json")).encode()).hexdigest()
+        digest = hashlib.sha256(canonical_json(blueprint.model_dump(mode="json")).encode()).hexdigest()
         with self.write() as tx:
             row = tx.cursor.execute("SELECT digest FROM blueprints WHERE workflow_id = ? AND version = ?",
                                     (blueprint.workflow_id, blueprint.version)).fetchone()
