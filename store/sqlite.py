@@ -477,7 +477,11 @@ class _Transaction:
         if not self.connection.in_transaction and not idle:
             idle.append(self.pooled)
         else:
-            self.pooled.close()  # back to SQLAlchemy's pool, which rolls it back
+            # Back to SQLAlchemy's pool, which rolls it back. Only the connection kept idle keeps its
+            # caches: a pool of many connections would otherwise hold many copies of the states.
+            self.pooled.info.pop("wf_states", None)
+            self.pooled.info.pop("wf_decoded", None)
+            self.pooled.close()
 
     def _translated(self, error: BaseException) -> BaseException:
         """The store's error for a driver error; ``error`` itself for anything else."""
