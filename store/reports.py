@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from engine.model import HistoryEntry, HistoryKind
 from engine.ports import BlueprintSummary
 from store.codec import dump_json, dump_time, load_json, load_time
-from store.sqlite import _HISTORY_COLUMNS, OPEN_EXECUTIONS, history_entries
+from store.history import HISTORY_COLUMNS, history_entries
+from store.sqlite import OPEN_EXECUTIONS
 
 if TYPE_CHECKING:
     from store.sqlite import SqliteStore
@@ -169,7 +170,7 @@ def list_incidents(store: SqliteStore, limit: int = 500) -> IncidentPage:
 
 def _join_stuck_entry(cur, instance_id: str, node_id: str) -> tuple[datetime | None, str]:
     """When and why the join was marked stuck, from the instance's history (ix_history_instance_no_seq)."""
-    for row in cur.execute(f"SELECT {_HISTORY_COLUMNS} FROM history WHERE instance_no = "
+    for row in cur.execute(f"SELECT {HISTORY_COLUMNS} FROM history WHERE instance_no = "
                            "(SELECT no FROM instances WHERE id = ?) AND entries LIKE '%\"JOIN\\_STUCK\"%' ESCAPE '\\' "
                            "ORDER BY seq DESC", (instance_id,)):
         for entry in reversed(history_entries(row)):
@@ -352,7 +353,7 @@ def search_history(store: SqliteStore, query: HistoryQuery) -> list[HistoryHit]:
     found: list[HistoryEntry] = []
     with store.read() as cur:
         if query.limit > 0:
-            for row in cur.execute(f"SELECT {_HISTORY_COLUMNS} FROM history{where} ORDER BY seq DESC", params):
+            for row in cur.execute(f"SELECT {HISTORY_COLUMNS} FROM history{where} ORDER BY seq DESC", params):
                 for entry in reversed(history_entries(row)):
                     if ((kind is None or entry.kind == kind)
                             and (node is None or node in (entry.node_id or "").lower())

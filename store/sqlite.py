@@ -29,7 +29,6 @@ from engine.model import (
     Execution,
     ExecutionStatus,
     HistoryEntry,
-    HistoryKind,
     InstanceState,
     InstanceStatus,
     Token,
@@ -38,12 +37,12 @@ from engine.model import (
 from engine.ports import BlueprintSummary, InstanceQuery, InstanceSummary, InstanceView, StoredBlueprint
 from store.codec import canonical_json, dump_json, dump_time, load_json, load_time
 from store.database import describe_database_error
+from store.history import HISTORY_COLUMNS, history_entries, insert_history
 
 _EXECUTION_COLUMNS = (
     "id, instance_id, node_id, task_id, inputs, outputs, status, attempt, error, created_at, updated_at, "
     "lease_owner, lease_until, next_attempt_at"
 )
-_HISTORY_COLUMNS = "seq, first_seq, instance_id, at, entries"
 
 
 # Statuses by their text: a dict lookup, where calling the enum class costs ten times more.
@@ -81,65 +80,6 @@ def _execution(row: tuple) -> Execution:
         created_at=load_time(row[9]), updated_at=load_time(row[10]), lease_owner=row[11],
         lease_until=load_time(row[12]), next_attempt_at=load_time(row[13]),
     )
-
-
-_HISTORY_KIND = {kind.value: kind for kind in HistoryKind}
-
-def insert_history(cursor: sqlite3.Cursor, instance_no: int | None, instance_id: str,
-                   entries: list[HistoryEntry]) -> None:
-    """Append ``entries`` to the history: one row per run of entries (see store.tables.HistoryRow), numbered
-    on from the last row's ``seq`` (the rowid's maximum: one seek) in the same statement."""
-    cursor.executemany("INSERT INTO history (seq, first_seq, instance_no, instance_id, at, entries) "
-                       "SELECT m + ?, m + 1, ?, ?, ?, ? FROM (SELECT COALESCE(MAX(seq), 0) AS m FROM history)",
-                       history_rows(instance_no, instance_id, entries))
-
-
-def history_rows(instance_no: int | None, instance_id: str, entries: list[HistoryEntry]) -> list[tuple]:
-    """The rows of ``entries`` as (entries in the run, instance_no, instance_id, at, JSON): one per run of
-    consecutive entries with the same time (a step's entries share it), so a row's time is its entries'."""
-    if not entries:
-        return []
-    at = entries[0].at
-    if len({h.at for h in entries}) == 1:  # one step: the usual case
-        return [(len(entries), instance_no, instance_id, dump_time(at), dump_json([_entry(h) for h in entries]))]
-    rows = []
-    run: list[list] = []
-    for h in entries:
-        if run and h.at != at:
-            rows.append((len(run), instance_no, instance_id, dump_time(at), dump_json(run)))
-            run = []
-        at = h.at
-        run.append(_entry(h))
-    rows.append((len(run), instance_no, instance_id, dump_time(at), dump_json(run)))
-    return rows
-
-
-def _entry(h: HistoryEntry) -> list:
-    """A history entry as stored in its row: [kind, node_id, execution_id, details, actor], trailing nulls
-    (and empty details) left out. The kind is a str enum: JSON writes its text."""
-    if h.actor is not None:
-        return [h.kind, h.node_id, h.execution_id, h.details or None, h.actor]
-    if h.details:
-        return [h.kind, h.node_id, h.execution_id, h.details]
-    if h.execution_id is not None:
-        return [h.kind, h.node_id, h.execution_id]
-    if h.node_id is not None:
-        return [h.kind, h.node_id]
-    return [h.kind]
-
-
-def history_entries(row: tuple) -> list[HistoryEntry]:
-    """The entries of a history row read as ``_HISTORY_COLUMNS``."""
-    _, first, instance_id, at_text, text = row
-    at = load_time(at_text)
-    entries = []
-    for n, e in enumerate(load_json(text)):
-        size = len(e)
-        entries.append(HistoryEntry(
-            kind=_HISTORY_KIND[e[0]], at=at, node_id=e[1] if size > 1 else None,
-            execution_id=e[2] if size > 2 else None, details=e[3] if size > 3 and e[3] is not None else {},
-            actor=e[4] if size > 4 else None, seq=first + n, instance_id=instance_id))
-    return entries
 
 
 def _tokens(text: str) -> list[Token]:
@@ -701,11 +641,11 @@ class SqliteStore:
     def _history(cur: sqlite3.Cursor, instance_no: int, limit: int | None) -> list[HistoryEntry]:
         if limit is None:
             return [entry for row in cur.execute(
-                f"SELECT {_HISTORY_COLUMNS} FROM history WHERE instance_no = ? ORDER BY seq", (instance_no,))
+                f"SELECT {HISTORY_COLUMNS} FROM history WHERE instance_no = ? ORDER BY seq", (instance_no,))
                 for entry in history_entries(row)]
         rows, count = [], 0
         if limit > 0:
-            for row in cur.execute(f"SELECT {_HISTORY_COLUMNS} FROM history WHERE instance_no = ? "
+            for row in cur.execute(f"SELECT {HISTORY_COLUMNS} FROM history WHERE instance_no = ? "
                                    "ORDER BY seq DESC", (instance_no,)):
                 rows.append(row)
                 count += row[0] - row[1] + 1

@@ -1,0 +1,75 @@
+"""The history as the store keeps it: runs of entries, one row per step (see ``store.tables.HistoryRow``).
+
+A run is a JSON array of ``[kind, node_id, execution_id, details, actor]`` (trailing nulls left out) with
+one time; entry *n* of a row has the sequence number ``first_seq + n``. These functions turn the engine's
+:class:`~engine.model.HistoryEntry` values into rows and back.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from engine.model import HistoryEntry, HistoryKind
+from store.codec import dump_json, dump_time, load_json, load_time
+
+HISTORY_COLUMNS = "seq, first_seq, instance_id, at, entries"
+"""The columns :func:`history_entries` reads, in its order."""
+
+_KIND = {kind.value: kind for kind in HistoryKind}  # a dict lookup: calling the enum class costs more
+
+
+def insert_history(cursor: sqlite3.Cursor, instance_no: int | None, instance_id: str,
+                   entries: list[HistoryEntry]) -> None:
+    """Append ``entries`` to the history: one row per run of entries (see store.tables.HistoryRow), numbered
+    on from the last row's ``seq`` (the rowid's maximum: one seek) in the same statement."""
+    cursor.executemany("INSERT INTO history (seq, first_seq, instance_no, instance_id, at, entries) "
+                       "SELECT m + ?, m + 1, ?, ?, ?, ? FROM (SELECT COALESCE(MAX(seq), 0) AS m FROM history)",
+                       history_rows(instance_no, instance_id, entries))
+
+
+def history_rows(instance_no: int | None, instance_id: str, entries: list[HistoryEntry]) -> list[tuple]:
+    """The rows of ``entries`` as (entries in the run, instance_no, instance_id, at, JSON): one per run of
+    consecutive entries with the same time (a step's entries share it), so a row's time is its entries'."""
+    if not entries:
+        return []
+    at = entries[0].at
+    if len({h.at for h in entries}) == 1:  # one step: the usual case
+        return [(len(entries), instance_no, instance_id, dump_time(at), dump_json([_entry(h) for h in entries]))]
+    rows = []
+    run: list[list] = []
+    for h in entries:
+        if run and h.at != at:
+            rows.append((len(run), instance_no, instance_id, dump_time(at), dump_json(run)))
+            run = []
+        at = h.at
+        run.append(_entry(h))
+    rows.append((len(run), instance_no, instance_id, dump_time(at), dump_json(run)))
+    return rows
+
+
+def _entry(h: HistoryEntry) -> list:
+    """A history entry as stored in its row: [kind, node_id, execution_id, details, actor], trailing nulls
+    (and empty details) left out. The kind is a str enum: JSON writes its text."""
+    if h.actor is not None:
+        return [h.kind, h.node_id, h.execution_id, h.details or None, h.actor]
+    if h.details:
+        return [h.kind, h.node_id, h.execution_id, h.details]
+    if h.execution_id is not None:
+        return [h.kind, h.node_id, h.execution_id]
+    if h.node_id is not None:
+        return [h.kind, h.node_id]
+    return [h.kind]
+
+
+def history_entries(row: tuple) -> list[HistoryEntry]:
+    """The entries of a history row read as :data:`HISTORY_COLUMNS`."""
+    _, first, instance_id, at_text, text = row
+    at = load_time(at_text)
+    entries = []
+    for n, e in enumerate(load_json(text)):
+        size = len(e)
+        entries.append(HistoryEntry(
+            kind=_KIND[e[0]], at=at, node_id=e[1] if size > 1 else None,
+            execution_id=e[2] if size > 2 else None, details=e[3] if size > 3 and e[3] is not None else {},
+            actor=e[4] if size > 4 else None, seq=first + n, instance_id=instance_id))
+    return entries
