@@ -26,6 +26,12 @@ class BlueprintsTable(DataTable[object]):
         self._rows: list[BlueprintSummary] = []
 
     def on_mount(self) -> None:
+        self._ensure_columns()
+
+    def _ensure_columns(self) -> None:
+        """Add the columns once: a page can arrive from a thread worker before Mount is handled."""
+        if self.columns:
+            return
         self.add_column("WORKFLOW", key="workflow")
         self.add_column("VER", key="version")
         for label in ("NODES", "EDGES", "WARN"):
@@ -47,6 +53,7 @@ class BlueprintsTable(DataTable[object]):
     def show(self, summaries: list[BlueprintSummary], select: tuple[str, int] | None = None) -> None:
         """Replace the rows (workflows by id, each one's newest version first); keep the cursor on the same
         version, or move it to ``select``."""
+        self._ensure_columns()
         keep = select or ((self.selected.workflow_id, self.selected.version) if self.selected else None)
         rows = sorted(summaries, key=lambda s: (s.workflow_id, -s.version))
         self._rows = rows

@@ -24,6 +24,12 @@ class ExecutionsTable(DataTable[object]):
         self._executions: list[Execution] = []
 
     def on_mount(self) -> None:
+        self._ensure_columns()
+
+    def _ensure_columns(self) -> None:
+        """Add the columns once: a page can arrive from a thread worker before Mount is handled."""
+        if self.columns:
+            return
         for label in self.COLUMNS:
             self.add_column(label, key=label)
 
@@ -38,6 +44,7 @@ class ExecutionsTable(DataTable[object]):
         """Replace the rows. The cursor stays on the same execution while it is open (or was never open);
         otherwise it goes to the first open one (FAILED, STUCK, then ACTIVE), the one an operator most
         likely wants to act on next."""
+        self._ensure_columns()
         previous = self.selected_execution
         self._executions = list(executions)
         self.clear()

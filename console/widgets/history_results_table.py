@@ -36,11 +36,18 @@ class HistoryResultsTable(DataTable[object]):
         self._hits: list[HistoryHit] = []
 
     def on_mount(self) -> None:
+        self._ensure_columns()
+
+    def _ensure_columns(self) -> None:
+        """Add the columns once: a page can arrive from a thread worker before Mount is handled."""
+        if self.columns:
+            return
         for label in self.COLUMNS:
             self.add_column(label, key=label)
 
     def show(self, hits: list[HistoryHit], clock: ConsoleClock) -> None:
         """Replace the rows, keeping the cursor on the same event when it is still listed."""
+        self._ensure_columns()
         keep = self._hits[self.cursor_row].entry.seq if self._hits and 0 <= self.cursor_row < len(self._hits) else None
         self._hits = list(hits)
         self.clear()

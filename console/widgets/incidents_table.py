@@ -44,6 +44,12 @@ class IncidentsTable(DataTable[object]):
         self.marked: set[str] = set()
 
     def on_mount(self) -> None:
+        self._ensure_columns()
+
+    def _ensure_columns(self) -> None:
+        """Add the columns once: a page can arrive from a thread worker before Mount is handled."""
+        if self.columns:
+            return
         for label in self.COLUMNS:
             self.add_column(label, key=label or "mark")
 
@@ -62,6 +68,7 @@ class IncidentsTable(DataTable[object]):
 
     def show(self, incidents: list[Incident], clock: ConsoleClock) -> None:
         """Replace the rows; marks and the cursor stay on incidents that are still listed."""
+        self._ensure_columns()
         keep = self.current.key if self.current is not None else None
         row_index = self.cursor_row
         self._incidents = list(incidents)

@@ -34,8 +34,14 @@ class InstancesTable(DataTable[object]):
         self._rows: list[InstanceSummary] = []
 
     def on_mount(self) -> None:
-        for label in self.COLUMNS:
-            self.add_column(label, key=label)
+        self._ensure_columns()
+
+    def _ensure_columns(self) -> None:
+        """Add the columns once. The first page can arrive (from a thread worker) before this widget's
+        Mount is handled: rows added to a table without columns kept the labels' widths."""
+        if not self.columns:
+            for label in self.COLUMNS:
+                self.add_column(label, key=label)
 
     @property
     def selected_instance_id(self) -> str | None:
@@ -46,6 +52,7 @@ class InstancesTable(DataTable[object]):
 
     def show(self, rows: list[InstanceSummary], clock: ConsoleClock) -> None:
         """Replace the rows, keeping the cursor on the same instance when it is still listed."""
+        self._ensure_columns()
         keep = self.selected_instance_id
         row_index = self.cursor_row
         self._rows = list(rows)

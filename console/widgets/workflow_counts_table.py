@@ -36,6 +36,12 @@ class WorkflowCountsTable(DataTable[object]):
         self._workflows: list[str | None] = []
 
     def on_mount(self) -> None:
+        self._ensure_columns()
+
+    def _ensure_columns(self) -> None:
+        """Add the columns once: a page can arrive from a thread worker before Mount is handled."""
+        if self.columns:
+            return
         self.add_column("WORKFLOW", key="workflow")
         for status in STATUSES:
             self.add_column(Text(status, justify="right"), key=status)
@@ -43,6 +49,7 @@ class WorkflowCountsTable(DataTable[object]):
 
     def show(self, by_workflow: dict[str, dict[str, int]]) -> None:
         """Replace the rows, keeping the cursor where it was."""
+        self._ensure_columns()
         row, column = self.cursor_coordinate
         self.clear()
         self._workflows = []
