@@ -99,7 +99,7 @@ class Template:
     start: datetime
     instance: tuple  # with the context and the tokens (JSON columns)
     executions: list[tuple]
-    history: list[tuple[int, str, str]]  # runs of entries (store.tables.HistoryRow): (entries, at, JSON)
+    history: list[tuple[int, str, str, int | None]]  # runs (store.tables.HistoryRow): (entries, at, JSON, notable)
 
     @property
     def entries(self) -> int:
@@ -154,8 +154,8 @@ def _capture_templates(directory: Path) -> dict[str, Template]:
             instance = cur.execute("SELECT * FROM instances WHERE id = ?", (instance_id,)).fetchone()
             executions = cur.execute("SELECT * FROM executions WHERE instance_id = ? ORDER BY id",
                                      (instance_id,)).fetchall()
-            history = cur.execute("SELECT seq - first_seq + 1, at, entries FROM history WHERE instance_id = ? "
-                                  "ORDER BY seq", (instance_id,)).fetchall()
+            history = cur.execute("SELECT seq - first_seq + 1, at, entries, notable FROM history "
+                                  "WHERE instance_id = ? ORDER BY seq", (instance_id,)).fetchall()
         templates[kind] = Template(str(view.status), instance_id, view.created_at, instance, executions, history)
     store.close()
     for suffix in ("", "-wal", "-shm"):
@@ -260,7 +260,8 @@ TOKENS_COLUMN, NO_COLUMN = 9, 12
 
 _INSERT = {
     "instances": None, "executions": None,
-    "history": "INSERT INTO history (seq, first_seq, instance_no, instance_id, at, entries) VALUES (?, ?, ?, ?, ?, ?)",
+    "history": "INSERT INTO history (seq, first_seq, instance_no, instance_id, at, entries, notable) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?)",
 }
 
 
@@ -280,7 +281,7 @@ def _copy_instance(template: Template, new_id: str, no: int, seq: int, customer:
     instance[NO_COLUMN] = no
     rows["instances"].append(tuple(instance))
     rows["executions"].extend(tuple(map(fix, row)) for row in template.executions)
-    for count, at, entries in template.history:
-        rows["history"].append((seq + count, seq + 1, no, new_id, fix(at), fix(entries)))
+    for count, at, entries, notable in template.history:
+        rows["history"].append((seq + count, seq + 1, no, new_id, fix(at), fix(entries), notable))
         seq += count
     return seq

@@ -18,33 +18,46 @@ HISTORY_COLUMNS = "seq, first_seq, instance_id, at, entries"
 _KIND = {kind.value: kind for kind in HistoryKind}  # a dict lookup: calling the enum class costs more
 
 
+NOTABLE_KINDS = frozenset({
+    HistoryKind.INSTANCE_FAILED, HistoryKind.INSTANCE_CANCELLED, HistoryKind.INSTANCE_RESUMED,
+    HistoryKind.TOKEN_STATUS, HistoryKind.EXECUTION_FAILED, HistoryKind.EXECUTION_RETRIED,
+    HistoryKind.EXECUTION_CANCELLED, HistoryKind.CONDITION_ERROR, HistoryKind.HANDLER_ERROR,
+    HistoryKind.EXECUTION_STUCK, HistoryKind.EXECUTION_ATTEMPT_FAILED, HistoryKind.JOIN_STUCK,
+})
+"""Kinds that routine steps do not write (failures, incidents, operators' interventions). A row holding one
+is marked ``notable``, and the partial index ``ix_history_notable`` finds those rows: a search for such a
+kind across all instances reads them alone instead of the whole history."""
+
+
 def insert_history(cursor: sqlite3.Cursor, instance_no: int | None, instance_id: str,
                    entries: list[HistoryEntry]) -> None:
     """Append ``entries`` to the history: one row per run of entries (see store.tables.HistoryRow), numbered
     on from the last row's ``seq`` (the rowid's maximum: one seek) in the same statement."""
-    cursor.executemany("INSERT INTO history (seq, first_seq, instance_no, instance_id, at, entries) "
-                       "SELECT m + ?, m + 1, ?, ?, ?, ? FROM (SELECT COALESCE(MAX(seq), 0) AS m FROM history)",
+    cursor.executemany("INSERT INTO history (seq, first_seq, instance_no, instance_id, at, entries, notable) "
+                       "SELECT m + ?, m + 1, ?, ?, ?, ?, ? FROM (SELECT COALESCE(MAX(seq), 0) AS m FROM history)",
                        history_rows(instance_no, instance_id, entries))
 
 
 def history_rows(instance_no: int | None, instance_id: str, entries: list[HistoryEntry]) -> list[tuple]:
-    """The rows of ``entries`` as (entries in the run, instance_no, instance_id, at, JSON): one per run of
-    consecutive entries with the same time (a step's entries share it), so a row's time is its entries'."""
+    """The rows of ``entries`` as (entries in the run, instance_no, instance_id, at, JSON, notable): one per
+    run of consecutive entries with the same time (a step's entries share it), so a row's time is its
+    entries'. ``notable`` is 1 when the run holds an entry of :data:`NOTABLE_KINDS`, else None."""
     if not entries:
         return []
     at = entries[0].at
     if len({h.at for h in entries}) == 1:  # one step: the usual case
-        return [(len(entries), instance_no, instance_id, dump_time(at), dump_json([_entry(h) for h in entries]))]
-    rows = []
-    run: list[list] = []
-    for h in entries:
-        if run and h.at != at:
-            rows.append((len(run), instance_no, instance_id, dump_time(at), dump_json(run)))
-            run = []
-        at = h.at
-        run.append(_entry(h))
-    rows.append((len(run), instance_no, instance_id, dump_time(at), dump_json(run)))
-    return rows
+        runs = [entries]
+    else:
+        runs, run = [], []
+        for h in entries:
+            if run and h.at != at:
+                runs.append(run)
+                run = []
+            at = h.at
+            run.append(h)
+        runs.append(run)
+    return [(len(run), instance_no, instance_id, dump_time(run[0].at), dump_json([_entry(h) for h in run]),
+             1 if any(h.kind in NOTABLE_KINDS for h in run) else None) for run in runs]
 
 
 def _entry(h: HistoryEntry) -> list:

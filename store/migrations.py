@@ -104,15 +104,19 @@ _V4_STATEMENTS = (
     "CREATE UNIQUE INDEX ix_instances_no ON instances (no)",
     # The history in runs of entries (here, each entry its own run), indexed by the instance's number.
     "CREATE TABLE history_v4 (seq INTEGER NOT NULL, first_seq INTEGER NOT NULL, instance_no INTEGER NOT NULL, "
-    "instance_id TEXT NOT NULL, at VARCHAR NOT NULL, entries VARCHAR NOT NULL, PRIMARY KEY (seq), "
+    "instance_id TEXT NOT NULL, at VARCHAR NOT NULL, entries VARCHAR NOT NULL, notable INTEGER, PRIMARY KEY (seq), "
     "FOREIGN KEY(instance_id) REFERENCES instances (id) ON DELETE CASCADE)",
-    "INSERT INTO history_v4 (seq, first_seq, instance_no, instance_id, at, entries) "
+    "INSERT INTO history_v4 (seq, first_seq, instance_no, instance_id, at, entries, notable) "
     "SELECT h.seq, h.seq, i.no, h.instance_id, h.at, "
-    "json_array(json_array(h.kind, h.node_id, h.execution_id, json(h.details), h.actor)) "
+    "json_array(json_array(h.kind, h.node_id, h.execution_id, json(h.details), h.actor)), "
+    "CASE WHEN h.kind IN ('INSTANCE_FAILED', 'INSTANCE_CANCELLED', 'INSTANCE_RESUMED', 'TOKEN_STATUS', "
+    "'EXECUTION_FAILED', 'EXECUTION_RETRIED', 'EXECUTION_CANCELLED', 'CONDITION_ERROR', 'HANDLER_ERROR', "
+    "'EXECUTION_STUCK', 'EXECUTION_ATTEMPT_FAILED', 'JOIN_STUCK') THEN 1 END "
     "FROM history h JOIN instances i ON i.id = h.instance_id ORDER BY h.seq",
     "DROP TABLE history",
     "ALTER TABLE history_v4 RENAME TO history",
     "CREATE INDEX ix_history_instance_no_seq ON history (instance_no, seq)",
+    "CREATE INDEX ix_history_notable ON history (seq) WHERE notable IS NOT NULL",
     # Executions in id order (WITHOUT ROWID), with indexes of the open and of the completed ones only.
     "CREATE TABLE executions_v4 (id VARCHAR NOT NULL, instance_id TEXT NOT NULL, node_id VARCHAR NOT NULL, "
     "task_id VARCHAR NOT NULL, inputs VARCHAR NOT NULL, outputs VARCHAR, status VARCHAR NOT NULL, "

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from engine.model import HistoryEntry, HistoryKind
 from engine.ports import BlueprintSummary
 from store.codec import dump_json, dump_time, load_json, load_time
-from store.history import HISTORY_COLUMNS, history_entries
+from store.history import HISTORY_COLUMNS, NOTABLE_KINDS, history_entries
 from store.sqlite import OPEN_EXECUTIONS
 
 if TYPE_CHECKING:
@@ -171,7 +171,8 @@ def list_incidents(store: SqliteStore, limit: int = 500) -> IncidentPage:
 def _join_stuck_entry(cur, instance_id: str, node_id: str) -> tuple[datetime | None, str]:
     """When and why the join was marked stuck, from the instance's history (ix_history_instance_no_seq)."""
     for row in cur.execute(f"SELECT {HISTORY_COLUMNS} FROM history WHERE instance_no = "
-                           "(SELECT no FROM instances WHERE id = ?) AND entries LIKE '%\"JOIN\\_STUCK\"%' ESCAPE '\\' "
+                           "(SELECT no FROM instances WHERE id = ?) AND notable IS NOT NULL "
+                           "AND entries LIKE '%\"JOIN\\_STUCK\"%' ESCAPE '\\' "
                            "ORDER BY seq DESC", (instance_id,)):
         for entry in reversed(history_entries(row)):
             if entry.kind == HistoryKind.JOIN_STUCK and entry.node_id == node_id:
@@ -335,6 +336,9 @@ def search_history(store: SqliteStore, query: HistoryQuery) -> list[HistoryHit]:
         clauses.append("instance_no = (SELECT no FROM instances WHERE id = ?)")
         params.append(query.instance_id)
     kind = str(query.kind) if query.kind else None
+    notable = kind in NOTABLE_KINDS
+    if notable:
+        clauses.append("notable IS NOT NULL")  # the partial index ix_history_notable holds these rows
     if kind:
         clauses.append("entries LIKE ? ESCAPE '\\'")
         params.append(_like(dump_json(kind)))
@@ -353,7 +357,11 @@ def search_history(store: SqliteStore, query: HistoryQuery) -> list[HistoryHit]:
     found: list[HistoryEntry] = []
     with store.read() as cur:
         if query.limit > 0:
-            for row in cur.execute(f"SELECT {HISTORY_COLUMNS} FROM history{where} ORDER BY seq DESC", params):
+            # Across instances, a notable kind reads the few rows of its index; any other search walks the
+            # history from the newest row and stops at the limit.
+            source = " INDEXED BY ix_history_notable" if notable and not query.instance_id else ""
+            for row in cur.execute(f"SELECT {HISTORY_COLUMNS} FROM history{source}{where} ORDER BY seq DESC",
+                                   params):
                 for entry in reversed(history_entries(row)):
                     if ((kind is None or entry.kind == kind)
                             and (node is None or node in (entry.node_id or "").lower())

@@ -122,7 +122,12 @@ class HistoryRow(SQLModel, table=True):
     __tablename__ = "history"
     # A run of entries by its instance's number (instances.no): small keys, and the instances that run now
     # are the newest, so a step writes near the end of the index.
-    __table_args__ = (Index("ix_history_instance_no_seq", "instance_no", "seq"),)
+    __table_args__ = (
+        Index("ix_history_instance_no_seq", "instance_no", "seq"),
+        # The few rows with a failure, an incident or an intervention (store.history.NOTABLE_KINDS): a
+        # search for such an event across all instances reads these alone. A routine step writes no entry.
+        Index("ix_history_notable", "seq", sqlite_where=text("notable IS NOT NULL")),
+    )
 
     seq: int | None = Field(default=None, sa_column=Column("seq", Integer, primary_key=True))
     first_seq: int
@@ -130,3 +135,4 @@ class HistoryRow(SQLModel, table=True):
     instance_id: str = Field(sa_column=_instance_fk())
     at: str
     entries: str  # JSON
+    notable: int | None = None  # 1 when an entry is of a kind routine steps do not write

@@ -149,6 +149,9 @@ def test_version_4_moves_context_and_tokens_into_the_instance_row(v0_db) -> None
             ("other:c:3", "c", "ACTIVE", "2026-01-01T00:00:02.000000+00:00")])
         raw.executemany("INSERT INTO context VALUES ('other', ?, ?)",
                         [("n", "1"), ("s", '"text"'), ("o", '{"k":[1,null]}')])
+        raw.executemany("INSERT INTO history (instance_id, at, kind, node_id, execution_id, details, actor) "
+                        "VALUES ('other', '2026-01-01T00:00:03.000000+00:00', ?, 'a', 'other:a:1', ?, 'ops')",
+                        [("EXECUTION_FAILED", '{"error":"boom"}'), ("EDGE_TAKEN", '{}')])
     raw.close()
     open_store(db).close()
     with sqlite3.connect(db) as raw:
@@ -159,6 +162,12 @@ def test_version_4_moves_context_and_tokens_into_the_instance_row(v0_db) -> None
     assert [t[0] for t in json.loads(tokens)] == ["other:a:1", "other:b:2", "other:c:3"]
     assert json.loads(tokens)[1] == ["other:b:2", "b", "WAITING", "2026-01-01T00:00:02.000000+00:00"]
     assert nodes == "a\nb\nc" and marks == "FAILED,WAITING"
+    with sqlite3.connect(db) as raw:
+        rows = raw.execute("SELECT entries, notable FROM history WHERE instance_id = 'other' ORDER BY seq").fetchall()
+    raw.close()
+    assert [(json.loads(entries)[0][0], notable) for entries, notable in rows] == [
+        ("EXECUTION_FAILED", 1), ("EDGE_TAKEN", None)]
+    assert json.loads(rows[0][0]) == [["EXECUTION_FAILED", "a", "other:a:1", {"error": "boom"}, "ops"]]
 
 
 def test_a_database_without_a_recorded_version_counts_as_version_0(v0_db) -> None:

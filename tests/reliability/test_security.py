@@ -60,6 +60,7 @@ ALLOWED_INTERPOLATIONS = {
     "HISTORY_COLUMNS": "a module constant (store/history.py): the column list",
     "_INSTANCE_COLUMNS": "a module constant: the column list",
     "OPEN_EXECUTIONS": "a module constant: the condition of the partial index of open executions",
+    "source": "'' or the constant ' INDEXED BY ix_history_notable' (reports.search_history)",
     "marks": "', '.join('?' ...): one placeholder per parameter (checked below)",
     "where": "' AND '.join(clauses) of constant clauses with ? placeholders (checked below)",
     "', '.join(sets)": "constant 'column = ?' items (checked below)",

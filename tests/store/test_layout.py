@@ -213,3 +213,37 @@ def test_the_kept_states_are_bounded_and_the_oldest_goes_first(manager: Workflow
         view = manager.get_status(instance_id)
         manager.task_done(next(e.id for e in view.executions if e.node_id == "a"), {"x": 1})
         assert manager.get_status(instance_id).context == {"x": 1}
+
+
+def test_a_search_for_a_notable_kind_reads_the_marked_rows_only(manager: WorkflowManager) -> None:
+    """Failures and interventions mark their history row; a search for such a kind across instances uses
+    the partial index of marked rows and finds exactly what reading every entry would."""
+    from store.history import NOTABLE_KINDS
+    from store.reports import HistoryQuery, search_history
+
+    ids = [manager.start_workflow("fork") for _ in range(4)]
+    for n, instance_id in enumerate(ids):
+        view = manager.get_status(instance_id)
+        a = next(e.id for e in view.executions if e.node_id == "a")
+        if n % 2:
+            manager.fail_task(a, f"boom {n}", actor="ops")
+            manager.retry(a, actor="ops")
+        else:
+            manager.task_done(a, {"x": n})
+    with manager.store.read() as cur:
+        marked = cur.execute("SELECT COUNT(*) FROM history WHERE notable IS NOT NULL").fetchone()[0]
+        total = cur.execute("SELECT COUNT(*) FROM history").fetchone()[0]
+    assert 0 < marked < total
+    everything = [h for i in ids for h in manager.get_status(i).history]
+    for kind in ("EXECUTION_FAILED", "EXECUTION_RETRIED", "TOKEN_STATUS", "EXECUTION_COMPLETED"):
+        hits = [h.entry for h in search_history(manager.store, HistoryQuery(kind=kind, limit=1000))]
+        assert hits == sorted((h for h in everything if h.kind == kind), key=lambda h: -h.seq), kind
+        assert (kind in NOTABLE_KINDS) == bool(hits and kind != "EXECUTION_COMPLETED")
+    statements: list[str] = []
+    with manager.store.write() as tx:
+        tx.cursor.connection.set_trace_callback(statements.append)
+    search_history(manager.store, HistoryQuery(kind="EXECUTION_FAILED"))
+    with manager.store.write() as tx:
+        tx.cursor.connection.set_trace_callback(None)
+    plans = _plans(manager, [s for s in statements if "FROM history" in s])
+    assert plans and all(any("ix_history_notable" in step for step in plan) for _, plan in plans), plans
