@@ -97,6 +97,8 @@ _V4_STATEMENTS = (
     "DROP TABLE context",
     "DROP TABLE tokens",
     "CREATE INDEX ix_instances_token_marks ON instances (token_marks) WHERE token_marks IS NOT NULL",
+    "DROP INDEX IF EXISTS ix_instances_status_ended",
+    "CREATE INDEX ix_instances_completed ON instances (ended_at) WHERE status = 'COMPLETED'",
     # Instances get a number in start order (their rowid, which a VACUUM could change, named); the history
     # is indexed by it.
     "ALTER TABLE instances ADD COLUMN no INTEGER",

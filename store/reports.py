@@ -220,7 +220,9 @@ def activity(store: SqliteStore, now: datetime, minutes: int = MINUTES) -> Activ
         # Each a range of one index, grouped by the minute: the first 16 characters of the ISO time.
         started = cur.execute("SELECT substr(created_at, 1, 16), COUNT(*) FROM instances "
                               "WHERE created_at >= ? AND created_at < ? GROUP BY 1", bounds).fetchall()
+        # INDEXED BY: without statistics SQLite would take (status, created_at) and read every completed one.
         completed = cur.execute("SELECT substr(ended_at, 1, 16), COUNT(*) FROM instances "
+                                "INDEXED BY ix_instances_completed "
                                 "WHERE status = 'COMPLETED' AND ended_at >= ? AND ended_at < ? GROUP BY 1",
                                 bounds).fetchall()
         tasks = cur.execute("SELECT substr(updated_at, 1, 16), COUNT(*) FROM executions "

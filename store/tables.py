@@ -44,7 +44,9 @@ class InstanceRow(SQLModel, table=True):
         Index("ix_instances_status_created", "status", "created_at"),
         Index("ix_instances_workflow_status_created", "workflow_id", "status", "created_at"),
         Index("ix_instances_created", "created_at"),
-        Index("ix_instances_status_ended", "status", "ended_at"),
+        # Completed instances by when they ended (the overview's chart): an instance enters it once, at the
+        # end; running ones are not in it (schema v4; before, (status, ended_at) of every instance).
+        Index("ix_instances_completed", "ended_at", sqlite_where=text("status = 'COMPLETED'")),
         # Only instances with a token that is not ACTIVE (waiting at a join, failed, stuck): the incident
         # list and the stuck-join check find them here.
         Index("ix_instances_token_marks", "token_marks", sqlite_where=text("token_marks IS NOT NULL")),

@@ -236,4 +236,7 @@ def test_no_report_reads_a_whole_table(world, tmp_path: Path) -> None:
             if "FROM executions WHERE status = 'COMPLETED' AND updated_at" in sql and not any(
                     "ix_executions_done" in s for s in plan):
                 problems.append(f"tasks per minute without ix_executions_done: {plan}")
+            if "substr(ended_at" in sql and not any("ix_instances_completed (ended_at>? AND ended_at<?)" in s
+                                                    for s in plan):
+                problems.append(f"instances completed per minute without its range of ix_instances_completed: {plan}")
     assert not problems, "\n".join(problems)
