@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import DataTable
 
 from console.formatting import STATUS_STYLES
+from console.widgets.columned_table import ColumnedTable
 from engine.ports import BlueprintSummary
 
 STATUS_COLUMNS = (("ACTIVE", "RUNNING"), ("COMPLETED", "DONE"), ("FAILED", "FAILED"), ("CANCELLED", "CANCELLED"))
 
 
-class BlueprintsTable(DataTable[object]):
+class BlueprintsTable(ColumnedTable):
     """Workflows and their versions with nodes, edges, warnings and instances per status."""
 
     DEFAULT_CSS = """
@@ -25,13 +25,7 @@ class BlueprintsTable(DataTable[object]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._rows: list[BlueprintSummary] = []
 
-    def on_mount(self) -> None:
-        self._ensure_columns()
-
-    def _ensure_columns(self) -> None:
-        """Add the columns once: a page can arrive from a thread worker before Mount is handled."""
-        if self.columns:
-            return
+    def add_columns_once(self) -> None:
         self.add_column("WORKFLOW", key="workflow")
         self.add_column("VER", key="version")
         for label in ("NODES", "EDGES", "WARN"):
@@ -53,7 +47,7 @@ class BlueprintsTable(DataTable[object]):
     def show(self, summaries: list[BlueprintSummary], select: tuple[str, int] | None = None) -> None:
         """Replace the rows (workflows by id, each one's newest version first); keep the cursor on the same
         version, or move it to ``select``."""
-        self._ensure_columns()
+        self.ensure_columns()
         keep = select or ((self.selected.workflow_id, self.selected.version) if self.selected else None)
         rows = sorted(summaries, key=lambda s: (s.workflow_id, -s.version))
         self._rows = rows

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from textual.widgets import DataTable
-
 from console.formatting import ConsoleClock, compact_json, short_execution_id, status_text
+from console.widgets.columned_table import ColumnedTable
 from engine import Execution
 
 OPEN_STATUSES = ("FAILED", "STUCK", "ACTIVE")
 
 
-class ExecutionsTable(DataTable[object]):
+class ExecutionsTable(ColumnedTable):
     """Executions in the order they were created; the cursor picks the one the actions apply to."""
 
     DEFAULT_CSS = """
@@ -23,16 +22,6 @@ class ExecutionsTable(DataTable[object]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._executions: list[Execution] = []
 
-    def on_mount(self) -> None:
-        self._ensure_columns()
-
-    def _ensure_columns(self) -> None:
-        """Add the columns once: a page can arrive from a thread worker before Mount is handled."""
-        if self.columns:
-            return
-        for label in self.COLUMNS:
-            self.add_column(label, key=label)
-
     @property
     def selected_execution(self) -> Execution | None:
         """The execution under the cursor, or ``None`` when there is none."""
@@ -44,7 +33,7 @@ class ExecutionsTable(DataTable[object]):
         """Replace the rows. The cursor stays on the same execution while it is open (or was never open);
         otherwise it goes to the first open one (FAILED, STUCK, then ACTIVE), the one an operator most
         likely wants to act on next."""
-        self._ensure_columns()
+        self.ensure_columns()
         previous = self.selected_execution
         self._executions = list(executions)
         self.clear()

@@ -9,11 +9,12 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from console.formatting import ConsoleClock, short_id
+from console.widgets.columned_table import ColumnedTable
 from console.widgets.history_timeline import KIND_STYLES, entry_details
 from store.reports import HistoryHit
 
 
-class HistoryResultsTable(DataTable[object]):
+class HistoryResultsTable(ColumnedTable):
     """History entries found; Enter posts :class:`HistoryResultsTable.Opened` for the row's instance."""
 
     DEFAULT_CSS = """
@@ -35,19 +36,9 @@ class HistoryResultsTable(DataTable[object]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._hits: list[HistoryHit] = []
 
-    def on_mount(self) -> None:
-        self._ensure_columns()
-
-    def _ensure_columns(self) -> None:
-        """Add the columns once: a page can arrive from a thread worker before Mount is handled."""
-        if self.columns:
-            return
-        for label in self.COLUMNS:
-            self.add_column(label, key=label)
-
     def show(self, hits: list[HistoryHit], clock: ConsoleClock) -> None:
         """Replace the rows, keeping the cursor on the same event when it is still listed."""
-        self._ensure_columns()
+        self.ensure_columns()
         keep = self._hits[self.cursor_row].entry.seq if self._hits and 0 <= self.cursor_row < len(self._hits) else None
         self._hits = list(hits)
         self.clear()

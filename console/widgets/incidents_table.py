@@ -9,6 +9,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from console.formatting import ConsoleClock, short_id
+from console.widgets.columned_table import ColumnedTable
 from store.reports import Incident
 
 KIND_LABELS = {"FAILED": ("failed", "bold red"), "STUCK": ("stuck", "bold magenta"),
@@ -16,7 +17,7 @@ KIND_LABELS = {"FAILED": ("failed", "bold red"), "STUCK": ("stuck", "bold magent
 MARK = "●"
 
 
-class IncidentsTable(DataTable[object]):
+class IncidentsTable(ColumnedTable):
     """Incidents oldest first. Space marks rows (``●``); the bulk actions apply to the marked rows, or to
     the row under the cursor when none is marked. Enter posts :class:`IncidentsTable.Opened`."""
 
@@ -43,13 +44,7 @@ class IncidentsTable(DataTable[object]):
         self._incidents: list[Incident] = []
         self.marked: set[str] = set()
 
-    def on_mount(self) -> None:
-        self._ensure_columns()
-
-    def _ensure_columns(self) -> None:
-        """Add the columns once: a page can arrive from a thread worker before Mount is handled."""
-        if self.columns:
-            return
+    def add_columns_once(self) -> None:
         for label in self.COLUMNS:
             self.add_column(label, key=label or "mark")
 
@@ -68,7 +63,7 @@ class IncidentsTable(DataTable[object]):
 
     def show(self, incidents: list[Incident], clock: ConsoleClock) -> None:
         """Replace the rows; marks and the cursor stay on incidents that are still listed."""
-        self._ensure_columns()
+        self.ensure_columns()
         keep = self.current.key if self.current is not None else None
         row_index = self.cursor_row
         self._incidents = list(incidents)

@@ -8,10 +8,11 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from console.formatting import ConsoleClock, short_id, status_text, token_places
+from console.widgets.columned_table import ColumnedTable
 from engine import InstanceSummary
 
 
-class InstancesTable(DataTable[object]):
+class InstancesTable(ColumnedTable):
     """A page of instances. Enter (or a click on the selected row) posts :class:`InstancesTable.Opened`."""
 
     DEFAULT_CSS = """
@@ -33,16 +34,6 @@ class InstancesTable(DataTable[object]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._rows: list[InstanceSummary] = []
 
-    def on_mount(self) -> None:
-        self._ensure_columns()
-
-    def _ensure_columns(self) -> None:
-        """Add the columns once. The first page can arrive (from a thread worker) before this widget's
-        Mount is handled: rows added to a table without columns kept the labels' widths."""
-        if not self.columns:
-            for label in self.COLUMNS:
-                self.add_column(label, key=label)
-
     @property
     def selected_instance_id(self) -> str | None:
         """The id of the instance under the cursor, or ``None`` on an empty page."""
@@ -52,7 +43,7 @@ class InstancesTable(DataTable[object]):
 
     def show(self, rows: list[InstanceSummary], clock: ConsoleClock) -> None:
         """Replace the rows, keeping the cursor on the same instance when it is still listed."""
-        self._ensure_columns()
+        self.ensure_columns()
         keep = self.selected_instance_id
         row_index = self.cursor_row
         self._rows = list(rows)

@@ -9,12 +9,13 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from console.formatting import STATUS_STYLES
+from console.widgets.columned_table import ColumnedTable
 
 STATUSES = ("ACTIVE", "COMPLETED", "FAILED", "CANCELLED")
 ALL_WORKFLOWS = "all workflows"
 
 
-class WorkflowCountsTable(DataTable[object]):
+class WorkflowCountsTable(ColumnedTable):
     """One row per workflow and a total row; one column per instance status and the total."""
 
     DEFAULT_CSS = """
@@ -35,13 +36,7 @@ class WorkflowCountsTable(DataTable[object]):
         super().__init__(id=id, cursor_type="cell", zebra_stripes=True)
         self._workflows: list[str | None] = []
 
-    def on_mount(self) -> None:
-        self._ensure_columns()
-
-    def _ensure_columns(self) -> None:
-        """Add the columns once: a page can arrive from a thread worker before Mount is handled."""
-        if self.columns:
-            return
+    def add_columns_once(self) -> None:
         self.add_column("WORKFLOW", key="workflow")
         for status in STATUSES:
             self.add_column(Text(status, justify="right"), key=status)
@@ -49,7 +44,7 @@ class WorkflowCountsTable(DataTable[object]):
 
     def show(self, by_workflow: dict[str, dict[str, int]]) -> None:
         """Replace the rows, keeping the cursor where it was."""
-        self._ensure_columns()
+        self.ensure_columns()
         row, column = self.cursor_coordinate
         self.clear()
         self._workflows = []

@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from console.app import WfConsoleApp
 
@@ -41,10 +42,18 @@ class RecordingApp(WfConsoleApp):
 
 
 async def settle(pilot: Pilot) -> None:
-    """Wait until no loading or action worker runs (dialog workers wait for the operator)."""
+    """Wait until no loading or action worker runs (dialog workers wait for the operator), and every table
+    has measured the rows it got: a DataTable sizes its columns on its next Idle, which can come after the
+    pilot's pause (a snapshot then caught the columns at their labels' widths)."""
     for _ in range(300):
         await pilot.pause()
         if all(worker.is_finished or worker.group in ("dialog", "quit") for worker in pilot.app.workers):
+            break
+        await asyncio.sleep(0.01)
+    for _ in range(300):
+        await pilot.pause()
+        if not any(table._require_update_dimensions or table._new_rows  # Textual's pending measurements
+                   for table in pilot.app.screen.query(DataTable)):
             break
         await asyncio.sleep(0.01)
     await pilot.pause()

@@ -6,12 +6,12 @@ look at the report before committing.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from app_pilot import settle
 from app_scenarios import NOW, Scenario, build_scenario
 from textual.pilot import Pilot
 
@@ -33,16 +33,6 @@ def make_app(scenario: Scenario, start_mode: str = "instances", now: datetime = 
     """The console on the scenario's database, its clock fixed, no live polling (nothing else writes)."""
     return WfConsoleApp(db_path=scenario.path, manager=scenario.manager, clock=ConsoleClock.fixed(now),
                         actor="operator", poll_seconds=0, start_mode=start_mode)
-
-
-async def settle(pilot: Pilot) -> None:
-    """Wait until no loading worker runs (dialog workers wait for the operator and are left alone)."""
-    for _ in range(200):
-        await pilot.pause()
-        if all(worker.is_finished or worker.group == "dialog" for worker in pilot.app.workers):
-            break
-        await asyncio.sleep(0.01)
-    await pilot.pause()
 
 
 def open_instance(instance_id: str):
