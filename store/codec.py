@@ -79,3 +79,8 @@ def load_json(text: str | None) -> Any:
             if end == len(text):
                 return value
     return json.loads(text)
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern (used with ESCAPE '\\') matching any text that holds ``text``."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from engine.model import HistoryEntry, HistoryKind
 from engine.ports import BlueprintSummary
-from store.codec import dump_json, dump_time, load_json, load_time
+from store.codec import dump_json, dump_time, like_pattern, load_json, load_time
 from store.history import HISTORY_COLUMNS, NOTABLE_KINDS, history_entries
 from store.sqlite import OPEN_EXECUTIONS
 
@@ -343,12 +343,12 @@ def search_history(store: SqliteStore, query: HistoryQuery) -> list[HistoryHit]:
         clauses.append("notable IS NOT NULL")  # the partial index ix_history_notable holds these rows
     if kind:
         clauses.append("entries LIKE ? ESCAPE '\\'")
-        params.append(_like(dump_json(kind)))
+        params.append(like_pattern(dump_json(kind)))
     node, actor = (text.lower() if text else None for text in (query.node, query.actor))
     for text in (query.node, query.actor):
         if text:
             clauses.append("entries LIKE ? ESCAPE '\\'")
-            params.append(_like(dump_json(text)[1:-1]))
+            params.append(like_pattern(dump_json(text)[1:-1]))
     if query.since is not None:
         clauses.append("at >= ?")  # every entry of a row has the row's time
         params.append(dump_time(query.since))
@@ -379,8 +379,3 @@ def search_history(store: SqliteStore, query: HistoryQuery) -> list[HistoryHit]:
             marks = ", ".join("?" for _ in chunk)
             workflows.update(cur.execute(f"SELECT id, workflow_id FROM instances WHERE id IN ({marks})", chunk))
     return [HistoryHit(entry, workflows.get(entry.instance_id or "", "?")) for entry in found]
-
-
-def _like(text: str) -> str:
-    """A LIKE pattern (with ESCAPE '\\') matching any text that holds ``text``."""
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

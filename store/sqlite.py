@@ -35,7 +35,7 @@ from engine.model import (
     TokenStatus,
 )
 from engine.ports import BlueprintSummary, InstanceQuery, InstanceSummary, InstanceView, StoredBlueprint
-from store.codec import canonical_json, dump_json, dump_time, load_json, load_time
+from store.codec import canonical_json, dump_json, dump_time, like_pattern, load_json, load_time
 from store.database import describe_database_error
 from store.history import HISTORY_COLUMNS, history_entries, insert_history
 
@@ -709,10 +709,7 @@ class SqliteStore:
             clauses.append("workflow_id = ?")
             params.append(query.workflow_id)
         if query.text:
-            def like(text: str) -> str:
-                return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-            pattern = like(query.text)
+            pattern = like_pattern(query.text)
             clauses.append(
                 "(id LIKE ? ESCAPE '\\' OR workflow_id LIKE ? ESCAPE '\\' "
                 # The token nodes (one per line) and the context (JSON) are columns of the row: one scan.
@@ -721,7 +718,7 @@ class SqliteStore:
                 # where the JSON text holds the words (as JSON writes them) at all.
                 "OR (context LIKE ? ESCAPE '\\' "
                 "AND EXISTS (SELECT 1 FROM json_each(instances.context) j WHERE j.value LIKE ? ESCAPE '\\')))")
-            params.extend([pattern, pattern, pattern, like(dump_json(query.text)[1:-1]), pattern])
+            params.extend([pattern, pattern, pattern, like_pattern(dump_json(query.text)[1:-1]), pattern])
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
