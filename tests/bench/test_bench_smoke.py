@@ -57,3 +57,22 @@ def test_console_benchmark_quick_run_reports_every_field(tmp_path: Path) -> None
     assert result["graph_drawn"] is True
     assert isinstance(result["targets_met"], bool)
     assert not list(tmp_path.iterdir()), "the benchmark left files behind"
+
+
+def test_layouts_quick_run_replays_every_variant(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "layouts.py"), "--quick", "--json", "--dir",
+                           str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+
+    assert [r["durability"] for r in result["results"]] == ["FULL", "NORMAL"]
+    for run in result["results"]:
+        rows = {row["variant"]: row for row in run["rows"]}
+        reference = rows["the layout as it is"]
+        assert reference["delta_us"] == 0 and run["floor_us"] > 0
+        assert all(row["us_per_completion"] > 0 for row in rows.values())
+        # The page counts do not depend on timing: dropping the indexes a completion writes must show.
+        assert rows["without all 6 of these indexes"]["wal_pages_per_completion"] < \
+            reference["wal_pages_per_completion"]
+        assert rows["open executions in the instance row (simulated)"]["wal_pages_per_completion"] > 0
+    assert not list(tmp_path.iterdir()), "the benchmark left files behind"
