@@ -43,6 +43,8 @@ _EXECUTION_COLUMNS = (
     "id, instance_id, node_id, task_id, inputs, outputs, status, attempt, error, created_at, updated_at, "
     "lease_owner, lease_until, next_attempt_at"
 )
+_INSERT_EXECUTION = (f"INSERT INTO executions ({_EXECUTION_COLUMNS}, step_order) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 # Statuses by their text: a dict lookup, where calling the enum class costs ten times more.
@@ -256,7 +258,7 @@ class SqliteWriteTransaction:
             sets, params = ["updated_at = ?"], [now]
             if changes.status is not None:
                 sets.append("status = ?")
-                params.append(changes.status.value)
+                params.append(_text(changes.status))
             if changes.error is not None:
                 sets.append("error = ?")
                 params.append(changes.error)
@@ -269,24 +271,34 @@ class SqliteWriteTransaction:
                 sets.append("context = ?")
                 params.append(dump_json(opened.context))
             if tokens_changed:
+                listed = list(opened.tokens.values())
                 sets.append("tokens = ?, token_nodes = ?")
-                params.append(dump_json(list(opened.tokens.values())))
-                params.append("\n".join(t[1] for t in opened.tokens.values()))
-                token_marks = _marks(opened.tokens.values())
+                params.append(dump_json(listed))
+                params.append("\n".join([t[1] for t in listed]))
+                token_marks = _marks(listed)
                 if token_marks != opened.marks:  # only then: the column has an index
                     sets.append("token_marks = ?")
                     params.append(token_marks)
                     opened.marks = token_marks
-            cur.execute(f"UPDATE instances SET {', '.join(sets)} WHERE id = ?", (*params, iid))
-        if changes.executions_added:
-            rows = [_execution_params(e) for e in changes.executions_added]
-            cur.executemany(
-                f"INSERT INTO executions ({_EXECUTION_COLUMNS}, step_order) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(*row, n) for n, row in enumerate(rows)])
-            for row, e in zip(rows, changes.executions_added, strict=True):
-                self._decoded.remember(row, e)
-            self._known.update((e.id, e) for e in changes.executions_added)
+            params.append(iid)
+            # The statement's text by what it sets (a handful of combinations): built once, then the same
+            # string object each time, which the driver's statement cache finds without hashing new text.
+            key = tuple(sets)
+            sql = _INSTANCE_UPDATES.get(key)
+            if sql is None:
+                sql = _INSTANCE_UPDATES[key] = f"UPDATE instances SET {', '.join(key)} WHERE id = ?"
+            cur.execute(sql, params)
+        added = changes.executions_added
+        if added:
+            rows = [_execution_params(e) for e in added]
+            if len(rows) == 1:
+                cur.execute(_INSERT_EXECUTION, (*rows[0], 0))
+            else:
+                cur.executemany(_INSERT_EXECUTION, [(*row, n) for n, row in enumerate(rows)])
+            remember, known = self._decoded.remember, self._known
+            for row, e in zip(rows, added, strict=True):
+                remember(row, e)
+                known[e.id] = e
         for execution in changes.executions_updated:
             self._update_execution(execution)
         if changes.history:
@@ -300,15 +312,21 @@ class SqliteWriteTransaction:
     def _update_execution(self, e: Execution) -> None:
         before = self._known.get(e.id)
         old, new = (None if before is None else before.__dict__), e.__dict__  # plain dataclasses: no getattr
-        sets, params = [], []
+        columns, params = [], []
         for column in _EXECUTION_UPDATE_COLUMNS:
             value = new[column]
             if old is None or old[column] != value:
-                sets.append(f"{column} = ?")
+                columns.append(column)
                 encode = _EXECUTION_ENCODERS.get(column)
                 params.append(encode(value) if encode else value)
-        if sets:
-            self.cursor.execute(f"UPDATE executions SET {', '.join(sets)} WHERE id = ?", (*params, e.id))
+        if columns:
+            key = tuple(columns)
+            sql = _EXECUTION_UPDATES.get(key)
+            if sql is None:
+                sql = _EXECUTION_UPDATES[key] = (
+                    f"UPDATE executions SET {', '.join(f'{column} = ?' for column in key)} WHERE id = ?")
+            params.append(e.id)
+            self.cursor.execute(sql, params)
         self._known[e.id] = e
 
 
@@ -323,6 +341,13 @@ _EXECUTION_UPDATE_COLUMNS = (
 )
 _EXECUTION_ENCODERS = {"outputs": _json_or_none, "status": _text, "updated_at": dump_time,
                        "lease_until": dump_time, "next_attempt_at": dump_time}
+# UPDATE statements by the columns they set: at most one per subset of the columns above (a step sets a
+# handful of combinations), built once each.
+_EXECUTION_UPDATES: dict[tuple[str, ...], str] = {}
+
+
+# UPDATE statements of instance rows by their SET clauses, built once each (see apply).
+_INSTANCE_UPDATES: dict[tuple[str, ...], str] = {}
 
 
 def _execution_params(e: Execution) -> tuple:
@@ -354,13 +379,14 @@ class _Transaction:
     def __enter__(self) -> Any:
         store = self.store
         try:
-            self.pooled = store._idle.pop()
+            # Kept with its driver connection: SQLAlchemy's driver_connection property is two Python calls.
+            self.pooled, self.connection = store._idle.pop()
         except IndexError:
             try:
                 self.pooled = store.engine.raw_connection()
             except (DBAPIError, sqlite3.DatabaseError) as error:
                 raise StoreError(f"{store.source}: {describe_database_error(error)}") from None
-        self.connection = self.pooled.driver_connection
+            self.connection = self.pooled.driver_connection
         try:
             self.cursor = self.connection.cursor()
             self.cursor.execute("BEGIN IMMEDIATE" if self.write else "BEGIN DEFERRED")
@@ -415,7 +441,7 @@ class _Transaction:
             cursor.close()
         idle = self.store._idle
         if not self.connection.in_transaction and not idle:
-            idle.append(self.pooled)
+            idle.append((self.pooled, self.connection))
         else:
             # Back to SQLAlchemy's pool, which rolls it back. Only the connection kept idle keeps its
             # caches: a pool of many connections would otherwise hold many copies of the states.
@@ -443,7 +469,8 @@ class SqliteStore:
         self.busy_timeout_ms = busy_timeout_ms
         self._version_connection: Any = None  # kept apart: data_version only moves for *other* connections
         self._version_lock = threading.Lock()
-        self._idle: list[Any] = []  # the last pooled connection used, between transactions
+        # The last pooled connection used, between transactions, with its driver connection.
+        self._idle: list[tuple[Any, sqlite3.Connection]] = []
         self._blueprints: dict[tuple[str, int, str], StoredBlueprint] = {}
 
     # -- transactions -----------------------------------------------------------------------------
@@ -465,7 +492,7 @@ class SqliteStore:
     def close(self) -> None:
         while self._idle:
             try:
-                self._idle.pop().close()
+                self._idle.pop()[0].close()
             except IndexError:  # taken meanwhile by a transaction of another thread
                 break
         with self._version_lock:
