@@ -127,6 +127,13 @@ _make_execution = _maker(Execution)
 _make_payload = _maker(TaskPayload)
 _make_state = _maker(InstanceState)
 _make_transition = _maker(Transition)
+_make_event = _maker(Event)
+
+
+def event_at(at: datetime, actor: str | None = None) -> Event:
+    """``Event(at=at, actor=actor)`` (fresh ids by :func:`new_uuid4`) without the frozen ``__init__``: the
+    manager makes one per call."""
+    return _make_event({"at": at, "actor": actor})
 
 
 def _has_exactly(cls: type, names: tuple[str, ...]) -> bool:

@@ -81,9 +81,14 @@ def check_json_object(values: Any, what: str) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise InvalidValueError(f"{what} must be a JSON object, got {type(values).__name__}")
     for key, value in values.items():
-        if not isinstance(key, str):
+        # The usual case first, without a call: an ASCII key and an ASCII string, a bool or None as the value.
+        if type(key) is str and key.isascii():
+            kind = type(value)
+            if (kind is str and value.isascii()) or kind is bool or value is None:
+                continue
+        elif not isinstance(key, str):
             raise InvalidValueError(f"{what}: key {key!r} is not a string")
-        if not _is_text(key):
+        elif not _is_text(key):
             raise InvalidValueError(f"{what}: key {key!r} is not valid Unicode (a lone surrogate)")
         problem = _json_problem(value)
         if problem:
@@ -209,10 +214,15 @@ class WorkflowManager:
         """Complete an execution with ``outputs``; a duplicate or late completion is ignored."""
         instance_id, _ = parse_execution_id(execution_id)
         outputs = check_json_object(outputs, "outputs")
+        # The hot path: _load, get_workflow and _event inlined (a call each per completion).
         with self.store.write() as tx:
-            state = self._load(tx, instance_id)
-            bp = self.get_workflow(state.workflow_id, state.version)
-            transition = machine.task_done(bp, state, execution_id, outputs, self._event(actor))
+            state = tx.load_instance(instance_id)
+            if state is None:
+                raise UnknownInstanceError(f"unknown instance {instance_id!r}")
+            bp = self._compiled.get((state.workflow_id, state.version))
+            if bp is None:
+                bp = self.get_workflow(state.workflow_id, state.version)
+            transition = machine.task_done(bp, state, execution_id, outputs, machine.event_at(self.clock(), actor))
             if transition is None:
                 log.debug("duplicate completion ignored",
                           extra={"instance_id": instance_id, "execution_id": execution_id})
@@ -298,7 +308,7 @@ class WorkflowManager:
     def _event(self, actor: str | None, operator: bool = False) -> machine.Event:
         if operator and actor is None:
             actor = default_actor()
-        return machine.Event(at=self.clock(), actor=actor)
+        return machine.event_at(self.clock(), actor)
 
     def _load(self, tx, instance_id: str) -> InstanceState:
         state = tx.load_instance(instance_id)
@@ -329,23 +339,27 @@ class WorkflowManager:
         return transition
 
     def _after_commit(self, transition: Transition) -> None:
-        if transition.changes.status is not None:
+        changes, state = transition.changes, transition.state
+        if changes.status is not None:
             # Each record carries instance_id (and workflow_id) as attributes: a logging.Filter or a
             # structured formatter can select one instance's lines.
-            state = transition.state
             log.info("instance %s is %s", state.id, state.status,
                      extra={"instance_id": state.id, "workflow_id": state.workflow_id, "status": str(state.status)})
         elif log.isEnabledFor(logging.DEBUG):
-            log.debug("instance %s: %d history entries", transition.state.id, len(transition.changes.history),
-                      extra={"instance_id": transition.state.id, "workflow_id": transition.state.workflow_id})
-        for payload in transition.dispatch:
-            for handler in self._task_handlers:
-                self._call_handler(handler, payload, payload.instance_id, "task handler",
-                                   execution_id=payload.execution_id, node_id=payload.node_id)
-        if transition.finished and transition.changes.status is not None and self._completion_handlers:
-            view = self.store.get_instance(transition.state.id)
+            log.debug("instance %s: %d history entries", state.id, len(changes.history),
+                      extra={"instance_id": state.id, "workflow_id": state.workflow_id})
+        if transition.dispatch:
+            for payload in transition.dispatch:
+                for handler in self._task_handlers:
+                    try:  # here rather than through _call_handler: a call less per execution dispatched
+                        handler(payload)
+                    except Exception as error:
+                        self._handler_failed(error, payload.instance_id, "task handler",
+                                             payload.execution_id, payload.node_id)
+        if changes.status is not None and self._completion_handlers and transition.finished:
+            view = self.store.get_instance(state.id)
             for handler in self._completion_handlers:
-                self._call_handler(handler, view, transition.state.id, "completion handler")
+                self._call_handler(handler, view, state.id, "completion handler")
         if transition.error is not None:
             raise transition.error
 
@@ -354,13 +368,18 @@ class WorkflowManager:
         try:
             handler(argument)
         except Exception as error:
-            log.exception("%s raised", what, extra={"instance_id": instance_id, "execution_id": execution_id})
-            entry = HistoryEntry(
-                kind=HistoryKind.HANDLER_ERROR, at=self.clock(), node_id=node_id, execution_id=execution_id,
-                details={"handler": what, "error": f"{type(error).__name__}: {error}"},
-                instance_id=instance_id,
-            )
-            try:
-                self.store.append_history(instance_id, [entry])
-            except Exception:
-                log.exception("could not record the %s error", what, extra={"instance_id": instance_id})
+            self._handler_failed(error, instance_id, what, execution_id, node_id)
+
+    def _handler_failed(self, error: Exception, instance_id: str, what: str, execution_id: str | None,
+                        node_id: str | None) -> None:
+        """Log a handler's exception and record it in the instance's history."""
+        log.exception("%s raised", what, extra={"instance_id": instance_id, "execution_id": execution_id})
+        entry = HistoryEntry(
+            kind=HistoryKind.HANDLER_ERROR, at=self.clock(), node_id=node_id, execution_id=execution_id,
+            details={"handler": what, "error": f"{type(error).__name__}: {error}"},
+            instance_id=instance_id,
+        )
+        try:
+            self.store.append_history(instance_id, [entry])
+        except Exception:
+            log.exception("could not record the %s error", what, extra={"instance_id": instance_id})
