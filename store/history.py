@@ -33,15 +33,9 @@ def insert_history(cursor: sqlite3.Cursor, instance_no: int | None, instance_id:
                    entries: list[HistoryEntry]) -> None:
     """Append ``entries`` to the history: one row per run of entries (see store.tables.HistoryRow), numbered
     on from the last row's ``seq`` (the rowid's maximum: one seek) in the same statement."""
-    rows = history_rows(instance_no, instance_id, entries)
-    if len(rows) == 1:  # one step's entries, the usual case: execute skips executemany's iteration
-        cursor.execute(_INSERT_HISTORY, rows[0])
-    else:
-        cursor.executemany(_INSERT_HISTORY, rows)
-
-
-_INSERT_HISTORY = ("INSERT INTO history (seq, first_seq, instance_no, instance_id, at, entries, notable) "
-                   "SELECT m + ?, m + 1, ?, ?, ?, ?, ? FROM (SELECT COALESCE(MAX(seq), 0) AS m FROM history)")
+    cursor.executemany("INSERT INTO history (seq, first_seq, instance_no, instance_id, at, entries, notable) "
+                       "SELECT m + ?, m + 1, ?, ?, ?, ?, ? FROM (SELECT COALESCE(MAX(seq), 0) AS m FROM history)",
+                       history_rows(instance_no, instance_id, entries))
 
 
 def history_rows(instance_no: int | None, instance_id: str, entries: list[HistoryEntry]) -> list[tuple]:

@@ -43,8 +43,6 @@ _EXECUTION_COLUMNS = (
     "id, instance_id, node_id, task_id, inputs, outputs, status, attempt, error, created_at, updated_at, "
     "lease_owner, lease_until, next_attempt_at"
 )
-_INSERT_EXECUTION = (f"INSERT INTO executions ({_EXECUTION_COLUMNS}, step_order) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 # Statuses by their text: a dict lookup, where calling the enum class costs ten times more.
@@ -281,20 +279,14 @@ class SqliteWriteTransaction:
                     params.append(token_marks)
                     opened.marks = token_marks
             params.append(iid)
-            # The statement's text by what it sets (a handful of combinations): built once, then the same
-            # string object each time, which the driver's statement cache finds without hashing new text.
-            key = tuple(sets)
-            sql = _INSTANCE_UPDATES.get(key)
-            if sql is None:
-                sql = _INSTANCE_UPDATES[key] = f"UPDATE instances SET {', '.join(key)} WHERE id = ?"
-            cur.execute(sql, params)
+            cur.execute(f"UPDATE instances SET {', '.join(sets)} WHERE id = ?", params)
         added = changes.executions_added
         if added:
             rows = [_execution_params(e) for e in added]
-            if len(rows) == 1:
-                cur.execute(_INSERT_EXECUTION, (*rows[0], 0))
-            else:
-                cur.executemany(_INSERT_EXECUTION, [(*row, n) for n, row in enumerate(rows)])
+            cur.executemany(
+                f"INSERT INTO executions ({_EXECUTION_COLUMNS}, step_order) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*row, n) for n, row in enumerate(rows)])
             remember, known = self._decoded.remember, self._known
             for row, e in zip(rows, added, strict=True):
                 remember(row, e)
@@ -312,21 +304,15 @@ class SqliteWriteTransaction:
     def _update_execution(self, e: Execution) -> None:
         before = self._known.get(e.id)
         old, new = (None if before is None else before.__dict__), e.__dict__  # plain dataclasses: no getattr
-        columns, params = [], []
+        sets, params = [], []
         for column in _EXECUTION_UPDATE_COLUMNS:
             value = new[column]
             if old is None or old[column] != value:
-                columns.append(column)
+                sets.append(f"{column} = ?")
                 encode = _EXECUTION_ENCODERS.get(column)
                 params.append(encode(value) if encode else value)
-        if columns:
-            key = tuple(columns)
-            sql = _EXECUTION_UPDATES.get(key)
-            if sql is None:
-                sql = _EXECUTION_UPDATES[key] = (
-                    f"UPDATE executions SET {', '.join(f'{column} = ?' for column in key)} WHERE id = ?")
-            params.append(e.id)
-            self.cursor.execute(sql, params)
+        if sets:
+            self.cursor.execute(f"UPDATE executions SET {', '.join(sets)} WHERE id = ?", (*params, e.id))
         self._known[e.id] = e
 
 
@@ -341,13 +327,6 @@ _EXECUTION_UPDATE_COLUMNS = (
 )
 _EXECUTION_ENCODERS = {"outputs": _json_or_none, "status": _text, "updated_at": dump_time,
                        "lease_until": dump_time, "next_attempt_at": dump_time}
-# UPDATE statements by the columns they set: at most one per subset of the columns above (a step sets a
-# handful of combinations), built once each.
-_EXECUTION_UPDATES: dict[tuple[str, ...], str] = {}
-
-
-# UPDATE statements of instance rows by their SET clauses, built once each (see apply).
-_INSTANCE_UPDATES: dict[tuple[str, ...], str] = {}
 
 
 def _execution_params(e: Execution) -> tuple:
