@@ -62,12 +62,12 @@ class Condition:
         Raises ``ConditionEvaluationError`` when evaluation fails (a type mismatch such as
         ``null > 100``) or gives something other than a boolean.
         """
-        activation = context
-        for name in self.variables:  # a plain loop: most contexts hold every variable, copy only if not
-            if name not in context:
-                if activation is context:
-                    activation = dict(context)
-                activation[name] = None
+        # Only the variables the condition names: the evaluator converts every value it is given to its own
+        # types, so handing it the whole context cost time in proportion to the context (17 ms for a list
+        # of 2,000 small objects, on every evaluation). A name the context lacks is null (SPEC §2).
+        # ``variables`` also holds comprehension variables ('i' in 'l.exists(i, i > 0)'): given as null
+        # when the context lacks them, they are shadowed inside their comprehension as before.
+        activation = {name: context.get(name) for name in self.variables}
         try:
             result = self.program.execute(activation)
         except Exception as error:  # the evaluator raises TypeError/RuntimeError/ValueError

@@ -57,6 +57,31 @@ def test_evaluation_does_not_change_the_context():
     assert context == {"a": 1}
 
 
+def test_only_the_variables_a_condition_names_are_handed_to_the_evaluator():
+    # The evaluator converts every value it is given (a list of thousands of objects cost milliseconds per
+    # evaluation): it must see only what the condition reads. A value it cannot convert shows whether it saw
+    # the rest of the context.
+    unconvertible = object()
+    assert compile_condition("ok == true").evaluate({"ok": True, "documents": unconvertible}) is True
+    with pytest.raises(ConditionEvaluationError):
+        compile_condition("ok == true && documents != null").evaluate({"ok": True, "documents": unconvertible})
+
+
+@pytest.mark.parametrize(
+    ("source", "context", "expected"),
+    [
+        ("items.exists(i, i > limit)", {"items": [1, 5], "limit": 3}, True),
+        ("items.exists(i, i > limit)", {"items": [1, 5], "limit": 9, "i": 100}, False),
+        ("m.all(k, m[k] > z)", {"m": {"a": 2, "b": 3}, "z": 1}, True),
+        ("[1, 2].map(v, v * w)[1] == 4", {"w": 2}, True),
+        ("has(order.total) && order.total > 1", {"order": {"total": 2}}, True),
+        ("a.b.c == 'q'", {"a": {"b": {"c": "q"}}}, True),
+    ],
+)
+def test_comprehension_and_nested_names_evaluate_as_with_the_whole_context(source, context, expected):
+    assert compile_condition(source).evaluate(context) is expected
+
+
 def test_non_boolean_result_is_an_evaluation_error_naming_the_condition():
     condition = compile_condition("amount + 1")
     with pytest.raises(ConditionEvaluationError, match=r"'amount \+ 1' gave int 2, not a boolean"):
