@@ -56,9 +56,15 @@ _text = str.__str__
 class _Executions(dict):
     """Executions by the row they were read from or written as (a tuple of the ``_EXECUTION_COLUMNS``),
     kept by a connection: an open execution is read again at every step of its instance, and decoding its JSON
-    and times cost more than looking the row up. Bounded: past ``limit`` rows the oldest goes."""
+    and times cost more than looking the row up. Bounded: past ``limit`` rows, or past ``budget`` characters of
+    their inputs' and outputs' JSON (a task can be handed a large document), the oldest go."""
 
     limit = 4096
+    budget = 4 << 20  # characters of JSON; the decoded values take several times as many bytes
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = 0
 
     def get_or_decode(self, row: tuple) -> Execution:
         execution = self.get(row)
@@ -67,10 +73,27 @@ class _Executions(dict):
         return execution
 
     def remember(self, row: tuple, execution: Execution) -> Execution:
-        if len(self) >= self.limit:
+        weight = _row_weight(row)
+        if weight > self.budget or row in self:
+            return execution
+        while self and (len(self) >= self.limit or self.weight + weight > self.budget):
             del self[next(iter(self))]  # the oldest (first in): no bookkeeping on a hit, unlike an LRU
         self[row] = execution
+        self.weight += weight
         return execution
+
+    def __delitem__(self, row: tuple) -> None:
+        super().__delitem__(row)
+        self.weight -= _row_weight(row)
+
+    def clear(self) -> None:
+        super().clear()
+        self.weight = 0
+
+
+def _row_weight(row: tuple) -> int:
+    """The characters of JSON an execution row holds (its inputs and outputs)."""
+    return len(row[4]) + (len(row[5]) if row[5] is not None else 0)
 
 
 def _execution(row: tuple) -> Execution:
@@ -104,18 +127,22 @@ class _OpenState:
     """An instance's context and tokens as its row holds them, kept by a write transaction so that a change
     set (which says what changed) can be turned into the new column values."""
 
-    __slots__ = ("context", "tokens", "marks", "no")
+    __slots__ = ("context", "tokens", "marks", "no", "context_size", "tokens_size")
 
     def __init__(self, context: dict[str, Any], tokens: dict[str, list], marks: str | None, no: int | None) -> None:
         self.context = context
         self.tokens = tokens  # token id -> [id, node_id, status, created_at], in the order they were made
         self.marks = marks
         self.no = no  # the instance's number (instances.no), which its history rows carry
+        # The length of the columns' JSON text as last read or written: what keeping this state weighs.
+        self.context_size = self.tokens_size = 0
 
     @classmethod
     def from_columns(cls, context: str, tokens: str, no: int) -> _OpenState:
         listed = {t[0]: t for t in load_json(tokens)}
-        return cls(load_json(context), listed, _marks(listed.values()), no)
+        opened = cls(load_json(context), listed, _marks(listed.values()), no)
+        opened.context_size, opened.tokens_size = len(context), len(tokens)
+        return opened
 
 
 def _marks(tokens: Any) -> str | None:
@@ -130,16 +157,19 @@ class _States(dict):
     has written to the database: SQLite's ``PRAGMA data_version`` on this connection tells (it moves when
     another connection commits, not for this one's own commits). A step of an instance this connection wrote
     last then reads nothing back: no SELECT, no decoding. Emptied whenever the version moved or a
-    transaction of the connection failed; past ``limit`` instances the oldest goes. A write of this
+    transaction of the connection failed; past ``limit`` instances, or past ``budget`` characters of their
+    context and tokens JSON (a context can hold large documents), the oldest go. A write of this
     connection that changes an instance's tokens, context or open executions other than through
     :meth:`SqliteWriteTransaction.apply` must drop its state (:meth:`SqliteWriteTransaction.forget`), as the
     claims and leases do."""
 
     limit = 4096
+    budget = 8 << 20  # characters of JSON; the decoded values take several times as many bytes
 
     def __init__(self) -> None:
         super().__init__()
         self.version: int | None = None
+        self.weight = 0  # the sum of the kept entries' weights (their third item)
 
     def check(self, cursor: sqlite3.Cursor) -> None:
         """Start of a transaction: forget everything if another connection has written since."""
@@ -149,10 +179,23 @@ class _States(dict):
             self.version = version
 
     def keep(self, instance_id: str, state: InstanceState, opened: _OpenState) -> None:
-        self.pop(instance_id, None)  # kept again: now the newest
-        if len(self) >= self.limit:
-            del self[next(iter(self))]
-        self[instance_id] = (state, opened)
+        self.drop(instance_id)  # kept again: now the newest
+        weight = opened.context_size + opened.tokens_size
+        if weight > self.budget:
+            return
+        while self and (len(self) >= self.limit or self.weight + weight > self.budget):
+            self.drop(next(iter(self)))
+        self[instance_id] = (state, opened, weight)
+        self.weight += weight
+
+    def drop(self, instance_id: str) -> None:
+        kept = self.pop(instance_id, None)
+        if kept is not None:
+            self.weight -= kept[2]
+
+    def clear(self) -> None:
+        super().clear()
+        self.weight = 0
 
 
 class SqliteWriteTransaction:
@@ -172,7 +215,7 @@ class SqliteWriteTransaction:
     def load_instance(self, instance_id: str) -> InstanceState | None:
         kept = self._states.get(instance_id)
         if kept is not None:
-            state, self._open[instance_id] = kept
+            state, self._open[instance_id], _ = kept
             self._known.update(state.executions)
             return state
         cur = self.cursor
@@ -201,7 +244,7 @@ class SqliteWriteTransaction:
             self._states.clear()
         else:
             for execution_id in execution_ids:
-                self._states.pop(execution_id.split(":", 1)[0], None)
+                self._states.drop(execution_id.split(":", 1)[0])
 
     def load_execution(self, execution_id: str) -> Execution | None:
         row = self.cursor.execute(f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE id = ?",
@@ -242,6 +285,8 @@ class SqliteWriteTransaction:
                     token[2] = _text(status)
         if new is not None:
             opened.marks = _marks(opened.tokens.values())
+            context_text, tokens_text = dump_json(opened.context), dump_json(list(opened.tokens.values()))
+            opened.context_size, opened.tokens_size = len(context_text), len(tokens_text)
             # Writes are serialised (BEGIN IMMEDIATE): the next number cannot be taken meanwhile.
             opened.no = cur.execute(
                 "INSERT INTO instances (id, workflow_id, version, status, error, created_at, updated_at, ended_at, "
@@ -249,7 +294,7 @@ class SqliteWriteTransaction:
                 "(SELECT COALESCE(MAX(no), 0) + 1 FROM instances)) RETURNING no",
                 (new.id, new.workflow_id, new.version, (changes.status or new.status).value, changes.error,
                  dump_time(new.created_at), now or dump_time(new.updated_at), dump_time(changes.ended_at),
-                 dump_json(opened.context), dump_json(list(opened.tokens.values())),
+                 context_text, tokens_text,
                  "\n".join(t[1] for t in opened.tokens.values()), opened.marks)).fetchone()[0]
             self._open[iid] = opened
         else:
@@ -267,11 +312,15 @@ class SqliteWriteTransaction:
                 params.append(dump_time(changes.ended_at))
             if changes.context:
                 sets.append("context = ?")
-                params.append(dump_json(opened.context))
+                context_text = dump_json(opened.context)
+                opened.context_size = len(context_text)
+                params.append(context_text)
             if tokens_changed:
                 listed = list(opened.tokens.values())
                 sets.append("tokens = ?, token_nodes = ?")
-                params.append(dump_json(listed))
+                tokens_text = dump_json(listed)
+                opened.tokens_size = len(tokens_text)
+                params.append(tokens_text)
                 params.append("\n".join([t[1] for t in listed]))
                 token_marks = _marks(listed)
                 if token_marks != opened.marks:  # only then: the column has an index
@@ -299,7 +348,7 @@ class SqliteWriteTransaction:
             # What load_instance would read back after the commit (a failed commit empties _states).
             self._states.keep(iid, result, opened)
         else:
-            self._states.pop(iid, None)
+            self._states.drop(iid)
 
     def _update_execution(self, e: Execution) -> None:
         before = self._known.get(e.id)

@@ -247,3 +247,52 @@ def test_a_search_for_a_notable_kind_reads_the_marked_rows_only(manager: Workflo
         tx.cursor.connection.set_trace_callback(None)
     plans = _plans(manager, [s for s in statements if "FROM history" in s])
     assert plans and all(any("ix_history_notable" in step for step in plan) for _, plan in plans), plans
+
+
+def test_the_kept_states_are_bounded_by_the_size_of_their_json_too(manager: WorkflowManager, monkeypatch) -> None:
+    """A context can hold large documents: the kept states stop at ``budget`` characters of JSON, whatever
+    their number, and an instance too large alone is not kept at all (read back from the database)."""
+    from store.sqlite import _States
+
+    monkeypatch.setattr(_States, "budget", 25_000)
+    document = "x" * 10_000
+    ids = [manager.start_workflow("fork", {"document": document}) for _ in range(4)]
+    with manager.store.write() as tx:
+        states = tx._states
+        assert list(states) == ids[-2:]  # two of ~10,100 characters fit in 25,000, three do not
+        assert states.weight == sum(kept[2] for kept in states.values()) > 20_000
+    huge = manager.start_workflow("fork", {"document": "y" * 30_000})
+    with manager.store.write() as tx:
+        assert huge not in tx._states and tx._states.weight <= 25_000
+    for instance_id in [*ids, huge]:  # kept or not, every step sees the same state
+        view = manager.get_status(instance_id)
+        manager.task_done(next(e.id for e in view.executions if e.node_id == "a"), {"x": 1})
+        assert manager.get_status(instance_id).context["x"] == 1
+    with manager.store.write() as tx:
+        assert tx._states.weight == sum(kept[2] for kept in tx._states.values()) <= 25_000
+
+
+def test_the_decoded_executions_are_bounded_by_the_size_of_their_json(monkeypatch) -> None:
+    from datetime import UTC, datetime
+
+    from engine.model import Execution, ExecutionStatus
+    from store.sqlite import _execution_params, _Executions
+
+    monkeypatch.setattr(_Executions, "budget", 1_000)
+    now = datetime.now(UTC)
+    cache = _Executions()
+
+    def execution(n: int, size: int) -> tuple:
+        e = Execution(id=f"i:a:{n}", instance_id="i", node_id="a", task_id="t", inputs={"doc": "z" * size},
+                      outputs=None, status=ExecutionStatus.ACTIVE, attempt=1, error=None, created_at=now,
+                      updated_at=now)
+        row = _execution_params(e)
+        cache.remember(row, e)
+        return row
+
+    rows = [execution(n, 300) for n in range(5)]
+    assert [r[0] for r in cache] == [r[0] for r in rows[-3:]] and cache.weight == sum(len(r[4]) for r in rows[-3:])
+    execution(9, 2_000)  # larger than the whole budget: not kept, nothing evicted for it
+    assert len(cache) == 3
+    assert cache.get_or_decode(rows[0]).inputs == {"doc": "z" * 300}  # decoded again, then kept
+    assert cache.weight == sum(len(r[4]) for r in cache) <= 1_000
