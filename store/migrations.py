@@ -149,11 +149,21 @@ def _v4_one_row_per_instance(connection: sqlite3.Connection) -> None:
         connection.execute(statement)
 
 
+def _v5_large_contexts(connection: sqlite3.Connection) -> None:
+    """Version 5: contexts larger than ``tables.CONTEXT_INLINE_LIMIT`` live in a table of their own, so a
+    step that does not change the context does not rewrite it. Existing contexts stay in their rows until a
+    step writes a larger one."""
+    connection.execute(
+        "CREATE TABLE IF NOT EXISTS contexts (instance_no INTEGER NOT NULL, context VARCHAR NOT NULL, "
+        "PRIMARY KEY (instance_no), FOREIGN KEY(instance_no) REFERENCES instances (no) ON DELETE CASCADE)")
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _v1_baseline),
     (2, _v2_console_indexes),
     (3, _v3_cheaper_steps),
     (4, _v4_one_row_per_instance),
+    (5, _v5_large_contexts),
 ]
 
 

@@ -38,6 +38,7 @@ from engine.ports import BlueprintSummary, InstanceQuery, InstanceSummary, Insta
 from store.codec import canonical_json, dump_json, dump_time, like_pattern, load_json, load_time
 from store.database import describe_database_error
 from store.history import HISTORY_COLUMNS, history_entries, insert_history
+from store.tables import CONTEXT_INLINE_LIMIT
 
 _EXECUTION_COLUMNS = (
     "id, instance_id, node_id, task_id, inputs, outputs, status, attempt, error, created_at, updated_at, "
@@ -127,7 +128,7 @@ class _OpenState:
     """An instance's context and tokens as its row holds them, kept by a write transaction so that a change
     set (which says what changed) can be turned into the new column values."""
 
-    __slots__ = ("context", "tokens", "marks", "no", "context_size", "tokens_size")
+    __slots__ = ("context", "tokens", "marks", "no", "context_size", "tokens_size", "spilled")
 
     def __init__(self, context: dict[str, Any], tokens: dict[str, list], marks: str | None, no: int | None) -> None:
         self.context = context
@@ -136,13 +137,26 @@ class _OpenState:
         self.no = no  # the instance's number (instances.no), which its history rows carry
         # The length of the columns' JSON text as last read or written: what keeping this state weighs.
         self.context_size = self.tokens_size = 0
+        self.spilled = False  # the context is in the ``contexts`` table (see tables.CONTEXT_INLINE_LIMIT)
 
     @classmethod
-    def from_columns(cls, context: str, tokens: str, no: int) -> _OpenState:
+    def from_columns(cls, cursor: sqlite3.Cursor, context: str, tokens: str, no: int) -> _OpenState:
+        """From an instance row's ``context``, ``tokens`` and ``no``."""
+        spilled = context == ""
+        if spilled:
+            context = _spilled_context(cursor, no)
         listed = {t[0]: t for t in load_json(tokens)}
         opened = cls(load_json(context), listed, _marks(listed.values()), no)
-        opened.context_size, opened.tokens_size = len(context), len(tokens)
+        opened.context_size, opened.tokens_size, opened.spilled = len(context), len(tokens), spilled
         return opened
+
+
+def _spilled_context(cursor: sqlite3.Cursor, instance_no: int) -> str:
+    """The context JSON of an instance whose row's ``context`` is '' (it is in the ``contexts`` table)."""
+    row = cursor.execute("SELECT context FROM contexts WHERE instance_no = ?", (instance_no,)).fetchone()
+    if row is None:
+        raise StoreError(f"the context of instance number {instance_no} is missing from the database")
+    return row[0]
 
 
 def _marks(tokens: Any) -> str | None:
@@ -222,7 +236,7 @@ class SqliteWriteTransaction:
         row = cur.execute(f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE id = ?", (instance_id,)).fetchone()
         if row is None:
             return None
-        opened = self._open[instance_id] = _OpenState.from_columns(row[8], row[9], row[10])
+        opened = self._open[instance_id] = _OpenState.from_columns(cur, row[8], row[9], row[10])
         executions = {e.id: e for e in map(self._decoded.get_or_decode, cur.execute(
             # "+status": the primary key's range, not the partial index of every open execution.
             f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE id > ? AND id < ? AND +{OPEN_EXECUTIONS}",
@@ -261,7 +275,7 @@ class SqliteWriteTransaction:
                                       (instance_id,)).fetchone()
             if row is None:
                 raise StoreError(f"instance {instance_id!r} is not stored")
-            opened = self._open[instance_id] = _OpenState.from_columns(*row)
+            opened = self._open[instance_id] = _OpenState.from_columns(self.cursor, *row)
         return opened
 
     def apply(self, changes: ChangeSet, result: InstanceState | None = None) -> None:
@@ -287,6 +301,7 @@ class SqliteWriteTransaction:
             opened.marks = _marks(opened.tokens.values())
             context_text, tokens_text = dump_json(opened.context), dump_json(list(opened.tokens.values()))
             opened.context_size, opened.tokens_size = len(context_text), len(tokens_text)
+            opened.spilled = len(context_text) > CONTEXT_INLINE_LIMIT
             # Writes are serialised (BEGIN IMMEDIATE): the next number cannot be taken meanwhile.
             opened.no = cur.execute(
                 "INSERT INTO instances (id, workflow_id, version, status, error, created_at, updated_at, ended_at, "
@@ -294,8 +309,10 @@ class SqliteWriteTransaction:
                 "(SELECT COALESCE(MAX(no), 0) + 1 FROM instances)) RETURNING no",
                 (new.id, new.workflow_id, new.version, (changes.status or new.status).value, changes.error,
                  dump_time(new.created_at), now or dump_time(new.updated_at), dump_time(changes.ended_at),
-                 context_text, tokens_text,
+                 "" if opened.spilled else context_text, tokens_text,
                  "\n".join(t[1] for t in opened.tokens.values()), opened.marks)).fetchone()[0]
+            if opened.spilled:
+                cur.execute("INSERT INTO contexts (instance_no, context) VALUES (?, ?)", (opened.no, context_text))
             self._open[iid] = opened
         else:
             sets, params = ["updated_at = ?"], [now]
@@ -311,10 +328,19 @@ class SqliteWriteTransaction:
                 sets.append("ended_at = ?")
                 params.append(dump_time(changes.ended_at))
             if changes.context:
-                sets.append("context = ?")
                 context_text = dump_json(opened.context)
                 opened.context_size = len(context_text)
-                params.append(context_text)
+                if opened.spilled or len(context_text) > CONTEXT_INLINE_LIMIT:
+                    # Its own row: the steps that do not change the context leave it alone.
+                    cur.execute("INSERT INTO contexts (instance_no, context) VALUES (?, ?) "
+                                "ON CONFLICT (instance_no) DO UPDATE SET context = excluded.context",
+                                (opened.no, context_text))
+                    if not opened.spilled:
+                        sets.append("context = ''")
+                        opened.spilled = True
+                else:
+                    sets.append("context = ?")
+                    params.append(context_text)
             if tokens_changed:
                 listed = list(opened.tokens.values())
                 sets.append("tokens = ?, token_nodes = ?")
@@ -685,10 +711,11 @@ class SqliteStore:
                 "ORDER BY created_at, step_order, id",
                 _instance_range(instance_id))]
             history = self._history(cur, row[10], history_limit)
+            context = load_json(row[8] or _spilled_context(cur, row[10]))
         return InstanceView(
             id=row[0], workflow_id=row[1], version=row[2], status=InstanceStatus(row[3]), error=row[4],
             created_at=load_time(row[5]), updated_at=load_time(row[6]), ended_at=load_time(row[7]),
-            context=dict(sorted(load_json(row[8]).items())), tokens=_tokens(row[9]), executions=executions,
+            context=dict(sorted(context.items())), tokens=_tokens(row[9]), executions=executions,
             history=history,
         )
 
@@ -772,8 +799,13 @@ class SqliteStore:
                 # Variable values only, not their names (every instance has a "customer"): json_each, run only
                 # where the JSON text holds the words (as JSON writes them) at all.
                 "OR (context LIKE ? ESCAPE '\\' "
-                "AND EXISTS (SELECT 1 FROM json_each(instances.context) j WHERE j.value LIKE ? ESCAPE '\\')))")
-            params.extend([pattern, pattern, pattern, like_pattern(dump_json(query.text)[1:-1]), pattern])
+                "AND EXISTS (SELECT 1 FROM json_each(instances.context) j WHERE j.value LIKE ? ESCAPE '\\')) "
+                # A large context is in its own row (tables.CONTEXT_INLINE_LIMIT): the same test there.
+                "OR (context = '' AND EXISTS (SELECT 1 FROM contexts c WHERE c.instance_no = instances.no "
+                "AND c.context LIKE ? ESCAPE '\\' "
+                "AND EXISTS (SELECT 1 FROM json_each(c.context) j WHERE j.value LIKE ? ESCAPE '\\'))))")
+            in_json = like_pattern(dump_json(query.text)[1:-1])
+            params.extend([pattern, pattern, pattern, in_json, pattern, in_json, pattern])
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 

@@ -296,3 +296,69 @@ def test_the_decoded_executions_are_bounded_by_the_size_of_their_json(monkeypatc
     assert len(cache) == 3
     assert cache.get_or_decode(rows[0]).inputs == {"doc": "z" * 300}  # decoded again, then kept
     assert cache.weight == sum(len(r[4]) for r in cache) <= 1_000
+
+
+def _count_context_writes(manager: WorkflowManager) -> None:
+    """A table counting the writes to ``contexts``, kept by triggers (this test's database only)."""
+    with manager.store.write() as tx:
+        tx.cursor.execute("CREATE TABLE context_writes (n INTEGER)")
+        tx.cursor.execute("INSERT INTO context_writes VALUES (0)")
+        for event in ("INSERT", "UPDATE"):
+            tx.cursor.execute(f"CREATE TRIGGER count_context_{event.lower()} AFTER {event} ON contexts "
+                              "BEGIN UPDATE context_writes SET n = n + 1; END")
+
+
+def _context_writes(manager: WorkflowManager) -> int:
+    with manager.store.read() as cur:
+        return cur.execute("SELECT n FROM context_writes").fetchone()[0]
+
+
+def test_a_large_context_has_its_own_row_which_only_steps_changing_the_context_write(
+        manager: WorkflowManager, tmp_path: Path) -> None:
+    from store.tables import CONTEXT_INLINE_LIMIT
+
+    _count_context_writes(manager)
+    document = {"pages": ["p" * 100] * (CONTEXT_INLINE_LIMIT // 50)}
+    instance_id = manager.start_workflow("fork", {"document": document, "who": "ada"})
+    assert _row(manager, instance_id)[3] == "" and _context_writes(manager) == 1
+    view = manager.get_status(instance_id)
+    b = next(e.id for e in view.executions if e.node_id == "b")
+    manager.task_done(b, {"ignored": True})  # b maps no outputs: the context is unchanged
+    assert _context_writes(manager) == 1
+    a = next(e.id for e in view.executions if e.node_id == "a")
+    manager.task_done(a, {"x": 7})  # a maps x into the context
+    assert _context_writes(manager) == 2
+    expected = {"document": document, "who": "ada", "x": 7}
+    assert manager.get_status(instance_id).context == expected
+    manager.store.close()
+    reopened = open_store(tmp_path / "wf.db")  # nothing kept: read back from the database
+    try:
+        assert WorkflowManager(reopened).get_status(instance_id).context == expected
+    finally:
+        reopened.close()
+
+
+def test_a_context_that_grows_past_the_limit_moves_to_its_own_row_and_stays_searchable(
+        manager: WorkflowManager, tmp_path: Path) -> None:
+    from engine import InstanceQuery
+    from store.tables import CONTEXT_INLINE_LIMIT
+
+    small = manager.start_workflow("fork", {"who": "ada"})
+    grown = manager.start_workflow("fork", {"who": "bob"})
+    assert _row(manager, grown)[3] == '{"who":"bob"}'
+    manager.set_variables(grown, {"notes": "n" * CONTEXT_INLINE_LIMIT, "city": "Reykjavik"}, actor="ops")
+    assert _row(manager, grown)[3] == ""
+    manager.set_variables(grown, {"city": "Oslo"}, actor="ops")
+    manager.store.close()
+    reopened = open_store(tmp_path / "wf.db")
+    try:
+        wm = WorkflowManager(reopened)
+        assert wm.get_status(grown).context == {"who": "bob", "notes": "n" * CONTEXT_INLINE_LIMIT, "city": "Oslo"}
+        assert [s.id for s in wm.list_instances(InstanceQuery(text="oslo"))] == [grown]
+        assert [s.id for s in wm.list_instances(InstanceQuery(text="ada"))] == [small]
+        assert wm.list_instances(InstanceQuery(text="city")) == []  # a name, not a value
+        view = wm.get_status(grown)  # a step of the moved instance, read back
+        wm.task_done(next(e.id for e in view.executions if e.node_id == "a"), {"x": 1})
+        assert wm.get_status(grown).context["x"] == 1 and wm.get_status(grown).context["city"] == "Oslo"
+    finally:
+        reopened.close()
