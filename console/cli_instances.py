@@ -128,6 +128,10 @@ def list_command(
                                                     "or CANCELLED.")] = None,
     workflow: Annotated[str | None, typer.Option("--workflow", "-w", metavar="WORKFLOW",
                                                  help="Only instances of this workflow_id.")] = None,
+    search: Annotated[str | None, typer.Option(
+        "--search", "-q", metavar="TEXT",
+        help="Only instances whose id, workflow, current nodes or a context value holds TEXT (any case), "
+             "as the console's search.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most this many rows.")] = 50,
     db: DbOption = None, as_json: JsonOption = False,
 ) -> None:
@@ -135,14 +139,19 @@ def list_command(
 
     Example:  wfconsole list --status FAILED --workflow loan_approval
 
+    Example:  wfconsole list --search ada@example.com
+
     Example:  wfconsole list --json | jq -r '.instances[].id'
     """
     wanted = parse_status(status) if status is not None else None
+    text = search.strip() if search is not None else None
+    if search is not None and not text:
+        raise BadInputError("--search needs some text")
     with open_manager(db_path(ctx, db)) as wm:
         if workflow and wm.store.get_blueprint(workflow) is None:
             raise UnknownWorkflowError(f"unknown workflow {workflow!r}")
-        summaries = wm.list_instances(InstanceQuery(status=wanted, workflow_id=workflow, limit=limit))
-        counts = wm.store.count_instances(InstanceQuery(workflow_id=workflow))
+        summaries = wm.list_instances(InstanceQuery(status=wanted, workflow_id=workflow, text=text, limit=limit))
+        counts = wm.store.count_instances(InstanceQuery(workflow_id=workflow, text=text))
     total = counts.get(str(wanted), 0) if wanted else sum(counts.values())
     if as_json:
         write_json({"instances": [instance_summary_doc(s) for s in summaries], "total": total, "counts": counts})
@@ -150,7 +159,8 @@ def list_command(
     console = stdout_console()
     if not summaries:
         console.print("no instances" + (f" in status {wanted}" if wanted else "")
-                      + (f" of workflow {escape(workflow)}" if workflow else ""))
+                      + (f" of workflow {escape(workflow)}" if workflow else "")
+                      + (f" matching {escape(repr(text))}" if text else ""))
         return
     console.print(instances_table(summaries))
     by_status = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))

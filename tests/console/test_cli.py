@@ -276,6 +276,19 @@ def test_list_filters_by_status_and_workflow_and_limits(cli: Cli) -> None:
     assert limited["counts"] == {"ACTIVE": 1, "CANCELLED": 1, "FAILED": 1}
 
 
+def test_list_searches_ids_workflows_nodes_and_context_values_as_the_console_does(cli: Cli) -> None:
+    ids = _mixed_instances(cli)
+    found = cli.json("list", "--search", "A@EXAMPLE.com")  # a context value, in any case
+    assert [i["id"] for i in found["instances"]] == [ids["ACTIVE"]] and found["total"] == 1
+    assert [i["id"] for i in cli.json("list", "-q", "records_ok")["instances"]] == [ids["FAILED"]]  # a node
+    assert [i["id"] for i in cli.json("list", "-q", ids["CANCELLED"][:8])["instances"]] == [ids["CANCELLED"]]
+    assert cli.json("list", "-q", "user_email")["instances"] == []  # a variable's name is not its value
+    both = cli.json("list", "-q", "o", "--status", "cancelled")
+    assert [i["id"] for i in both["instances"]] == [ids["CANCELLED"]] and both["counts"]["CANCELLED"] == 1
+    assert cli.ok("list", "-q", "nowhere").stdout.strip() == "no instances matching 'nowhere'"
+    assert_one_line_error(cli("list", "--search", "  "), 2, "--search needs some text")
+
+
 def test_list_json_fields(cli: Cli) -> None:
     ids = _mixed_instances(cli)
     row = next(i for i in cli.json("list")["instances"] if i["id"] == ids["FAILED"])
