@@ -85,10 +85,12 @@ def instances_table(summaries: list[InstanceSummary]) -> Table:
 def blueprints_table(summaries: list[BlueprintSummary]) -> Table:
     """One row per stored blueprint version."""
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    for name in ("WORKFLOW", "VERSION", "NAME", "NODES", "WARNINGS"):
+    for name in ("WORKFLOW", "VERSION", "NAME", "NODES", "WARNINGS", "INSTANCES"):
         table.add_column(name, overflow="fold")
     for s in summaries:
-        table.add_row(escape(s.workflow_id), str(s.version), escape(s.name or ""), str(s.nodes), str(s.warnings))
+        instances = " · ".join(f"{status} {count}" for status, count in sorted(s.instances.items())) or "none"
+        table.add_row(escape(s.workflow_id), str(s.version), escape(s.name or ""), str(s.nodes), str(s.warnings),
+                      instances)
     return table
 
 

@@ -1,0 +1,166 @@
+"""The read-only views of the console as subcommands: ``incidents``, ``history`` (a search across instances)
+and ``blueprints``. Each prints a table, or one JSON document with ``--json``."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from console.cli_input import BadInputError, open_manager, resolve_instance_id
+from console.cli_options import DbOption, JsonOption, db_path
+from console.cli_tables import blueprints_table, history_details, stdout_console, styled, when
+from console.formatting import ConsoleClock
+from console.output import blueprint_summary_doc, history_doc, iso, short_id, write_json
+from console.time_input import HINT, parse_time_bound
+from engine.model import HistoryKind
+from store import reports
+
+LimitOption = Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most this many rows.")]
+
+
+def incidents_command(ctx: typer.Context, limit: LimitOption = 200, db: DbOption = None,
+                      as_json: JsonOption = False) -> None:
+    """List what needs a person, oldest first: failed and stuck executions, instances stopped at a split with
+    no matching condition, parallel joins that can no longer fire.
+
+    The ACT ON column is what `done`, `fail` and `retry` take (an execution) or `retry-instance` and `cancel`
+    (an instance).
+
+    Example:  wfconsole incidents
+
+    Example:  wfconsole incidents --json | jq -r '.incidents[] | select(.kind == "FAILED") | .execution_id'
+    """
+    with open_manager(db_path(ctx, db)) as wm:
+        page = reports.list_incidents(wm.store, limit)
+    if as_json:
+        write_json({"incidents": [{
+            "kind": i.kind, "instance_id": i.instance_id, "short_id": short_id(i.instance_id),
+            "workflow_id": i.workflow_id, "version": i.version, "node_id": i.node_id, "since": iso(i.since),
+            "reason": i.reason, "execution_id": i.execution_id, "task_id": i.task_id, "attempt": i.attempt,
+        } for i in page.incidents], "total": page.total, "failed": page.failed, "stuck": page.stuck})
+        return
+    console = stdout_console()
+    if not page.incidents:
+        console.print("no incidents")
+        return
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for name in ("KIND", "ACT ON", "SINCE (UTC)"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("WORKFLOW", overflow="fold")
+    table.add_column("TRY", justify="right")
+    table.add_column("REASON", overflow="fold", ratio=1)
+    for i in page.incidents:
+        # An execution's incident is acted on with the execution (done, fail, retry), the others with the
+        # instance (retry-instance, cancel), whose node is then shown beside it.
+        target = (f"{short_id(i.instance_id)}:{i.node_id}" if i.execution_id
+                  else f"{short_id(i.instance_id)} at {i.node_id}")
+        table.add_row(Text(_INCIDENT_LABELS[i.kind], style=styled(_INCIDENT_STATUS[i.kind]).style), escape(target),
+                      _short_time(i.since), escape(f"{i.workflow_id} v{i.version}"), str(i.attempt or ""),
+                      escape(i.reason))
+    console.print(table)
+    console.print(Text(f"{len(page.incidents)} of {page.total} incident(s) shown · failed {page.failed}, "
+                       f"stuck {page.stuck}", style="dim"))
+
+
+# Incident kinds as shown, coloured as the status of the token that cannot move on.
+_INCIDENT_LABELS = {"FAILED": "FAILED", "STUCK": "STUCK", "NO_MATCH": "NO MATCH", "JOIN_STUCK": "JOIN STUCK"}
+_INCIDENT_STATUS = {"FAILED": "FAILED", "STUCK": "STUCK", "NO_MATCH": "FAILED", "JOIN_STUCK": "STUCK"}
+
+
+def _short_time(moment) -> str:
+    """``MM-DD HH:MM:SS`` in UTC: the year costs a column and rarely tells anything here."""
+    return when(moment)[5:]
+
+
+def _history_kind(text: str) -> HistoryKind:
+    """A history kind from its name in any case, spaces or dashes for underscores."""
+    name = text.strip().upper().replace(" ", "_").replace("-", "_")
+    try:
+        return HistoryKind(name)
+    except ValueError:
+        choices = ", ".join(k.value for k in HistoryKind)
+        raise BadInputError(f"--kind: {text!r} is not a history kind; expected one of {choices}") from None
+
+
+def history_command(
+    ctx: typer.Context,
+    instance: Annotated[str | None, typer.Option("--instance", "-i", metavar="ID",
+                                                 help="Only this instance (an id or a unique prefix).")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", "-k", metavar="KIND",
+                                             help="Only entries of this kind, e.g. EXECUTION_FAILED.")] = None,
+    node: Annotated[str | None, typer.Option("--node", metavar="TEXT",
+                                             help="Only entries at a node whose id holds TEXT (any case).")] = None,
+    actor: Annotated[str | None, typer.Option("--actor", metavar="TEXT",
+                                              help="Only entries by an actor whose name holds TEXT.")] = None,
+    since: Annotated[str | None, typer.Option("--since", metavar="TIME",
+                                              help=f"From this time (UTC): {HINT}.")] = None,
+    until: Annotated[str | None, typer.Option("--until", metavar="TIME",
+                                              help="Before this time (UTC), same forms as --since.")] = None,
+    limit: LimitOption = 200, db: DbOption = None, as_json: JsonOption = False,
+) -> None:
+    """Search the history of every instance, newest first: what happened, where, by whom, when.
+
+    Example:  wfconsole history --kind EXECUTION_FAILED --since 1d
+
+    Example:  wfconsole history --actor ada --since 2h --json
+    """
+    clock = ConsoleClock(tz=UTC)
+    bounds = {}
+    for option, text in (("--since", since), ("--until", until)):
+        if text is not None:
+            try:
+                bounds[option] = parse_time_bound(text, clock)
+            except ValueError as error:
+                raise BadInputError(f"{option}: {error}") from None
+    query_kind = _history_kind(kind) if kind is not None else None
+    with open_manager(db_path(ctx, db)) as wm:
+        instance_id = resolve_instance_id(wm, instance) if instance is not None else None
+        hits = reports.search_history(wm.store, reports.HistoryQuery(
+            instance_id=instance_id, kind=query_kind, node=(node or "").strip() or None,
+            actor=(actor or "").strip() or None, since=bounds.get("--since"), until=bounds.get("--until"),
+            limit=limit))
+    if as_json:
+        write_json({"entries": [{**history_doc(h.entry), "instance_id": h.entry.instance_id,
+                                 "workflow_id": h.workflow_id} for h in hits]})
+        return
+    console = stdout_console()
+    if not hits:
+        console.print("no history entries match")
+        return
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for name in ("AT (UTC)", "INSTANCE", "EVENT"):
+        table.add_column(name, no_wrap=True)
+    for name in ("WORKFLOW", "NODE", "BY"):
+        table.add_column(name, overflow="fold")
+    table.add_column("DETAILS", overflow="fold", ratio=1)
+    for hit in hits:
+        h = hit.entry
+        table.add_row(_short_time(h.at), short_id(h.instance_id or ""), str(h.kind), escape(hit.workflow_id),
+                      escape(h.node_id or ""), escape(h.actor or ""), escape(history_details(h.details)))
+    console.print(table)
+    console.print(Text(f"{len(hits)} entr{'y' if len(hits) == 1 else 'ies'}, newest first"
+                       + (" (the limit; --limit shows more)" if len(hits) >= limit else ""), style="dim"))
+
+
+def blueprints_command(ctx: typer.Context, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """List the stored blueprints, every version, with their instances per status.
+
+    Example:  wfconsole blueprints
+
+    Example:  wfconsole blueprints --json | jq -r '.blueprints[].workflow_id'
+    """
+    with open_manager(db_path(ctx, db)) as wm:
+        summaries = reports.blueprint_summaries(wm.store)
+    if as_json:
+        write_json({"blueprints": [blueprint_summary_doc(s) for s in summaries]})
+        return
+    console = stdout_console()
+    if not summaries:
+        console.print("no blueprints; `wfconsole load FILE...` stores some")
+        return
+    console.print(blueprints_table(summaries))
