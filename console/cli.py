@@ -35,7 +35,7 @@ from console.cli_operate import (
     set_command,
 )
 from console.cli_options import DbOption
-from console.cli_reports import blueprints_command, history_command, incidents_command
+from console.cli_reports import blueprints_command, history_command, incidents_command, overview_command
 from console.cli_runtime import demo_command, workers_command
 from console.output import print_error
 from console.settings import debug_enabled, resolve_db_path
@@ -135,6 +135,7 @@ COMMANDS: list[tuple[str, Callable[..., None]]] = [
     ("start", start_command),
     ("list", list_command),
     ("show", show_command),
+    ("overview", overview_command),
     ("incidents", incidents_command),
     ("history", history_command),
     ("blueprints", blueprints_command),

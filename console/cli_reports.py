@@ -164,3 +164,73 @@ def blueprints_command(ctx: typer.Context, db: DbOption = None, as_json: JsonOpt
         console.print("no blueprints; `wfconsole load FILE...` stores some")
         return
     console.print(blueprints_table(summaries))
+
+
+def overview_command(ctx: typer.Context, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """The console's Overview: instances per status and workflow, open executions per task, incidents, and
+    what started and finished in the last hour.
+
+    Example:  wfconsole overview
+
+    Example:  wfconsole overview --json | jq '.executions.failed + .executions.stuck'
+    """
+    clock = ConsoleClock(tz=UTC)
+    now = clock.now()
+    with open_manager(db_path(ctx, db)) as wm:
+        counts = reports.execution_counts(wm.store, (), now)  # this command runs no workers
+        activity = reports.activity(wm.store, now)
+    executions = {"running": counts.running, "waiting": counts.waiting, "failed": counts.failed,
+                  "stuck": counts.stuck}
+    last_hour = {"since": iso(activity.since), "instances_started": sum(activity.started),
+                 "instances_completed": sum(activity.completed), "tasks_completed": sum(activity.tasks_completed)}
+    if as_json:
+        write_json({
+            "instances": activity.by_status, "by_workflow": activity.by_workflow, "executions": executions,
+            "open_tasks": [{"task_id": t.task_id, "running": t.running, "waiting": t.waiting, "failed": t.failed,
+                            "stuck": t.stuck, "oldest_waiting": iso(t.oldest)} for t in activity.open_tasks],
+            "last_hour": {**last_hour, "per_minute": {"instances_started": activity.started,
+                                                      "instances_completed": activity.completed,
+                                                      "tasks_completed": activity.tasks_completed}},
+        })
+        return
+    console = stdout_console()
+    total = sum(activity.by_status.values())
+    console.print(Text.assemble(("instances   ", "bold"), f"{total} · ", *_joined(activity.by_status)))
+    console.print(Text.assemble(("executions  ", "bold"),
+                                f"{counts.running} running · {counts.waiting} waiting · ",
+                                styled("FAILED").append(f" {counts.failed}"), " · ",
+                                styled("STUCK").append(f" {counts.stuck}")))
+    console.print(Text.assemble(("last hour   ", "bold"),
+                                f"{last_hour['instances_started']} started · {last_hour['instances_completed']} "
+                                f"completed · {last_hour['tasks_completed']} tasks completed"))
+    if activity.by_workflow:
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False, title_justify="left")
+        statuses = sorted({s for by in activity.by_workflow.values() for s in by})
+        table.add_column("WORKFLOW", overflow="fold")
+        for status in statuses:
+            table.add_column(status, justify="right")
+        for workflow_id, by in sorted(activity.by_workflow.items()):
+            table.add_row(escape(workflow_id), *(str(by.get(s, 0)) for s in statuses))
+        console.print()
+        console.print(table)
+    if activity.open_tasks:
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        table.add_column("OPEN TASK", overflow="fold")
+        for name in ("RUNNING", "WAITING", "FAILED", "STUCK"):
+            table.add_column(name, justify="right")
+        table.add_column("OLDEST WAITING (UTC)", no_wrap=True)
+        for t in activity.open_tasks:
+            table.add_row(escape(t.task_id), str(t.running), str(t.waiting), str(t.failed), str(t.stuck),
+                          _short_time(t.oldest) if t.oldest else "")
+        console.print()
+        console.print(table)
+
+
+def _joined(by_status: dict[str, int]) -> list[Text | str]:
+    """``ACTIVE 5 · COMPLETED 4``, each status in its colour."""
+    parts: list[Text | str] = []
+    for status, count in sorted(by_status.items()):
+        if parts:
+            parts.append(" · ")
+        parts.append(styled(status).append(f" {count}"))
+    return parts or ["none"]
