@@ -11,8 +11,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import cel
-
 MAX_CONDITION_LENGTH = 4096
 """Longer conditions are refused: a condition reads like ``amount > 100 && region in ['EU']``."""
 
@@ -88,6 +86,10 @@ def compile_condition(source: str) -> Condition:
     """Compile ``source``; raise :class:`ConditionError` naming the position of the problem."""
     if len(source) > MAX_CONDITION_LENGTH:
         raise ConditionError(f"{len(source)} characters; the limit is {MAX_CONDITION_LENGTH}")
+    # Imported here, on the first compile: the package also imports its own REPL (prompt_toolkit, ~0.1 s),
+    # which `wfconsole list` or opening the console's first page would otherwise wait for.
+    import cel
+
     try:
         program = cel.compile(source)
     except Exception as error:  # ValueError for syntax; be defensive about the binding's other errors
