@@ -31,6 +31,7 @@ from console.cli_operate import (
     done_command,
     fail_command,
     retry_command,
+    retry_failed_command,
     retry_instance_command,
     set_command,
 )
@@ -142,6 +143,7 @@ COMMANDS: list[tuple[str, Callable[..., None]]] = [
     ("done", done_command),
     ("fail", fail_command),
     ("retry", retry_command),
+    ("retry-failed", retry_failed_command),
     ("retry-instance", retry_instance_command),
     ("cancel", cancel_command),
     ("set", set_command),

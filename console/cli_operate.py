@@ -1,4 +1,5 @@
-"""Operator subcommands: ``done``, ``fail``, ``retry``, ``retry-instance``, ``cancel`` and ``set``.
+"""Operator subcommands: ``done``, ``fail``, ``retry``, ``retry-instance``, ``cancel``, ``set`` and
+``retry-failed`` (every incident at once).
 
 Each is one engine transaction recorded in the instance's history with the actor (``--actor``, default
 the OS user). An action asked of something in the wrong state is refused with exit code 1 and nothing
@@ -10,6 +11,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
+from rich.text import Text
 
 from console.cli_input import (
     BadInputError,
@@ -21,8 +24,9 @@ from console.cli_input import (
 )
 from console.cli_instances import OPEN_EXECUTION_STATUSES, InstanceArgument, no_match_hint, report
 from console.cli_options import ActorOption, DbOption, JsonOption, actor_name, db_path
-from console.output import print_notice
-from engine.errors import NoMatchingConditionError
+from console.cli_tables import stdout_console
+from console.output import print_notice, short_id, write_json
+from engine.errors import NoMatchingConditionError, UnknownWorkflowError, WorkflowError
 
 ExecutionArgument = Annotated[
     str, typer.Argument(metavar="EXECUTION", show_default=False,
@@ -31,6 +35,16 @@ ExecutionArgument = Annotated[
 ]
 ReasonOption = Annotated[str, typer.Option("--reason", "-r", metavar="TEXT", help="Why: kept in the history.",
                                            show_default=False)]
+
+
+def _reference(execution_id: str) -> str:
+    """``<instance-prefix>:<node_id>``, as the other commands take an execution."""
+    instance_id, node_id = execution_id.split(":")[:2]
+    return f"{short_id(instance_id)}:{node_id}"
+
+
+class RetriesRefusedError(WorkflowError):
+    """Some of the executions ``retry-failed`` chose were refused (the others were retried)."""
 
 
 def _reason(text: str) -> str:
@@ -148,3 +162,69 @@ def set_command(
         wm.set_variables(instance_id, values, actor=actor_name(actor))
         report(wm, instance_id, as_json, f"Set {', '.join(sorted(values))} on instance {instance_id}",
                action="set", values=values)
+
+
+def retry_failed_command(
+    ctx: typer.Context,
+    task: Annotated[str | None, typer.Option("--task", "-t", metavar="TASK",
+                                             help="Only executions of this task_id.")] = None,
+    workflow: Annotated[str | None, typer.Option("--workflow", "-w", metavar="WORKFLOW",
+                                                 help="Only instances of this workflow_id.")] = None,
+    stuck: Annotated[bool, typer.Option("--stuck", help="Retry STUCK executions too.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be retried; change nothing.")] = False,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000,
+                                       help="At most this many, oldest incident first.")] = 1000,
+    db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False,
+) -> None:
+    """Retry every FAILED execution (and STUCK ones with --stuck), oldest first, each in its own transaction:
+    the console's "mark all, retry" on the incidents. One refusal does not stop the rest; if any is refused
+    the command says which and why, and exits 1.
+
+    Example:  wfconsole retry-failed --task charge_payment --dry-run
+
+    Example:  wfconsole retry-failed --workflow order_fulfilment --stuck --actor ops-ada
+    """
+    from console.bulk import run_bulk
+    from store import reports
+
+    kinds = {"FAILED", "STUCK"} if stuck else {"FAILED"}
+    with open_manager(db_path(ctx, db)) as wm:
+        if workflow and wm.store.get_blueprint(workflow) is None:
+            raise UnknownWorkflowError(f"unknown workflow {workflow!r}")
+        page = reports.list_incidents(wm.store, limit=1_000_000)
+        chosen = [i for i in page.incidents if i.kind in kinds and i.execution_id is not None
+                  and (task is None or i.task_id == task) and (workflow is None or i.workflow_id == workflow)]
+        chosen = chosen[:limit]
+        retried: list[dict[str, str]] = []
+        if dry_run:
+            result = None
+        else:
+            who = actor_name(actor)
+
+            def retry_one(incident: reports.Incident) -> None:
+                new_id = wm.retry(incident.execution_id, actor=who)
+                retried.append({"execution_id": incident.execution_id, "new_execution_id": new_id})
+
+            result = run_bulk(chosen, retry_one, lambda incident: incident.execution_id)
+    refused = [{"execution_id": label, "reason": reason} for label, reason in (result.refused if result else [])]
+    if as_json:
+        write_json({"dry_run": dry_run, "matched": [i.execution_id for i in chosen], "retried": retried,
+                    "refused": refused})
+    else:
+        console = stdout_console()
+        if not chosen:
+            console.print("no " + " or ".join(sorted(kinds, reverse=True)) + " executions match")
+        elif dry_run:
+            for i in chosen:
+                console.print(f"would retry {escape(_reference(i.execution_id))}  ({i.kind}, attempt {i.attempt})",
+                              soft_wrap=True)
+            console.print(Text(f"{len(chosen)} execution(s) would be retried; nothing changed", style="dim"))
+        else:
+            for item in retried:
+                console.print(f"retried {escape(_reference(item['execution_id']))}  new execution "
+                              f"{escape(item['new_execution_id'])}", soft_wrap=True)
+            console.print(Text(f"{len(retried)} of {len(chosen)} retried", style="dim"))
+    if refused:
+        listed = "; ".join(f"{r['execution_id']}: {r['reason']}" for r in refused[:5])
+        more = f"; and {len(refused) - 5} more" if len(refused) > 5 else ""
+        raise RetriesRefusedError(f"{len(refused)} of {len(chosen)} refused: {listed}{more}")

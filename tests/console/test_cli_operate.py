@@ -218,3 +218,71 @@ def test_operator_actions_default_to_the_os_user(cli: Cli, loan: dict) -> None:
     cli.ok("done", f"{loan['short_id']}:credit_check", "-o", json.dumps({"score": 1}))
     entry = next(h for h in _history(cli, loan["instance_id"]) if h["kind"] == "EXECUTION_COMPLETED")
     assert entry["actor"] == default_actor()
+
+
+# -- retry-failed ---------------------------------------------------------------------------------
+
+
+def _failed_orders(cli: Cli, count: int) -> list[str]:
+    """``count`` orders, each with validate_order FAILED (oldest first): their instance ids."""
+    ids = []
+    for n in range(count):
+        instance_id = cli.start("order_fulfilment", {"order_id": f"SO-{n}"})["instance_id"]
+        cli.ok("fail", f"{instance_id[:8]}:validate_order", "--reason", f"boom {n}")
+        ids.append(instance_id)
+    return ids
+
+
+def test_retry_failed_dry_run_lists_the_matching_incidents_and_changes_nothing(cli: Cli, loan: dict) -> None:
+    orders = _failed_orders(cli, 2)
+    cli.ok("fail", f"{loan['short_id']}:credit_check", "--reason", "bureau down")
+    planned = cli.json("retry-failed", "--task", "validate_order", "--dry-run")
+    assert [m.split(":")[0] for m in planned["matched"]] == orders and planned["retried"] == []
+    out = cli.ok("retry-failed", "--dry-run").stdout
+    assert f"would retry {orders[0][:8]}:validate_order  (FAILED, attempt 1)" in out
+    assert f"would retry {loan['short_id']}:credit_check" in out and "3 execution(s) would be retried" in out
+    assert len(cli.json("incidents")["incidents"]) == 3  # nothing changed
+
+
+def test_retry_failed_retries_each_match_in_order_with_the_actor(cli: Cli, loan: dict) -> None:
+    orders = _failed_orders(cli, 2)
+    cli.ok("fail", f"{loan['short_id']}:credit_check", "--reason", "bureau down")
+    done = cli.json("retry-failed", "-w", "order_fulfilment", "--actor", "ops-eve")
+    assert [r["execution_id"].split(":")[0] for r in done["retried"]] == orders and done["refused"] == []
+    for instance_id, item in zip(orders, done["retried"], strict=True):
+        shown = cli.json("show", instance_id)
+        new = next(e for e in shown["executions"] if e["id"] == item["new_execution_id"])
+        assert new["status"] == "ACTIVE" and new["attempt"] == 2
+        retried = [h for h in shown["history"] if h["kind"] == "EXECUTION_RETRIED"]
+        assert [h["actor"] for h in retried] == ["ops-eve"]
+    assert [i["task_id"] for i in cli.json("incidents")["incidents"]] == ["credit_check"]  # other workflow
+    assert cli.ok("retry-failed", "-w", "order_fulfilment").stdout.strip() == "no FAILED executions match"
+
+
+def test_retry_failed_keeps_going_past_a_refusal_then_exits_1_naming_it(cli: Cli, monkeypatch) -> None:
+    from engine import WorkflowManager
+    from engine.errors import InvalidStateError
+
+    orders = _failed_orders(cli, 3)
+    real_retry = WorkflowManager.retry
+
+    def retry(self, execution_id, **kwargs):
+        if execution_id.startswith(orders[1]):
+            raise InvalidStateError("taken over by another operator meanwhile")
+        return real_retry(self, execution_id, **kwargs)
+
+    monkeypatch.setattr(WorkflowManager, "retry", retry)
+    result = cli("retry-failed", "--json")
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    assert [r["execution_id"].split(":")[0] for r in document["retried"]] == [orders[0], orders[2]]
+    assert [r["execution_id"].split(":")[0] for r in document["refused"]] == [orders[1]]
+    # One line on stderr says what was refused and why; stdout still reports what was done.
+    [line] = result.stderr.splitlines()
+    assert line.startswith("wfconsole: error: 1 of 3 refused: ") and orders[1] in line
+    assert "taken over by another operator" in line and "Traceback" not in result.output
+
+
+def test_retry_failed_bad_filters(cli: Cli) -> None:
+    assert_one_line_error(cli("retry-failed", "--workflow", "payroll"), 1, "unknown workflow 'payroll'")
+    assert_one_line_error(cli("retry-failed", "--limit", "0"), 2, "--limit")
