@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from console.cli_input import BadInputError, open_manager, parse_json_object, read_text_file, resolve_instance_id
-from console.cli_options import ActorOption, DbOption, JsonOption, actor_name, db_path
+from console.cli_options import ActorOption, DbOption, JsonOption, WorkflowFilterOption, actor_name, db_path
 from console.cli_tables import instances_table, print_instance, stdout_console, styled
 from console.output import instance_doc, instance_summary_doc, short_id, write_json
 from engine import WorkflowManager
@@ -126,8 +126,7 @@ def list_command(
     status: Annotated[str | None, typer.Option("--status", "-s", metavar="STATUS",
                                                help="Only instances in this status: ACTIVE, COMPLETED, FAILED "
                                                     "or CANCELLED.")] = None,
-    workflow: Annotated[str | None, typer.Option("--workflow", "-w", metavar="WORKFLOW",
-                                                 help="Only instances of this workflow_id.")] = None,
+    workflow: WorkflowFilterOption = None,
     search: Annotated[str | None, typer.Option(
         "--search", "-q", metavar="TEXT",
         help="Only instances whose id, workflow, current nodes or a context value holds TEXT (any case), "

@@ -23,7 +23,7 @@ from console.cli_input import (
     resolve_instance_id,
 )
 from console.cli_instances import OPEN_EXECUTION_STATUSES, InstanceArgument, no_match_hint, report
-from console.cli_options import ActorOption, DbOption, JsonOption, actor_name, db_path
+from console.cli_options import ActorOption, DbOption, JsonOption, WorkflowFilterOption, actor_name, db_path
 from console.cli_tables import stdout_console
 from console.output import print_notice, short_id, write_json
 from engine.errors import NoMatchingConditionError, UnknownWorkflowError, WorkflowError
@@ -168,8 +168,7 @@ def retry_failed_command(
     ctx: typer.Context,
     task: Annotated[str | None, typer.Option("--task", "-t", metavar="TASK",
                                              help="Only executions of this task_id.")] = None,
-    workflow: Annotated[str | None, typer.Option("--workflow", "-w", metavar="WORKFLOW",
-                                                 help="Only instances of this workflow_id.")] = None,
+    workflow: WorkflowFilterOption = None,
     stuck: Annotated[bool, typer.Option("--stuck", help="Retry STUCK executions too.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be retried; change nothing.")] = False,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000,

@@ -18,6 +18,9 @@ JsonOption = Annotated[
     bool,
     typer.Option("--json", help="Print one JSON document on stdout (stable snake_case fields, ISO times)."),
 ]
+WorkflowFilterOption = Annotated[
+    str | None, typer.Option("--workflow", "-w", metavar="WORKFLOW", help="Only instances of this workflow_id."),
+]
 ActorOption = Annotated[
     str | None,
     typer.Option("--actor", metavar="NAME", help="Who is acting, recorded in the history. Default: the OS user."),
