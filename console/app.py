@@ -36,6 +36,7 @@ from console.screens.overview_screen import OverviewScreen
 from console.widgets.nav_bar import VIEWS
 from console.widgets.runtime_bar import RuntimeStatus
 from engine import WorkflowError, WorkflowManager
+from engine.conditions import load_evaluator
 from engine.model import Execution
 from engine.runtime import Outcome, WorkerRuntime
 from engine.workers import WorkerRegistry, load_workers
@@ -102,6 +103,13 @@ class WfConsoleApp(App[None]):
         if self.poll_seconds > 0:
             self.set_interval(self.poll_seconds, self._watch_database)
             self.set_interval(STATUS_SECONDS, self.refresh_runtime_status)
+        # The condition evaluator is imported on first use (~0.1 s): once the first screen is up, so that
+        # opening the first instance does not wait for it, and the first screen did not either.
+        self.set_timer(1.0, self._load_condition_evaluator)
+
+    @work(thread=True, group="warm-up", exit_on_error=False)
+    def _load_condition_evaluator(self) -> None:
+        load_evaluator()
 
     def on_unmount(self) -> None:
         if self.runtime is not None and not self._runtime_stopped:

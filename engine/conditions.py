@@ -82,6 +82,11 @@ class ConditionEvaluationError(ValueError):
     """A condition could not be evaluated against the current context."""
 
 
+def load_evaluator() -> None:
+    """Import the CEL binding now rather than on the first compile (see :func:`compile_condition`)."""
+    import cel  # noqa: F401
+
+
 def compile_condition(source: str) -> Condition:
     """Compile ``source``; raise :class:`ConditionError` naming the position of the problem."""
     if len(source) > MAX_CONDITION_LENGTH:
