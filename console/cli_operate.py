@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
+from console.bulk import run_bulk
 from console.cli_input import (
     BadInputError,
     open_manager,
@@ -27,6 +28,7 @@ from console.cli_options import ActorOption, DbOption, JsonOption, WorkflowFilte
 from console.cli_tables import stdout_console
 from console.output import print_notice, short_id, write_json
 from engine.errors import NoMatchingConditionError, UnknownWorkflowError, WorkflowError
+from store import reports
 
 ExecutionArgument = Annotated[
     str, typer.Argument(metavar="EXECUTION", show_default=False,
@@ -183,9 +185,6 @@ def retry_failed_command(
 
     Example:  wfconsole retry-failed --workflow order_fulfilment --stuck --actor ops-ada
     """
-    from console.bulk import run_bulk
-    from store import reports
-
     kinds = {"FAILED", "STUCK"} if stuck else {"FAILED"}
     with open_manager(db_path(ctx, db)) as wm:
         if workflow and wm.store.get_blueprint(workflow) is None:

@@ -3,7 +3,7 @@ and ``blueprints``. Each prints a table, or one JSON document with ``--json``.""
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -13,7 +13,7 @@ from rich.text import Text
 
 from console.cli_input import BadInputError, open_manager, resolve_instance_id
 from console.cli_options import DbOption, JsonOption, db_path
-from console.cli_tables import blueprints_table, history_details, stdout_console, styled, when
+from console.cli_tables import STATUS_STYLES, blueprints_table, history_details, stdout_console, styled, when
 from console.formatting import ConsoleClock
 from console.output import blueprint_summary_doc, history_doc, iso, short_id, write_json
 from console.time_input import HINT, parse_time_bound
@@ -59,7 +59,7 @@ def incidents_command(ctx: typer.Context, limit: LimitOption = 200, db: DbOption
         # instance (retry-instance, cancel), whose node is then shown beside it.
         target = (f"{short_id(i.instance_id)}:{i.node_id}" if i.execution_id
                   else f"{short_id(i.instance_id)} at {i.node_id}")
-        table.add_row(Text(_INCIDENT_LABELS[i.kind], style=styled(_INCIDENT_STATUS[i.kind]).style), escape(target),
+        table.add_row(Text(_INCIDENT_LABELS[i.kind], style=STATUS_STYLES[_INCIDENT_STATUS[i.kind]]), escape(target),
                       _short_time(i.since), escape(f"{i.workflow_id} v{i.version}"), str(i.attempt or ""),
                       escape(i.reason))
     console.print(table)
@@ -72,7 +72,7 @@ _INCIDENT_LABELS = {"FAILED": "FAILED", "STUCK": "STUCK", "NO_MATCH": "NO MATCH"
 _INCIDENT_STATUS = {"FAILED": "FAILED", "STUCK": "STUCK", "NO_MATCH": "FAILED", "JOIN_STUCK": "STUCK"}
 
 
-def _short_time(moment) -> str:
+def _short_time(moment: datetime) -> str:
     """``MM-DD HH:MM:SS`` in UTC: the year costs a column and rarely tells anything here."""
     return when(moment)[5:]
 
