@@ -15,7 +15,12 @@ script replays the same recording on variants of the database, each a what-if:
 - a simulated layout where an instance's open executions are part of its row (not rows of their own) and
   a finished execution is written once, to a table of finished executions indexed by time: the executions'
   INSERTs leave the recording, each completion's UPDATE becomes that INSERT, and the instance row carries
-  the open executions' JSON.
+  the open executions' JSON;
+- an event log: a step's transaction writes its history row alone (what a layout whose durable record of
+  a step is its history entries would pay per step), and the same with the rest of each step's
+  statements (the instance, its executions) written behind, together, every 100 steps. The second is
+  the nearer to a design: state tables that lag the log by up to 100 steps, which every reader would
+  have to catch up from the log (the console, the workers' queue, other processes).
 
 Each replay runs interleaved with the floor of ``bench/engine.py`` (``BEGIN IMMEDIATE; UPDATE one row;
 INSERT one history row; COMMIT``), in batches, in a different order each round; figures are medians over
@@ -103,6 +108,28 @@ def _executions_in_the_instance_row(before: Path, transactions: list[list]) -> l
     return rewritten
 
 
+def _history_alone(before: Path, transactions: list[list]) -> list[list]:
+    return [[s for s in transaction if s[0].startswith(_LOG)] for transaction in transactions]
+
+
+def _state_written_behind(every: int) -> Callable[[Path, list[list]], list[list]]:
+    def rewrite(before: Path, transactions: list[list]) -> list[list]:
+        out, held = [], []
+        for n, transaction in enumerate(transactions, 1):
+            out.append([s for s in transaction if s[0].startswith(_LOG)])
+            held += [s for s in transaction if not s[0].startswith(_LOG)]
+            if n % every == 0 or n == len(transactions):
+                out[-1] += held
+                held = []
+        return out
+    return rewrite
+
+
+# What a step of an event-log layout keeps in its own transaction: the history row (and the store's
+# PRAGMA data_version, which any layout with a cache needs).
+_LOG = ("INSERT INTO history", "PRAGMA")
+
+
 def variants() -> list[Variant]:
     drop = [f"DROP INDEX {name}" for name in STEP_INDEXES]
     return [
@@ -117,6 +144,8 @@ def variants() -> list[Variant]:
                      "CREATE UNIQUE INDEX ix_executions_finished_id ON executions_finished (id)",
                      "CREATE INDEX ix_executions_finished_at ON executions_finished (updated_at)"),
                 rewrite=_executions_in_the_instance_row),
+        Variant("event log: a step writes its history row alone", rewrite=_history_alone),
+        Variant("event log, the rest written behind every 100 steps", rewrite=_state_written_behind(100)),
     ]
 
 

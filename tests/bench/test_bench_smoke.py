@@ -75,4 +75,9 @@ def test_layouts_quick_run_replays_every_variant(tmp_path: Path) -> None:
         assert rows["without all 6 of these indexes"]["wal_pages_per_completion"] < \
             reference["wal_pages_per_completion"]
         assert rows["open executions in the instance row (simulated)"]["wal_pages_per_completion"] > 0
+        # A step that writes its history row alone writes fewer pages than one written behind in bulk,
+        # which writes fewer than the layout as it is.
+        log_alone = rows["event log: a step writes its history row alone"]["wal_pages_per_completion"]
+        behind = rows["event log, the rest written behind every 100 steps"]["wal_pages_per_completion"]
+        assert 0 < log_alone < behind < reference["wal_pages_per_completion"]
     assert not list(tmp_path.iterdir()), "the benchmark left files behind"
