@@ -162,7 +162,7 @@ _INSTANCE_ACTIVE = InstanceStatus.ACTIVE
 _MOVING = (InstanceStatus.ACTIVE, InstanceStatus.FAILED)  # the instance statuses in which tokens move on
 _EXECUTION_ACTIVE, _EXECUTION_COMPLETED = ExecutionStatus.ACTIVE, ExecutionStatus.COMPLETED
 _INCIDENT = (ExecutionStatus.FAILED, ExecutionStatus.STUCK)  # an execution an operator must resolve
-_TOKEN_ACTIVE, _TOKEN_WAITING = TokenStatus.ACTIVE, TokenStatus.WAITING
+_TOKEN_ACTIVE, _TOKEN_WAITING, _TOKEN_STUCK = TokenStatus.ACTIVE, TokenStatus.WAITING, TokenStatus.STUCK
 _EXECUTION_COMPLETED_ENTRY, _EXECUTION_CREATED_ENTRY = HistoryKind.EXECUTION_COMPLETED, HistoryKind.EXECUTION_CREATED
 _TOKEN_CREATED_ENTRY, _TOKEN_REMOVED_ENTRY = HistoryKind.TOKEN_CREATED, HistoryKind.TOKEN_REMOVED
 _EDGE_TAKEN_ENTRY, _JOIN_FIRED_ENTRY = HistoryKind.EDGE_TAKEN, HistoryKind.JOIN_FIRED
@@ -316,24 +316,30 @@ def mark_stuck(bp: CompiledBlueprint, state: InstanceState, execution: Execution
 def stuck_joins(bp: CompiledBlueprint, state: InstanceState) -> list[tuple[str, str]]:
     """Parallel joins of an ACTIVE instance that can no longer fire: (join node id, reason) pairs.
 
-    A join is stuck when the tokens waiting at it plus the other tokens that could still reach it are
-    fewer than its incoming edges.
+    A join is stuck when the tokens that have arrived at it plus the most that the other tokens could
+    still bring are fewer than its incoming edges. A join already marked (its tokens all STUCK) is not
+    found again until a new token arrives.
     """
     if state.status is not InstanceStatus.ACTIVE:
         return []
     found: list[tuple[str, str]] = []
-    waiting_at: dict[str, int] = {}
+    arrived: dict[str, int] = {}
+    unmarked: set[str] = set()
     for token in state.tokens.values():
-        if token.status is TokenStatus.WAITING:
-            waiting_at[token.node_id] = waiting_at.get(token.node_id, 0) + 1
-    for join_id, waiting in sorted(waiting_at.items()):
+        if token.status is TokenStatus.WAITING or (token.status is TokenStatus.STUCK
+                                                   and bp.kinds.get(token.node_id) is NodeKind.PARALLEL_JOIN):
+            arrived[token.node_id] = arrived.get(token.node_id, 0) + 1
+            if token.status is TokenStatus.WAITING:
+                unmarked.add(token.node_id)
+    for join_id in sorted(unmarked):
         needed = len(bp.incoming[join_id])
-        could_arrive = sum(1 for t in state.tokens.values()
-                           if t.node_id != join_id and _reaches(bp, t.node_id, join_id))
-        if waiting + could_arrive < needed:
-            found.append((join_id, f"parallel join {join_id!r} has {waiting} of {needed} branches and "
-                                   f"{'no other token' if not could_arrive else f'only {could_arrive} token(s)'} "
-                                   "can still reach it"))
+        most = _most_arrivals(bp, join_id)
+        could_arrive = sum(most.get(t.node_id, 0) for t in state.tokens.values() if t.node_id != join_id)
+        if arrived[join_id] + could_arrive < needed:
+            others = "no other token can still reach it" if not could_arrive else \
+                f"the other tokens can bring at most {could_arrive} more"
+            found.append((join_id, f"parallel join {join_id!r} has {arrived[join_id]} of {needed} branches "
+                                   f"and {others}"))
     return found
 
 
@@ -348,17 +354,38 @@ def mark_join_stuck(bp: CompiledBlueprint, state: InstanceState, join_id: str, r
     return step.finish()
 
 
-def _reaches(bp: CompiledBlueprint, source: str, target: str) -> bool:
-    seen = {source}
-    stack = [source]
+def _most_arrivals(bp: CompiledBlueprint, join_id: str) -> dict[str, float]:
+    """The most tokens one token leaving each node could still bring to ``join_id``.
+
+    A node that passes its token down every edge (a task, a parallel split, ...) adds its edges' counts
+    up; an exclusive split takes one edge, so its best one counts; an edge into the join counts one. A
+    node on a loop that can reach the join counts as unbounded (``inf``): it is never the cause of a stuck
+    report. Nodes that cannot reach the join are left out (zero).
+    """
+    reach: set[str] = set()  # the nodes with a path to the join (not through it)
+    stack = [join_id]
     while stack:
-        for edge in bp.outgoing[stack.pop()]:
-            if edge.target_id == target:
-                return True
-            if edge.target_id not in seen:
-                seen.add(edge.target_id)
-                stack.append(edge.target_id)
-    return False
+        for edge in bp.incoming.get(stack.pop(), []):
+            if edge.source_id not in reach and edge.source_id != join_id:
+                reach.add(edge.source_id)
+                stack.append(edge.source_id)
+    # In reverse topological order (Kahn's algorithm): a node is counted once every node it leads to
+    # within ``reach`` is; what is never counted lies on, or leads into, a loop.
+    pending = {n: sum(1 for e in bp.outgoing.get(n, []) if e.target_id in reach) for n in reach}
+    ready = [n for n, count in pending.items() if count == 0]
+    most: dict[str, float] = {}
+    while ready:
+        node = ready.pop()
+        counts = [1 if e.target_id == join_id else most.get(e.target_id, 0) for e in bp.outgoing.get(node, [])]
+        most[node] = max(counts, default=0) if bp.kinds.get(node) is NodeKind.EXCLUSIVE_SPLIT else sum(counts)
+        for edge in bp.incoming.get(node, []):
+            if edge.source_id in pending:
+                pending[edge.source_id] -= 1
+                if pending[edge.source_id] == 0:
+                    ready.append(edge.source_id)
+    for node in reach:
+        most.setdefault(node, float("inf"))
+    return most
 
 
 def _require_instance(state: InstanceState, status: InstanceStatus) -> None:
@@ -603,8 +630,8 @@ class _Step:
         node_id = plan.id
         self.add_token(f"{self.state.id}:{node_id}:{self.event.new_uuid()}", node_id, _TOKEN_WAITING)
         waiting = []
-        for token in self.tokens.values():
-            if token.node_id == node_id and token.status is _TOKEN_WAITING:
+        for token in self.tokens.values():  # tokens marked STUCK at the join have arrived all the same
+            if token.node_id == node_id and (token.status is _TOKEN_WAITING or token.status is _TOKEN_STUCK):
                 waiting.append(token)
         needed = plan.join_needed
         if len(waiting) < needed:

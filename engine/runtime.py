@@ -31,7 +31,7 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from engine.errors import InvalidStateError, InvalidValueError, WorkflowError
+from engine.errors import InvalidStateError, InvalidValueError, NoMatchingConditionError, WorkflowError
 from engine.manager import WorkflowManager
 from engine.model import Execution, TaskPayload
 from engine.workers import WorkerRegistry, WorkerSpec
@@ -218,7 +218,13 @@ class WorkerRuntime:
         started = time.monotonic()
         try:
             outputs = self._call(spec, execution.inputs)
-            self.manager.task_done(execution.id, outputs, actor=self.actor)
+            try:
+                self.manager.task_done(execution.id, outputs, actor=self.actor)
+            except NoMatchingConditionError as error:
+                # The completion is committed: the exclusive split after the task matched nothing and the
+                # instance is FAILED there, an incident of the instance's, not a failure of this attempt.
+                log.warning("execution %s completed; %s", execution.id, error,
+                            extra={"instance_id": execution.instance_id, "execution_id": execution.id})
         except InvalidStateError as error:  # cancelled or finished meanwhile: nothing to record
             log.info("execution %s changed while it ran: %s", execution.id, error)
             return Outcome.NOT_CLAIMED

@@ -288,6 +288,110 @@ def test_stuck_check_marks_a_parallel_join_that_can_no_longer_fire(manager, cloc
     assert sum(1 for h in view.history if h.kind is HistoryKind.JOIN_STUCK) == 1
 
 
+def _gateway(node_id: str, kind: str) -> dict:
+    return {"id": node_id, "type": "INTERNAL", "internal_type": "GATEWAY", "gateway_type": kind}
+
+
+# A parallel join fed by a task and by both branches of a second parallel split further up.
+NESTED_SPLIT = {
+    "workflow_id": "nested_split",
+    "nodes": [START, END, _gateway("ps", "PARALLEL_SPLIT"), _gateway("ps2", "PARALLEL_SPLIT"),
+              _gateway("j", "PARALLEL_JOIN"),
+              *({"id": t, "type": "TASK", "task_id": t} for t in ("a", "t", "b", "c"))],
+    "edges": [{"id": f"e{n}", "source_id": s, "target_id": t} for n, (s, t) in enumerate(
+        [("start", "ps"), ("ps", "a"), ("ps", "t"), ("t", "ps2"), ("ps2", "b"), ("ps2", "c"),
+         ("a", "j"), ("b", "j"), ("c", "j"), ("j", "end")])],
+}
+
+
+def _open_executions(manager: WorkflowManager, instance_id: str) -> dict[str, str]:
+    return {e.node_id: e.id for e in manager.get_status(instance_id).executions if e.status == "ACTIVE"}
+
+
+def test_stuck_check_counts_every_branch_a_token_can_still_bring_to_a_join(manager, clock) -> None:
+    manager.add_workflow(NESTED_SPLIT)  # a warning: the join's branches come from two splits
+    instance_id = manager.start_workflow("nested_split", {})
+    manager.task_done(_open_executions(manager, instance_id)["a"], {})
+    # One token waits at j; the one at t will bring two more (through ps2): j needs three, so not stuck.
+    assert runtime_for(manager, clock, WorkerRegistry()).check_stuck() == []
+    manager.task_done(_open_executions(manager, instance_id)["t"], {})
+    for execution_id in _open_executions(manager, instance_id).values():
+        manager.task_done(execution_id, {})
+    assert manager.get_status(instance_id).status == "COMPLETED"
+
+
+def test_a_join_marked_stuck_still_fires_when_its_branches_arrive(manager, clock, monkeypatch) -> None:
+    """A join marked STUCK by mistake (as the check before 2026-11-25 could) is not lost for good."""
+    from engine import machine
+
+    manager.add_workflow(NESTED_SPLIT)
+    instance_id = manager.start_workflow("nested_split", {})
+    manager.task_done(_open_executions(manager, instance_id)["a"], {})
+    monkeypatch.setattr(machine, "stuck_joins", lambda bp, state: [("j", "marked by an older check")])
+    assert [f.node_id for f in runtime_for(manager, clock, WorkerRegistry()).check_stuck()] == ["j"]
+    monkeypatch.undo()
+    assert [t.status for t in manager.get_status(instance_id).tokens if t.node_id == "j"] == ["STUCK"]
+    manager.task_done(_open_executions(manager, instance_id)["t"], {})
+    for execution_id in _open_executions(manager, instance_id).values():
+        manager.task_done(execution_id, {})
+    view = manager.get_status(instance_id)
+    assert view.status == "COMPLETED"
+    assert sum(1 for h in view.history if h.kind is HistoryKind.JOIN_FIRED) == 1
+
+
+def test_stuck_check_leaves_a_join_a_loop_may_still_feed(manager, clock) -> None:
+    blueprint = {
+        "workflow_id": "loop_join",
+        "nodes": [START, END, _gateway("ps", "PARALLEL_SPLIT"), _gateway("x", "EXCLUSIVE_SPLIT"),
+                  _gateway("again", "EXCLUSIVE_JOIN"), _gateway("j", "PARALLEL_JOIN"),
+                  *({"id": t, "type": "TASK", "task_id": t} for t in ("a", "work"))],
+        "edges": [{"id": "e1", "source_id": "start", "target_id": "ps"},
+                  {"id": "e2", "source_id": "ps", "target_id": "a"},
+                  {"id": "e3", "source_id": "ps", "target_id": "again"},
+                  {"id": "e4", "source_id": "again", "target_id": "work"},
+                  {"id": "e5", "source_id": "work", "target_id": "x"},
+                  {"id": "e6", "source_id": "x", "target_id": "again", "condition": "more == true"},
+                  {"id": "e7", "source_id": "x", "target_id": "j"},
+                  {"id": "e8", "source_id": "a", "target_id": "j"},
+                  {"id": "e9", "source_id": "j", "target_id": "end"}],
+    }
+    manager.add_workflow(blueprint)
+    instance_id = manager.start_workflow("loop_join", {"more": True})
+    manager.task_done(_open_executions(manager, instance_id)["a"], {})
+    runtime = runtime_for(manager, clock, WorkerRegistry())
+    assert runtime.check_stuck() == []
+    manager.task_done(_open_executions(manager, instance_id)["work"], {})  # more is true: round again
+    assert runtime.check_stuck() == []
+    manager.set_variables(instance_id, {"more": False})
+    manager.task_done(_open_executions(manager, instance_id)["work"], {})
+    assert manager.get_status(instance_id).status == "COMPLETED"
+
+
+def test_a_completion_whose_next_split_matches_nothing_is_reported_completed(manager, clock) -> None:
+    manager.add_workflow({
+        "workflow_id": "dead_end",
+        "nodes": [START, END, _gateway("x", "EXCLUSIVE_SPLIT"),
+                  {"id": "t", "type": "TASK", "task_id": "check", "output_mapping": {"ok": "ok"}},
+                  {"id": "b", "type": "TASK", "task_id": "b"}],
+        "edges": [{"id": "e1", "source_id": "start", "target_id": "t"},
+                  {"id": "e2", "source_id": "t", "target_id": "x"},
+                  {"id": "e3", "source_id": "x", "target_id": "b", "condition": "ok == true"},
+                  {"id": "e4", "source_id": "b", "target_id": "end"}],
+    })
+    registry = WorkerRegistry()
+    registry.register("check", lambda inputs: {"ok": False})
+    outcomes = []
+    runtime = runtime_for(manager, clock, registry, on_outcome=lambda e, outcome, *_: outcomes.append(outcome))
+    instance_id = manager.start_workflow("dead_end", {})
+    execution_id = only_execution(manager, instance_id).id
+
+    assert runtime.run_execution(execution_id, "check") is Outcome.COMPLETED
+    assert outcomes == [Outcome.COMPLETED] and runtime.stats.completed == 1 and runtime.stats.failed == 0
+    view = manager.get_status(instance_id)
+    assert view.status == "FAILED" and "no condition matched" in view.error
+    assert view.executions[0].status == "COMPLETED"
+
+
 def test_retry_policy_backoff_grows_and_is_capped_with_jitter_bounds() -> None:
     policy = RetryPolicy(attempts=10, backoff=2, multiplier=2, max_backoff=20, jitter=0.5)
     rng = random.Random(1)
