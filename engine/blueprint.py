@@ -8,8 +8,9 @@ failure that hides the rest.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class NodeType(StrEnum):
@@ -63,6 +64,11 @@ class Node(BaseModel):
     x: float | None = None
     y: float | None = None
 
+    @field_validator("input_mapping", "output_mapping", mode="before")
+    @classmethod
+    def _nil_map(cls, value: Any) -> Any:
+        return {} if value is None else value  # Go writes a nil map as null
+
     @property
     def label(self) -> str:
         """The name to show a person: ``name``, or ``id`` where there is none."""
@@ -110,6 +116,17 @@ class Blueprint(BaseModel):
     version: int = 1
     nodes: list[Node]
     edges: list[Edge] = Field(default_factory=list)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _unset_version(cls, value: Any) -> Any:
+        # Go's zero value: the Go engine writes "version": 0 (or nothing) for a workflow given no version.
+        return 1 if value is None or (not isinstance(value, bool) and value in (0, "0")) else value
+
+    @field_validator("nodes", "edges", mode="before")
+    @classmethod
+    def _nil_list(cls, value: Any) -> Any:
+        return [] if value is None else value  # Go writes a nil slice as null
 
     @property
     def label(self) -> str:

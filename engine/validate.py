@@ -269,6 +269,7 @@ def _check_gateway_cycles(kinds, outgoing, error) -> None:
     """A cycle through gateways only would move a token forever without waiting for any task."""
     gateways = {n for n, k in kinds.items() if k not in (NodeKind.TASK, NodeKind.END, NodeKind.START)}
     state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    reported: set[str] = set()
     for root in sorted(gateways):
         if root in state:
             continue
@@ -284,10 +285,12 @@ def _check_gateway_cycles(kinds, outgoing, error) -> None:
             target = edge.target_id
             if target not in gateways:
                 continue
-            if state.get(target) == 1:
-                error(f"node {target!r}", f"lies on a cycle of gateways with no task (via edge {edge.id!r}): "
-                      "a token would move around it forever")
-                return
+            if state.get(target) == 1:  # an edge back into the path: it closes a cycle
+                if target not in reported:
+                    reported.add(target)
+                    error(f"node {target!r}", f"lies on a cycle of gateways with no task (via edge {edge.id!r}): "
+                          "a token would move around it forever")
+                continue
             if target not in state:
                 state[target] = 1
                 stack.append((target, iter(outgoing.get(target, []))))

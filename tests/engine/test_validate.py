@@ -315,6 +315,18 @@ def test_cycle_of_gateways_only_is_refused_naming_a_node_on_it():
     assert cycle[0].where in ("node 'join'", "node 'split'")
 
 
+def test_every_cycle_of_gateways_is_named():
+    bp = blueprint(
+        "spin2",
+        [start(), xjoin("j1"), xsplit("s1"), xjoin("j2"), xsplit("s2"), task("work"), end()],
+        [edge("e1", "start", "j1"), edge("e2", "j1", "s1"), edge("back1", "s1", "j1", "a == true"),
+         edge("e3", "s1", "j2"), edge("e4", "j2", "s2"), edge("back2", "s2", "j2", "b == true"),
+         edge("out", "s2", "work"), edge("e5", "work", "end")],
+    )
+    cycles = sorted(p.where for p in refused(bp).problems if "cycle" in p.message)
+    assert cycles == ["node 'j1'", "node 'j2'"]
+
+
 def test_cycle_through_a_task_is_a_valid_loop():
     assert validate(bps.loop()) == []
 
@@ -381,8 +393,36 @@ def test_origin_prefixes_the_message():
 
 
 def test_version_below_1_is_refused():
-    bp = bps.linear(version=0)
+    bp = bps.linear(version=-1)
     assert errors_at(bp, "version")
+
+
+def test_a_blueprint_as_the_go_engine_writes_it_loads():
+    """Go writes every field: version 0 when none was set, "" for unset strings, null for nil maps and slices."""
+    source = bps.user_onboarding()
+    source["version"] = 0
+    for node in source["nodes"]:
+        for field in ("name", "internal_type", "event_type", "gateway_type", "task_id"):
+            node.setdefault(field, "")
+        node.setdefault("x", 0)
+        node.setdefault("y", 0)
+        node.setdefault("input_mapping", None)
+        node.setdefault("output_mapping", None)
+    for e in source["edges"]:
+        e.setdefault("condition", "")
+    compiled = compile_blueprint(source)
+    assert compiled.version == 1
+    assert compiled.node("route").input_mapping == {} and compiled.node("route").label == "route"
+    assert compile_blueprint(bps.user_onboarding()).conditions.keys() == compiled.conditions.keys()
+
+
+def test_null_nodes_and_edges_are_empty_lists_and_the_graph_problems_are_named():
+    bp = bps.linear()
+    bp["edges"] = None
+    problems = [p.message for p in refused(bp).problems]
+    assert any("not reachable from START" in m for m in problems)
+    bp["nodes"] = None
+    assert any("START" in m for m in (p.message for p in refused(bp).problems))
 
 
 def test_unknown_extra_fields_are_kept_as_the_go_engine_ignored_them():
