@@ -64,8 +64,7 @@ class BlueprintsScreen(LiveScreen):
     # -- loading ----------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self.load_started()
-        self._load()
+        self.load_started(self._load())
 
     @work(thread=True, exclusive=True, group="blueprints-load", exit_on_error=False)
     def _load(self) -> None:
@@ -167,7 +166,7 @@ class BlueprintsScreen(LiveScreen):
 
     @work(exclusive=True, group="dialog")
     async def _start_flow(self, workflow_id: str, newest: int, keys: list[str], selected: int) -> None:
-        context = await self.app.push_screen_wait(StartInstanceModal(workflow_id, newest, keys, selected))
+        context = await self.ask(StartInstanceModal(workflow_id, newest, keys, selected))
         if context is not None:
             self._start(workflow_id, context)
 
@@ -199,7 +198,7 @@ class BlueprintsScreen(LiveScreen):
 
     @work(exclusive=True, group="dialog")
     async def _load_flow(self) -> None:
-        loaded = await self.app.push_screen_wait(LoadBlueprintModal(self.backend, self._last_path))
+        loaded = await self.ask(LoadBlueprintModal(self.backend, self._last_path))
         if loaded is None:
             return
         self._last_path = loaded.path

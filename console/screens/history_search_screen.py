@@ -89,8 +89,7 @@ class HistorySearchScreen(LiveScreen):
             return
         self.query_in_force = query
         self._status(Text("searching…", style="italic dim"))
-        self.load_started()
-        self._search(query)
+        self.load_started(self._search(query))
 
     @work(thread=True, exclusive=True, group="history-search", exit_on_error=False)
     def _search(self, query: HistoryQuery) -> None:

@@ -20,7 +20,7 @@ from console.screens.instance_detail_screen import conditions_reading
 from console.screens.live_screen import LiveScreen
 from console.screens.mark_done_modal import MarkDoneModal
 from console.screens.reason_modal import ReasonModal
-from console.widgets.incidents_table import IncidentsTable
+from console.widgets.incidents_table import KIND_LABELS, IncidentsTable
 from console.widgets.nav_bar import NavBar
 from console.widgets.runtime_bar import RuntimeBar
 from engine import WorkflowError
@@ -37,6 +37,10 @@ REMEDIES = {
     "JOIN_STUCK": "a branch the join waits for can no longer arrive: Enter opens the instance to see which · "
                   "x cancels it",
 }
+
+
+def _kind_words(kind: str) -> str:
+    return KIND_LABELS.get(kind, (kind.lower(),))[0]
 
 
 def incident_label(incident: Incident) -> str:
@@ -81,8 +85,7 @@ class IncidentsScreen(LiveScreen):
     # -- loading ----------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self.load_started()
-        self._load()
+        self.load_started(self._load())
 
     @work(thread=True, exclusive=True, group="incidents-load", exit_on_error=False)
     def _load(self) -> None:
@@ -200,6 +203,11 @@ class IncidentsScreen(LiveScreen):
     def action_fail(self) -> None:
         """Fail stuck executions with a reason: they become incidents to retry or complete later."""
         chosen = self._chosen()
+        if chosen and not any(incident.kind == "STUCK" and incident.execution_id for incident in chosen):
+            kinds = sorted({_kind_words(incident.kind) for incident in chosen})
+            self.notify(f"Only a stuck execution can be failed; {'this row is' if len(chosen) == 1 else 'these are'}: "
+                        f"{', '.join(kinds)}.", severity="warning")
+            return
         if chosen:
             self._fail_flow(chosen)
 
@@ -212,7 +220,7 @@ class IncidentsScreen(LiveScreen):
     @work(exclusive=True, group="dialog")
     async def _confirm_then(self, chosen: list[Incident], verb: str, done: str,
                             action: Callable[[Incident], object], explanation: str) -> None:
-        if len(chosen) > 1 and not await self.app.push_screen_wait(
+        if len(chosen) > 1 and not await self.ask(
                 ConfirmModal(f"{verb.capitalize()} {len(chosen)} incidents?", self._listing(chosen, explanation),
                              verb.capitalize())):
             return
@@ -221,7 +229,7 @@ class IncidentsScreen(LiveScreen):
     @work(exclusive=True, group="dialog")
     async def _fail_flow(self, chosen: list[Incident]) -> None:
         title = f"Fail {incident_label(chosen[0])}?" if len(chosen) == 1 else f"Fail {len(chosen)} executions?"
-        reason = await self.app.push_screen_wait(ReasonModal(
+        reason = await self.ask(ReasonModal(
             title, "Each stuck execution becomes FAILED (an incident) with this reason; it can be retried or marked "
             "done later. Rows that already failed are left as they are.", "Fail", "e.g. worker host lost"))
         if reason is not None:
@@ -229,7 +237,8 @@ class IncidentsScreen(LiveScreen):
 
     def _fail_one(self, incident: Incident, reason: str) -> None:
         if incident.kind != "STUCK" or not incident.execution_id:
-            raise WorkflowError(f"only a stuck execution can be failed; this one is {incident.kind.lower()}")
+            raise WorkflowError(f"only a stuck execution can be failed; this one is "
+                                f"{_kind_words(incident.kind)}")
         self.backend.fail(incident.execution_id, reason)
 
     @work(exclusive=True, group="dialog")
@@ -237,7 +246,7 @@ class IncidentsScreen(LiveScreen):
         instances = list(dict.fromkeys(incident.instance_id for incident in chosen))
         title = (f"Cancel instance {short_id(instances[0])}?" if len(instances) == 1
                  else f"Cancel {len(instances)} instances?")
-        reason = await self.app.push_screen_wait(ReasonModal(
+        reason = await self.ask(ReasonModal(
             title, "Each instance becomes CANCELLED: its open executions are cancelled and every token is removed. "
             "This cannot be undone. The reason is recorded in each instance's history.", "Cancel instances"
             if len(instances) > 1 else "Cancel instance", "e.g. duplicate order"))
@@ -297,11 +306,12 @@ class IncidentsScreen(LiveScreen):
     async def _mark_done_flow(self, execution, label: str, mapping: dict[str, str], conditions: list[str]) -> None:
         outputs = None
         while True:  # a "no" at the confirmation goes back to the filled form
-            outputs = await self.app.push_screen_wait(MarkDoneModal(execution, label, mapping, conditions, outputs))
+            outputs = await self.ask(MarkDoneModal(execution, label, mapping, conditions, outputs))
             if outputs is None:
                 return
             body = Text.assemble(("outputs  ", "dim"), json.dumps(outputs, ensure_ascii=False), "\n", ("as  ", "dim"),
                                  self.backend.actor)
-            if await self.app.push_screen_wait(ConfirmModal(f"Mark {label} done?", body, "Mark done")):
+            title = f"Mark done: {label}, instance {short_id(execution.instance_id)}"
+            if await self.ask(ConfirmModal(title, body, "Mark done")):
                 break
         self.perform(lambda: self.backend.mark_done(execution.id, outputs), "Mark done")

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Header
 from textual.worker import get_current_worker
 
 from console.backend import OPEN_EXECUTION_STATUSES, InstanceDetail
+from console.formatting import short_id
 from console.screens.confirm_modal import ConfirmModal
 from console.screens.history_search_screen import HistorySearchScreen
 from console.screens.live_screen import LiveScreen
@@ -85,8 +86,7 @@ class InstanceDetailScreen(LiveScreen):
     # -- loading ----------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self.load_started()
-        self._load(self.instance_id)
+        self.load_started(self._load(self.instance_id))
 
     @work(thread=True, exclusive=True, group="detail-load", exit_on_error=False)
     def _load(self, instance_id: str) -> None:
@@ -189,11 +189,11 @@ class InstanceDetailScreen(LiveScreen):
         label = self._node_label(execution.node_id)
         outputs: dict[str, Any] | None = None
         while True:  # a "no" at the confirmation goes back to the form, filled as it was
-            outputs = await self.app.push_screen_wait(MarkDoneModal(execution, label, mapping, conditions, outputs))
+            outputs = await self.ask(MarkDoneModal(execution, label, mapping, conditions, outputs))
             if outputs is None:
                 return
-            if await self.app.push_screen_wait(ConfirmModal(f"Mark {label} done?", self._done_summary(outputs, mapping),
-                                                            "Mark done")):
+            title = f"Mark done: {label}, instance {short_id(self.instance_id)}"
+            if await self.ask(ConfirmModal(title, self._done_summary(outputs, mapping), "Mark done")):
                 break
         self.perform(lambda: self.backend.mark_done(execution.id, outputs), "Mark done")
 
@@ -215,8 +215,9 @@ class InstanceDetailScreen(LiveScreen):
     @work(exclusive=True, group="dialog")
     async def _fail_flow(self, execution: Execution) -> None:
         label = self._node_label(execution.node_id)
-        reason = await self.app.push_screen_wait(ReasonModal(
-            f"Fail {label}?", "The execution becomes FAILED (an incident); its token stays on the node. "
+        reason = await self.ask(ReasonModal(
+            f"Fail {label}, instance {short_id(self.instance_id)}?",
+            "The execution becomes FAILED (an incident); its token stays on the node. "
             "Other branches go on. It can be retried or marked done later.", "Fail execution",
             "e.g. customer unreachable"))
         if reason is not None:
@@ -246,7 +247,7 @@ class InstanceDetailScreen(LiveScreen):
 
     @work(exclusive=True, group="dialog")
     async def _cancel_flow(self) -> None:
-        reason = await self.app.push_screen_wait(ReasonModal(
+        reason = await self.ask(ReasonModal(
             f"Cancel instance {self.instance_id[:8]}?", "The instance becomes CANCELLED: its open executions "
             "are cancelled and every token is removed. This cannot be undone.", "Cancel instance",
             "e.g. duplicate order"))
@@ -261,7 +262,7 @@ class InstanceDetailScreen(LiveScreen):
 
     @work(exclusive=True, group="dialog")
     async def _edit_flow(self, context: dict[str, Any], key: str | None) -> None:
-        result = await self.app.push_screen_wait(VariableModal(self.instance_id, context, key))
+        result = await self.ask(VariableModal(self.instance_id, context, key))
         if result is not None:
             name, value = result
             self.perform(lambda: self.backend.set_variable(self.instance_id, name, value), "Edit variable")
@@ -273,5 +274,5 @@ class InstanceDetailScreen(LiveScreen):
     @work(exclusive=True, group="dialog")
     async def _resume_flow(self) -> None:
         body = "The exclusive split where the instance stopped is evaluated again with the current context."
-        if await self.app.push_screen_wait(ConfirmModal("Resume the instance?", body, "Resume")):
+        if await self.ask(ConfirmModal(f"Resume instance {short_id(self.instance_id)}?", body, "Resume")):
             self.perform(lambda: self.backend.retry_instance(self.instance_id), "Resume")

@@ -69,8 +69,7 @@ class InstancesScreen(LiveScreen):
 
     def reload(self) -> None:
         self._draw_counts(loading=True)
-        self.load_started()
-        self._load(self.listing_query())
+        self.load_started(self._load(self.listing_query()))
 
     @work(thread=True, exclusive=True, group="instances-load", exit_on_error=False)
     def _load(self, query: InstanceQuery) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from console.messages import DataChanged
 from engine import WorkflowError
@@ -62,14 +62,14 @@ class LiveScreen(Screen[None]):
         """Read what the screen shows again, in a worker."""
         raise NotImplementedError
 
-    _loads_running: int = 0
+    _load_worker: Worker | None = None  # the newest load, until it ends
     _change_pending: bool = False
     _last_load: float = float("-inf")
     _throttled: Timer | None = None
 
     @on(DataChanged)
     def _data_changed(self) -> None:
-        if self._loads_running:
+        if self._load_worker is not None:
             # Under a steady stream of commits, one reload after the running one, not one per tick.
             self._change_pending = True
             return
@@ -83,21 +83,27 @@ class LiveScreen(Screen[None]):
         self._throttled = None
         self.reload()
 
-    def load_started(self) -> None:
-        """Call on the event loop when a load worker is started."""
-        self._loads_running += 1
+    def load_started(self, worker: Worker) -> None:
+        """Call on the event loop with the load worker just started (``self._load(...)`` returns it).
+
+        A newer load supersedes the running one: an ``exclusive`` worker cancels the one before, possibly
+        before its thread ever runs, so only the newest load's end is waited for.
+        """
+        self._load_worker = worker
         self._last_load = time.monotonic()
 
     def load_finished_from_thread(self) -> None:
         """Call from a load worker when it ends (shown, failed or cancelled)."""
         try:
-            self.app.call_from_thread(self._load_finished)
+            self.app.call_from_thread(self._load_finished, get_current_worker())
         except RuntimeError:
             pass  # the app is shutting down
 
-    def _load_finished(self) -> None:
-        self._loads_running = max(0, self._loads_running - 1)
-        if self._change_pending and not self._loads_running:
+    def _load_finished(self, worker: Worker) -> None:
+        if worker is not self._load_worker:
+            return  # superseded: the newer load's end counts
+        self._load_worker = None
+        if self._change_pending:
             self._change_pending = False
             self.reload()
 
@@ -111,6 +117,15 @@ class LiveScreen(Screen[None]):
         self.reload()
 
     # -- operator actions, shared by the screens that offer them ------------------------------------
+
+    async def ask(self, dialog: Screen[Any]) -> Any:
+        """Show ``dialog`` over this screen and wait for its answer; ``None`` when this screen is no longer
+        the one in front (the operator switched tabs before the dialog could open): a dialog must never
+        open over another view, where it would seem to be about what that view shows."""
+        if self.app.screen is not self:
+            self.notify("The view changed before the dialog opened; nothing was done.", severity="warning")
+            return None
+        return await self.app.push_screen_wait(dialog)
 
     @work(thread=True, group="action", exit_on_error=False)
     def perform(self, what: Callable[[], str], title: str = "") -> None:

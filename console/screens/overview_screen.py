@@ -66,8 +66,7 @@ class OverviewScreen(LiveScreen):
     # -- loading ----------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self.load_started()
-        self._load()
+        self.load_started(self._load())
 
     @work(thread=True, exclusive=True, group="overview-load", exit_on_error=False)
     def _load(self) -> None:

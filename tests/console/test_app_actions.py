@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app_pilot import SIZE, RecordingApp, run_async, settle
+from app_pilot import SIZE, RecordingApp, run_async, settle, wait_until
 from app_scenarios import NOW, Scenario, build_scenario
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
@@ -318,6 +318,27 @@ async def test_changes_by_another_process_show_up(scenario: Scenario) -> None:
                 if table.row_count == 8:
                     break
             assert table._rows[0].id == started or started in {row.id for row in table._rows}
+    finally:
+        other.store.close()
+
+
+@run_async
+async def test_changes_still_show_up_after_reloads_in_one_tick(scenario: Scenario) -> None:
+    """Two reloads at once (keys typed fast: f then a): the first load is cancelled before its thread runs;
+    the screen must still follow the database afterwards."""
+    app = make_app(scenario, poll_seconds=0.05)
+    other = WorkflowManager(open_store(scenario.path))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            screen.reload()
+            screen.reload()
+            await settle(pilot)
+            table = screen.query_one(InstancesTable)
+            assert table.row_count == 7
+            other.start_workflow("expense_claim", {"amount": 5})
+            assert await wait_until(pilot, lambda: table.row_count == 8, timeout=10)
     finally:
         other.store.close()
 

@@ -189,6 +189,36 @@ async def test_a_stuck_execution_can_be_failed_with_a_reason(scenario: Scenario)
 
 
 @run_async
+async def test_failing_a_row_that_is_no_stuck_execution_is_refused_before_asking_a_reason(scenario: Scenario) -> None:
+    app = make_app(scenario, "incidents")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(IncidentsTable)
+        assert table.current is not None and table.current.kind == "NO_MATCH"
+        await pilot.press("f")
+        await settle(pilot)
+        assert isinstance(app.screen, IncidentsScreen)  # no reason asked
+        assert app.notes[-1] == ("warning", "Only a stuck execution can be failed; this row is: no match at split.")
+
+
+@run_async
+async def test_a_dialog_never_opens_over_the_view_the_operator_switched_to(scenario: Scenario) -> None:
+    app = make_app(scenario, "incidents")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        incidents = app.screen
+        await pilot.press("down")  # the failed pack
+        await settle(pilot)
+        incidents.action_mark_done()  # its form opens after a load: the operator switches tabs meanwhile
+        await app.switch_mode("history")
+        await settle(pilot)
+        assert isinstance(app.screen, HistorySearchScreen)
+        assert app.notes[-1] == ("warning", "The view changed before the dialog opened; nothing was done.")
+    [pack] = [e for e in scenario.manager.get_status(scenario.ids["incident"]).executions if e.node_id == "pack"]
+    assert pack.status == "FAILED"
+
+
+@run_async
 async def test_mark_a_failed_execution_done_from_the_incidents(scenario: Scenario) -> None:
     app = make_app(scenario, "incidents")
     async with app.run_test(size=SIZE) as pilot:
