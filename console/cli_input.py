@@ -17,7 +17,7 @@ from typing import Any
 
 from console.settings import busy_timeout_ms
 from engine import WorkflowManager
-from engine.errors import MalformedExecutionIdError, UnknownExecutionError, UnknownInstanceError
+from engine.errors import MalformedExecutionIdError, UnknownExecutionError, UnknownInstanceError, json_kind
 from engine.manager import parse_execution_id
 from engine.model import ExecutionStatus
 from engine.validate import MAX_JSON_BYTES
@@ -55,13 +55,8 @@ def parse_json_object(text: str, what: str) -> dict[str, Any]:
     """Parse ``text`` as a JSON object (``{...}``); anything else is a :class:`BadInputError`."""
     value = parse_json(text, what)
     if not isinstance(value, dict):
-        raise BadInputError(f"{what}: expected a JSON object like {{\"key\": \"value\"}}, got {_json_kind(value)}")
+        raise BadInputError(f"{what}: expected a JSON object like {{\"key\": \"value\"}}, got {json_kind(value)}")
     return value
-
-
-def _json_kind(value: Any) -> str:
-    names = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 def parse_assignments(items: list[str]) -> dict[str, Any]:

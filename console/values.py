@@ -8,8 +8,11 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
+
+from engine.errors import json_kind
 
 _LOOKS_LIKE_JSON = re.compile(r'^\s*([\[{"]|-?\d)')
 
@@ -24,7 +27,7 @@ def parse_value(text: str) -> Any:
     Raises :class:`ValueParseError` for text that starts like JSON but is not valid JSON.
     """
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as error:
         if _LOOKS_LIKE_JSON.match(text):
             raise ValueParseError(f"bad JSON: {error.msg} at column {error.colno}") from None
@@ -42,13 +45,20 @@ def parse_object(text: str) -> dict[str, Any]:
     if not text.strip():
         return {}
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as error:
         raise ValueParseError(f"bad JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
     except ValueError as error:
         raise ValueParseError(str(error)) from None
     if not isinstance(value, dict):
-        raise ValueParseError(f"must be a JSON object {{...}}, not {type(value).__name__}")
+        raise ValueParseError(f"must be a JSON object {{...}}, not {json_kind(value)}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise ValueError(f"bad JSON: {text} is too large for a number")
     return value
 
 

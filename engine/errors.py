@@ -9,6 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def json_kind(value: object) -> str:
+    """What ``value`` is in JSON's words, for messages: "an object", "an array", "a string", "null", ..."""
+    if value is None:
+        return "null"
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
+             float: "a number"}
+    return names.get(type(value), f"a {type(value).__name__} (not JSON)")
+
+
 class WorkflowError(Exception):
     """Base class of every error the engine raises for a caller's mistake."""
 

@@ -25,6 +25,7 @@ from engine.errors import (
     UnknownExecutionError,
     UnknownInstanceError,
     UnknownWorkflowError,
+    json_kind,
 )
 from engine.graph import CompiledBlueprint
 from engine.model import HistoryEntry, HistoryKind, InstanceState, TaskPayload, Transition
@@ -79,7 +80,7 @@ def check_json_object(values: Any, what: str) -> dict[str, Any]:
     if values is None:
         return {}
     if not isinstance(values, dict):
-        raise InvalidValueError(f"{what} must be a JSON object, got {type(values).__name__}")
+        raise InvalidValueError(f"{what} must be a JSON object, got {json_kind(values)}")
     for key, value in values.items():
         # The usual case first, without a call: an ASCII key and an ASCII string, a bool or None as the value.
         if type(key) is str and key.isascii():

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from engine.blueprint import Blueprint, Edge, Node, NodeKind
 from engine.conditions import Condition, ConditionError, compile_condition
-from engine.errors import BlueprintError, Problem
+from engine.errors import BlueprintError, Problem, json_kind
 from engine.graph import CompiledBlueprint
 
 MAX_NODES = 10_000
@@ -42,8 +42,7 @@ def parse_blueprint(source: BlueprintSource, origin: str | None = None) -> Bluep
             raise BlueprintError([Problem("blueprint", f"not UTF-8 text ({error.reason} at byte {error.start})")],
                                  origin) from None
     if not isinstance(source, dict):
-        found = type(source).__name__
-        raise BlueprintError([Problem("blueprint", f"expected a JSON object, found {found}")], origin)
+        raise BlueprintError([Problem("blueprint", f"expected a JSON object, found {json_kind(source)}")], origin)
     try:
         return _storable(Blueprint.model_validate(source), origin)
     except ValidationError as error:

@@ -19,7 +19,7 @@ def test_a_value_is_json_and_a_bare_word_is_a_string(typed: str, value: object) 
     assert parse_value(typed) == value
 
 
-@pytest.mark.parametrize("typed", ["[1, 2", '{"a": }', '"open', "12x", "NaN", "-Infinity"])
+@pytest.mark.parametrize("typed", ["[1, 2", '{"a": }', '"open', "12x", "NaN", "-Infinity", "1e999", "[-1e400]"])
 def test_text_that_starts_like_json_but_is_not_is_an_error(typed: str) -> None:
     with pytest.raises(ValueParseError, match="bad JSON"):
         parse_value(typed)
@@ -28,8 +28,10 @@ def test_text_that_starts_like_json_but_is_not_is_an_error(typed: str) -> None:
 def test_the_raw_editor_takes_an_object_or_nothing() -> None:
     assert parse_object("  ") == {}
     assert parse_object('{"weight": 2.5}') == {"weight": 2.5}
-    with pytest.raises(ValueParseError, match="object"):
+    with pytest.raises(ValueParseError, match="must be a JSON object {...}, not an array"):
         parse_object("[1]")
+    with pytest.raises(ValueParseError, match="1e999 is too large for a number"):
+        parse_object('{"a": 1e999}')  # Python reads it as infinity, which is not JSON
     with pytest.raises(ValueParseError, match="line 1, column"):
         parse_object('{"weight": 2.5')
 

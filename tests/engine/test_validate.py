@@ -363,7 +363,7 @@ def test_malformed_json_gives_line_and_column():
 
 def test_json_text_that_is_not_an_object_is_refused():
     error = refused("[1, 2]")
-    assert "expected a JSON object, found list" in str(error)
+    assert "expected a JSON object, found an array" in str(error)
 
 
 def test_wrong_json_types_name_the_index_and_the_id_of_the_node():

@@ -49,7 +49,7 @@ BLUEPRINTS: dict[str, list[str]] = {
     "malformed.json": [r"JSON at line 5, column 5: Expecting ',' delimiter"],
     "truncated.json": [r"JSON at line 1, column \d+: Unterminated string"],
     "empty.json": [r"JSON at line 1, column 1: Expecting value"],
-    "not_an_object.json": [r"expected a JSON object, found list"],
+    "not_an_object.json": [r"expected a JSON object, found an array"],
     "latin1.json": [r"not UTF-8 text"],
     "wrong_types.json": [r"5 errors", r"version: Input should be a valid integer",
                          r"nodes\[1\]\.input_mapping \(node 'work'\): Input should be a valid dictionary",
@@ -214,8 +214,8 @@ def test_tuples_are_json_arrays_and_read_back_as_lists(manager) -> None:
 
 
 @pytest.mark.parametrize("values, message", [
-    ("not a dict", r"outputs must be a JSON object, got str"),
-    ([("when", 1)], r"outputs must be a JSON object, got list"),
+    ("not a dict", r"outputs must be a JSON object, got a string"),
+    ([("when", 1)], r"outputs must be a JSON object, got an array"),
     ({("tuple", "key"): 1}, r"outputs: key \('tuple', 'key'\) is not a string"),
 ])
 def test_outputs_that_are_not_an_object_are_refused(values, message: str, manager) -> None:
