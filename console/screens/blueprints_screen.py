@@ -86,6 +86,8 @@ class BlueprintsScreen(LiveScreen):
         empty.display = not summaries
         empty.update("No blueprints yet. Press l to load a blueprint file (for example "
                      "sample_data/order_fulfilment.json).")
+        if not summaries:
+            self.query_one(TokenGraph).show_nothing("no blueprint")
         self._follow_cursor()
 
     @on(DataTable.RowHighlighted)

@@ -22,7 +22,8 @@ class ConfirmModal(ModalScreen[bool]):
     DEFAULT_CSS = """
     ConfirmModal { align: center middle; }
     ConfirmModal > Vertical {
-        width: 80; height: auto; max-height: 90%; border: thick $warning; background: $surface; padding: 1 2;
+        width: 80; max-width: 100%;
+        height: auto; max-height: 90%; border: thick $warning; background: $surface; padding: 1 2;
     }
     ConfirmModal #confirm-title { text-style: bold; margin-bottom: 1; }
     ConfirmModal #confirm-body { height: auto; max-height: 20; overflow-y: auto; margin-bottom: 1; }

@@ -111,7 +111,8 @@ class HistorySearchScreen(LiveScreen):
         scope = f"instance {query.instance_id[:8]}" if query.instance_id else "every instance"
         line = Text()
         if not hits:
-            line.append(f"No event of {scope} matches these filters.", style="yellow")
+            where = f"of instance {query.instance_id[:8]} " if query.instance_id else ""
+            line.append(f"No event {where}matches these filters.", style="yellow")
         elif len(hits) >= query.limit:
             line.append(f"The {len(hits)} newest matching events of {scope}", style="bold")
             line.append(" (more match: narrow the filters or the time range for older ones)", style="dim")

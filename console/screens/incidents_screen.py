@@ -126,7 +126,7 @@ class IncidentsScreen(LiveScreen):
             line.append("  │  ", style="dim")
             if marked:
                 line.append(f"{marked} marked", style="bold yellow")
-                line.append(": r d f x act on the marked rows; Esc unmarks", style="dim")
+                line.append(": r f x act on the marked rows, d on the row under the cursor; Esc unmarks", style="dim")
             else:
                 line.append("space marks rows to act on several at once; r d f x act on the row under the cursor",
                             style="dim")

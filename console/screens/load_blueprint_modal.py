@@ -76,7 +76,8 @@ class LoadBlueprintModal(ModalScreen[LoadedBlueprint | None]):
     DEFAULT_CSS = """
     LoadBlueprintModal { align: center middle; }
     LoadBlueprintModal > Vertical {
-        width: 120; height: auto; max-height: 95%; border: thick $primary; background: $surface; padding: 0 2;
+        width: 120; max-width: 100%;
+        height: auto; max-height: 95%; border: thick $primary; background: $surface; padding: 0 2;
     }
     LoadBlueprintModal #load-title { text-style: bold; margin-top: 1; }
     LoadBlueprintModal .hint { color: $text-muted; }

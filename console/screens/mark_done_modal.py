@@ -32,7 +32,8 @@ class MarkDoneModal(ModalScreen[dict[str, Any] | None]):
     DEFAULT_CSS = """
     MarkDoneModal { align: center middle; }
     MarkDoneModal > Vertical {
-        width: 120; height: auto; max-height: 95%; border: thick $success; background: $surface; padding: 0 2;
+        width: 120; max-width: 100%;
+        height: auto; max-height: 95%; border: thick $success; background: $surface; padding: 0 2;
     }
     MarkDoneModal #done-title { text-style: bold; }
     MarkDoneModal .hint { color: $text-muted; }

@@ -18,7 +18,7 @@ class ReasonModal(ModalScreen[str | None]):
     DEFAULT_CSS = """
     ReasonModal { align: center middle; }
     ReasonModal > Vertical {
-        width: 84; height: auto; border: thick $error; background: $surface; padding: 1 2;
+        width: 84; max-width: 100%; height: auto; border: thick $error; background: $surface; padding: 1 2;
     }
     ReasonModal #reason-title { text-style: bold; }
     ReasonModal #reason-explanation { margin: 1 0; color: $text-muted; }

@@ -42,7 +42,8 @@ class StartInstanceModal(ModalScreen[dict[str, Any] | None]):
     DEFAULT_CSS = """
     StartInstanceModal { align: center middle; }
     StartInstanceModal > Vertical {
-        width: 100; height: auto; max-height: 95%; border: thick $success; background: $surface; padding: 0 2;
+        width: 100; max-width: 100%;
+        height: auto; max-height: 95%; border: thick $success; background: $surface; padding: 0 2;
     }
     StartInstanceModal #start-title { text-style: bold; margin-top: 1; }
     StartInstanceModal .hint { color: $text-muted; }

@@ -23,7 +23,7 @@ class VariableModal(ModalScreen[tuple[str, Any] | None]):
     DEFAULT_CSS = """
     VariableModal { align: center middle; }
     VariableModal > Vertical {
-        width: 90; height: auto; border: thick $primary; background: $surface; padding: 1 2;
+        width: 90; max-width: 100%; height: auto; border: thick $primary; background: $surface; padding: 1 2;
     }
     VariableModal #variable-title { text-style: bold; margin-bottom: 1; }
     VariableModal .error { color: $error; height: auto; }

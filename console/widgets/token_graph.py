@@ -115,6 +115,13 @@ class TokenGraph(Vertical):
         yield Static(id="graph-problem")
         yield Static(id="graph-legend")
 
+    def show_nothing(self, message: str) -> None:
+        """No graph to draw (nothing selected): say so instead of "loading…"."""
+        self.query_one("#graph-body", Static).update(Text(message, "dim"))
+        self.query_one("#graph-legend", Static).update("")
+        self.query_one("#graph-problem", Static).set_class(False, "-shown")
+        self._revealed = None
+
     def show(self, drawing: GraphDrawing) -> None:
         """Show the drawing; scroll to the most urgent node when it is another one than last time
         (otherwise the operator's scroll position is kept)."""

@@ -514,3 +514,17 @@ def test_a_workers_module_that_cannot_be_loaded_is_one_line_and_exit_2(tmp_path:
                             env={**os.environ, "TERM": "dumb"})
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "no_such_workers_module: module not found" in result.stderr
+
+
+@run_async
+async def test_a_new_database_says_there_is_nothing_yet_on_the_blueprints_tab(tmp_path: Path) -> None:
+    manager = WorkflowManager(open_store(str(tmp_path / "new.db")))
+    try:
+        app = RecordingApp(manager=manager, actor="operator", poll_seconds=0, start_mode="blueprints",
+                           clock=ConsoleClock.fixed(NOW))
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert "No blueprints yet" in str(app.screen.query_one("#empty", Static).render())
+            assert str(app.screen.query_one("#graph-body", Static).render()) == "no blueprint"  # not "loading…"
+    finally:
+        manager.store.close()
