@@ -17,7 +17,7 @@ HelpSection = tuple[str, Iterable[BindingType]]
 NAVIGATION: list[tuple[str, str]] = [
     ("↑ ↓  PgUp PgDn  Home End", "move in a table, a tree or the graph"),
     ("Tab  Shift+Tab", "move between panes and form fields"),
-    ("Enter", "open the selected instance; submit a form"),
+    ("Enter", "open the selected instance (or execution, in full); submit a form"),
     ("Ctrl+S", "send the mark-done form"),
     ("Esc", "back / close a form without sending"),
     ("mouse", "click rows and buttons, scroll with the wheel"),

@@ -17,6 +17,7 @@ from textual.worker import get_current_worker
 from console.backend import OPEN_EXECUTION_STATUSES, InstanceDetail
 from console.formatting import short_id
 from console.screens.confirm_modal import ConfirmModal
+from console.screens.execution_modal import ExecutionModal
 from console.screens.history_search_screen import HistorySearchScreen
 from console.screens.live_screen import LiveScreen
 from console.screens.mark_done_modal import MarkDoneModal
@@ -116,6 +117,13 @@ class InstanceDetailScreen(LiveScreen):
     @on(DataTable.RowHighlighted)
     def _execution_highlighted(self) -> None:
         self.refresh_bindings()
+
+    @on(DataTable.RowSelected, "ExecutionsTable")
+    def _execution_selected(self) -> None:
+        """Enter on an execution: all of it, where the table cuts its outputs or error short."""
+        execution = self.query_one(ExecutionsTable).selected_execution
+        if execution is not None:
+            self.app.push_screen(ExecutionModal(execution, self._node_label(execution.node_id), self.clock))
 
     # What the footer offers follows the state: inapplicable keys are dimmed, "Resume" shows only when
     # the instance stopped at a split. The actions still explain themselves when run another way.

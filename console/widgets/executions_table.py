@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from textual.binding import Binding
+
 from console.formatting import ConsoleClock, compact_json, short_execution_id, status_text
 from console.widgets.columned_table import ColumnedTable
 from engine import Execution
@@ -15,6 +17,8 @@ class ExecutionsTable(ColumnedTable):
     DEFAULT_CSS = """
     ExecutionsTable { height: 1fr; }
     """
+
+    BINDINGS = [Binding("enter", "select_cursor", "Execution in full")]
 
     COLUMNS = ("NODE", "TASK", "STATUS", "TRY", "EXECUTION", "AGE", "CHANGED", "OUTPUTS / ERROR")
 

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from app_pilot import SIZE, RecordingApp, run_async, settle, wait_until
 from app_scenarios import NOW, Scenario, build_scenario
+from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from console.formatting import ConsoleClock
 from console.messages import OpenInstance
 from console.screens import instances_screen
+from console.screens.execution_modal import ExecutionModal, execution_details
 from console.screens.help_screen import HelpScreen
 from console.screens.instance_detail_screen import InstanceDetailScreen
 from console.screens.instances_screen import InstancesScreen
@@ -341,6 +344,27 @@ async def test_changes_still_show_up_after_reloads_in_one_tick(scenario: Scenari
             assert await wait_until(pilot, lambda: table.row_count == 8, timeout=10)
     finally:
         other.store.close()
+
+
+@run_async
+async def test_enter_on_an_execution_shows_all_of_it(scenario: Scenario) -> None:
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_detail(pilot, scenario.ids["incident"])
+        await select_execution(pilot, "pack")
+        pilot.app.screen.query_one(ExecutionsTable).focus()
+        [pack] = executions_of(scenario.manager, scenario.ids["incident"], "pack")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ExecutionModal) and app.screen.execution.id == pack.id
+        console = Console(width=106, file=io.StringIO(), color_system=None)
+        console.print(execution_details(pack, "Pack the parcel", ConsoleClock.fixed(NOW)))
+        text = " ".join(console.file.getvalue().split())
+        assert pack.error in text and "task pack" in text and "attempt 1" in text
+        assert "".join(console.file.getvalue().split()).count(pack.id) == 1  # whole, folded if need be
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, InstanceDetailScreen)
 
 
 @run_async
