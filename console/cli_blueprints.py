@@ -87,7 +87,8 @@ def validate_command(files: FilesArgument, as_json: JsonOption = False) -> None:
 def load_command(ctx: typer.Context, files: FilesArgument, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Validate blueprint files and store them in the database (created if missing).
 
-    Every file is validated before anything is stored: if one has an error, nothing is loaded (exit 1).
+    Every file is validated before anything is stored: if one has an error, or differs from a stored blueprint
+    (or from another file) with the same workflow id and version, nothing is loaded (exit 1).
     Loading an identical blueprint again is a no-op; a changed blueprint needs a new "version".
 
     Example:  wfconsole load sample_data/*.json --db ops.db
@@ -105,14 +106,11 @@ def load_command(ctx: typer.Context, files: FilesArgument, db: DbOption = None, 
         for message in refused:
             print_error(message)
         raise typer.Exit(1)
-    loaded = []
-    with open_manager(db_path(ctx, db), create=True) as wm:
-        for file, bp in compiled:
-            existed = wm.store.get_blueprint(bp.workflow_id, bp.version) is not None
-            version = wm.add_workflow(bp.blueprint, origin=file)
-            loaded.append({"file": file, "workflow_id": bp.workflow_id, "version": version,
-                           "name": bp.blueprint.name, "created": not existed,
-                           "warnings": [problem_doc(p) for p in bp.warnings]})
+    with open_manager(db_path(ctx, db), create=True) as wm:  # all or none: a conflict stores nothing
+        stored = wm.add_workflows([(bp.blueprint, file) for file, bp in compiled])
+    loaded = [{"file": file, "workflow_id": bp.workflow_id, "version": version, "name": bp.blueprint.name,
+               "created": created, "warnings": [problem_doc(p) for p in bp.warnings]}
+              for (file, bp), (version, created) in zip(compiled, stored, strict=True)]
     if as_json:
         write_json({"loaded": loaded})
         return

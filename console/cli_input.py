@@ -114,6 +114,18 @@ def read_text_file(path: str, what: str = "file", limit: int = MAX_JSON_BYTES) -
 # -- database -------------------------------------------------------------------------------------
 
 
+def require_database(db: str) -> None:
+    """A :class:`BadInputError` unless ``db`` names an existing database file (or a URL / ``:memory:``)."""
+    if "://" in db or db == ":memory:":
+        return
+    path = Path(db).expanduser()
+    if not path.exists():
+        raise BadInputError(f"{db}: no such database; load a blueprint first (wfconsole load FILE --db {db}) "
+                            "or point --db / $WFCONSOLE_DB at an existing one")
+    if path.is_dir():
+        raise BadInputError(f"{db}: is a directory, not a database file")
+
+
 @contextmanager
 def open_manager(db: str, *, create: bool = False) -> Iterator[WorkflowManager]:
     """A :class:`WorkflowManager` on the database ``db``, closed afterwards.
@@ -122,13 +134,8 @@ def open_manager(db: str, *, create: bool = False) -> Iterator[WorkflowManager]:
     a new empty database: a typo in ``--db`` should not look like an empty system. Database problems
     (corrupt, read-only, locked past ``$WFCONSOLE_BUSY_TIMEOUT_MS``, newer schema) raise ``engine.StoreError``.
     """
-    if not create and "://" not in db and db != ":memory:":
-        path = Path(db).expanduser()
-        if not path.exists():
-            raise BadInputError(f"{db}: no such database; load a blueprint first (wfconsole load FILE --db {db}) "
-                                "or point --db / $WFCONSOLE_DB at an existing one")
-        if path.is_dir():
-            raise BadInputError(f"{db}: is a directory, not a database file")
+    if not create:
+        require_database(db)
     store = open_store(db, busy_timeout_ms=busy_timeout_ms())
     try:
         yield WorkflowManager(store)

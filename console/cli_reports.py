@@ -117,6 +117,8 @@ def history_command(
                 bounds[option] = parse_time_bound(text, clock)
             except ValueError as error:
                 raise BadInputError(f"{option}: {error}") from None
+    if bounds.get("--since") and bounds.get("--until") and bounds["--since"] >= bounds["--until"]:
+        raise BadInputError(f"--since {since!r} is not before --until {until!r}: nothing could match")
     query_kind = _history_kind(kind) if kind is not None else None
     with open_manager(db_path(ctx, db)) as wm:
         instance_id = resolve_instance_id(wm, instance) if instance is not None else None

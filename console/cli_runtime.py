@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from console.cli_input import require_database
 from console.cli_options import DbOption, db_path
 from engine import WorkflowManager
 from engine.model import Execution
@@ -109,7 +110,9 @@ def workers_command(
 
     Example:  wfconsole workers --module sample_data/workers.py --db ops.db
     """
-    code = run_workers(db_path(ctx, db), module, poll_interval=poll, stuck_interval=stuck_interval,
+    path = db_path(ctx, db)
+    require_database(path)  # a mistyped --db must not become an empty database polled for ever
+    code = run_workers(path, module, poll_interval=poll, stuck_interval=stuck_interval,
                        lease_seconds=lease, max_workers=concurrency, grace=grace, verbose=verbose)
     raise typer.Exit(code)
 

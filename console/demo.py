@@ -140,9 +140,9 @@ def build_demo(manager: WorkflowManager, samples: Path | None = None, seed: int 
     if not samples.is_dir():
         raise StoreError(f"{samples}: the sample_data folder is missing; run from a wfconsole checkout")
     summary = DemoSummary()
-    for path in sorted(samples.glob("*.json")):
-        version = manager.add_workflow(path.read_text(), origin=str(path))
-        summary.blueprints.append(f"{path.stem} v{version}")
+    paths = sorted(samples.glob("*.json"))
+    stored = manager.add_workflows([(path.read_text(), str(path)) for path in paths])  # all or none
+    summary.blueprints += [f"{path.stem} v{version}" for path, (version, _) in zip(paths, stored, strict=True)]
     summary.existing = sum(manager.store.count_instances().values())
     if summary.existing >= MIN_INSTANCES:
         return summary

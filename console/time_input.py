@@ -10,9 +10,12 @@ from datetime import datetime, timedelta
 
 from console.formatting import ConsoleClock
 
-_AGO = re.compile(r"^-?\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)\w*(\s+ago)?$", re.IGNORECASE)
-_UNITS = {"s": "seconds", "sec": "seconds", "m": "minutes", "min": "minutes", "h": "hours", "d": "days",
-          "w": "weeks"}
+_UNITS = {"s": "seconds", "sec": "seconds", "secs": "seconds", "second": "seconds", "seconds": "seconds",
+          "m": "minutes", "min": "minutes", "mins": "minutes", "minute": "minutes", "minutes": "minutes",
+          "h": "hours", "hr": "hours", "hrs": "hours", "hour": "hours", "hours": "hours",
+          "d": "days", "day": "days", "days": "days", "w": "weeks", "week": "weeks", "weeks": "weeks"}
+# A number and a unit of _UNITS exactly ("1mo" is no unit: it must not read as one minute).
+_AGO = re.compile(r"^(\d+(?:\.\d+)?)\s*([a-z]+)(\s+ago)?$", re.IGNORECASE)
 _FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
 HINT = "30m, 2h, 1d (that long ago), 14:05 (today), 03-02 14:05 or 2026-03-02 14:05"
 
@@ -25,8 +28,11 @@ def parse_time_bound(text: str, clock: ConsoleClock) -> datetime | None:
         return None if not text else clock.now()
     now = clock.local(clock.now())
     match = _AGO.match(text)
-    if match:
-        return now - timedelta(**{_UNITS[match.group(2).lower()]: float(match.group(1))})
+    if match and match.group(2).lower() in _UNITS:
+        try:
+            return now - timedelta(**{_UNITS[match.group(2).lower()]: float(match.group(1))})
+        except OverflowError:
+            raise ValueError(f"{text!r} is too long ago; use {HINT}") from None
     # Without a year it is this year; without a date, today (the year is added before parsing: a date
     # without a year is ambiguous on 29 February).
     for candidate in (text, f"{now.year}-{text}", f"{now:%Y-%m-%d} {text}"):

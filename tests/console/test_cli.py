@@ -76,9 +76,15 @@ def test_no_subcommand_opens_the_console_with_the_resolved_db(cli: Cli, monkeypa
     fake = types.ModuleType("console.app")
     fake.run = lambda db_path, workers_module=None: calls.append((db_path, workers_module))
     monkeypatch.setitem(sys.modules, "console.app", fake)
+    monkeypatch.setattr("console.cli.has_terminal", lambda: True)
     cli.ok("--db", "ops.db", "--workers", "sample_data.workers", db=False)
     cli.ok(db=False, env={"WFCONSOLE_DB": "from-env.db"})
     assert calls == [("ops.db", "sample_data.workers"), ("from-env.db", None)]
+
+
+def test_the_console_without_a_terminal_is_refused_before_any_database_is_made(cli: Cli) -> None:
+    assert_one_line_error(cli(), 2, "the console needs a terminal", "subcommand")  # CliRunner: no terminal
+    assert not Path(cli.db).exists()
 
 
 def test_version_flag(cli: Cli) -> None:
@@ -178,6 +184,19 @@ def test_load_refuses_a_changed_blueprint_under_the_same_version(cli: Cli, tmp_p
     cli.ok("load", write_json(tmp_path / "a.json", bps.linear("flow")))
     changed = write_json(tmp_path / "b.json", bps.linear("flow", task_id="other_task"))
     assert_one_line_error(cli("load", changed), 1, "b.json", "version 1", "'flow'", "already stored")
+
+
+def test_load_stores_nothing_when_a_file_conflicts_with_the_database_or_the_batch(cli: Cli, tmp_path: Path) -> None:
+    cli.ok("load", write_json(tmp_path / "a.json", bps.linear("flow")))
+    v2 = write_json(tmp_path / "v2.json", bps.linear("flow", version=2))
+    changed = write_json(tmp_path / "b.json", bps.linear("flow", task_id="other_task"))
+    assert_one_line_error(cli("load", v2, changed), 1, "b.json", "already stored")
+    listed = cli.json("blueprints")["blueprints"]
+    assert [(b["workflow_id"], b["version"]) for b in listed] == [("flow", 1)]  # v2 not stored
+    one = write_json(tmp_path / "one.json", bps.linear("other"))
+    two = write_json(tmp_path / "two.json", bps.linear("other", task_id="other_task"))
+    assert_one_line_error(cli("load", one, two), 1, "two.json", "also in", "one.json")
+    assert [b["workflow_id"] for b in cli.json("blueprints")["blueprints"]] == ["flow"]
 
 
 # -- start ----------------------------------------------------------------------------------------
@@ -306,6 +325,11 @@ def test_list_bad_filters(cli: Cli) -> None:
     assert_one_line_error(cli("list", "--status", "RUNNING"), 2, "--status", "'RUNNING'", "ACTIVE, COMPLETED")
     assert_one_line_error(cli("list", "--limit", "0"), 2, "--limit")
     assert_one_line_error(cli("list", "--workflow", "payroll"), 1, "unknown workflow 'payroll'")
+
+
+def test_workers_on_a_database_that_does_not_exist_is_refused_and_creates_nothing(cli: Cli) -> None:
+    assert_one_line_error(cli("workers", "-m", "sample_data/workers.py"), 2, "no such database")
+    assert not Path(cli.db).exists()
 
 
 def test_list_on_an_empty_database(cli: Cli) -> None:

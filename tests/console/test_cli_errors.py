@@ -151,6 +151,7 @@ def test_interrupt_exits_130(loaded: Cli, monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_missing_console_module_is_one_line(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "console.app", None)  # import of console.app now fails
+    monkeypatch.setattr("console.cli.has_terminal", lambda: True)
     assert_one_line_error(cli(db=False), 1, "terminal console is not available")
 
 

@@ -75,6 +75,9 @@ def test_history_bad_filters_are_one_line_errors(cli: Cli) -> None:
     cli.load_samples()
     assert_one_line_error(cli("history", "--kind", "EXPLODED"), 2, "--kind", "'EXPLODED'", "EXECUTION_FAILED")
     assert_one_line_error(cli("history", "--since", "yesterday"), 2, "--since", "'yesterday'", "30m")
+    assert_one_line_error(cli("history", "--since", "2months"), 2, "--since", "'2months'")  # not 2 minutes
+    assert_one_line_error(cli("history", "--since", "99999999d"), 2, "--since", "too long ago")
+    assert_one_line_error(cli("history", "--since", "1h", "--until", "2h"), 2, "not before --until")
     assert_one_line_error(cli("history", "--instance", "zz"), 2, "'zz'")
     assert_one_line_error(cli("history", "--limit", "0"), 2, "--limit")
 

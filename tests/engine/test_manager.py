@@ -369,6 +369,17 @@ def test_different_blueprint_under_the_same_version_is_a_conflict(manager, store
     assert store.get_blueprint("linear", 1).blueprint.nodes[1].task_id == "do_a"  # unchanged
 
 
+def test_add_workflows_stores_all_or_none(manager, store):
+    manager.add_workflow(bps.linear())
+    assert manager.add_workflows([(bps.linear(), "a.json"), (bps.linear(version=2), "b.json")]) == [
+        (1, False), (2, True)]
+    with pytest.raises(BlueprintConflictError, match="^c.json: version 1 of workflow 'linear' is already stored"):
+        manager.add_workflows([(bps.linear(version=3), "v3.json"), (bps.linear(task_id="other"), "c.json")])
+    with pytest.raises(BlueprintConflictError, match="^e.json: version 4 .* also in d.json"):
+        manager.add_workflows([(bps.linear(version=4), "d.json"), (bps.linear(version=4, task_id="x"), "e.json")])
+    assert [(b.workflow_id, b.version) for b in store.list_blueprints()] == [("linear", 1), ("linear", 2)]
+
+
 def test_invalid_blueprint_is_refused_and_not_stored(manager):
     bad = bps.linear()
     bad["edges"].append(bps.edge("e9", "task_a", "nowhere"))
