@@ -8,6 +8,8 @@ traceback, and sets the exit code:
 - 1: the operation was refused (an invalid blueprint, an engine ``WorkflowError`` such as acting on
   something in the wrong state, an unknown workflow/instance/execution, an unusable database);
 - 2: bad usage or bad input (unknown option, bad JSON, missing file, malformed or ambiguous id);
+- 3: done, but the instance then stopped FAILED at an exclusive split with no match (``start``, ``done``:
+  their output is printed as on success, the way out on stderr);
 - 130: interrupted.
 """
 

@@ -11,7 +11,14 @@ from rich.text import Text
 from console.cli_input import BadInputError, open_manager, parse_json_object, read_text_file, resolve_instance_id
 from console.cli_options import ActorOption, DbOption, JsonOption, WorkflowFilterOption, actor_name, db_path
 from console.cli_tables import instances_table, print_instance, stdout_console, styled
-from console.output import instance_doc, instance_summary_doc, short_id, write_json
+from console.output import (
+    EXIT_DONE_WITH_INCIDENT,
+    instance_doc,
+    instance_summary_doc,
+    print_error,
+    short_id,
+    write_json,
+)
 from engine import WorkflowManager
 from engine.errors import NoMatchingConditionError, UnknownWorkflowError
 from engine.model import InstanceStatus
@@ -116,8 +123,9 @@ def start_command(
         try:
             instance_id = wm.start_workflow(workflow, initial, actor=actor_name(actor))
         except NoMatchingConditionError as error:
-            hint = no_match_hint(error, "the instance was started, but ")
-            raise NoMatchingConditionError(hint, error.instance_id, error.node_id) from None
+            report(wm, error.instance_id, as_json, f"Started instance {error.instance_id}", action="start")
+            print_error(no_match_hint(error, "the instance was started, but "))
+            raise typer.Exit(EXIT_DONE_WITH_INCIDENT) from None
         report(wm, instance_id, as_json, f"Started instance {instance_id}", action="start")
 
 

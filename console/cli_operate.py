@@ -26,7 +26,7 @@ from console.cli_input import (
 from console.cli_instances import OPEN_EXECUTION_STATUSES, InstanceArgument, no_match_hint, report
 from console.cli_options import ActorOption, DbOption, JsonOption, WorkflowFilterOption, actor_name, db_path
 from console.cli_tables import stdout_console
-from console.output import print_notice, short_id, write_json
+from console.output import EXIT_DONE_WITH_INCIDENT, print_error, print_notice, short_id, write_json
 from engine.errors import NoMatchingConditionError, UnknownWorkflowError, WorkflowError
 from store import reports
 
@@ -82,8 +82,10 @@ def done_command(
             try:
                 wm.task_done(execution_id, values, actor=actor_name(actor))
             except NoMatchingConditionError as error:
-                hint = no_match_hint(error, "the completion was recorded, but ")
-                raise NoMatchingConditionError(hint, error.instance_id, error.node_id) from None
+                report(wm, before.instance_id, as_json, f"Completed {execution_id}", action="done",
+                       execution_id=execution_id, applied=True, note=None)
+                print_error(no_match_hint(error, "the completion was recorded, but "))
+                raise typer.Exit(EXIT_DONE_WITH_INCIDENT) from None
         if ignored and not as_json:
             print_notice(ignored)
         report(wm, before.instance_id, as_json, None if ignored else f"Completed {execution_id}",

@@ -125,6 +125,12 @@ def write_json(document: Any) -> None:
     sys.stdout.flush()
 
 
+# The exit code of a command whose change was made, after which the instance stopped FAILED at an exclusive
+# split with no match (an incident): not 0, since the instance needs a person, and not 1, since something
+# did change. Its output is printed as on success.
+EXIT_DONE_WITH_INCIDENT = 3
+
+
 def one_line(message: str) -> str:
     """``message`` folded onto one line: operators read one line per error, scripts ``grep`` it."""
     return " ".join(part.strip() for part in str(message).splitlines() if part.strip()) or "unknown error"

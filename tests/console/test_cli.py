@@ -209,6 +209,19 @@ def test_start_prints_the_instance_and_where_it_waits(cli: Cli) -> None:
     assert "is ACTIVE; open: create_account (ACTIVE)" in out
 
 
+def test_start_that_stops_at_a_split_without_a_match_still_gives_the_instance(cli: Cli, tmp_path: Path) -> None:
+    flow = bps.blueprint("straight_to_split", [bps.start(), bps.xsplit("split"), bps.task("a"), bps.end()],
+                         [bps.edge("e1", "start", "split"), bps.edge("e2", "split", "a", "go == true"),
+                          bps.edge("e3", "a", "end")])
+    cli.ok("load", write_json(tmp_path / "flow.json", flow))
+    result = cli("start", "straight_to_split", "--json")
+    assert result.exit_code == 3
+    doc = json.loads(result.stdout)
+    assert doc["instance"]["status"] == "FAILED" and doc["instance"]["instance_id"]
+    [line] = result.stderr.splitlines()
+    assert "the instance was started, but" in line and "retry-instance" in line
+
+
 def test_start_json_gives_ids_for_scripts(cli: Cli) -> None:
     cli.load_samples()
     doc = cli.json("start", "order_fulfilment", "--context", '{"order_id": "SO-1", "items": [{"sku": "A", "qty": 2}]}')

@@ -73,9 +73,13 @@ def test_done_on_a_cancelled_instance_is_ignored(cli: Cli, loan: dict) -> None:
 
 def test_done_that_leaves_a_split_without_a_match_explains_the_way_out(cli: Cli) -> None:
     instance = cli.start("verification", {"customer_id": "C-1"})
-    line = assert_one_line_error(cli("done", f"{instance['short_id']}:init", "-o", '{"records_found": 0}'), 1,
-                                 "the completion was recorded", "records_ok", "retry-instance")
+    done = cli("done", f"{instance['short_id']}:init", "-o", '{"records_found": 0}', "--json")
+    assert done.exit_code == 3  # the completion is recorded; the instance needs a person
+    [line] = done.stderr.splitlines()
+    assert "the completion was recorded" in line and "records_ok" in line and "retry-instance" in line
     assert instance["short_id"] in line
+    doc = json.loads(done.stdout)  # a script still learns what happened
+    assert doc["applied"] is True and doc["instance"]["status"] == "FAILED"
     assert cli.json("show", instance["short_id"])["status"] == "FAILED"
 
 
