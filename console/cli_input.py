@@ -178,9 +178,9 @@ def resolve_instance_id(wm: WorkflowManager, text: str) -> str:
 def resolve_execution_id(wm: WorkflowManager, text: str) -> str:
     """A full execution id from ``<instance_id>:<node_id>:<uuid>`` or the short ``<instance-prefix>:<node_id>``.
 
-    The short form names the one open (ACTIVE, FAILED or STUCK) execution at that node of that instance.
-    Raises :class:`BadInputError` for a malformed or ambiguous id, ``UnknownExecutionError`` when the
-    instance has no open execution at that node.
+    The short form names the one open (ACTIVE, FAILED or STUCK) execution at that node of that instance,
+    or, when none is open, the newest execution there. Raises :class:`BadInputError` for a malformed or
+    ambiguous id, ``UnknownExecutionError`` when the instance has no execution at that node.
     """
     given = text.strip()
     try:
@@ -198,6 +198,11 @@ def resolve_execution_id(wm: WorkflowManager, text: str) -> str:
     instance_id = resolve_instance_id(wm, prefix)
     view = wm.get_status(instance_id, history_limit=0)
     candidates = [e.id for e in view.executions if e.node_id == node_id and e.status in _OPEN_EXECUTION]
+    at_node = [e for e in view.executions if e.node_id == node_id]
+    if not candidates and at_node:
+        # None open: the newest one there, so that a repeated `done 3fa85f64:review` says it is already
+        # COMPLETED (exit 0, as with the full id), and another command names its state.
+        return max(at_node, key=lambda e: e.created_at).id
     if not candidates:
         nodes = sorted({e.node_id for e in view.executions if e.status in _OPEN_EXECUTION})
         open_at = f"; open executions are at {', '.join(nodes)}" if nodes else "; it has no open executions"

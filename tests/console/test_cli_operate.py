@@ -61,6 +61,8 @@ def test_done_twice_is_a_harmless_no_op_that_says_so(cli: Cli, loan: dict) -> No
     assert again.exit_code == 0
     assert again.stderr.strip() == f"wfconsole: execution {execution} is already COMPLETED: nothing changed"
     assert cli.json("done", execution)["applied"] is False
+    short = cli("done", f"{loan['short_id']}:credit_check")  # the short form too: nothing open there now
+    assert short.exit_code == 0 and "is already COMPLETED: nothing changed" in short.stderr
     assert cli.json("show", loan["instance_id"])["context"]["credit_score"] == 710
 
 

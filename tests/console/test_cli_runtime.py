@@ -71,6 +71,7 @@ def test_workers_run_until_sigterm_then_stop_gracefully(tmp_path: Path) -> None:
 
 
 def test_workers_with_a_missing_module_is_one_line_exit_2(tmp_path: Path) -> None:
+    open_store(str(tmp_path / "wf.db")).close()
     result = run("workers", "--module", "no_such_workers_module", "--db", str(tmp_path / "wf.db"))
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
