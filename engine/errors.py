@@ -54,7 +54,14 @@ class BlueprintError(WorkflowError):
 
 
 class BlueprintConflictError(WorkflowError):
-    """A different blueprint is already stored under the same (workflow_id, version)."""
+    """A different blueprint is already stored under the same (workflow_id, version).
+
+    ``key`` is that (workflow_id, version) when the store knows it.
+    """
+
+    def __init__(self, message: str, key: tuple[str, int] | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class UnknownWorkflowError(WorkflowError):

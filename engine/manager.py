@@ -170,15 +170,42 @@ class WorkflowManager:
         blueprint is stored under the same (workflow_id, version). Storing the same one again is a no-op.
         """
         compiled = compile_blueprint(blueprint, origin)
-        try:
-            self.store.save_blueprint(compiled.blueprint, compiled.warnings)
-        except BlueprintConflictError as error:
-            raise BlueprintConflictError(f"{origin}: {error}" if origin else str(error)) from None
-        with self._lock:
-            self._compiled[(compiled.workflow_id, compiled.version)] = compiled
-            self._latest.pop(compiled.workflow_id, None)
-        log.info("blueprint stored", extra={"workflow_id": compiled.workflow_id, "version": compiled.version})
+        self._store_compiled([(compiled, origin)])
         return compiled.version
+
+    def add_workflows(self, blueprints: list[tuple[BlueprintSource, str | None]]) -> list[tuple[int, bool]]:
+        """Validate and store several (blueprint, origin) pairs, all or none, in one transaction; return each
+        one's version and whether it was new (``False``: the identical blueprint was already stored).
+
+        Every blueprint is validated first. Two different blueprints of the batch under one (workflow_id,
+        version) are a ``BlueprintConflictError``, as is one that differs from what is stored.
+        """
+        compiled = [(compile_blueprint(source, origin), origin) for source, origin in blueprints]
+        seen: dict[tuple[str, int], tuple[CompiledBlueprint, str | None]] = {}
+        for bp, origin in compiled:
+            key = (bp.workflow_id, bp.version)
+            if key in seen and seen[key][0].blueprint != bp.blueprint:
+                where = f"{origin}: " if origin else ""
+                raise BlueprintConflictError(
+                    f"{where}version {bp.version} of workflow {bp.workflow_id!r} is also in "
+                    f"{seen[key][1] or 'another blueprint of the batch'}, with different content", key=key)
+            seen.setdefault(key, (bp, origin))
+        created = self._store_compiled(compiled)
+        return [(bp.version, new) for (bp, _), new in zip(compiled, created, strict=True)]
+
+    def _store_compiled(self, compiled: list[tuple[CompiledBlueprint, str | None]]) -> list[bool]:
+        try:
+            created = self.store.save_blueprints([(bp.blueprint, bp.warnings) for bp, _ in compiled])
+        except BlueprintConflictError as error:
+            origin = next((o for bp, o in compiled if (bp.workflow_id, bp.version) == error.key), None)
+            raise BlueprintConflictError(f"{origin}: {error}" if origin else str(error), key=error.key) from None
+        with self._lock:
+            for bp, _ in compiled:
+                self._compiled[(bp.workflow_id, bp.version)] = bp
+                self._latest.pop(bp.workflow_id, None)
+        for bp, _ in compiled:
+            log.info("blueprint stored", extra={"workflow_id": bp.workflow_id, "version": bp.version})
+        return created
 
     def get_workflow(self, workflow_id: str, version: int | None = None) -> CompiledBlueprint:
         """The compiled blueprint (the newest version when ``version`` is None); cached by version."""
@@ -309,6 +336,8 @@ class WorkflowManager:
     def _event(self, actor: str | None, operator: bool = False) -> machine.Event:
         if operator and actor is None:
             actor = default_actor()
+        elif actor is not None and not actor.isprintable():  # it is shown raw on operators' terminals
+            raise InvalidValueError(f"actor {actor!r} holds control characters")
         return machine.event_at(self.clock(), actor)
 
     def _load(self, tx, instance_id: str) -> InstanceState:

@@ -121,6 +121,9 @@ class Store(Protocol):
         Raises ``BlueprintConflictError`` when a different blueprint has the same id and version.
         """
 
+    def save_blueprints(self, blueprints: list[tuple[Blueprint, list[Problem]]]) -> list[bool]:
+        """Store several blueprints in one transaction, all or none: :meth:`save_blueprint` for each."""
+
     def get_blueprint(self, workflow_id: str, version: int | None = None) -> StoredBlueprint | None:
         """The given version, or the newest when ``version`` is ``None``; ``None`` if not stored."""
 

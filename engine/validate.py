@@ -6,7 +6,9 @@ Errors refuse a blueprint; warnings are kept with it and shown to operators.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import ValidationError
@@ -106,6 +108,20 @@ def validate(source: BlueprintSource, origin: str | None = None) -> list[Problem
     return _check(blueprint)[0]
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _names(bp: Blueprint) -> Iterator[tuple[str, str]]:
+    """(where, text) of every id and name a person reads: the blueprint's, its nodes' and its edges'."""
+    yield "workflow_id", bp.workflow_id
+    yield "name", bp.name or ""
+    for index, node in enumerate(bp.nodes):
+        for field in ("id", "name", "task_id"):
+            yield f"nodes[{index}].{field}", getattr(node, field) or ""
+    for index, edge in enumerate(bp.edges):
+        yield f"edges[{index}].id", edge.id
+
+
 def _check(bp: Blueprint) -> tuple[list[Problem], CompiledBlueprint | None]:
     problems: list[Problem] = []
 
@@ -117,6 +133,11 @@ def _check(bp: Blueprint) -> tuple[list[Problem], CompiledBlueprint | None]:
 
     if not bp.workflow_id.strip():
         error("workflow_id", "must not be empty")
+    for where, text in _names(bp):
+        found = _CONTROL.search(text)
+        if found:
+            error(where, f"must not contain control characters (found {found.group()!r} at position "
+                         f"{found.start() + 1}): they would be written raw to the operator's terminal")
     if bp.version < 1:
         error("version", f"must be 1 or more, found {bp.version}")
     elif bp.version > MAX_VERSION:

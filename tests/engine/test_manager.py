@@ -609,3 +609,11 @@ def test_statuses_compare_equal_to_their_names(manager, recorder):
     assert inst.history[0].kind == "INSTANCE_STARTED"
     assert f"{inst.status}" == "ACTIVE"
     assert json.dumps({"s": inst.status}) == '{"s": "ACTIVE"}'
+
+
+def test_an_actor_with_control_characters_is_refused_and_nothing_changes(manager):
+    manager.add_workflow(bps.linear())
+    instance_id = manager.start_workflow("linear")
+    with pytest.raises(InvalidValueError, match="control characters"):
+        manager.cancel(instance_id, "why", actor="evil\x1b[31m")
+    assert manager.get_status(instance_id).status == "ACTIVE"

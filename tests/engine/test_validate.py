@@ -442,3 +442,11 @@ def test_chain_helper_builds_named_edges():
     # A guard on the test helper itself: the builders above rely on it.
     assert chain("a", "b", "c", prefix="e") == [edge("e1", "a", "b"), edge("e2", "b", "c")]
     assert blueprint("w", [start()], [])["version"] == 1
+
+
+def test_control_characters_in_ids_and_names_are_refused_with_their_position():
+    bp = bps.linear("esc\x1b[31m")
+    bp["nodes"][1]["name"] = "clear\x1b[2J"
+    problems = {p.where: p.message for p in refused(bp).problems}
+    assert "'\\x1b' at position 4" in problems["workflow_id"]
+    assert "control characters" in problems["nodes[1].name"]
