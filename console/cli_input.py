@@ -89,12 +89,12 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
 
 def read_text_file(path: str, what: str = "file", limit: int = MAX_JSON_BYTES) -> str:
     """The UTF-8 text of ``path`` (``-`` reads stdin); :class:`BadInputError` if it cannot be read."""
-    if path == "-":
-        return sys.stdin.read()
-    target = Path(path).expanduser()
     try:
-        with target.open("rb") as handle:
-            data = handle.read(limit + 1)
+        if path == "-":  # the same limit and decoding as a file
+            path, data = "stdin", sys.stdin.buffer.read(limit + 1)
+        else:
+            with Path(path).expanduser().open("rb") as handle:
+                data = handle.read(limit + 1)
     except FileNotFoundError:
         raise BadInputError(f"{path}: no such {what}") from None
     except IsADirectoryError:
@@ -109,6 +109,23 @@ def read_text_file(path: str, what: str = "file", limit: int = MAX_JSON_BYTES) -
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise BadInputError(f"{path}: not UTF-8 text (byte {error.start})") from None
+
+
+MAX_FILTER_CHARS = 1000
+
+
+def filter_text(option: str, value: str | None) -> str | None:
+    """A text filter as given (stripped; ``None`` when empty), or a :class:`BadInputError` naming ``option``:
+    bytes that are not text, or more than :data:`MAX_FILTER_CHARS` characters."""
+    if value is None or not value.strip():
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInputError(f"{option}: not valid text (bytes that are not UTF-8)") from None
+    if len(value) > MAX_FILTER_CHARS:
+        raise BadInputError(f"{option}: {len(value):,} characters; at most {MAX_FILTER_CHARS:,}")
+    return value.strip()
 
 
 # -- database -------------------------------------------------------------------------------------

@@ -8,7 +8,14 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from console.cli_input import BadInputError, open_manager, parse_json_object, read_text_file, resolve_instance_id
+from console.cli_input import (
+    BadInputError,
+    filter_text,
+    open_manager,
+    parse_json_object,
+    read_text_file,
+    resolve_instance_id,
+)
 from console.cli_options import ActorOption, DbOption, JsonOption, WorkflowFilterOption, actor_name, db_path
 from console.cli_tables import instances_table, print_instance, stdout_console, styled
 from console.output import (
@@ -151,7 +158,7 @@ def list_command(
     Example:  wfconsole list --json | jq -r '.instances[].id'
     """
     wanted = parse_status(status) if status is not None else None
-    text = search.strip() if search is not None else None
+    text = filter_text("--search", search)
     if search is not None and not text:
         raise BadInputError("--search needs some text")
     with open_manager(db_path(ctx, db)) as wm:

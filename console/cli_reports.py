@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from console.cli_input import BadInputError, open_manager, resolve_instance_id
+from console.cli_input import BadInputError, filter_text, open_manager, resolve_instance_id
 from console.cli_options import DbOption, JsonOption, db_path
 from console.cli_tables import STATUS_STYLES, blueprints_table, history_details, stdout_console, styled, when
 from console.formatting import ConsoleClock
@@ -123,8 +123,8 @@ def history_command(
     with open_manager(db_path(ctx, db)) as wm:
         instance_id = resolve_instance_id(wm, instance) if instance is not None else None
         hits = reports.search_history(wm.store, reports.HistoryQuery(
-            instance_id=instance_id, kind=query_kind, node=(node or "").strip() or None,
-            actor=(actor or "").strip() or None, since=bounds.get("--since"), until=bounds.get("--until"),
+            instance_id=instance_id, kind=query_kind, node=filter_text("--node", node),
+            actor=filter_text("--actor", actor), since=bounds.get("--since"), until=bounds.get("--until"),
             limit=limit))
     if as_json:
         write_json({"entries": [{**history_doc(h.entry), "instance_id": h.entry.instance_id,

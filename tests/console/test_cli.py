@@ -242,6 +242,8 @@ def test_start_reads_the_context_from_a_file_or_stdin(cli: Cli, tmp_path: Path) 
                           input='{"user_email": "stdin@example.com"}')["instance"]["instance_id"]
     assert cli.json("show", from_file)["context"] == {"user_email": "file@example.com"}
     assert cli.json("show", from_stdin)["context"] == {"user_email": "stdin@example.com"}
+    assert_one_line_error(cli("start", "user_onboarding", "--context-file", "-", input=b'{"a": "\xff"}'), 2,
+                          "stdin: not UTF-8 text")
 
 
 @pytest.mark.parametrize(("context", "fragments"), [

@@ -78,6 +78,8 @@ def test_history_bad_filters_are_one_line_errors(cli: Cli) -> None:
     assert_one_line_error(cli("history", "--since", "2months"), 2, "--since", "'2months'")  # not 2 minutes
     assert_one_line_error(cli("history", "--since", "99999999d"), 2, "--since", "too long ago")
     assert_one_line_error(cli("history", "--since", "1h", "--until", "2h"), 2, "not before --until")
+    assert_one_line_error(cli("history", "--actor", "x" * 1001), 2, "--actor", "1,001 characters")
+    assert_one_line_error(cli("list", "--search", "y" * 100_000), 2, "--search", "at most 1,000")
     assert_one_line_error(cli("history", "--instance", "zz"), 2, "'zz'")
     assert_one_line_error(cli("history", "--limit", "0"), 2, "--limit")
 
