@@ -6,6 +6,8 @@ Scripts should use ``--json`` (see :mod:`console.output`); this layout may chang
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -27,9 +29,15 @@ STATUS_STYLES = {
 _VALUE_WIDTH = 60
 
 
+# Output that is not a terminal (a pipe, a file) is not folded to 80 columns, where a table's last column
+# shrank to nothing: a line per row, as wide as it needs, for grep and awk. $COLUMNS still wins.
+PIPED_WIDTH = 400
+
+
 def stdout_console() -> Console:
     """A Rich console on the current stdout (looked up at print time, so test runners can capture it)."""
-    return Console(highlight=False)
+    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(highlight=False, width=PIPED_WIDTH if piped else None)
 
 
 def styled(status: str) -> Text:
