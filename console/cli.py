@@ -15,6 +15,7 @@ traceback, and sets the exit code:
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -76,6 +77,9 @@ def run_guarded(call: Callable[[], Any]) -> int:
     except ClickException as error:
         print_error(error.format_message())
         return exit_code_for(error)
+    except BrokenPipeError:  # the reader went away (`wfconsole list | head -1`): not an error
+        _stdout_to_devnull()
+        return EXIT_OK
     except (typer.Abort, KeyboardInterrupt):
         print_error("interrupted")
         return EXIT_INTERRUPTED
@@ -87,7 +91,18 @@ def run_guarded(call: Callable[[], Any]) -> int:
             traceback.print_exc()
         print_error(f"unexpected {type(error).__name__}: {error} (set WFCONSOLE_DEBUG=1 to see the traceback)")
         return EXIT_REFUSED
+    if result == EXIT_INTERRUPTED:  # Typer turns Ctrl-C into exit 130 itself, without a word
+        print_error("interrupted")
     return result if isinstance(result, int) else EXIT_OK
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush does not fail on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor (a test runner's buffer)
+        pass
 
 
 class WfconsoleGroup(TyperGroup):
@@ -114,7 +129,8 @@ HELP = "\n\n".join([
     "an operator does there; read commands take --json, operator commands record --actor. Instance ids may be "
     "shortened to a unique prefix, as `list` shows them.",
     "Exit codes: 0 ok; 1 refused (invalid blueprint, wrong state, unknown id, unusable database); 2 bad usage or "
-    "bad input (bad JSON, missing file, malformed or ambiguous id).",
+    "bad input (bad JSON, missing file, malformed or ambiguous id); 3 done, but the instance then stopped at an "
+    "exclusive split with no match; 130 interrupted.",
     "Example:  wfconsole load sample_data/*.json",
     "Example:  wfconsole start user_onboarding --context '{\"user_email\": \"ada@example.com\"}'",
     "Example:  wfconsole list --status ACTIVE   then   wfconsole show 3fa85f64",

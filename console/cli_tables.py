@@ -34,10 +34,15 @@ _VALUE_WIDTH = 60
 PIPED_WIDTH = 400
 
 
+class _StdoutConsole(Console):
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError  # Rich would exit 1 ("refused"): the command line handles it as JSON output does
+
+
 def stdout_console() -> Console:
     """A Rich console on the current stdout (looked up at print time, so test runners can capture it)."""
     piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
-    return Console(highlight=False, width=PIPED_WIDTH if piped else None)
+    return _StdoutConsole(highlight=False, width=PIPED_WIDTH if piped else None)
 
 
 def styled(status: str) -> Text:

@@ -147,6 +147,17 @@ def test_interrupt_exits_130(loaded: Cli, monkeypatch: pytest.MonkeyPatch) -> No
     loaded.start("user_onboarding")
     result = loaded("list")
     assert result.exit_code == 130 and "Traceback" not in result.output
+    assert result.stderr == "wfconsole: error: interrupted\n"
+
+
+def test_a_reader_that_goes_away_is_not_an_error(loaded: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`wfconsole list | head -1`: Rich reports the closed pipe through on_broken_pipe (it would exit 1)."""
+    from console.cli_tables import _StdoutConsole
+
+    monkeypatch.setattr(_StdoutConsole, "print", lambda self, *args, **kwargs: self.on_broken_pipe())
+    loaded.start("user_onboarding")
+    result = loaded("list")
+    assert (result.exit_code, result.stderr) == (0, "")
 
 
 def test_missing_console_module_is_one_line(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
