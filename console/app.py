@@ -22,6 +22,7 @@ from textual.screen import ModalScreen, Screen
 from textual.worker import get_current_worker
 
 from console.backend import ConsoleBackend
+from console.cli_input import require_terminal
 from console.commands import ScreenActions
 from console.formatting import ConsoleClock
 from console.messages import DataChanged, OpenInstance, WorkerOutcome
@@ -258,6 +259,7 @@ def run(db_path: str, workers_module: str | None = None) -> None:
     used exits with its message, not a traceback.
     """
     registry = load_workers(workers_module) if workers_module else None
+    require_terminal()  # before the database is opened (and created)
     try:
         app = WfConsoleApp(db_path=db_path, workers=registry)
     except WorkflowError as error:

@@ -200,17 +200,8 @@ def root(
     open_console(resolve_db_path(db), workers)
 
 
-def has_terminal() -> bool:
-    """Whether standard input and output are a terminal, which the console needs."""
-    return sys.stdin.isatty() and sys.stdout.isatty()
-
-
 def open_console(db_path: str, workers_module: str | None) -> None:
     """Start the Textual console (imported only now: the subcommands do not need Textual)."""
-    if not has_terminal():
-        print_error("the console needs a terminal (standard input and output are not one); in a script use a "
-                    "subcommand instead, see `wfconsole --help`")
-        raise typer.Exit(EXIT_BAD_INPUT)
     try:
         from console.app import run
     except ModuleNotFoundError as error:

@@ -128,6 +128,18 @@ def filter_text(option: str, value: str | None) -> str | None:
     return value.strip()
 
 
+def has_terminal() -> bool:
+    """Whether standard input and output are a terminal, which the console needs."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def require_terminal() -> None:
+    """A :class:`BadInputError` unless :func:`has_terminal`: the console must not run blind in a script."""
+    if not has_terminal():
+        raise BadInputError("the console needs a terminal (standard input and output are not one); in a script "
+                            "use a subcommand instead, see `wfconsole --help`")
+
+
 # -- database -------------------------------------------------------------------------------------
 
 

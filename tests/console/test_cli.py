@@ -76,7 +76,6 @@ def test_no_subcommand_opens_the_console_with_the_resolved_db(cli: Cli, monkeypa
     fake = types.ModuleType("console.app")
     fake.run = lambda db_path, workers_module=None: calls.append((db_path, workers_module))
     monkeypatch.setitem(sys.modules, "console.app", fake)
-    monkeypatch.setattr("console.cli.has_terminal", lambda: True)
     cli.ok("--db", "ops.db", "--workers", "sample_data.workers", db=False)
     cli.ok(db=False, env={"WFCONSOLE_DB": "from-env.db"})
     assert calls == [("ops.db", "sample_data.workers"), ("from-env.db", None)]

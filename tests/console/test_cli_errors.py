@@ -162,7 +162,6 @@ def test_a_reader_that_goes_away_is_not_an_error(loaded: Cli, monkeypatch: pytes
 
 def test_missing_console_module_is_one_line(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "console.app", None)  # import of console.app now fails
-    monkeypatch.setattr("console.cli.has_terminal", lambda: True)
     assert_one_line_error(cli(db=False), 1, "terminal console is not available")
 
 
