@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -143,6 +143,23 @@ class InstanceDetailScreen(LiveScreen):
             execution = self.query_one(ExecutionsTable).selected_execution
             return True if execution is not None and execution.status in self._EXECUTION_ACTIONS[action] else None
         return True
+
+    _VERBS = {"mark_done": "marked done", "fail": "failed", "retry": "retried", "cancel_instance": "cancelled",
+              "edit_variable": "changed"}
+
+    def on_key(self, event: events.Key) -> None:
+        """A key whose action does not apply (dimmed in the footer) says why, rather than doing nothing."""
+        action = next((b.action for b in self.BINDINGS if isinstance(b, Binding) and b.key == event.key), None)
+        if self.detail is None or action not in (*self._VERBS, "retry_instance") or self.check_action(action, ()):
+            return
+        event.stop()
+        if action in self._EXECUTION_ACTIONS and self.detail.view.status in ("ACTIVE", "FAILED"):
+            self._selected(self._EXECUTION_ACTIONS[action], self._VERBS[action])  # notifies why not
+        elif action == "retry_instance":
+            self.notify(f"the instance is {self.detail.view.status}: only an instance FAILED at an exclusive split "
+                        "can be resumed", severity="warning")
+        else:
+            self._instance_open(self._VERBS[action])  # notifies why not
 
     def redraw(self) -> None:
         if self.detail is not None:

@@ -379,3 +379,21 @@ async def test_the_footer_offers_only_what_applies(scenario: Scenario) -> None:
         screen = await open_detail(pilot, scenario.ids["completed"])
         assert screen.check_action("cancel_instance", ()) is None
         assert screen.check_action("mark_done", ()) is None
+
+
+@run_async
+async def test_a_key_that_does_not_apply_says_why(scenario: Scenario) -> None:
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_detail(pilot, scenario.ids["incident"])
+        await select_execution(pilot, "pack")  # FAILED
+        await pilot.press("f")
+        await settle(pilot)
+        assert app.notes[-1] == ("warning", "pack is FAILED: only ACTIVE or STUCK executions can be failed")
+        await pilot.press("R")  # the instance is ACTIVE
+        assert "only an instance FAILED at an exclusive split can be resumed" in app.notes[-1][1]
+        await pilot.press("escape")
+        await open_detail(pilot, scenario.ids["completed"])
+        await pilot.press("x")
+        assert app.notes[-1] == ("warning", "the instance is COMPLETED: only an ACTIVE or FAILED instance can be "
+                                            "cancelled")
