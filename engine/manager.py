@@ -30,7 +30,7 @@ from engine.errors import (
 from engine.graph import CompiledBlueprint
 from engine.model import HistoryEntry, HistoryKind, InstanceState, TaskPayload, Transition
 from engine.ports import InstanceQuery, InstanceSummary, InstanceView, Store
-from engine.validate import BlueprintSource, compile_blueprint
+from engine.validate import CONTROL_CHARACTERS, BlueprintSource, compile_blueprint
 
 log = logging.getLogger("wfconsole.engine")
 
@@ -336,7 +336,7 @@ class WorkflowManager:
     def _event(self, actor: str | None, operator: bool = False) -> machine.Event:
         if operator and actor is None:
             actor = default_actor()
-        elif actor is not None and not actor.isprintable():  # it is shown raw on operators' terminals
+        elif actor is not None and CONTROL_CHARACTERS.search(actor):  # it is shown raw on operators' terminals
             raise InvalidValueError(f"actor {actor!r} holds control characters")
         return machine.event_at(self.clock(), actor)
 

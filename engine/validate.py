@@ -108,7 +108,7 @@ def validate(source: BlueprintSource, origin: str | None = None) -> list[Problem
     return _check(blueprint)[0]
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: raw on a terminal
 
 
 def _names(bp: Blueprint) -> Iterator[tuple[str, str]]:
@@ -134,7 +134,7 @@ def _check(bp: Blueprint) -> tuple[list[Problem], CompiledBlueprint | None]:
     if not bp.workflow_id.strip():
         error("workflow_id", "must not be empty")
     for where, text in _names(bp):
-        found = _CONTROL.search(text)
+        found = CONTROL_CHARACTERS.search(text)
         if found:
             error(where, f"must not contain control characters (found {found.group()!r} at position "
                          f"{found.start() + 1}): they would be written raw to the operator's terminal")

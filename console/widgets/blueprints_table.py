@@ -9,7 +9,7 @@ from console.formatting import STATUS_STYLES
 from console.widgets.columned_table import ColumnedTable
 from engine.ports import BlueprintSummary
 
-STATUS_COLUMNS = (("ACTIVE", "RUNNING"), ("COMPLETED", "DONE"), ("FAILED", "FAILED"), ("CANCELLED", "CANCELLED"))
+STATUS_COLUMNS = (("ACTIVE", "ACTIVE"), ("COMPLETED", "COMPLETED"), ("FAILED", "FAILED"), ("CANCELLED", "CANCELLED"))
 
 
 class BlueprintsTable(ColumnedTable):

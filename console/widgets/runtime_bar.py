@@ -42,7 +42,9 @@ def counts_line(status: RuntimeStatus) -> Text:
         return line
     parts = [(name, getattr(counts, name)) for name, _ in _COUNT_STYLES if name != "queued" or status.workers != "none"]
     for index, (name, value) in enumerate(parts):
-        if index:
+        if name == "failed":  # incidents, as the Incidents tab counts them: a split with no match is one too
+            line.append("  │  incidents  ", style="dim")
+        elif index:
             line.append(" · ", style="dim")
         style = dict(_COUNT_STYLES)[name] if value else "dim"
         line.append(f"{value:,} ", style=style)

@@ -435,7 +435,7 @@ async def test_the_header_counts_follow_a_worker_process(scenario: Scenario, tmp
             await settle(pilot)
             # pack of half_done, approve, review of the claim, invoice of the incident; pack failed, split failed.
             assert await wait_until(pilot, lambda: app.runtime_status.counts == ExecutionCounts(waiting=4, failed=2))
-            assert "4 waiting for a person · 2 failed" in header_text(app)
+            assert "4 waiting for a person  │  incidents  2 failed" in header_text(app)
             process = subprocess.Popen(
                 [sys.executable, "-m", "console.cli", "workers", "--module", str(module), "--db", scenario.path,
                  "--poll", "0.1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -446,7 +446,7 @@ async def test_the_header_counts_follow_a_worker_process(scenario: Scenario, tmp
             expected = ExecutionCounts(waiting=5, failed=2)
             assert await wait_until(pilot, lambda: app.runtime_status.counts == expected, timeout=90), \
                 app.runtime_status
-            assert await wait_until(pilot, lambda: "5 waiting for a person · 2 failed" in header_text(app))
+            assert await wait_until(pilot, lambda: "5 waiting for a person  │  incidents  2 failed" in header_text(app))
             assert isinstance(app.screen, OverviewScreen)
     finally:
         if process is not None:
