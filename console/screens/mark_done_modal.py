@@ -39,9 +39,9 @@ class MarkDoneModal(ModalScreen[dict[str, Any] | None]):
     MarkDoneModal .hint { color: $text-muted; }
     MarkDoneModal #done-fields { height: auto; max-height: 20; }
     MarkDoneModal .field { height: 3; }
-    MarkDoneModal .field-label { width: 36; padding: 1 1 0 0; text-align: right; }
+    MarkDoneModal .field-label { width: 36; max-width: 35%; padding: 1 1 0 0; text-align: right; }
     MarkDoneModal .field Input { width: 1fr; }
-    MarkDoneModal .field-error { width: 36; padding: 1 0 0 1; color: $error; }
+    MarkDoneModal .field-error { width: 36; max-width: 25%; padding: 1 0 0 1; color: $error; }
     MarkDoneModal #raw { height: 6; }
     MarkDoneModal #raw-error { color: $error; height: auto; }
     MarkDoneModal #done-buttons { height: auto; align-horizontal: right; }
