@@ -143,16 +143,25 @@ def require_terminal() -> None:
 # -- database -------------------------------------------------------------------------------------
 
 
-def require_database(db: str) -> None:
-    """A :class:`BadInputError` unless ``db`` names an existing database file (or a URL / ``:memory:``)."""
+def require_database(db: str, *, create: bool = False) -> None:
+    """A :class:`BadInputError` unless ``db`` names an existing database file (or a URL / ``:memory:``).
+
+    With ``create``, a file that does not exist yet will do, in a directory that does.
+    """
     if "://" in db or db == ":memory:":
         return
     path = Path(db).expanduser()
+    if path.is_dir():
+        raise BadInputError(f"{db}: is a directory, not a database file")
+    if create:
+        if not path.exists() and not path.resolve().parent.is_dir():
+            raise BadInputError(f"{db}: the directory {path.resolve().parent} does not exist")
+        return
     if not path.exists():
         raise BadInputError(f"{db}: no such database; load a blueprint first (wfconsole load FILE --db {db}) "
                             "or point --db / $WFCONSOLE_DB at an existing one")
-    if path.is_dir():
-        raise BadInputError(f"{db}: is a directory, not a database file")
+    if path.stat().st_size == 0:  # opening it would make it a new, empty database
+        raise BadInputError(f"{db}: is an empty file, not a wfconsole database")
 
 
 @contextmanager
@@ -163,8 +172,7 @@ def open_manager(db: str, *, create: bool = False) -> Iterator[WorkflowManager]:
     a new empty database: a typo in ``--db`` should not look like an empty system. Database problems
     (corrupt, read-only, locked past ``$WFCONSOLE_BUSY_TIMEOUT_MS``, newer schema) raise ``engine.StoreError``.
     """
-    if not create:
-        require_database(db)
+    require_database(db, create=create)
     store = open_store(db, busy_timeout_ms=busy_timeout_ms())
     try:
         yield WorkflowManager(store)

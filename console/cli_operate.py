@@ -130,7 +130,11 @@ def retry_instance_command(ctx: typer.Context, instance: InstanceArgument,
     """
     with open_manager(db_path(ctx, db)) as wm:
         instance_id = resolve_instance_id(wm, instance)
-        wm.retry_instance(instance_id, actor=actor_name(actor))
+        try:
+            wm.retry_instance(instance_id, actor=actor_name(actor))
+        except NoMatchingConditionError as error:  # nothing changed: still the same way out
+            raise NoMatchingConditionError(no_match_hint(error, "still: "), error.instance_id,
+                                           error.node_id) from None
         report(wm, instance_id, as_json, f"Resumed instance {instance_id}", action="retry_instance")
 
 

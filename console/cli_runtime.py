@@ -133,6 +133,7 @@ def demo_command(
     from console.demo import build_demo, sample_dir
 
     path = db_path(ctx, db)
+    require_database(path, create=True)
     store = open_store(path)
     try:
         summary = build_demo(WorkflowManager(store))

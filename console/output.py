@@ -120,8 +120,17 @@ def blueprint_summary_doc(summary: BlueprintSummary) -> dict[str, Any]:
 
 
 def write_json(document: Any) -> None:
-    """Print one JSON document on stdout (indented, UTF-8, newline-terminated)."""
-    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+    """Print one JSON document on stdout (indented, UTF-8, newline-terminated).
+
+    Text that is not valid Unicode (a file name of undecodable bytes) is written as ``\\udcxx`` escapes,
+    so that the output stays valid UTF-8 for strict JSON readers.
+    """
+    text = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(document, indent=2, ensure_ascii=True, sort_keys=False)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 

@@ -121,7 +121,9 @@ class Blueprint(BaseModel):
     @classmethod
     def _unset_version(cls, value: Any) -> Any:
         # Go's zero value: the Go engine writes "version": 0 (or nothing) for a workflow given no version.
-        return 1 if value is None or (not isinstance(value, bool) and value in (0, "0")) else value
+        if isinstance(value, bool):
+            raise ValueError("must be a number, not true or false")
+        return 1 if value is None or value in (0, "0") else value
 
     @field_validator("nodes", "edges", mode="before")
     @classmethod

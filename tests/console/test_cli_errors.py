@@ -5,6 +5,7 @@ Each one must give its exit code and one line on stderr that names the problem, 
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -96,7 +97,14 @@ def test_database_of_a_newer_schema_or_another_program(loaded: Cli, tmp_path: Pa
 def test_database_path_that_is_a_directory_or_in_a_missing_directory(cli: Cli, tmp_path: Path) -> None:
     assert_one_line_error(cli("list", "--db", str(tmp_path), db=False), 2, "is a directory")
     missing = str(tmp_path / "no" / "such" / "wf.db")
-    assert_one_line_error(cli("load", SAMPLE_FILES[0], "--db", missing, db=False), 1, "does not exist")
+    # The same mistake, the same answer, whether the command may create the database or not.
+    assert_one_line_error(cli("load", SAMPLE_FILES[0], "--db", missing, db=False), 2, "does not exist")
+    assert_one_line_error(cli("demo", "--build-only", "--db", missing, db=False), 2, "does not exist")
+    assert_one_line_error(cli("load", SAMPLE_FILES[0], "--db", str(tmp_path), db=False), 2, "is a directory")
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    assert_one_line_error(cli("list", "--db", str(empty), db=False), 2, "is an empty file")
+    assert empty.stat().st_size == 0
 
 
 # -- bad usage ------------------------------------------------------------------------------------
@@ -196,3 +204,12 @@ def test_script_bad_input_and_corrupt_database_print_one_line(tmp_path: Path) ->
     corrupt = _run("list", cwd=tmp_path)
     assert corrupt.returncode == 1 and corrupt.stdout == ""
     assert corrupt.stderr.count("\n") == 1 and "corrupted" in corrupt.stderr and "Traceback" not in corrupt.stderr
+
+
+def test_json_output_stays_valid_utf8_with_text_that_is_not_unicode(capsys: pytest.CaptureFixture[str]) -> None:
+    from console.output import write_json
+
+    write_json({"file": "caf\udce9.json", "name": "café"})  # a file name of undecodable bytes
+    out = capsys.readouterr().out
+    out.encode("utf-8")  # would raise on a lone surrogate
+    assert json.loads(out) == {"file": "caf\udce9.json", "name": "café"}

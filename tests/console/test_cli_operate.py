@@ -150,7 +150,8 @@ def test_fail_needs_a_reason(cli: Cli, loan: dict) -> None:
 def test_set_then_retry_instance_resumes_a_failed_split(cli: Cli) -> None:
     instance = cli.start("verification", {"customer_id": "C-1"})
     cli("done", f"{instance['short_id']}:init", "-o", "{}")
-    assert_one_line_error(cli("retry-instance", instance["short_id"]), 1, "no condition matched")
+    assert_one_line_error(cli("retry-instance", instance["short_id"]), 1, "still: ", "no condition matched",
+                          f"wfconsole set {instance['short_id']}")
     cli.ok("set", instance["short_id"], "ok=true")
     doc = cli.json("retry-instance", instance["short_id"])
     assert doc["action"] == "retry_instance" and doc["instance"]["status"] == "ACTIVE"

@@ -395,6 +395,8 @@ def test_origin_prefixes_the_message():
 def test_version_below_1_is_refused():
     bp = bps.linear(version=-1)
     assert errors_at(bp, "version")
+    bp["version"] = True
+    assert any("not true or false" in m for m in errors_at(bp, "version"))
 
 
 def test_a_blueprint_as_the_go_engine_writes_it_loads():
