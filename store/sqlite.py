@@ -573,24 +573,32 @@ class SqliteStore:
     # -- blueprints -------------------------------------------------------------------------------
 
     def save_blueprint(self, blueprint: Blueprint, warnings: list[Problem]) -> bool:
-        definition = blueprint.model_dump_json(exclude_none=True)
-        digest = hashlib.sha256(canonical_json(blueprint.model_dump(mode="json")).encode()).hexdigest()
-        with self.write() as tx:
-            row = tx.cursor.execute("SELECT digest FROM blueprints WHERE workflow_id = ? AND version = ?",
-                                    (blueprint.workflow_id, blueprint.version)).fetchone()
-            if row is not None:
-                if row[0] == digest:
-                    return False
-                raise BlueprintConflictError(
-                    f"version {blueprint.version} of workflow {blueprint.workflow_id!r} is already stored with "
-                    "different content; give the changed blueprint a new version")
-            tx.cursor.execute(
-                "INSERT INTO blueprints (workflow_id, version, name, definition, digest, warnings, node_count, "
-                "edge_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (blueprint.workflow_id, blueprint.version, blueprint.name, definition, digest,
-                 dump_json([[p.where, p.message, p.severity] for p in warnings]), len(blueprint.nodes),
-                 len(blueprint.edges), dump_time(datetime.now(UTC))))
-        return True
+        return self.save_blueprints([(blueprint, warnings)])[0]
+
+    def save_blueprints(self, blueprints: list[tuple[Blueprint, list[Problem]]]) -> list[bool]:
+        stored = []
+        with self.write() as tx:  # a conflict rolls back every blueprint of the call
+            for blueprint, warnings in blueprints:
+                definition = blueprint.model_dump_json(exclude_none=True)
+                digest = hashlib.sha256(canonical_json(blueprint.model_dump(mode="json")).encode()).hexdigest()
+                row = tx.cursor.execute("SELECT digest FROM blueprints WHERE workflow_id = ? AND version = ?",
+                                        (blueprint.workflow_id, blueprint.version)).fetchone()
+                if row is not None:
+                    if row[0] == digest:
+                        stored.append(False)
+                        continue
+                    raise BlueprintConflictError(
+                        f"version {blueprint.version} of workflow {blueprint.workflow_id!r} is already stored with "
+                        "different content; give the changed blueprint a new version",
+                        key=(blueprint.workflow_id, blueprint.version))
+                tx.cursor.execute(
+                    "INSERT INTO blueprints (workflow_id, version, name, definition, digest, warnings, node_count, "
+                    "edge_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (blueprint.workflow_id, blueprint.version, blueprint.name, definition, digest,
+                     dump_json([[p.where, p.message, p.severity] for p in warnings]), len(blueprint.nodes),
+                     len(blueprint.edges), dump_time(datetime.now(UTC))))
+                stored.append(True)
+        return stored
 
     def get_blueprint(self, workflow_id: str, version: int | None = None) -> StoredBlueprint | None:
         """The stored blueprint; parsed once per (workflow, version, digest) and then shared: read-only."""
