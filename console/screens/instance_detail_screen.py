@@ -44,6 +44,9 @@ def conditions_reading(compiled: CompiledBlueprint, keys: set[str]) -> list[str]
     return found
 
 
+SMALL_TERMINAL_ROWS = 30
+
+
 class InstanceDetailScreen(LiveScreen):
     """Everything about one instance. Execution actions apply to the row selected in the executions."""
 
@@ -56,6 +59,7 @@ class InstanceDetailScreen(LiveScreen):
         Binding("e", "edit_variable", "Edit variable"),
         Binding("R", "retry_instance", "Resume instance"),
         Binding("h", "search_history", "Search history"),
+        Binding("t", "toggle_graph", "Graph"),
         Binding("g", "refresh", "Refresh", show=False),
     ]
     AUTO_FOCUS = "ExecutionsTable"
@@ -83,6 +87,13 @@ class InstanceDetailScreen(LiveScreen):
         for selector, title in (("#graph", "Token graph"), ("#executions", "Executions  (select one: d f r)"),
                                 ("#context", "Context  (e to edit)"), ("#history", "History")):
             self.query_one(selector).border_title = title
+        if self.app.size.height < SMALL_TERMINAL_ROWS:  # the graph would leave the tables no room: t shows it
+            self.query_one(TokenGraph).display = False
+
+    def action_toggle_graph(self) -> None:
+        """Hide or show the token graph (hidden at first in a terminal under 30 rows)."""
+        graph = self.query_one(TokenGraph)
+        graph.display = not graph.display
 
     # -- loading ----------------------------------------------------------------------------------
 

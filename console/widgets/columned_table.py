@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.binding import Binding
 from textual.widgets import DataTable
 
 
@@ -22,6 +23,9 @@ class ColumnedTable(DataTable[object]):
     """
 
     COLUMNS: tuple[str, ...] = ()
+    # Home and End go to the first and last row, as the help says (DataTable scrolls sideways with them).
+    BINDINGS = [Binding("home", "scroll_top", "First row", show=False),
+                Binding("end", "scroll_bottom", "Last row", show=False)]
 
     def on_mount(self) -> None:
         self.ensure_columns()

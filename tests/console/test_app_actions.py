@@ -24,6 +24,7 @@ from console.screens.instances_screen import InstancesScreen
 from console.screens.mark_done_modal import MarkDoneModal
 from console.widgets.executions_table import ExecutionsTable
 from console.widgets.instances_table import InstancesTable
+from console.widgets.token_graph import TokenGraph
 from engine import WorkflowManager
 from store import open_store
 
@@ -397,3 +398,20 @@ async def test_a_key_that_does_not_apply_says_why(scenario: Scenario) -> None:
         await pilot.press("x")
         assert app.notes[-1] == ("warning", "the instance is COMPLETED: only an ACTIVE or FAILED instance can be "
                                             "cancelled")
+
+
+@run_async
+async def test_the_graph_can_be_hidden_and_starts_hidden_in_a_small_terminal(scenario: Scenario) -> None:
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_detail(pilot, scenario.ids["incident"])
+        graph = screen.query_one(TokenGraph)
+        assert graph.display
+        await pilot.press("t")
+        assert not graph.display and screen.query_one(ExecutionsTable).size.height > 20
+    app = make_app(scenario)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_detail(pilot, scenario.ids["incident"])
+        assert not screen.query_one(TokenGraph).display
+        await pilot.press("t")
+        assert screen.query_one(TokenGraph).display

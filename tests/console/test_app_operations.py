@@ -528,3 +528,16 @@ async def test_a_new_database_says_there_is_nothing_yet_on_the_blueprints_tab(tm
             assert str(app.screen.query_one("#graph-body", Static).render()) == "no blueprint"  # not "loading…"
     finally:
         manager.store.close()
+
+
+@run_async
+async def test_home_and_end_go_to_the_first_and_last_row(scenario: Scenario) -> None:
+    app = make_app(scenario, "incidents")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(IncidentsTable)
+        table.focus()
+        await pilot.press("end")
+        assert table.cursor_row == table.row_count - 1 > 0
+        await pilot.press("home")
+        assert table.cursor_row == 0
