@@ -317,18 +317,26 @@ def _check_gateway_cycles(kinds, outgoing, error) -> None:
 
 
 def _check_parallel_blocks(kinds, outgoing, incoming, warn) -> None:
+    join_origins: dict[str, set[str]] = {}
     for node_id, kind in kinds.items():
         if kind is NodeKind.PARALLEL_JOIN:
             origins: set[str] = set()
             for edge in incoming.get(node_id, []):
                 origins |= _branch_origins(edge.source_id, kinds, incoming)
+            join_origins[node_id] = origins
+    for node_id, kind in kinds.items():
+        if kind is NodeKind.PARALLEL_JOIN:
+            origins = join_origins[node_id]
             if len(origins) != 1 or "START" in origins:
                 named = ", ".join(sorted(repr(o) for o in origins if o != "START")) or "none"
                 warn(f"node {node_id!r}", "the incoming branches of this parallel join do not all come from "
                      f"one parallel split (splits found: {named}); it may wait forever")
         if kind is NodeKind.PARALLEL_SPLIT:
+            # A join fed by this split closes its block even when it also closes a nested one (a join
+            # fed by two splits, warned about above): the walk stops there rather than going past it.
+            closes_here = {j for j, origins in join_origins.items() if node_id in origins}
             for edge in outgoing.get(node_id, []):
-                end = _end_inside_branch(edge.target_id, kinds, outgoing)
+                end = _end_inside_branch(edge.target_id, kinds, outgoing, closes_here)
                 if end:
                     warn(f"node {end!r}", f"is reachable on branch {edge.id!r} of parallel split {node_id!r} "
                          "before its join: reaching it ends the instance while other branches may still run")
@@ -341,17 +349,18 @@ def _branch_origins(node_id, kinds, incoming) -> set[str]:
     return {"START" if kinds.get(n) is NodeKind.START else n for n in found}
 
 
-def _end_inside_branch(node_id, kinds, outgoing) -> str | None:
-    """The first END reachable from a branch before the branch's closing join, if any."""
+def _end_inside_branch(node_id, kinds, outgoing, joins_of_split: set[str] = frozenset()) -> str | None:
+    """The first END reachable from a branch before the branch's closing join, if any; ``joins_of_split``
+    are joins known to close the branch's own block at whatever depth they are met."""
     found = _walk_block(node_id, kinds, lambda n: (e.target_id for e in outgoing.get(n, [])),
                         opens=NodeKind.PARALLEL_SPLIT, closes=NodeKind.PARALLEL_JOIN, stops=NodeKind.END,
-                        first_stop=True)
+                        first_stop=True, boundary=joins_of_split)
     ends = [n for n in found if kinds.get(n) is NodeKind.END]
     return ends[0] if ends else None
 
 
 def _walk_block(node_id, kinds, neighbours, opens: NodeKind, closes: NodeKind, stops: NodeKind,
-                first_stop: bool = False) -> list[str]:
+                first_stop: bool = False, boundary: set[str] = frozenset()) -> list[str]:
     """Walk from ``node_id`` through the graph, counting nested parallel blocks: a node of kind ``opens``
     goes one block deeper, one of kind ``closes`` one shallower. Return the ``closes`` nodes met at depth 0
     (the block's own boundary) and the ``stops`` nodes reached, in the order found."""
@@ -371,7 +380,7 @@ def _walk_block(node_id, kinds, neighbours, opens: NodeKind, closes: NodeKind, s
                 return found
             continue
         if kind is closes:
-            if depth == 0:
+            if depth == 0 or current in boundary:
                 found.append(current)
                 continue
             depth -= 1

@@ -452,3 +452,17 @@ def test_control_characters_in_ids_and_names_are_refused_with_their_position():
     problems = {p.where: p.message for p in refused(bp).problems}
     assert "'\\x1b' at position 4" in problems["workflow_id"]
     assert "control characters" in problems["nodes[1].name"]
+
+
+def test_a_join_closing_two_splits_at_once_warns_about_the_join_only():
+    """ps -> (a -> j), (t -> ps2 -> (b -> j), (c -> j)); j -> end: j is fed by two splits (a warning), but
+    END is after j, not inside a branch."""
+    bp = blueprint(
+        "two_in_one",
+        [start(), psplit("ps"), task("a"), task("t"), psplit("ps2"), task("b"), task("c"), pjoin("j"), end()],
+        [edge("e1", "start", "ps"), edge("e2", "ps", "a"), edge("e3", "ps", "t"), edge("e4", "t", "ps2"),
+         edge("e5", "ps2", "b"), edge("e6", "ps2", "c"), edge("e7", "a", "j"), edge("e8", "b", "j"),
+         edge("e9", "c", "j"), edge("e10", "j", "end")],
+    )
+    warnings = warnings_of(bp)
+    assert [where for where, _ in warnings] == ["node 'j'"]
