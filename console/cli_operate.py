@@ -195,6 +195,9 @@ def retry_failed_command(
     with open_manager(db_path(ctx, db)) as wm:
         if workflow and wm.store.get_blueprint(workflow) is None:
             raise UnknownWorkflowError(f"unknown workflow {workflow!r}")
+        if task and not any(node.task_id == task for summary in wm.store.list_blueprints()
+                            for node in wm.get_workflow(summary.workflow_id, summary.version).nodes.values()):
+            raise WorkflowError(f"unknown task {task!r}: no stored blueprint has a node with that task_id")
         page = reports.list_incidents(wm.store, limit=1_000_000)
         chosen = [i for i in page.incidents if i.kind in kinds and i.execution_id is not None
                   and (task is None or i.task_id == task) and (workflow is None or i.workflow_id == workflow)]

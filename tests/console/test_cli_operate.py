@@ -293,3 +293,6 @@ def test_retry_failed_keeps_going_past_a_refusal_then_exits_1_naming_it(cli: Cli
 def test_retry_failed_bad_filters(cli: Cli) -> None:
     assert_one_line_error(cli("retry-failed", "--workflow", "payroll"), 1, "unknown workflow 'payroll'")
     assert_one_line_error(cli("retry-failed", "--limit", "0"), 2, "--limit")
+    cli.load_samples()
+    assert_one_line_error(cli("retry-failed", "--task", "charge_paymnet"), 1, "unknown task 'charge_paymnet'")
+    assert cli.ok("retry-failed", "--task", "charge_payment").stdout  # known, nothing failed: a report, exit 0
