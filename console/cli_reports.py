@@ -174,20 +174,22 @@ def overview_command(ctx: typer.Context, db: DbOption = None, as_json: JsonOptio
 
     Example:  wfconsole overview
 
-    Example:  wfconsole overview --json | jq '.executions.failed + .executions.stuck'
+    Example:  wfconsole overview --json | jq '.incidents.failed + .incidents.stuck'
     """
     clock = ConsoleClock(tz=UTC)
     now = clock.now()
     with open_manager(db_path(ctx, db)) as wm:
         counts = reports.execution_counts(wm.store, (), now)  # this command runs no workers
         activity = reports.activity(wm.store, now)
-    executions = {"running": counts.running, "waiting": counts.waiting, "failed": counts.failed,
-                  "stuck": counts.stuck}
+    executions = {"running": counts.running, "waiting": counts.waiting}
+    # As `incidents` and the console count them: an instance stopped at a split is a FAILED incident too.
+    incidents = {"failed": counts.failed, "stuck": counts.stuck}
     last_hour = {"since": iso(activity.since), "instances_started": sum(activity.started),
                  "instances_completed": sum(activity.completed), "tasks_completed": sum(activity.tasks_completed)}
     if as_json:
         write_json({
             "instances": activity.by_status, "by_workflow": activity.by_workflow, "executions": executions,
+            "incidents": incidents,
             "open_tasks": [{"task_id": t.task_id, "running": t.running, "waiting": t.waiting, "failed": t.failed,
                             "stuck": t.stuck, "oldest_waiting": iso(t.oldest)} for t in activity.open_tasks],
             "last_hour": {**last_hour, "per_minute": {"instances_started": activity.started,
@@ -198,9 +200,8 @@ def overview_command(ctx: typer.Context, db: DbOption = None, as_json: JsonOptio
     console = stdout_console()
     total = sum(activity.by_status.values())
     console.print(Text.assemble(("instances   ", "bold"), f"{total} · ", *_joined(activity.by_status)))
-    console.print(Text.assemble(("executions  ", "bold"),
-                                f"{counts.running} running · {counts.waiting} waiting · ",
-                                styled("FAILED").append(f" {counts.failed}"), " · ",
+    console.print(Text.assemble(("executions  ", "bold"), f"{counts.running} running · {counts.waiting} waiting"))
+    console.print(Text.assemble(("incidents   ", "bold"), styled("FAILED").append(f" {counts.failed}"), " · ",
                                 styled("STUCK").append(f" {counts.stuck}")))
     console.print(Text.assemble(("last hour   ", "bold"),
                                 f"{last_hour['instances_started']} started · {last_hour['instances_completed']} "
