@@ -7,18 +7,27 @@ instead of going through the engine, so 100,000 instances take seconds rather th
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sqlite3
+import sys
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from engine import WorkflowManager
-from store import open_store
-from store.codec import dump_time
+# Run as a script, this file's directory comes first on sys.path, and bench/engine.py would shadow the
+# engine package (as in bench/engine.py).
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+
+from engine import WorkflowManager  # noqa: E402  (after the path fix above)
+from store import open_store  # noqa: E402
+from store.codec import dump_time  # noqa: E402
 
 VERIFICATION_FLOW: dict[str, Any] = {
     "workflow_id": "verification",
@@ -285,3 +294,22 @@ def _copy_instance(template: Template, new_id: str, no: int, seq: int, customer:
         rows["history"].append((seq + count, seq + 1, no, new_id, fix(at), fix(entries), notable))
         seq += count
     return seq
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Fill a wfconsole database with instances, for the benchmarks "
+                                                 "or to try the console on a large database.")
+    parser.add_argument("db", help="the database file (created if missing)")
+    parser.add_argument("--instances", type=int, default=100_000)
+    parser.add_argument("--history", type=int, default=1_000_000, help="about this many history rows")
+    parser.add_argument("--mixed", action="store_true",
+                        help="mixed statuses (active, incidents, failed, cancelled) instead of all finished")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    written = preload(args.db, args.instances, args.history, mix=MIXED if args.mixed else None)
+    print(f"{args.db}: {json.dumps(written, default=str)} in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -41,6 +41,7 @@ class HistorySearchScreen(LiveScreen):
         super().__init__()
         self.initial_instance = instance_id or ""
         self.query_in_force: HistoryQuery | None = None
+        self._searched = False
         self.hits: list[HistoryHit] = []
 
     def compose(self) -> ComposeResult:
@@ -83,9 +84,13 @@ class HistorySearchScreen(LiveScreen):
                             actor=self._field("actor") or None, since=since, until=until, limit=LIMIT)
 
     def reload(self) -> None:
+        self._searched = True
         query = self.read_filters()
         if isinstance(query, str):
             self._status(Text.assemble(("✗ ", "bold red"), query))
+            self.query_in_force = None  # a search still running must not show its rows under this error
+            self.hits = []
+            self.query_one(HistoryResultsTable).show([], self.clock)  # the old rows do not match these filters
             return
         self.query_in_force = query
         self._status(Text("searching…", style="italic dim"))
@@ -138,7 +143,7 @@ class HistorySearchScreen(LiveScreen):
 
     @on(Select.Changed)
     def _kind_changed(self) -> None:
-        if self.is_mounted and self.query_in_force is not None:
+        if self.is_mounted and self._searched:
             self.reload()
 
     @on(HistoryResultsTable.Opened)
@@ -155,6 +160,14 @@ class HistorySearchScreen(LiveScreen):
             self.query_one(f"#h-{name}", Input).value = ""
         self.query_one("#h-kind", Select).clear()
         self.reload()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":  # Esc goes somewhere only from a filter, or from a search opened over an instance
+            return isinstance(self.focused, (Input, Select)) or len(self.app.screen_stack) > 1 or None
+        return True
+
+    def on_descendant_focus(self) -> None:
+        self.refresh_bindings()
 
     def action_back(self) -> None:
         """From a filter to the results; from the results back to the instance this search came from."""

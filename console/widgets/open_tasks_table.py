@@ -29,7 +29,7 @@ class OpenTasksTable(DataTable[object]):
         self.add_column("HANDLED BY", key="by")
         for label in ("RUNNING", "WAITING", "FAILED", "STUCK"):
             self.add_column(Text(label, justify="right"), key=label)
-        self.add_column(Text("OLDEST WAITING", justify="right"), key="oldest")
+        self.add_column(Text("OLDEST", justify="right"), key="oldest")  # how long the oldest one has waited
 
     def show(self, tasks: list[OpenTask], local_task_ids: Collection[str], clock: ConsoleClock) -> None:
         """Replace the rows: tasks a person must do first, the longest waiting first."""

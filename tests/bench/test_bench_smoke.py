@@ -7,6 +7,7 @@ The numbers are not judged here (CI machines vary); BENCHMARKS.md records them.
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -81,3 +82,16 @@ def test_layouts_quick_run_replays_every_variant(tmp_path: Path) -> None:
         behind = rows["event log, the rest written behind every 100 steps"]["wal_pages_per_completion"]
         assert 0 < log_alone < behind < reference["wal_pages_per_completion"]
     assert not list(tmp_path.iterdir()), "the benchmark left files behind"
+
+
+def test_preload_runs_as_a_script(tmp_path: Path) -> None:
+    db = tmp_path / "big.db"
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "preload.py"), str(db), "--instances", "40",
+                           "--history", "400", "--mixed"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    connection = sqlite3.connect(db)
+    try:
+        assert connection.execute("SELECT COUNT(*) FROM instances").fetchone()[0] == 40
+        assert connection.execute("SELECT COUNT(DISTINCT status) FROM instances").fetchone()[0] > 1
+    finally:
+        connection.close()

@@ -374,6 +374,7 @@ async def test_history_search_across_instances_and_within_one(scenario: Scenario
         assert isinstance(screen, HistorySearchScreen)
         table = screen.query_one(HistoryResultsTable)
         assert table.row_count > 10  # the newest events of every instance
+        assert screen.check_action("back", ()) is None  # the top of the History tab: Esc leads nowhere
         await pilot.press("slash", "tab", "tab", *"approve", "tab", *"alice", "enter")  # node and actor
         await settle(pilot)
         assert [(h.entry.node_id, h.entry.actor) for h in table._hits] == [("approve", "alice")] * len(table._hits)
@@ -391,6 +392,7 @@ async def test_history_search_across_instances_and_within_one(scenario: Scenario
         await pilot.press("slash", "tab", "tab", "tab", "tab", *"yesterday", "enter")
         await settle(pilot)
         assert "is not a time" in str(within.query_one("#history-status", Static).render())
+        assert within.query_one(HistoryResultsTable).row_count == 0  # no rows of the previous filters under it
         await pilot.press("escape", "escape")  # to the results, then back to the instance
         await settle(pilot)
         assert isinstance(app.screen, InstanceDetailScreen)
