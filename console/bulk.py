@@ -42,10 +42,10 @@ def run_bulk(rows: Iterable[Row], action: Callable[[Row], object], label: Callab
     return result
 
 
-def summary(verb: str, result: BulkResult) -> tuple[str, str, str]:
+def summary(verb: str, result: BulkResult, noun: str = "incidents") -> tuple[str, str, str]:
     """(title, message, severity) of one notification: how many were done, then each refusal on a line."""
     if not result.refused:
-        done = result.done[0] if len(result.done) == 1 else f"{len(result.done)} incidents"
+        done = result.done[0] if len(result.done) == 1 else f"{len(result.done)} {noun}"
         return verb.capitalize(), f"{verb} {done}", "information"
     title = f"{verb.capitalize()}: {len(result.done)} of {result.total} done, {len(result.refused)} refused"
     lines = [f"• {label}: {reason}" for label, reason in result.refused[:SHOWN_REFUSALS]]

@@ -48,6 +48,20 @@ def incident_label(incident: Incident) -> str:
     return f"{short_id(incident.instance_id)} {incident.node_id}"
 
 
+def listing_text(chosen: list[Incident], explanation: str, page: IncidentPage | None) -> Text:
+    """The body of a bulk confirmation: what happens, the first rows, and whether more exist than are listed."""
+    text = Text(explanation + "\n\n", style="dim")
+    for incident in chosen[:15]:
+        text.append(f"• {incident_label(incident)}  ", style="bold")
+        text.append(f"{incident.workflow_id}  {' '.join(incident.reason.split())[:60]}\n", style="dim")
+    if len(chosen) > 15:
+        text.append(f"… and {len(chosen) - 15} more\n", style="dim")
+    if page is not None and page.total > len(page.incidents):  # `a` marks what is listed, not every one
+        text.append(f"\nOnly the {len(page.incidents):,} oldest of {page.total:,} incidents are listed here; "
+                    "`wfconsole retry-failed` retries every failed execution.\n", style="yellow")
+    return text
+
+
 class IncidentsScreen(LiveScreen):
     """Incidents oldest first. Actions apply to the rows marked with space, or to the row under the cursor."""
 
@@ -220,20 +234,24 @@ class IncidentsScreen(LiveScreen):
     @work(exclusive=True, group="dialog")
     async def _confirm_then(self, chosen: list[Incident], verb: str, done: str,
                             action: Callable[[Incident], object], explanation: str) -> None:
+        body = listing_text(chosen, explanation, self.page)
         if len(chosen) > 1 and not await self.ask(
-                ConfirmModal(f"{verb.capitalize()} {len(chosen)} incidents?", self._listing(chosen, explanation),
-                             verb.capitalize())):
+                ConfirmModal(f"{verb.capitalize()} {len(chosen)} incidents?", body, verb.capitalize())):
             return
         self._bulk(chosen, done, action)
 
     @work(exclusive=True, group="dialog")
     async def _fail_flow(self, chosen: list[Incident]) -> None:
-        title = f"Fail {incident_label(chosen[0])}?" if len(chosen) == 1 else f"Fail {len(chosen)} executions?"
+        stuck = [i for i in chosen if i.kind == "STUCK" and i.execution_id]  # only these can be failed
+        title = f"Fail {incident_label(stuck[0])}?" if len(stuck) == 1 else f"Fail {len(stuck)} stuck executions?"
+        skipped = len(chosen) - len(stuck)
+        left = f" The other {skipped} marked row(s) are not stuck executions and are left as they are." \
+            if skipped else ""
         reason = await self.ask(ReasonModal(
             title, "Each stuck execution becomes FAILED (an incident) with this reason; it can be retried or marked "
-            "done later. Rows that already failed are left as they are.", "Fail", "e.g. worker host lost"))
+            f"done later.{left}", "Fail", "e.g. worker host lost"))
         if reason is not None:
-            self._bulk(chosen, "failed", lambda incident: self._fail_one(incident, reason))
+            self._bulk(stuck, "failed", lambda incident: self._fail_one(incident, reason), noun="executions")
 
     def _fail_one(self, incident: Incident, reason: str) -> None:
         if incident.kind != "STUCK" or not incident.execution_id:
@@ -252,24 +270,14 @@ class IncidentsScreen(LiveScreen):
             if len(instances) > 1 else "Cancel instance", "e.g. duplicate order"))
         if reason is not None:
             self._bulk(instances, "cancelled", lambda instance_id: self.backend.cancel(instance_id, reason),
-                       label=short_id)
-
-    @staticmethod
-    def _listing(chosen: list[Incident], explanation: str) -> Text:
-        text = Text(explanation + "\n\n", style="dim")
-        for incident in chosen[:15]:
-            text.append(f"• {incident_label(incident)}  ", style="bold")
-            text.append(f"{incident.workflow_id}  {' '.join(incident.reason.split())[:60]}\n", style="dim")
-        if len(chosen) > 15:
-            text.append(f"… and {len(chosen) - 15} more\n", style="dim")
-        return text
+                       label=short_id, noun="instances")
 
     @work(thread=True, group="action", exit_on_error=False)
     def _bulk(self, rows: list, done: str, action: Callable[[object], object],
-              label: Callable[[object], str] = incident_label) -> None:
+              label: Callable[[object], str] = incident_label, noun: str = "incidents") -> None:
         """Act on each row in its own transaction; one notification says what was done and what refused."""
         result = run_bulk(rows, action, label)
-        title, message, severity = summary(done, result)
+        title, message, severity = summary(done, result, noun)
         self.app.call_from_thread(self.notify, message, title=title, severity=severity,
                                   timeout=6 if severity == "information" else 15)
         self.app.call_from_thread(self.query_one(IncidentsTable).clear_marks)

@@ -29,6 +29,7 @@ from console.screens.instance_detail_screen import InstanceDetailScreen
 from console.screens.instances_screen import InstancesScreen
 from console.screens.load_blueprint_modal import LoadBlueprintModal
 from console.screens.overview_screen import OverviewScreen
+from console.screens.reason_modal import ReasonModal
 from console.screens.start_instance_modal import StartInstanceModal
 from console.widgets.history_results_table import HistoryResultsTable
 from console.widgets.incidents_table import IncidentsTable
@@ -169,7 +170,7 @@ async def test_bulk_cancel_asks_one_reason_for_every_instance(scenario: Scenario
         assert view.status == "CANCELLED" and cancelled.details["reason"] == "duplicate orders"
         assert cancelled.actor == "operator"
     assert scenario.manager.get_status(scenario.ids["at_approval"]).status == "ACTIVE"
-    assert ("information", "cancelled 2 incidents") in app.notes
+    assert ("information", "cancelled 2 instances") in app.notes
 
 
 @run_async
@@ -185,6 +186,24 @@ async def test_a_stuck_execution_can_be_failed_with_a_reason(scenario: Scenario)
         await pilot.press(*"reviewer left", "enter")
         await settle(pilot)
     [review] = [e for e in scenario.manager.get_status(scenario.ids["claim_waiting"]).executions]
+    assert (review.status, review.error) == ("FAILED", "reviewer left")
+
+
+@run_async
+async def test_failing_every_marked_row_fails_the_stuck_ones_and_says_the_rest_are_left(scenario: Scenario) -> None:
+    scenario.manager.mark_stuck(scenario.open_execution("claim_waiting", "review"), "lease lapsed", actor="check")
+    app = make_app(scenario, "incidents")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a", "f")  # every row marked: one stuck execution among failures and a split
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ReasonModal) and dialog.title_text.startswith("Fail ")
+        assert "not stuck executions and are left as they are" in dialog.explanation
+        await pilot.press(*"reviewer left", "enter")
+        await settle(pilot)
+        assert app.notes[-1][0] == "information" and "review" in app.notes[-1][1]  # no refusal to report
+    [review] = scenario.manager.get_status(scenario.ids["claim_waiting"]).executions
     assert (review.status, review.error) == ("FAILED", "reviewer left")
 
 
@@ -543,3 +562,14 @@ async def test_home_and_end_go_to_the_first_and_last_row(scenario: Scenario) -> 
         assert table.cursor_row == table.row_count - 1 > 0
         await pilot.press("home")
         assert table.cursor_row == 0
+
+
+def test_a_bulk_confirmation_says_when_more_incidents_exist_than_are_listed(scenario: Scenario) -> None:
+    from console.screens.incidents_screen import listing_text
+    from store.reports import IncidentPage, list_incidents
+
+    page = list_incidents(scenario.manager.store)
+    assert "are listed here" not in plain(listing_text(page.incidents, "Retry them.", page))
+    cut = IncidentPage(page.incidents[:1], failed=page.failed, stuck=page.stuck)  # the oldest one shown of more
+    text = plain(listing_text(cut.incidents, "Retry them.", cut))
+    assert f"Only the 1 oldest of {page.total} incidents are listed here" in " ".join(text.split())
