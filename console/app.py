@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import weakref
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on, work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.logging import TextualHandler
 from textual.reactive import reactive
@@ -202,6 +203,13 @@ class WfConsoleApp(App[None]):
             self.call_from_thread(self.exit)
 
     # -- views, app-wide messages and keys --------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's palette entries, less "Keys" and "Quit": the console's own (``Console: Keys``,
+        ``Console: Quit``) are listed already."""
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Keys", "Quit"):
+                yield command
 
     def action_go(self, mode: str) -> None:
         """Show a view; its own key again goes back to its first screen (e.g. from an instance to the list)."""

@@ -18,7 +18,7 @@ NAVIGATION: list[tuple[str, str]] = [
     ("↑ ↓  PgUp PgDn  Home End", "move in a table, a tree or the graph"),
     ("Tab  Shift+Tab", "move between panes and form fields"),
     ("Enter", "open the selected instance (or execution, in full); submit a form"),
-    ("Ctrl+S", "send the mark-done form"),
+    ("Ctrl+S", "send a form (mark done, start an instance)"),
     ("Esc", "back / close a form without sending"),
     ("mouse", "click rows and buttons, scroll with the wheel"),
 ]

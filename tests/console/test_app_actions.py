@@ -415,3 +415,12 @@ async def test_the_graph_can_be_hidden_and_starts_hidden_in_a_small_terminal(sce
         assert not screen.query_one(TokenGraph).display
         await pilot.press("t")
         assert screen.query_one(TokenGraph).display
+
+
+@run_async
+async def test_the_palette_lists_keys_and_quit_once(scenario: Scenario) -> None:
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Keys" not in titles and "Quit" not in titles and "Theme" in titles  # the console's own remain
