@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from console.cli_input import BadInputError, read_text_file
@@ -219,6 +220,9 @@ class ConsoleBackend:
         """
         if path.strip() in ("", "-"):
             raise BadInputError("type the path of a blueprint JSON file")
+        if any(c in path for c in "*?[") and not Path(path.strip()).expanduser().exists():
+            raise BadInputError(f"{path.strip()}: one file at a time here; `wfconsole load {path.strip()}` loads "
+                                "every file that matches, all or none")
         text = read_text_file(path.strip(), "blueprint file")
         try:
             compiled = compile_blueprint(text, path)

@@ -360,6 +360,9 @@ async def test_a_refused_blueprint_file_lists_every_problem_and_stores_nothing(s
         assert app.screen is form  # stays open, to try again
         outcome = str(form.query_one("#load-outcome", Static).render())
         assert "Refused" in outcome and "Nothing was stored" in outcome
+        form._load(str(tmp_path / "*.json"))  # a pattern: the command line loads several, not this form
+        await settle(pilot)
+        assert "one file at a time here; `wfconsole load" in str(form.query_one("#load-outcome", Static).render())
         report = plain(form.query_one("#load-problems", Static).content)
         problems = validate(json.dumps(REFUSED))
         assert len([p for p in problems if p.severity == "error"]) >= 3
