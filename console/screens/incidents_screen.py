@@ -116,6 +116,7 @@ class IncidentsScreen(LiveScreen):
         self.page = page
         self.query_one(IncidentsTable).show(page.incidents, self.clock)
         self._draw_detail()
+        self.query_one(IncidentsTable).display = bool(page.incidents)  # no column labels over nothing
         empty = self.query_one("#empty", Static)
         empty.display = not page.incidents
         empty.update("No incidents: nothing has failed and nothing is stuck. Failed and stuck executions, "

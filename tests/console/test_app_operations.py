@@ -576,3 +576,17 @@ def test_a_bulk_confirmation_says_when_more_incidents_exist_than_are_listed(scen
     cut = IncidentPage(page.incidents[:1], failed=page.failed, stuck=page.stuck)  # the oldest one shown of more
     text = plain(listing_text(cut.incidents, "Retry them.", cut))
     assert f"Only the 1 oldest of {page.total} incidents are listed here" in " ".join(text.split())
+
+
+@run_async
+async def test_no_incidents_shows_a_message_and_no_empty_table(tmp_path: Path) -> None:
+    manager = WorkflowManager(open_store(str(tmp_path / "new.db")))
+    try:
+        app = RecordingApp(manager=manager, actor="operator", poll_seconds=0, start_mode="incidents",
+                           clock=ConsoleClock.fixed(NOW))
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert not app.screen.query_one(IncidentsTable).display
+            assert "No incidents" in str(app.screen.query_one("#empty", Static).render())
+    finally:
+        manager.store.close()
