@@ -146,12 +146,18 @@ def list_command(
         "--search", "-q", metavar="TEXT",
         help="Only instances whose id, workflow, current nodes or a context value holds TEXT (any case), "
              "as the console's search.")] = None,
+    task: Annotated[str | None, typer.Option(
+        "--task", "-t", metavar="TASK",
+        help="Only instances with an open (ACTIVE, FAILED or STUCK) execution of this task_id, as Enter on the "
+             "console's open tasks.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most this many rows.")] = 50,
     db: DbOption = None, as_json: JsonOption = False,
 ) -> None:
     """List instances, newest first, with short ids (the first 8 characters) that other commands accept.
 
     Example:  wfconsole list --status FAILED --workflow loan_approval
+
+    Example:  wfconsole list --task manual_review      (the instances waiting for that task)
 
     Example:  wfconsole list --search ada@example.com
 
@@ -164,8 +170,10 @@ def list_command(
     with open_manager(db_path(ctx, db)) as wm:
         if workflow and wm.store.get_blueprint(workflow) is None:
             raise UnknownWorkflowError(f"unknown workflow {workflow!r}")
-        summaries = wm.list_instances(InstanceQuery(status=wanted, workflow_id=workflow, text=text, limit=limit))
-        counts = wm.store.count_instances(InstanceQuery(workflow_id=workflow, text=text))
+        task_id = filter_text("--task", task)
+        summaries = wm.list_instances(InstanceQuery(status=wanted, workflow_id=workflow, text=text, task_id=task_id,
+                                                    limit=limit))
+        counts = wm.store.count_instances(InstanceQuery(workflow_id=workflow, text=text, task_id=task_id))
     total = counts.get(str(wanted), 0) if wanted else sum(counts.values())
     if as_json:
         write_json({"instances": [instance_summary_doc(s) for s in summaries], "total": total, "counts": counts})
@@ -174,7 +182,8 @@ def list_command(
     if not summaries:
         console.print("no instances" + (f" in status {wanted}" if wanted else "")
                       + (f" of workflow {escape(workflow)}" if workflow else "")
-                      + (f" matching {escape(repr(text))}" if text else ""))
+                      + (f" matching {escape(repr(text))}" if text else "")
+                      + (f" with an open execution of task {escape(task_id)}" if task_id else ""))
         return
     console.print(instances_table(summaries))
     by_status = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))

@@ -86,11 +86,13 @@ class InstanceView:
 
 @dataclass(frozen=True)
 class InstanceQuery:
-    """Filters of an instance listing. ``text`` matches id, workflow, node or a variable's value."""
+    """Filters of an instance listing. ``text`` matches id, workflow, node or a variable's value; ``task_id``
+    keeps the instances with an open (ACTIVE, FAILED or STUCK) execution of that task."""
 
     status: InstanceStatus | None = None
     workflow_id: str | None = None
     text: str | None = None
+    task_id: str | None = None
     limit: int = 50
     offset: int = 0
 

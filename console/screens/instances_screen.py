@@ -47,6 +47,7 @@ class InstancesScreen(LiveScreen):
         self.status: InstanceStatus | None = None
         self.workflow_id: str | None = None
         self.text: str | None = None
+        self.task_id: str | None = None  # instances with an open execution of this task (from the overview)
         self.page_index = 0
         self.page: InstancesPage | None = None
 
@@ -64,7 +65,7 @@ class InstancesScreen(LiveScreen):
 
     def listing_query(self) -> InstanceQuery:
         """The listing query of the filters in force and the current page."""
-        return InstanceQuery(status=self.status, workflow_id=self.workflow_id, text=self.text,
+        return InstanceQuery(status=self.status, workflow_id=self.workflow_id, text=self.text, task_id=self.task_id,
                              limit=PAGE_SIZE, offset=self.page_index * PAGE_SIZE)
 
     def reload(self) -> None:
@@ -95,7 +96,7 @@ class InstancesScreen(LiveScreen):
         empty = self.query_one("#empty", Static)
         empty.display = not page.rows
         if not page.rows:
-            filtered = self.status or self.workflow_id or self.text
+            filtered = self.status or self.workflow_id or self.text or self.task_id
             empty.update("No instance matches these filters. Press a to show every status, Esc to clear every "
                          "filter." if filtered else "No instances in this database yet.")
         self._draw_counts()
@@ -109,14 +110,15 @@ class InstancesScreen(LiveScreen):
         total = self.page.total if self.page is not None else 0
         pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
         self.query_one(CountsBar).show(counts, str(self.status) if self.status else None, self.workflow_id,
-                                       self.text, self.page_index + 1, pages, loading)
+                                       self.text, self.page_index + 1, pages, loading, task_id=self.task_id)
 
     # -- filters and paging -----------------------------------------------------------------------
 
-    def apply_filters(self, status: str | None, workflow_id: str | None) -> None:
-        """Show the instances in ``status`` of ``workflow_id`` (``None``: any), first page, no search."""
+    def apply_filters(self, status: str | None, workflow_id: str | None, task_id: str | None = None) -> None:
+        """Show the instances in ``status`` of ``workflow_id`` (``None``: any) with an open execution of
+        ``task_id`` (``None``: any), first page, no search."""
         self.status = InstanceStatus(status) if status else None
-        self.workflow_id, self.text, self.page_index = workflow_id, None, 0
+        self.workflow_id, self.task_id, self.text, self.page_index = workflow_id, task_id, None, 0
         if self.is_mounted:
             self.reload()  # otherwise on_mount loads with these filters
 
@@ -142,8 +144,8 @@ class InstancesScreen(LiveScreen):
         self.query_one(SearchBar).open(self.text)
 
     def action_clear_filters(self) -> None:
-        """Drop the status, workflow and text filters."""
-        self.status, self.workflow_id, self.text, self.page_index = None, None, None, 0
+        """Drop the status, workflow, task and text filters."""
+        self.status, self.workflow_id, self.text, self.task_id, self.page_index = None, None, None, None, 0
         self.reload()
 
     def action_workflow(self) -> None:

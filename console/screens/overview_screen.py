@@ -60,7 +60,7 @@ class OverviewScreen(LiveScreen):
     def on_mount(self) -> None:
         self.query_one("#overview-charts").border_title = "Last hour, per minute"
         self.query_one("#overview-counts").border_title = "Instances by workflow and status  (Enter lists them)"
-        self.query_one("#overview-tasks").border_title = "Open tasks"
+        self.query_one("#overview-tasks").border_title = "Open tasks  (Enter lists their instances)"
         self.watch(self.app, "runtime_status", self._show_attention, init=True)
 
     # -- loading ----------------------------------------------------------------------------------
@@ -119,6 +119,10 @@ class OverviewScreen(LiveScreen):
     @on(WorkflowCountsTable.Chosen)
     def _chosen(self, event: WorkflowCountsTable.Chosen) -> None:
         self.console.show_instances(event.status, event.workflow_id)
+
+    @on(OpenTasksTable.Chosen)
+    def _task_chosen(self, event: OpenTasksTable.Chosen) -> None:
+        self.console.show_instances(task_id=event.task_id)
 
     def action_list_cell(self) -> None:
         """List the instances of the workflow and status under the cursor."""

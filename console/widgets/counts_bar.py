@@ -18,7 +18,7 @@ class CountsBar(Static):
     """
 
     def show(self, counts: dict[str, int], status: str | None, workflow_id: str | None, text: str | None,
-             page: int, pages: int, loading: bool = False) -> None:
+             page: int, pages: int, loading: bool = False, task_id: str | None = None) -> None:
         """Draw the counts of the current filters and where in the listing the operator is."""
         line = Text()
         total = sum(counts.values())
@@ -33,6 +33,10 @@ class CountsBar(Static):
         if workflow_id:
             line.append("│ workflow ", style="dim")
             line.append(workflow_id, style="bold")
+            line.append("  ")
+        if task_id:
+            line.append("│ open task ", style="dim")
+            line.append(task_id, style="bold")
             line.append("  ")
         if text:
             line.append("│ search ", style="dim")

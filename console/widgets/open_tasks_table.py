@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from rich.text import Text
+from textual import on
+from textual.binding import Binding
+from textual.message import Message
 from textual.widgets import DataTable
 
 from console.formatting import STATUS_STYLES, ConsoleClock
@@ -12,7 +15,17 @@ from store.reports import OpenTask
 
 
 class OpenTasksTable(DataTable[object]):
-    """One row per task with open executions; the tasks waiting longest for a person stand out."""
+    """One row per task with open executions; the tasks waiting longest for a person stand out. Enter posts
+    :class:`OpenTasksTable.Chosen` with the task under the cursor."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "List its instances")]
+
+    class Chosen(Message):
+        """The operator chose a task: list the instances with an open execution of it."""
+
+        def __init__(self, task_id: str) -> None:
+            super().__init__()
+            self.task_id = task_id
 
     DEFAULT_CSS = """
     OpenTasksTable { height: auto; max-height: 100%; }
@@ -52,3 +65,9 @@ class OpenTasksTable(DataTable[object]):
             self.add_row(*cells, key=task.task_id)
         if tasks:
             self.move_cursor(row=min(row, len(tasks) - 1), animate=False)
+
+    @on(DataTable.RowSelected)
+    def _chosen(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.post_message(self.Chosen(str(event.row_key.value)))

@@ -31,9 +31,11 @@ from console.screens.load_blueprint_modal import LoadBlueprintModal
 from console.screens.overview_screen import OverviewScreen
 from console.screens.reason_modal import ReasonModal
 from console.screens.start_instance_modal import StartInstanceModal
+from console.widgets.counts_bar import CountsBar
 from console.widgets.history_results_table import HistoryResultsTable
 from console.widgets.incidents_table import IncidentsTable
 from console.widgets.nav_bar import NavBar
+from console.widgets.open_tasks_table import OpenTasksTable
 from console.widgets.runtime_bar import RuntimeBar
 from engine import WorkflowManager
 from engine.validate import validate
@@ -92,6 +94,29 @@ async def test_the_overview_comes_first_and_the_instances_are_one_key_away(scena
         assert isinstance(listing, InstancesScreen)
         assert (listing.workflow_id, listing.status) == ("order_fulfilment", "ACTIVE")
         assert listing.page is not None and listing.page.total == 3
+
+
+@run_async
+async def test_enter_on_an_open_task_lists_the_instances_waiting_for_it(scenario: Scenario) -> None:
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        tasks = app.screen.query_one(OpenTasksTable)
+        row = [key.value for key in tasks.rows].index("pack")
+        tasks.focus()
+        tasks.move_cursor(row=row)
+        await pilot.press("enter")
+        await settle(pilot)
+        listing = app.screen
+        assert isinstance(listing, InstancesScreen) and listing.task_id == "pack"
+        expected = {e.instance_id for e in scenario.manager.store.list_executions(["ACTIVE", "FAILED", "STUCK"])
+                    if e.task_id == "pack"}
+        assert len(expected) == 2  # the failed pack and the one waiting
+        assert listing.page is not None and {row.id for row in listing.page.rows} == expected
+        assert "open task pack" in str(listing.query_one(CountsBar).render())
+        await pilot.press("escape")  # clears every filter, the task too
+        await settle(pilot)
+        assert listing.task_id is None and listing.page.total == len(instance_ids(scenario.manager))
 
 
 @run_async

@@ -346,6 +346,17 @@ def test_workers_on_a_database_that_does_not_exist_is_refused_and_creates_nothin
     assert not Path(cli.db).exists()
 
 
+def test_list_by_open_task(cli: Cli) -> None:
+    cli.load_samples()
+    waiting = cli.start("user_onboarding", {"user_email": "a@example.com"})["instance_id"]
+    moved_on = cli.start("user_onboarding", {"user_email": "b@example.com"})["instance_id"]
+    cli.ok("done", f"{moved_on[:8]}:create_account", "-o", "{}")
+    listed = cli.json("list", "--task", "create_account")
+    assert [i["id"] for i in listed["instances"]] == [waiting] and listed["total"] == 1
+    assert cli.ok("list", "--task", "nothing_like_it").stdout.strip() == \
+        "no instances with an open execution of task nothing_like_it"
+
+
 def test_list_on_an_empty_database(cli: Cli) -> None:
     cli.load_samples()
     assert cli.ok("list").stdout.strip() == "no instances"
