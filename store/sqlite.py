@@ -800,8 +800,8 @@ class SqliteStore:
             params.append(query.workflow_id)
         if query.task_id:
             # The open executions' index (ix_executions_open), then their rows: a few, however many finished.
-            clauses.append(f"id IN (SELECT instance_id FROM executions INDEXED BY ix_executions_open "
-                           f"WHERE {OPEN_EXECUTIONS} AND task_id = ?)")
+            clauses.append("id IN (SELECT instance_id FROM executions INDEXED BY ix_executions_open "
+                           "WHERE status IN ('ACTIVE', 'FAILED', 'STUCK') AND task_id = ?)")
             params.append(query.task_id)
         if query.text:
             pattern = like_pattern(query.text)
