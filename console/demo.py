@@ -204,8 +204,8 @@ def _populate(d: _Driver, rng: random.Random, summary: DemoSummary) -> None:  # 
     # Stuck: a worker host died holding a shipment; nobody else runs ship_order for that queue.
     iid = start("order_fulfilment", _order(rng, n), "stuck")
     d.drive(iid, stop_at=lambda e: e.task_id == "ship_order")
-    wm.mark_stuck(d.first(iid, "ship_order").id, "the lease of worker host wh-03:4711 expired 40 min ago and "
-                  "no running runtime took the execution over", actor="stuck-check")
+    wm.mark_stuck(d.first(iid, "ship_order").id, "the lease of worker host wh-03:4711 lapsed and no running "
+                  "runtime took the execution over", actor="stuck-check")
     # Failed at an exclusive split: init was completed by hand without the 'ok' flag.
     iid = start("verification", _verification(rng, n), "failed at a split")
     try:
