@@ -223,13 +223,13 @@ class WfConsoleApp(App[None]):
             self.pop_screen()
 
     def show_instances(self, status: str | None = None, workflow_id: str | None = None,
-                       task_id: str | None = None) -> None:
-        """Show the instances view filtered by ``status``, ``workflow_id`` and an open execution of
-        ``task_id`` (``None``: every one)."""
+                       task_id: str | None = None, version: int | None = None) -> None:
+        """Show the instances view filtered by ``status``, ``workflow_id`` (``version`` of it), and an open
+        execution of ``task_id`` (``None``: every one)."""
         self.action_go("instances")
         listing = self.screen_stack[0]
         if isinstance(listing, InstancesScreen):
-            listing.apply_filters(status, workflow_id, task_id)
+            listing.apply_filters(status, workflow_id, task_id, version)
 
     @on(OpenInstance)
     def _open_instance(self, message: OpenInstance) -> None:

@@ -93,6 +93,7 @@ class InstanceQuery:
     workflow_id: str | None = None
     text: str | None = None
     task_id: str | None = None
+    version: int | None = None  # of ``workflow_id``'s blueprint
     limit: int = 50
     offset: int = 0
 

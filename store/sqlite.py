@@ -798,6 +798,9 @@ class SqliteStore:
         if query.workflow_id:
             clauses.append("workflow_id = ?")
             params.append(query.workflow_id)
+        if query.version is not None:
+            clauses.append("version = ?")
+            params.append(query.version)
         if query.task_id:
             # The open executions' index (ix_executions_open), then their rows: a few, however many finished.
             clauses.append("id IN (SELECT instance_id FROM executions INDEXED BY ix_executions_open "

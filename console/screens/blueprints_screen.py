@@ -217,7 +217,7 @@ class BlueprintsScreen(LiveScreen):
         self.action_list_instances()
 
     def action_list_instances(self) -> None:
-        """List the instances of the selected workflow."""
+        """List the instances of the selected version of a workflow (those its row counts)."""
         selected = self.query_one(BlueprintsTable).selected
         if selected is not None:
-            self.console.show_instances(None, selected.workflow_id)
+            self.console.show_instances(None, selected.workflow_id, version=selected.version)

@@ -48,6 +48,7 @@ class InstancesScreen(LiveScreen):
         self.workflow_id: str | None = None
         self.text: str | None = None
         self.task_id: str | None = None  # instances with an open execution of this task (from the overview)
+        self.version: int | None = None  # of the workflow's blueprint (from the blueprints tab)
         self.page_index = 0
         self.page: InstancesPage | None = None
 
@@ -66,6 +67,7 @@ class InstancesScreen(LiveScreen):
     def listing_query(self) -> InstanceQuery:
         """The listing query of the filters in force and the current page."""
         return InstanceQuery(status=self.status, workflow_id=self.workflow_id, text=self.text, task_id=self.task_id,
+                             version=self.version,
                              limit=PAGE_SIZE, offset=self.page_index * PAGE_SIZE)
 
     def reload(self) -> None:
@@ -109,16 +111,19 @@ class InstancesScreen(LiveScreen):
         counts = self.page.counts if self.page is not None else {}
         total = self.page.total if self.page is not None else 0
         pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
-        self.query_one(CountsBar).show(counts, str(self.status) if self.status else None, self.workflow_id,
+        workflow = f"{self.workflow_id} v{self.version}" if self.workflow_id and self.version else self.workflow_id
+        self.query_one(CountsBar).show(counts, str(self.status) if self.status else None, workflow,
                                        self.text, self.page_index + 1, pages, loading, task_id=self.task_id)
 
     # -- filters and paging -----------------------------------------------------------------------
 
-    def apply_filters(self, status: str | None, workflow_id: str | None, task_id: str | None = None) -> None:
-        """Show the instances in ``status`` of ``workflow_id`` (``None``: any) with an open execution of
-        ``task_id`` (``None``: any), first page, no search."""
+    def apply_filters(self, status: str | None, workflow_id: str | None, task_id: str | None = None,
+                      version: int | None = None) -> None:
+        """Show the instances in ``status`` of ``workflow_id`` (``version`` of it, if given; ``None``: any)
+        with an open execution of ``task_id`` (``None``: any), first page, no search."""
         self.status = InstanceStatus(status) if status else None
         self.workflow_id, self.task_id, self.text, self.page_index = workflow_id, task_id, None, 0
+        self.version = version if workflow_id else None
         if self.is_mounted:
             self.reload()  # otherwise on_mount loads with these filters
 
@@ -146,6 +151,7 @@ class InstancesScreen(LiveScreen):
     def action_clear_filters(self) -> None:
         """Drop the status, workflow, task and text filters."""
         self.status, self.workflow_id, self.text, self.task_id, self.page_index = None, None, None, None, 0
+        self.version = None
         self.reload()
 
     def action_workflow(self) -> None:
@@ -166,6 +172,7 @@ class InstancesScreen(LiveScreen):
         if workflow_id is None:
             return  # the picker was closed without a choice
         self.workflow_id = workflow_id or None
+        self.version = None  # every version of the workflow picked
         self.page_index = 0
         self.reload()
 

@@ -31,6 +31,7 @@ from console.screens.load_blueprint_modal import LoadBlueprintModal
 from console.screens.overview_screen import OverviewScreen
 from console.screens.reason_modal import ReasonModal
 from console.screens.start_instance_modal import StartInstanceModal
+from console.widgets.blueprints_table import BlueprintsTable
 from console.widgets.counts_bar import CountsBar
 from console.widgets.history_results_table import HistoryResultsTable
 from console.widgets.incidents_table import IncidentsTable
@@ -117,6 +118,24 @@ async def test_enter_on_an_open_task_lists_the_instances_waiting_for_it(scenario
         await pilot.press("escape")  # clears every filter, the task too
         await settle(pilot)
         assert listing.task_id is None and listing.page.total == len(instance_ids(scenario.manager))
+
+
+@run_async
+async def test_enter_on_a_blueprint_version_lists_the_instances_of_that_version(scenario: Scenario) -> None:
+    scenario.manager.add_workflow({**expense_claim(), "version": 3, "name": "Expense claim, v3"})
+    newer = scenario.manager.start_workflow("expense_claim", {"amount": 5})
+    app = make_app(scenario, "blueprints")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(BlueprintsTable)
+        rows = [(row.workflow_id, row.version) for row in table._rows]
+        table.move_cursor(row=rows.index(("expense_claim", 2)))
+        await pilot.press("enter")
+        await settle(pilot)
+        listing = app.screen
+        assert isinstance(listing, InstancesScreen) and (listing.workflow_id, listing.version) == ("expense_claim", 2)
+        assert listing.page is not None and listing.page.total == 2 and newer not in {r.id for r in listing.page.rows}
+        assert "expense_claim v2" in str(listing.query_one(CountsBar).render())
 
 
 @run_async
