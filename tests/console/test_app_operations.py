@@ -584,18 +584,26 @@ def test_a_workers_module_that_cannot_be_loaded_is_one_line_and_exit_2(tmp_path:
     assert result.stderr.strip().count("\n") == 0 and "no_such_workers_module: module not found" in result.stderr
 
 
-@run_async
-async def test_a_new_database_says_there_is_nothing_yet_on_the_blueprints_tab(tmp_path: Path) -> None:
+@pytest.fixture
+def new_database(tmp_path: Path) -> Iterator[WorkflowManager]:
+    """A manager on a database with nothing in it yet."""
     manager = WorkflowManager(open_store(str(tmp_path / "new.db")))
-    try:
-        app = RecordingApp(manager=manager, actor="operator", poll_seconds=0, start_mode="blueprints",
-                           clock=ConsoleClock.fixed(NOW))
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            assert "No blueprints yet" in str(app.screen.query_one("#empty", Static).render())
-            assert str(app.screen.query_one("#graph-body", Static).render()) == "no blueprint"  # not "loading…"
-    finally:
-        manager.store.close()
+    yield manager
+    manager.store.close()
+
+
+def app_on(manager: WorkflowManager, start_mode: str) -> RecordingApp:
+    return RecordingApp(manager=manager, actor="operator", poll_seconds=0, start_mode=start_mode,
+                        clock=ConsoleClock.fixed(NOW))
+
+
+@run_async
+async def test_a_new_database_says_there_is_nothing_yet_on_the_blueprints_tab(new_database: WorkflowManager) -> None:
+    app = app_on(new_database, "blueprints")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "No blueprints yet" in str(app.screen.query_one("#empty", Static).render())
+        assert str(app.screen.query_one("#graph-body", Static).render()) == "no blueprint"  # not "loading…"
 
 
 @run_async
@@ -623,14 +631,9 @@ def test_a_bulk_confirmation_says_when_more_incidents_exist_than_are_listed(scen
 
 
 @run_async
-async def test_no_incidents_shows_a_message_and_no_empty_table(tmp_path: Path) -> None:
-    manager = WorkflowManager(open_store(str(tmp_path / "new.db")))
-    try:
-        app = RecordingApp(manager=manager, actor="operator", poll_seconds=0, start_mode="incidents",
-                           clock=ConsoleClock.fixed(NOW))
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            assert not app.screen.query_one(IncidentsTable).display
-            assert "No incidents" in str(app.screen.query_one("#empty", Static).render())
-    finally:
-        manager.store.close()
+async def test_no_incidents_shows_a_message_and_no_empty_table(new_database: WorkflowManager) -> None:
+    app = app_on(new_database, "incidents")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert not app.screen.query_one(IncidentsTable).display
+        assert "No incidents" in str(app.screen.query_one("#empty", Static).render())
