@@ -19,7 +19,7 @@ from console.widgets.token_graph import GraphDrawing, render_blueprint_graph, re
 from engine import Execution, InstanceQuery, InstanceSummary, InstanceView, WorkflowError, WorkflowManager
 from engine.errors import BlueprintError, Problem, UnknownInstanceError
 from engine.graph import CompiledBlueprint
-from engine.manager import default_actor
+from engine.manager import default_actor, parse_execution_id
 from engine.ports import BlueprintSummary
 from engine.validate import compile_blueprint, validate
 from store import open_store, reports
@@ -141,18 +141,13 @@ class ConsoleBackend:
     def mark_done(self, execution_id: str, outputs: dict[str, Any]) -> str:
         """Complete an open execution with ``outputs``; return what happened, for a notification.
 
-        ``task_done`` ignores a finished execution silently, so the state is checked first and a
-        finished one is reported as an error instead.
+        The answer comes from the completion's own transaction: a completion that another operator or a
+        worker got in first is reported as not applied, with why.
         """
-        before = self.execution(execution_id)
-        if before.status not in OPEN_EXECUTION_STATUSES:
-            raise WorkflowError(f"execution {execution_id} is {before.status}: nothing to mark done")
-        self.manager.task_done(execution_id, outputs, actor=self.actor)
-        after = self.execution(execution_id)
-        if after.status != "COMPLETED":
-            raise WorkflowError(f"execution {execution_id} was not completed (it is {after.status}); "
-                                "its instance may have finished meanwhile")
-        return f"{before.node_id} marked done by {self.actor}"
+        completion = self.manager.task_done(execution_id, outputs, actor=self.actor)
+        if not completion.applied:
+            raise WorkflowError(completion.message)
+        return f"{parse_execution_id(execution_id)[1]} marked done by {self.actor}"
 
     def fail(self, execution_id: str, reason: str) -> str:
         """Fail an ACTIVE or STUCK execution with ``reason``: an incident."""

@@ -23,11 +23,13 @@ from console.cli_input import (
     resolve_execution_id,
     resolve_instance_id,
 )
-from console.cli_instances import OPEN_EXECUTION_STATUSES, InstanceArgument, no_match_hint, report
+from console.cli_instances import InstanceArgument, no_match_hint, report
 from console.cli_options import ActorOption, DbOption, JsonOption, WorkflowFilterOption, actor_name, db_path
 from console.cli_tables import stdout_console
 from console.output import EXIT_DONE_WITH_INCIDENT, print_error, print_notice, short_id, write_json
-from engine.errors import NoMatchingConditionError, UnknownWorkflowError, WorkflowError
+from engine.errors import NoMatchingConditionError, UnknownExecutionError, UnknownWorkflowError, WorkflowError
+from engine.manager import parse_execution_id
+from engine.outcomes import Ignored
 from store import reports
 
 ExecutionArgument = Annotated[
@@ -71,25 +73,24 @@ def done_command(
     values: dict[str, Any] = parse_json_object(outputs, "--outputs") if outputs is not None else {}
     with open_manager(db_path(ctx, db)) as wm:
         execution_id = resolve_execution_id(wm, execution)
-        before = wm.get_execution(execution_id)
-        instance = wm.get_status(before.instance_id, history_limit=0)
-        ignored = None
-        if before.status not in OPEN_EXECUTION_STATUSES:
-            ignored = f"execution {execution_id} is already {before.status}: nothing changed"
-        elif instance.status != "ACTIVE":
-            ignored = f"instance {instance.id} is {instance.status}: the completion was ignored, nothing changed"
-        else:
-            try:
-                wm.task_done(execution_id, values, actor=actor_name(actor))
-            except NoMatchingConditionError as error:
-                report(wm, before.instance_id, as_json, f"Completed {execution_id}", action="done",
-                       execution_id=execution_id, applied=True, note=None)
-                print_error(no_match_hint(error, "the completion was recorded, but "))
-                raise typer.Exit(EXIT_DONE_WITH_INCIDENT) from None
-        if ignored and not as_json:
-            print_notice(ignored)
-        report(wm, before.instance_id, as_json, None if ignored else f"Completed {execution_id}",
-               action="done", execution_id=execution_id, applied=ignored is None, note=ignored)
+        instance_id = parse_execution_id(execution_id)[0]
+        try:
+            completion = wm.task_done(execution_id, values, actor=actor_name(actor))
+        except NoMatchingConditionError as error:
+            report(wm, instance_id, as_json, f"Completed {execution_id}", action="done",
+                   execution_id=execution_id, applied=True, note=None)
+            print_error(no_match_hint(error, "the completion was recorded, but "))
+            raise typer.Exit(EXIT_DONE_WITH_INCIDENT) from None
+        if completion.applied:
+            report(wm, instance_id, as_json, f"Completed {execution_id}", action="done", execution_id=execution_id,
+                   applied=True, note=None)
+            return
+        if completion.ignored is Ignored.UNKNOWN_EXECUTION:  # a mistyped id, not a repeat
+            raise UnknownExecutionError(completion.message)
+        if not as_json:  # exit 0: repeating a completion is safe (SPEC §3), but say it changed nothing
+            print_notice(completion.message)
+        report(wm, instance_id, as_json, None, action="done", execution_id=execution_id, applied=False,
+               note=completion.message)
 
 
 def fail_command(ctx: typer.Context, execution: ExecutionArgument, reason: ReasonOption,

@@ -28,7 +28,8 @@ from engine.errors import (
     json_kind,
 )
 from engine.graph import CompiledBlueprint
-from engine.model import HistoryEntry, HistoryKind, InstanceState, TaskPayload, Transition
+from engine.model import ExecutionStatus, HistoryEntry, HistoryKind, InstanceState, TaskPayload, Transition
+from engine.outcomes import Completion, applied_completion, ignored_completion
 from engine.ports import InstanceQuery, InstanceSummary, InstanceView, Store
 from engine.validate import CONTROL_CHARACTERS, BlueprintSource, compile_blueprint
 
@@ -238,8 +239,12 @@ class WorkflowManager:
         return instance_id
 
     def task_done(self, execution_id: str, outputs: dict[str, Any] | None = None, *,
-                  actor: str | None = None) -> None:
-        """Complete an execution with ``outputs``; a duplicate or late completion is ignored."""
+                  actor: str | None = None) -> Completion:
+        """Complete an execution with ``outputs``; return what happened (:class:`~engine.outcomes.Completion`).
+
+        A duplicate or late completion changes nothing and is not an error (SPEC §3): the outcome says it
+        was ignored and why, as the transaction saw it.
+        """
         instance_id, _ = parse_execution_id(execution_id)
         outputs = check_json_object(outputs, "outputs")
         # The hot path: _load, get_workflow and _event inlined (a call each per completion).
@@ -252,11 +257,15 @@ class WorkflowManager:
                 bp = self.get_workflow(state.workflow_id, state.version)
             transition = machine.task_done(bp, state, execution_id, outputs, machine.event_at(self.clock(), actor))
             if transition is None:
-                log.debug("duplicate completion ignored",
+                outcome = ignored_completion(execution_id, state, tx.load_execution(execution_id))
+                log.debug("completion ignored: %s", outcome.message,
                           extra={"instance_id": instance_id, "execution_id": execution_id})
-                return
+                return outcome
             tx.apply(transition.changes, transition.state)
+        outcome = applied_completion(execution_id, transition.state,
+                                     state.executions[execution_id].status is not ExecutionStatus.ACTIVE)
         self._after_commit(transition)
+        return outcome
 
     def fail_task(self, execution_id: str, error: str, *, actor: str | None = None) -> None:
         """Mark an ACTIVE execution FAILED with ``error``: the instance carries an incident."""

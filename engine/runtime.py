@@ -219,7 +219,11 @@ class WorkerRuntime:
         try:
             outputs = self._call(spec, execution.inputs)
             try:
-                self.manager.task_done(execution.id, outputs, actor=self.actor)
+                completion = self.manager.task_done(execution.id, outputs, actor=self.actor)
+                if not completion.applied:  # cancelled, retried or completed by someone else meanwhile
+                    log.info("execution %s: %s", execution.id, completion.message,
+                             extra={"instance_id": execution.instance_id, "execution_id": execution.id})
+                    return Outcome.NOT_CLAIMED
             except NoMatchingConditionError as error:
                 # The completion is committed: the exclusive split after the task matched nothing and the
                 # instance is FAILED there, an incident of the instance's, not a failure of this attempt.

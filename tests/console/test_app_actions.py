@@ -211,7 +211,7 @@ async def test_a_refused_action_is_a_notification_not_a_crash(scenario: Scenario
         await settle(pilot)
         assert app.is_running
         errors = [message for severity, message in app.notes if severity == "error"]
-        assert errors and "nothing to mark done" in errors[-1]
+        assert errors and "is already COMPLETED: nothing changed" in errors[-1]
         assert isinstance(app.screen, InstanceDetailScreen)
 
 

@@ -25,6 +25,7 @@ from engine import (
     WorkflowError,
     WorkflowManager,
 )
+from engine.outcomes import Ignored
 from store import open_store
 
 MISSING_UUID = "00000000-0000-4000-8000-000000000000"
@@ -120,6 +121,42 @@ def test_task_done_for_an_unknown_execution_of_a_known_instance_is_ignored(manag
     before = manager.get_status(instance_id)
     manager.task_done(f"{instance_id}:task_a:{MISSING_UUID}", {"local_out": 1})
     assert manager.get_status(instance_id) == before
+
+
+def test_task_done_says_whether_it_applied_and_why_not(manager, recorder):
+    manager.add_workflow(bps.two_tasks())
+    instance_id = manager.start_workflow("two_tasks")
+    first = recorder.execution_id("first")
+    applied = manager.task_done(first, {"value": "a"})
+    assert (applied.applied, applied.ignored, applied.instance_id) == (True, None, instance_id)
+    again = manager.task_done(first, {"value": "b"})
+    assert (again.applied, again.ignored) == (False, Ignored.ALREADY_COMPLETED)
+    assert again.message == f"execution {first} is already COMPLETED: nothing changed"
+    unknown = manager.task_done(f"{instance_id}:first:{MISSING_UUID}", {})
+    assert unknown.ignored is Ignored.UNKNOWN_EXECUTION and "unknown execution" in unknown.message
+
+
+def test_task_done_after_a_retry_or_a_cancel_says_so(manager, recorder):
+    manager.add_workflow(bps.two_tasks())
+    instance_id = manager.start_workflow("two_tasks")
+    first = recorder.execution_id("first")
+    manager.fail_task(first, "broken")
+    manager.retry(first)
+    retried = manager.task_done(first, {"value": "late"})
+    assert (retried.applied, retried.ignored) == (False, Ignored.EXECUTION_RETRIED)
+    assert manager.get_status(instance_id).context == {}  # the outputs were not applied
+    manager.cancel(instance_id, "withdrawn")
+    cancelled = manager.task_done(recorder.execution_id("first"), {"value": "late"})
+    assert (cancelled.ignored, cancelled.instance_status) == (Ignored.EXECUTION_CANCELLED, "CANCELLED")
+
+
+def test_completing_an_incident_says_it_resolved_it(manager, recorder):
+    manager.add_workflow(bps.two_tasks())
+    manager.start_workflow("two_tasks")
+    first = recorder.execution_id("first")
+    manager.fail_task(first, "broken")
+    assert manager.task_done(first, {"value": "fixed"}).resolved_incident is True
+    assert manager.task_done(recorder.execution_id("second"), {}).resolved_incident is False
 
 
 def test_unmapped_outputs_are_dropped(manager, recorder):
