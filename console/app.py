@@ -88,7 +88,7 @@ class WfConsoleApp(App[None]):
         self.clock = clock or ConsoleClock()
         self.poll_seconds = poll_seconds
         self.start_mode = start_mode
-        self.sub_title = Path(db_path).name if db_path else str(getattr(self.backend.store, "source", ""))
+        self.sub_title = Path(db_path).name if db_path else self.backend.ops.source
         self.live_screens: weakref.WeakSet[LiveScreen] = weakref.WeakSet()
         self._data_version: int | None = None
         self.runtime: WorkerRuntime | None = None
@@ -126,7 +126,7 @@ class WfConsoleApp(App[None]):
     def _watch_database(self) -> None:
         """Read ``PRAGMA data_version`` (microseconds) and tell the visible screens when it moved."""
         try:
-            version = self.backend.data_version()
+            version = self.backend.ops.change_token()
         except Exception:  # noqa: BLE001 - a missed tick is retried a second later
             return
         if version is None or version == self._data_version:
@@ -158,7 +158,7 @@ class WfConsoleApp(App[None]):
         task_ids = tuple(runtime.registry.task_ids) if runtime is not None else ()
         workers = "none" if runtime is None else "running" if runtime.running else "stopping"
         try:
-            counts, problem = self.backend.execution_counts(task_ids, self.clock.now()), None
+            counts, problem = self.backend.ops.execution_counts(task_ids, self.clock.now()), None
         except Exception as error:  # noqa: BLE001 - shown in the header line, retried at the next change
             counts, problem = None, f"cannot count: {error}"
         stats = runtime.stats if runtime is not None else None

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from console.cli_input import open_manager, read_text_file
+from console.cli_input import open_operations, read_text_file
 from console.cli_options import DbOption, JsonOption, db_path
 from console.cli_tables import problems_table, stdout_console
 from console.output import print_error, problem_doc, write_json
@@ -106,8 +106,8 @@ def load_command(ctx: typer.Context, files: FilesArgument, db: DbOption = None, 
         for message in refused:
             print_error(message)
         raise typer.Exit(1)
-    with open_manager(db_path(ctx, db), create=True) as wm:  # all or none: a conflict stores nothing
-        stored = wm.add_workflows([(bp.blueprint, file) for file, bp in compiled])
+    with open_operations(db_path(ctx, db), create=True) as ops:  # all or none: a conflict stores nothing
+        stored = ops.load_blueprints([(bp.blueprint, file) for file, bp in compiled])
     loaded = [{"file": file, "workflow_id": bp.workflow_id, "version": version, "name": bp.blueprint.name,
                "created": created, "warnings": [problem_doc(p) for p in bp.warnings]}
               for (file, bp), (version, created) in zip(compiled, stored, strict=True)]

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
-from console.cli_input import is_instance_id_prefix, open_manager, read_text_file, resolve_instance_id
+from console.cli_input import is_instance_id_prefix, open_operations, read_text_file
 from console.cli_options import DbOption, JsonOption, db_path
 from console.cli_tables import stdout_console
 from console.output import write_json
-from engine import WorkflowManager
 from engine.errors import UnknownInstanceError, UnknownWorkflowError
 from engine.graph import CompiledBlueprint
+from engine.operations import Operations
 from engine.ports import InstanceView
 from engine.validate import compile_blueprint
 
@@ -29,16 +29,16 @@ def _is_file(target: str) -> bool:
     return target.endswith(".json") or "/" in target or target == "-"
 
 
-def _resolve(wm: WorkflowManager, target: str, version: int | None) -> tuple[CompiledBlueprint, InstanceView | None]:
+def _resolve(ops: Operations, target: str, version: int | None) -> tuple[CompiledBlueprint, InstanceView | None]:
     """The blueprint (and instance, if any) to draw: a workflow_id first, else an instance id or prefix."""
-    if wm.store.get_blueprint(target, version) is not None:
-        return wm.get_workflow(target, version), None
+    if ops.stored_blueprint(target, version) is not None:
+        return ops.workflow(target, version), None
     if version is None and is_instance_id_prefix(target):
         try:
-            view = wm.get_status(resolve_instance_id(wm, target))
+            view = ops.instance(ops.resolve_instance(target))
         except UnknownInstanceError:
             raise UnknownWorkflowError(f"no workflow or instance {target!r} in this database") from None
-        return wm.get_workflow(view.workflow_id, view.version), view
+        return ops.workflow(view.workflow_id, view.version), view
     which = f"version {version} of workflow {target!r}" if version else f"workflow {target!r}"
     raise UnknownWorkflowError(f"no {which} in this database")
 
@@ -89,8 +89,8 @@ def graph_command(
         compiled: CompiledBlueprint = compile_blueprint(read_text_file(target, "blueprint file"), target)
         view = None
     else:
-        with open_manager(db_path(ctx, db)) as wm:
-            compiled, view = _resolve(wm, target, version)
+        with open_operations(db_path(ctx, db)) as ops:
+            compiled, view = _resolve(ops, target, version)
     model = build_graph(compiled, view)
     rendered = _render(model, fmt)
     if as_json:

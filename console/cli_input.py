@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,15 +16,12 @@ from typing import Any
 
 from console.settings import busy_timeout_ms
 from engine import WorkflowManager
-from engine.errors import MalformedExecutionIdError, UnknownExecutionError, UnknownInstanceError, json_kind
-from engine.manager import parse_execution_id
-from engine.model import ExecutionStatus
+from engine.errors import json_kind
+from engine.operations import Operations
 from engine.validate import MAX_JSON_BYTES
 from store import open_store
 
 _ID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")
-_OPEN_EXECUTION = (ExecutionStatus.ACTIVE, ExecutionStatus.FAILED, ExecutionStatus.STUCK)
-_AMBIGUOUS_SHOWN = 5
 
 
 class BadInputError(Exception):
@@ -165,8 +161,9 @@ def require_database(db: str, *, create: bool = False) -> None:
 
 
 @contextmanager
-def open_manager(db: str, *, create: bool = False) -> Iterator[WorkflowManager]:
-    """A :class:`WorkflowManager` on the database ``db``, closed afterwards.
+def open_operations(db: str, *, create: bool = False, actor: str | None = None) -> Iterator[Operations]:
+    """The engine's :class:`~engine.operations.Operations` on the database ``db``, closed afterwards; ``actor``
+    is recorded with every action (default: the OS user).
 
     Unless ``create`` is set, a database file that does not exist is a :class:`BadInputError` rather than
     a new empty database: a typo in ``--db`` should not look like an empty system. Database problems
@@ -175,7 +172,7 @@ def open_manager(db: str, *, create: bool = False) -> Iterator[WorkflowManager]:
     require_database(db, create=create)
     store = open_store(db, busy_timeout_ms=busy_timeout_ms())
     try:
-        yield WorkflowManager(store)
+        yield Operations(WorkflowManager(store), actor)
     finally:
         store.close()
 
@@ -186,65 +183,3 @@ def open_manager(db: str, *, create: bool = False) -> Iterator[WorkflowManager]:
 def is_instance_id_prefix(text: str) -> bool:
     """Whether ``text`` could be an instance id or a prefix of one (hex digits and ``-``)."""
     return bool(_ID_PREFIX.fullmatch(text.strip().lower()))
-
-
-def resolve_instance_id(wm: WorkflowManager, text: str) -> str:
-    """A full instance id from a full id or a unique prefix of one (like a git short hash).
-
-    Raises :class:`BadInputError` for something that is not an id or is an ambiguous prefix, and
-    ``UnknownInstanceError`` when no instance id starts with it.
-    """
-    given = text.strip().lower()
-    if not _ID_PREFIX.fullmatch(given):
-        raise BadInputError(f"{text!r} is not an instance id: expected hex digits and '-' as shown by "
-                            "`wfconsole list`, e.g. 3fa85f64")
-    if len(given) == 36:
-        try:
-            return str(uuid.UUID(given))
-        except ValueError:
-            raise BadInputError(f"{text!r} is not an instance id: not a UUID") from None
-    matches = wm.store.find_instance_ids(given, limit=_AMBIGUOUS_SHOWN + 1)
-    if not matches:
-        raise UnknownInstanceError(f"no instance id starts with {given!r}")
-    if len(matches) > 1:
-        shown = ", ".join(matches[:_AMBIGUOUS_SHOWN]) + (" and more" if len(matches) > _AMBIGUOUS_SHOWN else "")
-        raise BadInputError(f"instance id prefix {given!r} is ambiguous: it matches {shown}; give more characters")
-    return matches[0]
-
-
-def resolve_execution_id(wm: WorkflowManager, text: str) -> str:
-    """A full execution id from ``<instance_id>:<node_id>:<uuid>`` or the short ``<instance-prefix>:<node_id>``.
-
-    The short form names the one open (ACTIVE, FAILED or STUCK) execution at that node of that instance,
-    or, when none is open, the newest execution there. Raises :class:`BadInputError` for a malformed or
-    ambiguous id, ``UnknownExecutionError`` when the instance has no execution at that node.
-    """
-    given = text.strip()
-    try:
-        instance_part, _ = parse_execution_id(given)
-    except MalformedExecutionIdError as error:
-        malformed = error
-    else:
-        if len(instance_part) == 36:
-            return given
-        # A full execution id written with a short instance id: expand the prefix.
-        return resolve_instance_id(wm, instance_part) + given[len(instance_part):]
-    prefix, sep, node_id = given.partition(":")
-    if not sep or not node_id or not _ID_PREFIX.fullmatch(prefix.lower()):
-        raise BadInputError(f"{malformed}; or give <instance-prefix>:<node_id>, e.g. 3fa85f64:manual_review")
-    instance_id = resolve_instance_id(wm, prefix)
-    view = wm.get_status(instance_id, history_limit=0)
-    candidates = [e.id for e in view.executions if e.node_id == node_id and e.status in _OPEN_EXECUTION]
-    at_node = [e for e in view.executions if e.node_id == node_id]
-    if not candidates and at_node:
-        # None open: the newest one there, so that a repeated `done 3fa85f64:review` says it is already
-        # COMPLETED (exit 0, as with the full id), and another command names its state.
-        return max(at_node, key=lambda e: e.created_at).id
-    if not candidates:
-        nodes = sorted({e.node_id for e in view.executions if e.status in _OPEN_EXECUTION})
-        open_at = f"; open executions are at {', '.join(nodes)}" if nodes else "; it has no open executions"
-        raise UnknownExecutionError(f"instance {instance_id} has no open execution at node {node_id!r}{open_at}")
-    if len(candidates) > 1:
-        raise BadInputError(f"instance {instance_id} has {len(candidates)} open executions at node {node_id!r}: "
-                            f"{', '.join(candidates)}; give the full execution id")
-    return candidates[0]

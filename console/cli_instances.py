@@ -8,14 +8,7 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from console.cli_input import (
-    BadInputError,
-    filter_text,
-    open_manager,
-    parse_json_object,
-    read_text_file,
-    resolve_instance_id,
-)
+from console.cli_input import BadInputError, filter_text, open_operations, parse_json_object, read_text_file
 from console.cli_options import ActorOption, DbOption, JsonOption, WorkflowFilterOption, actor_name, db_path
 from console.cli_tables import instances_table, print_instance, stdout_console, styled
 from console.output import (
@@ -26,12 +19,11 @@ from console.output import (
     short_id,
     write_json,
 )
-from engine import WorkflowManager
-from engine.errors import NoMatchingConditionError, UnknownWorkflowError
+from engine.actions import OPEN
+from engine.errors import NoMatchingConditionError
 from engine.model import InstanceStatus
+from engine.operations import Operations
 from engine.ports import InstanceQuery, InstanceView
-
-OPEN_EXECUTION_STATUSES = ("ACTIVE", "FAILED", "STUCK")
 
 InstanceArgument = Annotated[
     str, typer.Argument(metavar="INSTANCE", help="Instance id, or a unique prefix of it as `list` shows (3fa85f64).",
@@ -53,7 +45,7 @@ def outcome_doc(view: InstanceView) -> dict[str, Any]:
         "error": view.error,
         "token_nodes": [t.node_id for t in view.tokens],
         "open_executions": [{"id": e.id, "node_id": e.node_id, "task_id": e.task_id, "status": str(e.status)}
-                            for e in view.executions if e.status in OPEN_EXECUTION_STATUSES],
+                            for e in view.executions if e.status in OPEN],
     }
 
 
@@ -61,7 +53,7 @@ def outcome_text(view: InstanceView) -> Text:
     """One line: ``instance 3fa85f64 (loan_approval v1) is ACTIVE; open: manual_review (FAILED)``."""
     line = Text.assemble(f"instance {short_id(view.id)} ({view.workflow_id} v{view.version}) is ",
                          styled(view.status))
-    opened = [f"{e.node_id} ({e.status})" for e in view.executions if e.status in OPEN_EXECUTION_STATUSES]
+    opened = [f"{e.node_id} ({e.status})" for e in view.executions if e.status in OPEN]
     if opened:
         line.append(f"; open: {', '.join(opened)}")
     if view.error:
@@ -69,9 +61,9 @@ def outcome_text(view: InstanceView) -> Text:
     return line
 
 
-def report(wm: WorkflowManager, instance_id: str, as_json: bool, headline: str | None, **fields: Any) -> None:
+def report(ops: Operations, instance_id: str, as_json: bool, headline: str | None, **fields: Any) -> None:
     """Print what an operator command did and where the instance now stands (or the JSON of it)."""
-    view = wm.get_status(instance_id, history_limit=0)
+    view = ops.instance(instance_id, history_limit=0)
     if as_json:
         write_json({**fields, "instance": outcome_doc(view)})
         return
@@ -126,14 +118,12 @@ def start_command(
         initial = parse_json_object(context, "--context")
     elif context_file is not None:
         initial = parse_json_object(read_text_file(context_file, "context file"), context_file)
-    with open_manager(db_path(ctx, db)) as wm:
-        try:
-            instance_id = wm.start_workflow(workflow, initial, actor=actor_name(actor))
-        except NoMatchingConditionError as error:
-            report(wm, error.instance_id, as_json, f"Started instance {error.instance_id}", action="start")
-            print_error(no_match_hint(error, "the instance was started, but "))
-            raise typer.Exit(EXIT_DONE_WITH_INCIDENT) from None
-        report(wm, instance_id, as_json, f"Started instance {instance_id}", action="start")
+    with open_operations(db_path(ctx, db), actor=actor_name(actor)) as ops:
+        result = ops.start(workflow, initial)
+        report(ops, result.instance_id, as_json, f"Started instance {result.instance_id}", action="start")
+        if result.stopped is not None:
+            print_error(no_match_hint(result.stopped, "the instance was started, but "))
+            raise typer.Exit(EXIT_DONE_WITH_INCIDENT)
 
 
 def list_command(
@@ -167,13 +157,13 @@ def list_command(
     text = filter_text("--search", search)
     if search is not None and not text:
         raise BadInputError("--search needs some text")
-    with open_manager(db_path(ctx, db)) as wm:
-        if workflow and wm.store.get_blueprint(workflow) is None:
-            raise UnknownWorkflowError(f"unknown workflow {workflow!r}")
+    with open_operations(db_path(ctx, db)) as ops:
+        if workflow:
+            ops.require_workflow(workflow)
         task_id = filter_text("--task", task)
-        summaries = wm.list_instances(InstanceQuery(status=wanted, workflow_id=workflow, text=text, task_id=task_id,
-                                                    limit=limit))
-        counts = wm.store.count_instances(InstanceQuery(workflow_id=workflow, text=text, task_id=task_id))
+        summaries = ops.instances(InstanceQuery(status=wanted, workflow_id=workflow, text=text, task_id=task_id,
+                                                limit=limit))
+        counts = ops.count_instances(InstanceQuery(workflow_id=workflow, text=text, task_id=task_id))
     total = counts.get(str(wanted), 0) if wanted else sum(counts.values())
     if as_json:
         write_json({"instances": [instance_summary_doc(s) for s in summaries], "total": total, "counts": counts})
@@ -202,8 +192,8 @@ def show_command(
 
     Example:  wfconsole show 3fa85f64 --json | jq '.context'
     """
-    with open_manager(db_path(ctx, db)) as wm:
-        view = wm.get_status(resolve_instance_id(wm, instance), history_limit=history)
+    with open_operations(db_path(ctx, db)) as ops:
+        view = ops.instance(ops.resolve_instance(instance), history_limit=history)
     if as_json:
         write_json(instance_doc(view))
         return

@@ -1,5 +1,5 @@
-"""Operator subcommands: ``done``, ``fail``, ``retry``, ``retry-instance``, ``cancel``, ``set`` and
-``retry-failed`` (every incident at once).
+"""Operator subcommands: ``done``, ``fail``, ``retry``, ``retry-instance``, ``cancel``, ``set``, ``unset`` and
+``retry-failed`` (every incident at once), through the engine's :class:`~engine.operations.Operations`.
 
 Each is one engine transaction recorded in the instance's history with the actor (``--actor``, default
 the OS user). An action asked of something in the wrong state is refused with exit code 1 and nothing
@@ -14,23 +14,16 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from console.bulk import run_bulk
-from console.cli_input import (
-    BadInputError,
-    open_manager,
-    parse_assignments,
-    parse_json_object,
-    resolve_execution_id,
-    resolve_instance_id,
-)
+from console.cli_input import BadInputError, open_operations, parse_assignments, parse_json_object
 from console.cli_instances import InstanceArgument, no_match_hint, report
 from console.cli_options import ActorOption, DbOption, JsonOption, WorkflowFilterOption, actor_name, db_path
 from console.cli_tables import stdout_console
 from console.output import EXIT_DONE_WITH_INCIDENT, print_error, print_notice, short_id, write_json
-from engine.errors import NoMatchingConditionError, UnknownExecutionError, UnknownWorkflowError, WorkflowError
-from engine.manager import parse_execution_id
-from engine.outcomes import Ignored
-from store import reports
+from engine.actions import Action
+from engine.errors import NoMatchingConditionError, UnknownExecutionError, WorkflowError
+from engine.operations import Operations
+from engine.outcomes import ActionResult, Ignored
+from engine.reports import Incident
 
 ExecutionArgument = Annotated[
     str, typer.Argument(metavar="EXECUTION", show_default=False,
@@ -71,26 +64,14 @@ def done_command(
     Example:  wfconsole done 3fa85f64:manual_review --outputs '{"decision": "approved"}'
     """
     values: dict[str, Any] = parse_json_object(outputs, "--outputs") if outputs is not None else {}
-    with open_manager(db_path(ctx, db)) as wm:
-        execution_id = resolve_execution_id(wm, execution)
-        instance_id = parse_execution_id(execution_id)[0]
-        try:
-            completion = wm.task_done(execution_id, values, actor=actor_name(actor))
-        except NoMatchingConditionError as error:
-            report(wm, instance_id, as_json, f"Completed {execution_id}", action="done",
-                   execution_id=execution_id, applied=True, note=None)
-            print_error(no_match_hint(error, "the completion was recorded, but "))
-            raise typer.Exit(EXIT_DONE_WITH_INCIDENT) from None
-        if completion.applied:
-            report(wm, instance_id, as_json, f"Completed {execution_id}", action="done", execution_id=execution_id,
-                   applied=True, note=None)
-            return
-        if completion.ignored is Ignored.UNKNOWN_EXECUTION:  # a mistyped id, not a repeat
-            raise UnknownExecutionError(completion.message)
-        if not as_json:  # exit 0: repeating a completion is safe (SPEC §3), but say it changed nothing
-            print_notice(completion.message)
-        report(wm, instance_id, as_json, None, action="done", execution_id=execution_id, applied=False,
-               note=completion.message)
+    with open_operations(db_path(ctx, db), actor=actor_name(actor)) as ops:
+        execution_id = ops.resolve_execution(execution)
+        result = ops.complete(execution_id, values)
+        if result.completion is not None and result.completion.ignored is Ignored.UNKNOWN_EXECUTION:
+            raise UnknownExecutionError(result.message)  # a mistyped id, not a repeat
+        if not result.applied and not as_json:  # exit 0: repeating a completion is safe (SPEC §3)
+            print_notice(result.message)
+        render_result(ops, result, as_json, applied=result.applied, note=None if result.applied else result.message)
 
 
 def fail_command(ctx: typer.Context, execution: ExecutionArgument, reason: ReasonOption,
@@ -99,12 +80,9 @@ def fail_command(ctx: typer.Context, execution: ExecutionArgument, reason: Reaso
 
     Example:  wfconsole fail 3fa85f64:charge_payment --reason "card declined by the bank"
     """
-    why = _reason(reason)
-    with open_manager(db_path(ctx, db)) as wm:
-        execution_id = resolve_execution_id(wm, execution)
-        wm.fail_task(execution_id, why, actor=actor_name(actor))
-        instance_id = wm.get_execution(execution_id).instance_id
-        report(wm, instance_id, as_json, f"Failed {execution_id}", action="fail", execution_id=execution_id)
+    _reason(reason)
+    with open_operations(db_path(ctx, db), actor=actor_name(actor)) as ops:
+        render_result(ops, ops.fail(ops.resolve_execution(execution), reason), as_json)
 
 
 def retry_command(ctx: typer.Context, execution: ExecutionArgument,
@@ -113,12 +91,8 @@ def retry_command(ctx: typer.Context, execution: ExecutionArgument,
 
     Example:  wfconsole retry 3fa85f64:charge_payment
     """
-    with open_manager(db_path(ctx, db)) as wm:
-        execution_id = resolve_execution_id(wm, execution)
-        new_id = wm.retry(execution_id, actor=actor_name(actor))
-        instance_id = wm.get_execution(new_id).instance_id
-        report(wm, instance_id, as_json, f"Retried {execution_id}\nnew execution {new_id}", action="retry",
-               execution_id=execution_id, new_execution_id=new_id)
+    with open_operations(db_path(ctx, db), actor=actor_name(actor)) as ops:
+        render_result(ops, ops.retry(ops.resolve_execution(execution)), as_json)
 
 
 def retry_instance_command(ctx: typer.Context, instance: InstanceArgument,
@@ -129,14 +103,14 @@ def retry_instance_command(ctx: typer.Context, instance: InstanceArgument,
 
     Example:  wfconsole set 3fa85f64 amount=2500 && wfconsole retry-instance 3fa85f64
     """
-    with open_manager(db_path(ctx, db)) as wm:
-        instance_id = resolve_instance_id(wm, instance)
+    with open_operations(db_path(ctx, db), actor=actor_name(actor)) as ops:
+        instance_id = ops.resolve_instance(instance)
         try:
-            wm.retry_instance(instance_id, actor=actor_name(actor))
+            result = ops.resume(instance_id)
         except NoMatchingConditionError as error:  # nothing changed: still the same way out
             raise NoMatchingConditionError(no_match_hint(error, "still: "), error.instance_id,
                                            error.node_id) from None
-        report(wm, instance_id, as_json, f"Resumed instance {instance_id}", action="retry_instance")
+        render_result(ops, result, as_json)
 
 
 def cancel_command(ctx: typer.Context, instance: InstanceArgument, reason: ReasonOption,
@@ -145,11 +119,9 @@ def cancel_command(ctx: typer.Context, instance: InstanceArgument, reason: Reaso
 
     Example:  wfconsole cancel 3fa85f64 --reason "customer withdrew the order"
     """
-    why = _reason(reason)
-    with open_manager(db_path(ctx, db)) as wm:
-        instance_id = resolve_instance_id(wm, instance)
-        wm.cancel(instance_id, why, actor=actor_name(actor))
-        report(wm, instance_id, as_json, f"Cancelled instance {instance_id}", action="cancel")
+    _reason(reason)
+    with open_operations(db_path(ctx, db), actor=actor_name(actor)) as ops:
+        render_result(ops, ops.cancel(ops.resolve_instance(instance), reason), as_json)
 
 
 def set_command(
@@ -166,11 +138,55 @@ def set_command(
     Example:  wfconsole set 3fa85f64 amount=2500 approved=true reviewer=alice
     """
     values = parse_assignments(assignments)
-    with open_manager(db_path(ctx, db)) as wm:
-        instance_id = resolve_instance_id(wm, instance)
-        wm.set_variables(instance_id, values, actor=actor_name(actor))
-        report(wm, instance_id, as_json, f"Set {', '.join(sorted(values))} on instance {instance_id}",
-               action="set", values=values)
+    with open_operations(db_path(ctx, db), actor=actor_name(actor)) as ops:
+        render_result(ops, ops.set_variables(ops.resolve_instance(instance), values), as_json, values=values)
+
+
+def unset_command(
+    ctx: typer.Context, instance: InstanceArgument,
+    keys: Annotated[list[str], typer.Argument(metavar="KEY", show_default=False, help="Variables to delete.")],
+    db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False,
+) -> None:
+    """Delete variables of an instance's global context (ACTIVE or FAILED instances).
+
+    A variable the instance does not have is refused (nothing changes), naming the nearest one it has.
+
+    Example:  wfconsole unset 3fa85f64 iban
+    """
+    names = [key.strip() for key in keys]
+    if any(not name for name in names):
+        raise BadInputError("a variable name must not be empty")
+    with open_operations(db_path(ctx, db), actor=actor_name(actor)) as ops:
+        render_result(ops, ops.unset_variables(ops.resolve_instance(instance), names), as_json, keys=names)
+
+
+def render_result(ops: Operations, result: ActionResult, as_json: bool, **fields: Any) -> None:
+    """Print what an operator action did and where the instance now stands (the JSON of it with ``--json``);
+    when the instance then stopped at a split with no match, the way out on stderr and exit code 3."""
+    document: dict[str, Any] = {"action": _ACTION_NAMES[result.action], "applied": result.applied,
+                                "message": result.message}
+    if result.execution_id:
+        document["execution_id"] = result.execution_id
+    if result.new_execution_id:
+        document["new_execution_id"] = result.new_execution_id
+    document.update(fields)
+    headline = result.message if result.applied else None
+    if result.new_execution_id and not as_json:
+        headline = f"{headline}\nnew execution {result.new_execution_id}"
+    report(ops, result.instance_id, as_json, headline, **document)
+    if result.stopped is not None:
+        print_error(no_match_hint(result.stopped, _RECORDED[result.action]))
+        raise typer.Exit(EXIT_DONE_WITH_INCIDENT)
+
+
+# What was stored when the instance then stopped at a split with no match.
+_RECORDED = {Action.COMPLETE: "the completion was recorded, but ", Action.START: "the instance was started, but ",
+             Action.RESUME: "the instance was resumed, but "}
+
+# The ``action`` field of --json documents: the command's name, as scripts have read it.
+_ACTION_NAMES = {Action.COMPLETE: "done", Action.FAIL: "fail", Action.RETRY: "retry", Action.CANCEL: "cancel",
+                 Action.SET_VARIABLES: "set", Action.UNSET_VARIABLES: "unset", Action.RESUME: "retry_instance",
+                 Action.START: "start"}
 
 
 def retry_failed_command(
@@ -192,47 +208,34 @@ def retry_failed_command(
 
     Example:  wfconsole retry-failed --workflow order_fulfilment --stuck --actor ops-ada
     """
-    kinds = {"FAILED", "STUCK"} if stuck else {"FAILED"}
-    with open_manager(db_path(ctx, db)) as wm:
-        if workflow and wm.store.get_blueprint(workflow) is None:
-            raise UnknownWorkflowError(f"unknown workflow {workflow!r}")
-        if task and not any(node.task_id == task for summary in wm.store.list_blueprints()
-                            for node in wm.get_workflow(summary.workflow_id, summary.version).nodes.values()):
-            raise WorkflowError(f"unknown task {task!r}: no stored blueprint has a node with that task_id")
-        page = reports.list_incidents(wm.store, limit=1_000_000)
-        chosen = [i for i in page.incidents if i.kind in kinds and i.execution_id is not None
-                  and (task is None or i.task_id == task) and (workflow is None or i.workflow_id == workflow)]
-        chosen = chosen[:limit]
-        retried: list[dict[str, str]] = []
-        if dry_run:
-            result = None
-        else:
-            who = actor_name(actor)
-
-            def retry_one(incident: reports.Incident) -> None:
-                new_id = wm.retry(incident.execution_id, actor=who)
-                retried.append({"execution_id": incident.execution_id, "new_execution_id": new_id})
-
-            result = run_bulk(chosen, retry_one, lambda incident: incident.execution_id)
+    with open_operations(db_path(ctx, db), actor=actor_name(actor)) as ops:
+        chosen = ops.retryable_incidents(task_id=task, workflow_id=workflow, stuck=stuck, limit=limit)
+        result = None if dry_run else ops.bulk(chosen, lambda i: ops.retry(i.execution_id), lambda i: i.execution_id)
+    retried = [{"execution_id": r.execution_id, "new_execution_id": r.new_execution_id}
+               for r in (result.results if result else [])]
     refused = [{"execution_id": label, "reason": reason} for label, reason in (result.refused if result else [])]
     if as_json:
         write_json({"dry_run": dry_run, "matched": [i.execution_id for i in chosen], "retried": retried,
                     "refused": refused})
     else:
-        console = stdout_console()
-        if not chosen:
-            console.print("no " + " or ".join(sorted(kinds, reverse=True)) + " executions match")
-        elif dry_run:
-            for i in chosen:
-                console.print(f"would retry {escape(_reference(i.execution_id))}  ({i.kind}, attempt {i.attempt})",
-                              soft_wrap=True)
-            console.print(Text(f"{len(chosen)} execution(s) would be retried; nothing changed", style="dim"))
-        else:
-            for item in retried:
-                console.print(f"retried {escape(_reference(item['execution_id']))}  new execution "
-                              f"{escape(item['new_execution_id'])}", soft_wrap=True)
-            console.print(Text(f"{len(retried)} of {len(chosen)} retried", style="dim"))
+        _print_retried(chosen, retried, dry_run, stuck)
     if refused:
         listed = "; ".join(f"{r['execution_id']}: {r['reason']}" for r in refused[:5])
         more = f"; and {len(refused) - 5} more" if len(refused) > 5 else ""
         raise RetriesRefusedError(f"{len(refused)} of {len(chosen)} refused: {listed}{more}")
+
+
+def _print_retried(chosen: list[Incident], retried: list[dict[str, str]], dry_run: bool, stuck: bool) -> None:
+    console = stdout_console()
+    if not chosen:
+        console.print("no FAILED or STUCK executions match" if stuck else "no FAILED executions match")
+    elif dry_run:
+        for i in chosen:
+            console.print(f"would retry {escape(_reference(i.execution_id))}  ({i.kind}, attempt {i.attempt})",
+                          soft_wrap=True)
+        console.print(Text(f"{len(chosen)} execution(s) would be retried; nothing changed", style="dim"))
+    else:
+        for item in retried:
+            console.print(f"retried {escape(_reference(item['execution_id']))}  new execution "
+                          f"{escape(item['new_execution_id'])}", soft_wrap=True)
+        console.print(Text(f"{len(retried)} of {len(chosen)} retried", style="dim"))

@@ -11,14 +11,14 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from console.cli_input import BadInputError, filter_text, open_manager, resolve_instance_id
+from console.cli_input import BadInputError, filter_text, open_operations
 from console.cli_options import DbOption, JsonOption, db_path
 from console.cli_tables import STATUS_STYLES, blueprints_table, history_details, stdout_console, styled, when
 from console.formatting import ConsoleClock
 from console.output import blueprint_summary_doc, history_doc, iso, short_id, write_json
 from console.time_input import HINT, parse_time_bound
 from engine.model import HistoryKind
-from store import reports
+from engine.reports import HistoryQuery, IncidentKind
 
 LimitOption = Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most this many rows.")]
 
@@ -35,8 +35,8 @@ def incidents_command(ctx: typer.Context, limit: LimitOption = 200, db: DbOption
 
     Example:  wfconsole incidents --json | jq -r '.incidents[] | select(.kind == "FAILED") | .execution_id'
     """
-    with open_manager(db_path(ctx, db)) as wm:
-        page = reports.list_incidents(wm.store, limit)
+    with open_operations(db_path(ctx, db)) as ops:
+        page = ops.incidents(limit)
     if as_json:
         write_json({"incidents": [{
             "kind": i.kind, "instance_id": i.instance_id, "short_id": short_id(i.instance_id),
@@ -68,8 +68,10 @@ def incidents_command(ctx: typer.Context, limit: LimitOption = 200, db: DbOption
 
 
 # Incident kinds as shown, coloured as the status of the token that cannot move on.
-_INCIDENT_LABELS = {"FAILED": "FAILED", "STUCK": "STUCK", "NO_MATCH": "NO MATCH", "JOIN_STUCK": "JOIN STUCK"}
-_INCIDENT_STATUS = {"FAILED": "FAILED", "STUCK": "STUCK", "NO_MATCH": "FAILED", "JOIN_STUCK": "STUCK"}
+_INCIDENT_LABELS = {IncidentKind.FAILED: "FAILED", IncidentKind.STUCK: "STUCK", IncidentKind.NO_MATCH: "NO MATCH",
+                    IncidentKind.JOIN_STUCK: "JOIN STUCK"}
+_INCIDENT_STATUS = {IncidentKind.FAILED: "FAILED", IncidentKind.STUCK: "STUCK", IncidentKind.NO_MATCH: "FAILED",
+                    IncidentKind.JOIN_STUCK: "STUCK"}
 
 
 def _short_time(moment: datetime) -> str:
@@ -120,9 +122,9 @@ def history_command(
     if bounds.get("--since") and bounds.get("--until") and bounds["--since"] >= bounds["--until"]:
         raise BadInputError(f"--since {since!r} is not before --until {until!r}: nothing could match")
     query_kind = _history_kind(kind) if kind is not None else None
-    with open_manager(db_path(ctx, db)) as wm:
-        instance_id = resolve_instance_id(wm, instance) if instance is not None else None
-        hits = reports.search_history(wm.store, reports.HistoryQuery(
+    with open_operations(db_path(ctx, db)) as ops:
+        instance_id = ops.resolve_instance(instance) if instance is not None else None
+        hits = ops.search_history(HistoryQuery(
             instance_id=instance_id, kind=query_kind, node=filter_text("--node", node),
             actor=filter_text("--actor", actor), since=bounds.get("--since"), until=bounds.get("--until"),
             limit=limit))
@@ -156,8 +158,8 @@ def blueprints_command(ctx: typer.Context, db: DbOption = None, as_json: JsonOpt
 
     Example:  wfconsole blueprints --json | jq -r '.blueprints[].workflow_id'
     """
-    with open_manager(db_path(ctx, db)) as wm:
-        summaries = reports.blueprint_summaries(wm.store)
+    with open_operations(db_path(ctx, db)) as ops:
+        summaries = ops.blueprints()
     if as_json:
         write_json({"blueprints": [blueprint_summary_doc(s) for s in summaries]})
         return
@@ -178,9 +180,9 @@ def overview_command(ctx: typer.Context, db: DbOption = None, as_json: JsonOptio
     """
     clock = ConsoleClock(tz=UTC)
     now = clock.now()
-    with open_manager(db_path(ctx, db)) as wm:
-        counts = reports.execution_counts(wm.store, (), now)  # this command runs no workers
-        activity = reports.activity(wm.store, now)
+    with open_operations(db_path(ctx, db)) as ops:
+        counts = ops.execution_counts((), now)  # this command runs no workers
+        activity = ops.activity(now)
     executions = {"running": counts.running, "waiting": counts.waiting}
     # As `incidents` and the console count them: an instance stopped at a split is a FAILED incident too.
     incidents = {"failed": counts.failed, "stuck": counts.stuck}

@@ -19,6 +19,7 @@ from rich.text import Text
 
 from console.formatting import token_places
 from console.output import short_id
+from engine.actions import OPEN
 from engine.errors import Problem
 from engine.ports import BlueprintSummary, InstanceSummary, InstanceView
 
@@ -167,7 +168,7 @@ def _executions_table(view: InstanceView) -> Table:
 
 def _open_execution_ids(console: Console, view: InstanceView) -> None:
     """The full ids of the open executions, one a line, for copying into ``done``/``fail``/``retry``."""
-    opened = [e for e in view.executions if e.status in ("ACTIVE", "FAILED", "STUCK")]
+    opened = [e for e in view.executions if e.status in OPEN]
     if not opened:
         return
     console.print(Text("Open executions (full ids; the short form above works too):", style="dim"))

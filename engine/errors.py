@@ -81,12 +81,18 @@ class MalformedExecutionIdError(WorkflowError):
 
 
 class NoMatchingConditionError(WorkflowError):
-    """An exclusive split had no true condition and no default edge; the instance is now FAILED."""
+    """An exclusive split had no true condition and no default edge.
 
-    def __init__(self, message: str, instance_id: str, node_id: str) -> None:
+    ``committed`` tells which of two cases it is: ``True`` when the step that reached the split was stored
+    and the instance is now FAILED there (an incident to resolve); ``False`` when nothing was changed (a
+    resumed instance whose split still matches nothing).
+    """
+
+    def __init__(self, message: str, instance_id: str, node_id: str, committed: bool = False) -> None:
         super().__init__(message)
         self.instance_id = instance_id
         self.node_id = node_id
+        self.committed = committed
 
 
 class InvalidStateError(WorkflowError):
@@ -95,6 +101,10 @@ class InvalidStateError(WorkflowError):
 
 class InvalidValueError(WorkflowError):
     """A value (outputs, context, variable) that JSON cannot hold, or a malformed argument."""
+
+
+class InvalidReferenceError(InvalidValueError):
+    """An instance or execution id that is malformed, or a prefix of several instances' ids."""
 
 
 class StoreError(WorkflowError):

@@ -15,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, replace
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
+from difflib import get_close_matches
 from operator import attrgetter
 from typing import Any
 
+from engine.actions import Action, execution_refusal, instance_refusal
 from engine.blueprint import NodeKind
 from engine.conditions import ConditionEvaluationError
 from engine.errors import InvalidStateError, NoMatchingConditionError, WorkflowError
@@ -147,7 +149,8 @@ _HISTORY_ENTRY_IS_PLAIN = _has_exactly(
     HistoryEntry, ("kind", "at", "node_id", "execution_id", "details", "actor", "seq", "instance_id"))
 _CHANGE_SET_IS_PLAIN = _has_exactly(
     ChangeSet, ("instance_id", "new_instance", "status", "error", "clear_error", "ended_at", "context", "tokens_added",
-                "tokens_removed", "token_status", "executions_added", "executions_updated", "history"))
+                "tokens_removed", "token_status", "executions_added", "executions_updated", "history",
+                "context_removed"))
 
 # The plain strings that history details hold (``status.value``), without the enum's property lookup.
 _TOKEN_STATUS_TEXT = {status: status.value for status in TokenStatus}
@@ -208,10 +211,7 @@ def task_done(bp: CompiledBlueprint, state: InstanceState, execution_id: str,
 def fail_task(bp: CompiledBlueprint, state: InstanceState, execution: Execution, error: str,
               event: Event, **details: Any) -> Transition:
     """Mark an ACTIVE execution FAILED: an incident. Its token stays on the node; other branches go on."""
-    _require_instance(state, InstanceStatus.ACTIVE)
-    if execution.status not in (ExecutionStatus.ACTIVE, ExecutionStatus.STUCK):
-        raise InvalidStateError(f"execution {execution.id} is {execution.status.value}: "
-                                "only an ACTIVE or STUCK execution can be failed")
+    _refuse(execution_refusal(Action.FAIL, state.status, execution))
     step = _Step(bp, state, event)
     step.update_execution(execution, status=ExecutionStatus.FAILED, error=error)
     step.set_token_status(execution.id, TokenStatus.FAILED)
@@ -222,10 +222,7 @@ def fail_task(bp: CompiledBlueprint, state: InstanceState, execution: Execution,
 
 def retry(bp: CompiledBlueprint, state: InstanceState, execution: Execution, event: Event) -> Transition:
     """Replace a FAILED execution with a new ACTIVE one of the same node (attempt + 1, fresh inputs)."""
-    _require_instance(state, InstanceStatus.ACTIVE)
-    if execution.status not in (ExecutionStatus.FAILED, ExecutionStatus.STUCK):
-        raise InvalidStateError(f"execution {execution.id} is {execution.status.value}: "
-                                "only a FAILED or STUCK execution can be retried")
+    _refuse(execution_refusal(Action.RETRY, state.status, execution))
     step = _Step(bp, state, event)
     step.update_execution(execution, status=ExecutionStatus.RETRIED)
     step.remove_token(execution.id)
@@ -237,9 +234,7 @@ def retry(bp: CompiledBlueprint, state: InstanceState, execution: Execution, eve
 
 def cancel(bp: CompiledBlueprint, state: InstanceState, reason: str, event: Event) -> Transition:
     """Cancel an ACTIVE or FAILED instance: open executions cancelled, every token removed."""
-    if state.status not in (InstanceStatus.ACTIVE, InstanceStatus.FAILED):
-        raise InvalidStateError(f"instance {state.id} is {state.status.value}: only an ACTIVE or FAILED "
-                                "instance can be cancelled")
+    _refuse(instance_refusal(Action.CANCEL, state.id, state.status))
     step = _Step(bp, state, event)
     step.clear_tokens(reason=f"instance cancelled: {reason}")
     step.set_status(InstanceStatus.CANCELLED, HistoryKind.INSTANCE_CANCELLED, reason=reason)
@@ -249,12 +244,28 @@ def cancel(bp: CompiledBlueprint, state: InstanceState, reason: str, event: Even
 def set_variables(bp: CompiledBlueprint, state: InstanceState, values: dict[str, Any],
                   event: Event) -> Transition:
     """Write keys of the global context of an ACTIVE or FAILED instance."""
-    if state.status not in (InstanceStatus.ACTIVE, InstanceStatus.FAILED):
-        raise InvalidStateError(f"instance {state.id} is {state.status.value}: variables can be set only "
-                                "on an ACTIVE or FAILED instance")
+    _refuse(instance_refusal(Action.SET_VARIABLES, state.id, state.status))
     step = _Step(bp, state, event)
     step.set_context(dict(values))
     return step.finish()
+
+
+def unset_variables(bp: CompiledBlueprint, state: InstanceState, keys: list[str], event: Event) -> Transition:
+    """Delete keys of the global context of an ACTIVE or FAILED instance; refuse a key it does not hold."""
+    _refuse(instance_refusal(Action.UNSET_VARIABLES, state.id, state.status))
+    missing = [key for key in keys if key not in state.context]
+    if missing:
+        raise InvalidStateError(f"instance {state.id} has no variable {', '.join(repr(k) for k in missing)}"
+                                + _nearest_hint(missing[0], state.context))
+    step = _Step(bp, state, event)
+    step.unset_context(list(dict.fromkeys(keys)))
+    return step.finish()
+
+
+def _nearest_hint(key: str, context: dict[str, Any]) -> str:
+    """``"; did you mean 'amount'?"`` when a variable of ``context`` is spelled close to ``key``."""
+    close = get_close_matches(key, list(context), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def retry_instance(bp: CompiledBlueprint, state: InstanceState, event: Event) -> Transition:
@@ -263,7 +274,7 @@ def retry_instance(bp: CompiledBlueprint, state: InstanceState, event: Event) ->
     Raises :class:`NoMatchingConditionError` (and nothing changes) when still nothing matches there. When
     it matches but a later split matches nothing, the instance stops FAILED at that split (committed).
     """
-    _require_instance(state, InstanceStatus.FAILED)
+    _refuse(instance_refusal(Action.RESUME, state.id, state.status))
     stopped = [t for t in state.tokens.values()
                if t.status is TokenStatus.FAILED and bp.kinds.get(t.node_id) is NodeKind.EXCLUSIVE_SPLIT]
     if not stopped:
@@ -388,6 +399,12 @@ def _most_arrivals(bp: CompiledBlueprint, join_id: str) -> dict[str, float]:
     return most
 
 
+def _refuse(reason: str | None) -> None:
+    """Raise the refusal of an operator action (see :mod:`engine.actions`), if there is one."""
+    if reason is not None:
+        raise InvalidStateError(reason)
+
+
 def _require_instance(state: InstanceState, status: InstanceStatus) -> None:
     if state.status is not status:
         raise InvalidStateError(f"instance {state.id} is {state.status.value}, not {status.value}")
@@ -417,7 +434,7 @@ class _Step:
             changes.__dict__.update({
                 "instance_id": state.id, "new_instance": None, "status": None, "error": None, "clear_error": False,
                 "ended_at": None, "context": {}, "tokens_added": [], "tokens_removed": [], "token_status": {},
-                "executions_added": [], "executions_updated": [], "history": [],
+                "executions_added": [], "executions_updated": [], "history": [], "context_removed": [],
             })
         else:
             self.changes = ChangeSet(instance_id=state.id)
@@ -458,6 +475,13 @@ class _Step:
         self.changes.context.update(values)
         if record:
             self.add_entry(_CONTEXT_SET_ENTRY, None, execution_id, {"values": values})
+
+    def unset_context(self, keys: list[str]) -> None:
+        for key in keys:
+            del self.context[key]
+            self.changes.context.pop(key, None)
+        self.changes.context_removed.extend(keys)
+        self.record(HistoryKind.CONTEXT_UNSET, keys=keys)
 
     def set_status(self, status: InstanceStatus, kind: HistoryKind, clear_error: bool = False,
                    **details: Any) -> None:

@@ -22,6 +22,7 @@ from engine.errors import (
     BlueprintConflictError,
     InvalidValueError,
     MalformedExecutionIdError,
+    NoMatchingConditionError,
     UnknownExecutionError,
     UnknownInstanceError,
     UnknownWorkflowError,
@@ -287,6 +288,17 @@ class WorkflowManager:
             raise InvalidValueError("set_variables needs at least one variable")
         self._operate(instance_id, actor, lambda bp, state, event: machine.set_variables(bp, state, values, event))
 
+    def unset_variables(self, instance_id: str, keys: list[str], *, actor: str | None = None) -> None:
+        """Delete keys of the global context of an ACTIVE or FAILED instance; a key it does not hold is refused
+        (``InvalidStateError``, naming the nearest key it holds)."""
+        if isinstance(keys, str) or not isinstance(keys, (list, tuple)) or not keys:
+            raise InvalidValueError("unset_variables needs a list of at least one variable name")
+        for key in keys:
+            if not isinstance(key, str) or not key.strip():
+                raise InvalidValueError(f"variable name {key!r} must be a non-empty string")
+        self._operate(instance_id, actor,
+                      lambda bp, state, event: machine.unset_variables(bp, state, list(keys), event))
+
     def retry_instance(self, instance_id: str, *, actor: str | None = None) -> None:
         """Evaluate again the exclusive split where a FAILED instance stopped, and resume it if one matches."""
         self._operate(instance_id, actor, machine.retry_instance)
@@ -400,6 +412,8 @@ class WorkflowManager:
             for handler in self._completion_handlers:
                 self._call_handler(handler, view, state.id, "completion handler")
         if transition.error is not None:
+            if isinstance(transition.error, NoMatchingConditionError):
+                transition.error.committed = True  # the step that reached the split is stored
             raise transition.error
 
     def _call_handler(self, handler, argument, instance_id: str, what: str,

@@ -52,6 +52,7 @@ class HistoryKind(StrEnum):
     EXECUTION_RETRIED = "EXECUTION_RETRIED"
     EXECUTION_CANCELLED = "EXECUTION_CANCELLED"
     CONTEXT_SET = "CONTEXT_SET"
+    CONTEXT_UNSET = "CONTEXT_UNSET"
     CONDITION_ERROR = "CONDITION_ERROR"
     HANDLER_ERROR = "HANDLER_ERROR"
     EXECUTION_STUCK = "EXECUTION_STUCK"
@@ -153,6 +154,7 @@ class ChangeSet:
     executions_added: list[Execution] = field(default_factory=list)
     executions_updated: list[Execution] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
+    context_removed: list[str] = field(default_factory=list)  # keys deleted from the context
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from engine.actions import Action
+from engine.errors import NoMatchingConditionError
 from engine.model import Execution, ExecutionStatus, InstanceState, InstanceStatus
 
 
@@ -58,3 +60,23 @@ def ignored_completion(execution_id: str, state: InstanceState, execution: Execu
         reason = Ignored.INSTANCE_NOT_ACTIVE
         text = f"instance {state.id} is {state.status.value}: the completion was ignored"
     return Completion(execution_id, state.id, False, state.status, ignored=reason, message=f"{text}: nothing changed")
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What an operator action did, for both front ends: ``message`` is the one sentence they show.
+
+    ``applied`` is ``False`` only for a completion that changed nothing (a repeat, or one that another
+    operator or worker got in first; ``message`` says which); a refused action raises instead.
+    ``stopped`` is set when the change was stored but the instance then stopped FAILED at an exclusive split
+    with no match: it needs a person again.
+    """
+
+    action: Action
+    instance_id: str
+    applied: bool
+    message: str
+    execution_id: str | None = None
+    new_execution_id: str | None = None
+    stopped: NoMatchingConditionError | None = None
+    completion: Completion | None = None  # for Action.COMPLETE

@@ -1,4 +1,5 @@
-"""The storage interface the engine needs. ``store/`` implements it for SQLite; the engine knows no SQL.
+"""The storage interface the engine needs, and the reports the front ends read. ``store/`` implements them,
+one implementation per database; the engine knows no SQL.
 
 A write is a unit of work: :meth:`Store.write` opens one transaction that takes the database's write lock
 before reading (``BEGIN IMMEDIATE`` on SQLite), so what is read cannot change before the change set made
@@ -7,6 +8,7 @@ from it is written. Either the whole change set is stored or none of it.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +17,7 @@ from typing import Any, Protocol
 from engine.blueprint import Blueprint
 from engine.errors import Problem
 from engine.model import ChangeSet, Execution, HistoryEntry, InstanceState, InstanceStatus, Token
+from engine.reports import MINUTES, Activity, ExecutionCounts, HistoryHit, HistoryQuery, IncidentPage
 
 
 @dataclass(frozen=True)
@@ -115,8 +118,40 @@ class WriteTransaction(Protocol):
         tell that nothing else has written to the instance since."""
 
 
-class Store(Protocol):
-    """Durable storage of blueprints and instances."""
+class Reports(Protocol):
+    """What the operations console and its subcommands read beyond single instances. Every report is bounded
+    (an index range, a covering index or a limit), whatever the size of the database."""
+
+    def execution_counts(self, local_task_ids: Collection[str], now: datetime) -> ExecutionCounts:
+        """The open executions by what they wait for (``local_task_ids``: the tasks this process runs workers
+        for), and the incidents counted as :meth:`list_incidents` lists them."""
+
+    def list_incidents(self, limit: int = 500) -> IncidentPage:
+        """Every FAILED or STUCK token (execution, split or join), oldest first, at most ``limit``, with the
+        counts of all of them."""
+
+    def activity(self, now: datetime, minutes: int = MINUTES) -> Activity:
+        """Instances started, instances completed and tasks completed per minute over the last ``minutes``
+        minutes, instances by status and workflow, and the open executions per task."""
+
+    def blueprint_summaries(self) -> list[BlueprintSummary]:
+        """Every stored version of every workflow with its instances per status, without reading every
+        instance row where an index can count them."""
+
+    def search_history(self, query: HistoryQuery) -> list[HistoryHit]:
+        """The newest history entries matching ``query`` (an instance id in it is a full id), at most
+        ``query.limit``."""
+
+    def find_instance_ids(self, prefix: str, limit: int = 10) -> list[str]:
+        """Ids of instances that start with ``prefix``, in id order, at most ``limit`` (for short ids)."""
+
+    def change_token(self) -> int | None:
+        """A value that changes whenever anyone (this process, another one, another host) commits; ``None``
+        when the store cannot tell. Compare successive values for equality only."""
+
+
+class Store(Reports, Protocol):
+    """Durable storage of blueprints and instances, and the reports on them."""
 
     def save_blueprint(self, blueprint: Blueprint, warnings: list[Problem]) -> bool:
         """Store a blueprint; ``False`` when the identical one was already stored.

@@ -53,6 +53,9 @@ def _apply(state: ReplayedState, entry: HistoryEntry) -> None:  # noqa: C901 - o
         state.context.update(d.get("context") or {})
     elif kind is HistoryKind.CONTEXT_SET:
         state.context.update(d["values"])
+    elif kind is HistoryKind.CONTEXT_UNSET:
+        for key in d["keys"]:
+            state.context.pop(key, None)
     elif kind is HistoryKind.TOKEN_CREATED:
         state.tokens[d["token_id"]] = (entry.node_id or "", d["status"])
     elif kind is HistoryKind.TOKEN_REMOVED:

@@ -1,66 +1,40 @@
-"""Read-only reports for the operations console: incidents, execution counts, activity, history search.
+"""The SQLite implementation of the reports (:class:`engine.ports.Reports`): incidents, execution counts,
+activity, history search. :class:`~store.sqlite.SqliteStore` exposes them as its methods.
 
-Each function takes a :class:`~store.sqlite.SqliteStore`, runs a few queries in one read transaction and
-returns plain values. None of them loads whole tables: every query is bounded by an index range, a
-``GROUP BY`` over a covering index, or a ``LIMIT``. The plans were checked with ``EXPLAIN QUERY PLAN`` on
-a database of 100,000 instances and 1,000,000 history rows (see ``tests/store/test_reports.py``).
+Each report runs a few queries in one read transaction and returns plain values. None of them loads whole
+tables: every query is bounded by an index range, a ``GROUP BY`` over a covering index, or a ``LIMIT``.
+The plans were checked with ``EXPLAIN QUERY PLAN`` on a database of 100,000 instances and 1,000,000
+history rows (see ``tests/store/test_reports.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from engine.model import HistoryEntry, HistoryKind
 from engine.ports import BlueprintSummary
+from engine.reports import (
+    MINUTES,
+    Activity,
+    ExecutionCounts,
+    HistoryHit,
+    HistoryQuery,
+    Incident,
+    IncidentKind,
+    IncidentPage,
+    OpenTask,
+)
 from store.codec import dump_json, dump_time, like_pattern, load_json, load_time
 from store.history import HISTORY_COLUMNS, NOTABLE_KINDS, history_entries
-from store.sqlite import OPEN_EXECUTIONS
+from store.tables import OPEN_EXECUTIONS
 
 if TYPE_CHECKING:
-    from store.sqlite import SqliteStore
-
-MINUTES = 60
+    from store.sqlite import _Transaction
 
 
 # -- executions and incidents -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ExecutionCounts:
-    """Open executions by what they wait for (the console's header line).
-
-    ``running``: ACTIVE with a live lease (a runtime, here or elsewhere, is running it). ``queued``: ACTIVE,
-    no live lease, and a worker of this process handles its task (it will be claimed). ``waiting``: ACTIVE,
-    no live lease, no local worker: waiting for a person (or for a worker process elsewhere).
-    ``failed`` and ``stuck``: the incidents, counted as :func:`list_incidents` lists them.
-    """
-
-    running: int = 0
-    queued: int = 0
-    waiting: int = 0
-    failed: int = 0
-    stuck: int = 0
-
-
-def execution_counts(store: SqliteStore, local_task_ids: Collection[str], now: datetime) -> ExecutionCounts:
-    """Count the open executions; ``local_task_ids`` are the tasks this process runs workers for."""
-    running = queued = waiting = 0
-    with store.read() as cur:
-        # Uses ix_executions_open for status = 'ACTIVE'; a row lookup per ACTIVE execution only.
-        for task_id, leased, count in cur.execute(
-                "SELECT task_id, lease_until IS NOT NULL AND lease_until >= ?, COUNT(*) FROM executions "
-                f"WHERE status = 'ACTIVE' AND {OPEN_EXECUTIONS} GROUP BY 1, 2", (dump_time(now),)):
-            if leased:
-                running += count
-            elif task_id in local_task_ids:
-                queued += count
-            else:
-                waiting += count
-        incidents = _incident_counts(cur)
-    return ExecutionCounts(running, queued, waiting, incidents.get("FAILED", 0), incidents.get("STUCK", 0))
 
 
 def _incident_counts(cur) -> dict[str, int]:
@@ -102,72 +76,6 @@ def _executions_by_id(cur, ids: list[str]) -> dict[str, tuple]:
     return found
 
 
-@dataclass(frozen=True)
-class Incident:
-    """Something an operator must resolve, found by the token that cannot move on.
-
-    ``kind`` is ``FAILED`` (an execution failed: an incident), ``STUCK`` (an execution found overdue or
-    abandoned), ``NO_MATCH`` (the instance stopped FAILED at an exclusive split) or ``JOIN_STUCK`` (a
-    parallel join that can no longer fire). ``since`` is when it happened; ``reason`` the error or why.
-    """
-
-    kind: str
-    key: str  # the token id: unique among incidents
-    instance_id: str
-    workflow_id: str
-    version: int
-    node_id: str
-    since: datetime
-    reason: str
-    execution_id: str | None = None
-    task_id: str | None = None
-    attempt: int | None = None
-
-
-@dataclass(frozen=True)
-class IncidentPage:
-    """The oldest incidents (at most the limit asked for) and how many there are in all."""
-
-    incidents: list[Incident]
-    failed: int
-    stuck: int
-
-    @property
-    def total(self) -> int:
-        return self.failed + self.stuck
-
-
-def list_incidents(store: SqliteStore, limit: int = 500) -> IncidentPage:
-    """Every FAILED or STUCK token (execution, split or join), oldest incident first, at most ``limit``."""
-    with store.read() as cur:
-        tokens = _incident_tokens(cur)
-        executions = _executions_by_id(cur, [t[0] for t in tokens])
-        rows = []
-        for token in tokens:
-            execution = executions.get(token[0])
-            rows.append((*token, token[0] if execution else None, *(execution or (None,) * 4)))
-        rows.sort(key=lambda r: (r[12] or r[4], r[0]))  # the execution's time, else the token's; then the id
-        counts = _count_incidents(tokens, executions)
-        del rows[limit:]
-        incidents: list[Incident] = []
-        seen_joins: set[tuple[str, str]] = set()
-        for (token_id, instance_id, node_id, status, token_at, workflow_id, version, instance_error,
-             execution_id, task_id, attempt, execution_error, execution_at) in rows:
-            if execution_id is not None:
-                incidents.append(Incident(status, token_id, instance_id, workflow_id, version, node_id,
-                                          load_time(execution_at), execution_error or "", execution_id, task_id,
-                                          attempt))
-            elif status == "FAILED":
-                incidents.append(Incident("NO_MATCH", token_id, instance_id, workflow_id, version, node_id,
-                                          load_time(token_at), instance_error or "no condition matched"))
-            elif (instance_id, node_id) not in seen_joins:
-                seen_joins.add((instance_id, node_id))
-                at, reason = _join_stuck_entry(cur, instance_id, node_id)
-                incidents.append(Incident("JOIN_STUCK", token_id, instance_id, workflow_id, version, node_id,
-                                          at or load_time(token_at), reason))
-    return IncidentPage(incidents, counts.get("FAILED", 0), counts.get("STUCK", 0))
-
-
 def _join_stuck_entry(cur, instance_id: str, node_id: str) -> tuple[datetime | None, str]:
     """When and why the join was marked stuck, from the instance's history (ix_history_instance_no_seq)."""
     for row in cur.execute(f"SELECT {HISTORY_COLUMNS} FROM history WHERE instance_no = "
@@ -181,62 +89,6 @@ def _join_stuck_entry(cur, instance_id: str, node_id: str) -> tuple[datetime | N
 
 
 # -- activity and counts ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OpenTask:
-    """The open executions of one task: ``running`` holds a live lease, ``waiting`` does not (for a worker
-    or a person), ``failed`` and ``stuck`` are incidents; ``oldest`` is when the oldest waiting one was made."""
-
-    task_id: str
-    running: int = 0
-    waiting: int = 0
-    failed: int = 0
-    stuck: int = 0
-    oldest: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Activity:
-    """Counts per minute over the hour before ``until`` (oldest minute first), and instances by status
-    and by workflow."""
-
-    since: datetime
-    started: list[int]
-    completed: list[int]
-    tasks_completed: list[int]
-    by_status: dict[str, int] = field(default_factory=dict)
-    by_workflow: dict[str, dict[str, int]] = field(default_factory=dict)
-    open_tasks: list[OpenTask] = field(default_factory=list)
-
-
-def activity(store: SqliteStore, now: datetime, minutes: int = MINUTES) -> Activity:
-    """Instances started, instances completed and tasks completed per minute over the last ``minutes``
-    minutes (the current minute last), and the instance counts by status and by workflow."""
-    since = now.replace(second=0, microsecond=0) - timedelta(minutes=minutes - 1)
-    until = since + timedelta(minutes=minutes)
-    bounds = (dump_time(since), dump_time(until))
-    with store.read() as cur:
-        # Each a range of one index, grouped by the minute: the first 16 characters of the ISO time.
-        started = cur.execute("SELECT substr(created_at, 1, 16), COUNT(*) FROM instances "
-                              "WHERE created_at >= ? AND created_at < ? GROUP BY 1", bounds).fetchall()
-        # INDEXED BY: without statistics SQLite would take (status, created_at) and read every completed one.
-        completed = cur.execute("SELECT substr(ended_at, 1, 16), COUNT(*) FROM instances "
-                                "INDEXED BY ix_instances_completed "
-                                "WHERE status = 'COMPLETED' AND ended_at >= ? AND ended_at < ? GROUP BY 1",
-                                bounds).fetchall()
-        tasks = cur.execute("SELECT substr(updated_at, 1, 16), COUNT(*) FROM executions "
-                            "WHERE status = 'COMPLETED' AND updated_at >= ? AND updated_at < ? GROUP BY 1",
-                            bounds).fetchall()
-        by_workflow: dict[str, dict[str, int]] = {}
-        by_status: dict[str, int] = {}
-        for workflow_id, status, count in cur.execute(
-                "SELECT workflow_id, status, COUNT(*) FROM instances GROUP BY 1, 2"):  # covering index scan
-            by_workflow.setdefault(workflow_id, {})[status] = count
-            by_status[status] = by_status.get(status, 0) + count
-        open_tasks = _open_tasks(cur, now)
-    return Activity(since, _per_minute(started, since, minutes), _per_minute(completed, since, minutes),
-                    _per_minute(tasks, since, minutes), by_status, by_workflow, open_tasks)
 
 
 def _open_tasks(cur, now: datetime) -> list[OpenTask]:
@@ -269,113 +121,167 @@ def _minutes_between(first: str, minute: str) -> int:
     return int((datetime.fromisoformat(minute) - start).total_seconds() // 60)
 
 
-# -- blueprints ---------------------------------------------------------------------------------------
+# -- the reports, as methods of the store --------------------------------------------------------------
 
 
-def blueprint_summaries(store: SqliteStore) -> list[BlueprintSummary]:
-    """Every stored version of every workflow with its instances per status, like ``list_blueprints``
-    but without reading every instance row: a workflow with one version takes its counts from the covering
-    index on (workflow_id, status); only a workflow with several versions is counted per version."""
-    with store.read() as cur:
-        rows = cur.execute("SELECT workflow_id, version, name, node_count, edge_count, warnings, created_at "
-                           "FROM blueprints ORDER BY workflow_id, version").fetchall()
-        versions: dict[str, int] = {}
-        for row in rows:
-            versions[row[0]] = versions.get(row[0], 0) + 1
-        counts: dict[tuple[str, int], dict[str, int]] = {}
-        for workflow_id, status, count in cur.execute(
-                "SELECT workflow_id, status, COUNT(*) FROM instances GROUP BY 1, 2"):
-            if versions.get(workflow_id) == 1:
-                only = next(r[1] for r in rows if r[0] == workflow_id)
-                counts.setdefault((workflow_id, only), {})[status] = count
-        for workflow_id, number in versions.items():
-            if number > 1:
-                for version, status, count in cur.execute(
-                        "SELECT version, status, COUNT(*) FROM instances WHERE workflow_id = ? GROUP BY 1, 2",
-                        (workflow_id,)):
-                    counts.setdefault((workflow_id, version), {})[status] = count
-    return [BlueprintSummary(workflow_id=r[0], version=r[1], name=r[2], nodes=r[3], edges=r[4],
-                             warnings=len(load_json(r[5]) or []), created_at=load_time(r[6]),
-                             instances=counts.get((r[0], r[1]), {})) for r in rows]
+class SqliteReports:
+    """The reports of :class:`engine.ports.Reports`, as methods of :class:`~store.sqlite.SqliteStore`."""
 
+    read: Callable[[], _Transaction]  # SqliteStore's: a read transaction, as a context manager
 
-# -- history search -----------------------------------------------------------------------------------
+    def execution_counts(self, local_task_ids: Collection[str], now: datetime) -> ExecutionCounts:
+        """Count the open executions; ``local_task_ids`` are the tasks this process runs workers for."""
+        running = queued = waiting = 0
+        with self.read() as cur:
+            # Uses ix_executions_open for status = 'ACTIVE'; a row lookup per ACTIVE execution only.
+            for task_id, leased, count in cur.execute(
+                    "SELECT task_id, lease_until IS NOT NULL AND lease_until >= ?, COUNT(*) FROM executions "
+                    f"WHERE status = 'ACTIVE' AND {OPEN_EXECUTIONS} GROUP BY 1, 2", (dump_time(now),)):
+                if leased:
+                    running += count
+                elif task_id in local_task_ids:
+                    queued += count
+                else:
+                    waiting += count
+            incidents = _incident_counts(cur)
+        return ExecutionCounts(running, queued, waiting, incidents.get("FAILED", 0), incidents.get("STUCK", 0))
 
+    def list_incidents(self, limit: int = 500) -> IncidentPage:
+        """Every FAILED or STUCK token (execution, split or join), oldest incident first, at most ``limit``."""
+        with self.read() as cur:
+            tokens = _incident_tokens(cur)
+            executions = _executions_by_id(cur, [t[0] for t in tokens])
+            rows = []
+            for token in tokens:
+                execution = executions.get(token[0])
+                rows.append((*token, token[0] if execution else None, *(execution or (None,) * 4)))
+            rows.sort(key=lambda r: (r[12] or r[4], r[0]))  # the execution's time, else the token's; then the id
+            counts = _count_incidents(tokens, executions)
+            del rows[limit:]
+            incidents: list[Incident] = []
+            seen_joins: set[tuple[str, str]] = set()
+            for (token_id, instance_id, node_id, status, token_at, workflow_id, version, instance_error,
+                 execution_id, task_id, attempt, execution_error, execution_at) in rows:
+                if execution_id is not None:
+                    incidents.append(Incident(IncidentKind(status), token_id, instance_id, workflow_id, version,
+                                              node_id, load_time(execution_at), execution_error or "", execution_id,
+                                              task_id, attempt))
+                elif status == "FAILED":
+                    incidents.append(Incident(IncidentKind.NO_MATCH, token_id, instance_id, workflow_id, version,
+                                              node_id, load_time(token_at), instance_error or "no condition matched"))
+                elif (instance_id, node_id) not in seen_joins:
+                    seen_joins.add((instance_id, node_id))
+                    at, reason = _join_stuck_entry(cur, instance_id, node_id)
+                    incidents.append(Incident(IncidentKind.JOIN_STUCK, token_id, instance_id, workflow_id, version,
+                                              node_id, at or load_time(token_at), reason))
+        return IncidentPage(incidents, counts.get("FAILED", 0), counts.get("STUCK", 0))
 
-@dataclass(frozen=True)
-class HistoryQuery:
-    """Filters of a history search. ``node`` and ``actor`` match a part of the name, any case; ``since``
-    is inclusive, ``until`` exclusive."""
+    def activity(self, now: datetime, minutes: int = MINUTES) -> Activity:
+        """Instances started, instances completed and tasks completed per minute over the last ``minutes``
+        minutes (the current minute last), and the instance counts by status and by workflow."""
+        since = now.replace(second=0, microsecond=0) - timedelta(minutes=minutes - 1)
+        until = since + timedelta(minutes=minutes)
+        bounds = (dump_time(since), dump_time(until))
+        with self.read() as cur:
+            # Each a range of one index, grouped by the minute: the first 16 characters of the ISO time.
+            started = cur.execute("SELECT substr(created_at, 1, 16), COUNT(*) FROM instances "
+                                  "WHERE created_at >= ? AND created_at < ? GROUP BY 1", bounds).fetchall()
+            # INDEXED BY: without statistics SQLite would take (status, created_at) and read every completed one.
+            completed = cur.execute("SELECT substr(ended_at, 1, 16), COUNT(*) FROM instances "
+                                    "INDEXED BY ix_instances_completed "
+                                    "WHERE status = 'COMPLETED' AND ended_at >= ? AND ended_at < ? GROUP BY 1",
+                                    bounds).fetchall()
+            tasks = cur.execute("SELECT substr(updated_at, 1, 16), COUNT(*) FROM executions "
+                                "WHERE status = 'COMPLETED' AND updated_at >= ? AND updated_at < ? GROUP BY 1",
+                                bounds).fetchall()
+            by_workflow: dict[str, dict[str, int]] = {}
+            by_status: dict[str, int] = {}
+            for workflow_id, status, count in cur.execute(
+                    "SELECT workflow_id, status, COUNT(*) FROM instances GROUP BY 1, 2"):  # covering index scan
+                by_workflow.setdefault(workflow_id, {})[status] = count
+                by_status[status] = by_status.get(status, 0) + count
+            open_tasks = _open_tasks(cur, now)
+        return Activity(since, _per_minute(started, since, minutes), _per_minute(completed, since, minutes),
+                        _per_minute(tasks, since, minutes), by_status, by_workflow, open_tasks)
 
-    instance_id: str | None = None
-    kind: HistoryKind | str | None = None
-    node: str | None = None
-    actor: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    limit: int = 200
+    def blueprint_summaries(self) -> list[BlueprintSummary]:
+        """Every stored version of every workflow with its instances per status, like ``list_blueprints``
+        but without reading every instance row: a workflow with one version takes its counts from the covering
+        index on (workflow_id, status); only a workflow with several versions is counted per version."""
+        with self.read() as cur:
+            rows = cur.execute("SELECT workflow_id, version, name, node_count, edge_count, warnings, created_at "
+                               "FROM blueprints ORDER BY workflow_id, version").fetchall()
+            versions: dict[str, int] = {}
+            for row in rows:
+                versions[row[0]] = versions.get(row[0], 0) + 1
+            counts: dict[tuple[str, int], dict[str, int]] = {}
+            for workflow_id, status, count in cur.execute(
+                    "SELECT workflow_id, status, COUNT(*) FROM instances GROUP BY 1, 2"):
+                if versions.get(workflow_id) == 1:
+                    only = next(r[1] for r in rows if r[0] == workflow_id)
+                    counts.setdefault((workflow_id, only), {})[status] = count
+            for workflow_id, number in versions.items():
+                if number > 1:
+                    for version, status, count in cur.execute(
+                            "SELECT version, status, COUNT(*) FROM instances WHERE workflow_id = ? GROUP BY 1, 2",
+                            (workflow_id,)):
+                        counts.setdefault((workflow_id, version), {})[status] = count
+        return [BlueprintSummary(workflow_id=r[0], version=r[1], name=r[2], nodes=r[3], edges=r[4],
+                                 warnings=len(load_json(r[5]) or []), created_at=load_time(r[6]),
+                                 instances=counts.get((r[0], r[1]), {})) for r in rows]
 
+    def search_history(self, query: HistoryQuery) -> list[HistoryHit]:
+        """The newest history entries matching ``query``, at most ``query.limit``.
 
-@dataclass(frozen=True)
-class HistoryHit:
-    """One history entry found, with its instance's workflow."""
-
-    entry: HistoryEntry
-    workflow_id: str
-
-
-def search_history(store: SqliteStore, query: HistoryQuery) -> list[HistoryHit]:
-    """The newest history entries matching ``query``, at most ``query.limit``.
-
-    Within an instance the search uses ix_history_instance_no_seq; across instances it walks the history
-    from the newest entry backwards (the primary key) and stops at the limit, so a search that matches
-    often returns at once and one that matches rarely reads the history once. A row holds a run of entries
-    (see ``store.tables.HistoryRow``): SQL keeps the rows whose JSON text holds what is looked for, and
-    the entries are then matched one by one.
-    """
-    clauses, params = [], []
-    if query.instance_id:
-        clauses.append("instance_no = (SELECT no FROM instances WHERE id = ?)")
-        params.append(query.instance_id)
-    kind = str(query.kind) if query.kind else None
-    notable = kind in NOTABLE_KINDS
-    if notable:
-        clauses.append("notable IS NOT NULL")  # the partial index ix_history_notable holds these rows
-    if kind:
-        clauses.append("entries LIKE ? ESCAPE '\\'")
-        params.append(like_pattern(dump_json(kind)))
-    node, actor = (text.lower() if text else None for text in (query.node, query.actor))
-    for text in (query.node, query.actor):
-        if text:
+        Within an instance the search uses ix_history_instance_no_seq; across instances it walks the history
+        from the newest entry backwards (the primary key) and stops at the limit, so a search that matches
+        often returns at once and one that matches rarely reads the history once. A row holds a run of entries
+        (see ``store.tables.HistoryRow``): SQL keeps the rows whose JSON text holds what is looked for, and
+        the entries are then matched one by one.
+        """
+        clauses, params = [], []
+        if query.instance_id:
+            clauses.append("instance_no = (SELECT no FROM instances WHERE id = ?)")
+            params.append(query.instance_id)
+        kind = str(query.kind) if query.kind else None
+        notable = kind in NOTABLE_KINDS
+        if notable:
+            clauses.append("notable IS NOT NULL")  # the partial index ix_history_notable holds these rows
+        if kind:
             clauses.append("entries LIKE ? ESCAPE '\\'")
-            params.append(like_pattern(dump_json(text)[1:-1]))
-    if query.since is not None:
-        clauses.append("at >= ?")  # every entry of a row has the row's time
-        params.append(dump_time(query.since))
-    if query.until is not None:
-        clauses.append("at < ?")
-        params.append(dump_time(query.until))
-    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-    found: list[HistoryEntry] = []
-    with store.read() as cur:
-        if query.limit > 0:
-            # Across instances, a notable kind reads the few rows of its index; any other search walks the
-            # history from the newest row and stops at the limit.
-            source = " INDEXED BY ix_history_notable" if notable and not query.instance_id else ""
-            for row in cur.execute(f"SELECT {HISTORY_COLUMNS} FROM history{source}{where} ORDER BY seq DESC",
-                                   params):
-                for entry in reversed(history_entries(row)):
-                    if ((kind is None or entry.kind == kind)
-                            and (node is None or node in (entry.node_id or "").lower())
-                            and (actor is None or actor in (entry.actor or "").lower())):
-                        found.append(entry)
-                if len(found) >= query.limit:
-                    break
-        del found[query.limit:]
-        instance_ids = sorted({entry.instance_id for entry in found})
-        workflows: dict[str, str] = {}
-        for start in range(0, len(instance_ids), 500):
-            chunk = instance_ids[start:start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            workflows.update(cur.execute(f"SELECT id, workflow_id FROM instances WHERE id IN ({marks})", chunk))
-    return [HistoryHit(entry, workflows.get(entry.instance_id or "", "?")) for entry in found]
+            params.append(like_pattern(dump_json(kind)))
+        node, actor = (text.lower() if text else None for text in (query.node, query.actor))
+        for text in (query.node, query.actor):
+            if text:
+                clauses.append("entries LIKE ? ESCAPE '\\'")
+                params.append(like_pattern(dump_json(text)[1:-1]))
+        if query.since is not None:
+            clauses.append("at >= ?")  # every entry of a row has the row's time
+            params.append(dump_time(query.since))
+        if query.until is not None:
+            clauses.append("at < ?")
+            params.append(dump_time(query.until))
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        found: list[HistoryEntry] = []
+        with self.read() as cur:
+            if query.limit > 0:
+                # Across instances, a notable kind reads the few rows of its index; any other search walks the
+                # history from the newest row and stops at the limit.
+                source = " INDEXED BY ix_history_notable" if notable and not query.instance_id else ""
+                for row in cur.execute(f"SELECT {HISTORY_COLUMNS} FROM history{source}{where} ORDER BY seq DESC",
+                                       params):
+                    for entry in reversed(history_entries(row)):
+                        if ((kind is None or entry.kind == kind)
+                                and (node is None or node in (entry.node_id or "").lower())
+                                and (actor is None or actor in (entry.actor or "").lower())):
+                            found.append(entry)
+                    if len(found) >= query.limit:
+                        break
+            del found[query.limit:]
+            instance_ids = sorted({entry.instance_id for entry in found})
+            workflows: dict[str, str] = {}
+            for start in range(0, len(instance_ids), 500):
+                chunk = instance_ids[start:start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                workflows.update(cur.execute(f"SELECT id, workflow_id FROM instances WHERE id IN ({marks})", chunk))
+        return [HistoryHit(entry, workflows.get(entry.instance_id or "", "?")) for entry in found]

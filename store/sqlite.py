@@ -38,7 +38,8 @@ from engine.ports import BlueprintSummary, InstanceQuery, InstanceSummary, Insta
 from store.codec import canonical_json, dump_json, dump_time, like_pattern, load_json, load_time
 from store.database import describe_database_error
 from store.history import HISTORY_COLUMNS, history_entries, insert_history
-from store.tables import CONTEXT_INLINE_LIMIT
+from store.reports import SqliteReports
+from store.tables import CONTEXT_INLINE_LIMIT, OPEN_EXECUTIONS
 
 _EXECUTION_COLUMNS = (
     "id, instance_id, node_id, task_id, inputs, outputs, status, attempt, error, created_at, updated_at, "
@@ -117,9 +118,6 @@ def _instance_range(instance_id: str) -> tuple[str, str]:
     return instance_id + ":", instance_id + ";"
 
 
-# The open executions: the partial index ix_executions_open holds exactly these. SQLite uses a partial index
-# only when the query's WHERE has its condition as a term, so queries repeat this text.
-OPEN_EXECUTIONS = "status IN ('ACTIVE', 'FAILED', 'STUCK')"
 
 _INSTANCE_COLUMNS = "id, workflow_id, version, status, error, created_at, updated_at, ended_at, context, tokens, no"
 
@@ -286,6 +284,8 @@ class SqliteWriteTransaction:
         opened = _OpenState({}, {}, None, None) if new is not None else self._opened(iid)
         if changes.context:
             opened.context.update(changes.context)
+        for key in changes.context_removed:
+            opened.context.pop(key, None)
         tokens_changed = bool(changes.tokens_added or changes.tokens_removed or changes.token_status)
         if tokens_changed:
             tokens = opened.tokens
@@ -327,7 +327,7 @@ class SqliteWriteTransaction:
             if changes.ended_at is not None:
                 sets.append("ended_at = ?")
                 params.append(dump_time(changes.ended_at))
-            if changes.context:
+            if changes.context or changes.context_removed:
                 context_text = dump_json(opened.context)
                 opened.context_size = len(context_text)
                 if opened.spilled or len(context_text) > CONTEXT_INLINE_LIMIT:
@@ -514,7 +514,7 @@ class _Transaction:
         return error
 
 
-class SqliteStore:
+class SqliteStore(SqliteReports):
     """Blueprints and instances in one SQLite file, safe for many threads and processes."""
 
     def __init__(self, engine: Engine, source: str, busy_timeout_ms: int) -> None:
@@ -555,7 +555,7 @@ class SqliteStore:
                 self._version_connection = None
         self.engine.dispose()
 
-    def data_version(self) -> int:
+    def change_token(self) -> int:
         """SQLite's ``PRAGMA data_version`` on a connection kept for it alone: a cheap change signal.
 
         The number changes whenever any other connection (this process's writes included, as they use

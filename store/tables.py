@@ -75,6 +75,10 @@ class InstanceRow(SQLModel, table=True):
     no: int | None = None
 
 
+# The open executions: the partial index ix_executions_open holds exactly these. SQLite uses a partial index
+# only when the query's WHERE has its condition as a term, so queries repeat this text.
+OPEN_EXECUTIONS = "status IN ('ACTIVE', 'FAILED', 'STUCK')"
+
 CONTEXT_INLINE_LIMIT = 2000
 """Characters of context JSON kept in the instance row. SQLite rewrites a whole row, overflow pages included,
 whenever any column of it changes: with a 25 KB context inline every step wrote ~7 pages more than it

@@ -13,7 +13,7 @@ from textual.worker import get_current_worker
 
 from console.backend import BlueprintDetail
 from console.messages import OpenInstance
-from console.screens.live_screen import LiveScreen
+from console.screens.live_screen import LiveScreen, result_notice
 from console.screens.load_blueprint_modal import LoadBlueprintModal
 from console.screens.start_instance_modal import StartInstanceModal, context_keys
 from console.widgets.blueprints_table import BlueprintsTable
@@ -21,7 +21,6 @@ from console.widgets.nav_bar import NavBar
 from console.widgets.runtime_bar import RuntimeBar
 from console.widgets.token_graph import TokenGraph
 from engine import WorkflowError
-from engine.errors import NoMatchingConditionError
 from engine.ports import BlueprintSummary
 
 
@@ -69,7 +68,7 @@ class BlueprintsScreen(LiveScreen):
     @work(thread=True, exclusive=True, group="blueprints-load", exit_on_error=False)
     def _load(self) -> None:
         try:
-            summaries = self.backend.blueprints()
+            summaries = self.backend.ops.blueprints()
             if not get_current_worker().is_cancelled:
                 self.app.call_from_thread(self._show, summaries)
         except Exception as error:  # noqa: BLE001
@@ -160,7 +159,7 @@ class BlueprintsScreen(LiveScreen):
     @work(thread=True, exclusive=True, group="start-prepare", exit_on_error=False)
     def _prepare_start(self, workflow_id: str, selected: int) -> None:
         try:
-            newest = self.backend.manager.get_workflow(workflow_id)  # what the instance will run
+            newest = self.backend.ops.workflow(workflow_id)  # what the instance will run
         except Exception as error:  # noqa: BLE001
             self.notify_error_from_thread(error, "Cannot start")
             return
@@ -175,20 +174,18 @@ class BlueprintsScreen(LiveScreen):
     @work(thread=True, group="action", exit_on_error=False)
     def _start(self, workflow_id: str, context: dict[str, Any]) -> None:
         try:
-            instance_id = self.backend.start_instance(workflow_id, context)
-        except NoMatchingConditionError as error:  # started, then stopped FAILED at a split: show it
-            self.app.call_from_thread(self.notify, str(error), title="Started, but stopped at a split",
-                                      severity="warning", timeout=12)
-            instance_id = error.instance_id
+            result = self.backend.ops.start(workflow_id, context)
         except WorkflowError as error:
             self.app.call_from_thread(self.notify, str(error), title="Not started", severity="error", timeout=10)
             return
         except Exception as error:  # noqa: BLE001
             self.notify_error_from_thread(error, "Not started")
             return
-        else:
-            self.app.call_from_thread(self.notify, f"instance {instance_id[:8]} of {workflow_id} started",
-                                      title="Started")
+        message, severity = result_notice(result)
+        self.app.call_from_thread(self.notify, message, severity=severity,
+                                  title="Started, but stopped at a split" if result.stopped else "Started",
+                                  timeout=12 if result.stopped else 6)
+        instance_id = result.instance_id
         self.app.call_from_thread(self.post_message, OpenInstance(instance_id))
         self.app.call_from_thread(self.console.refresh_runtime_status)
 

@@ -17,7 +17,7 @@ from console.widgets.history_results_table import HistoryResultsTable
 from console.widgets.nav_bar import NavBar
 from console.widgets.runtime_bar import RuntimeBar
 from engine.model import HistoryKind
-from store.reports import HistoryHit, HistoryQuery
+from engine.reports import HistoryHit, HistoryQuery
 
 LIMIT = 200
 TEXT_FIELDS = ("instance", "node", "actor", "since", "until")
@@ -99,7 +99,7 @@ class HistorySearchScreen(LiveScreen):
     @work(thread=True, exclusive=True, group="history-search", exit_on_error=False)
     def _search(self, query: HistoryQuery) -> None:
         try:
-            hits = self.backend.search_history(query)
+            hits = self.backend.ops.search_history(query)
             if not get_current_worker().is_cancelled:
                 self.app.call_from_thread(self._show, query, hits)
         except Exception as error:  # noqa: BLE001 - an unknown instance prefix, a locked database...

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import get_current_worker
 
-from console.bulk import run_bulk, summary
+from console.bulk import summary
 from console.formatting import short_id
 from console.messages import OpenInstance
 from console.screens.confirm_modal import ConfirmModal
@@ -20,11 +20,12 @@ from console.screens.instance_detail_screen import conditions_reading
 from console.screens.live_screen import LiveScreen
 from console.screens.mark_done_modal import MarkDoneModal
 from console.screens.reason_modal import ReasonModal
-from console.widgets.incidents_table import KIND_LABELS, IncidentsTable
+from console.widgets.incidents_table import IncidentsTable
 from console.widgets.nav_bar import NavBar
 from console.widgets.runtime_bar import RuntimeBar
-from engine import WorkflowError
-from store.reports import Incident, IncidentPage
+from engine.actions import Action
+from engine.outcomes import ActionResult
+from engine.reports import Incident, IncidentKind, IncidentPage
 
 LIMIT = 500
 REMEDIES = {
@@ -37,10 +38,6 @@ REMEDIES = {
     "JOIN_STUCK": "a branch the join waits for can no longer arrive: Enter opens the instance to see which · "
                   "x cancels it",
 }
-
-
-def _kind_words(kind: str) -> str:
-    return KIND_LABELS.get(kind, (kind.lower(),))[0]
 
 
 def incident_label(incident: Incident) -> str:
@@ -104,7 +101,7 @@ class IncidentsScreen(LiveScreen):
     @work(thread=True, exclusive=True, group="incidents-load", exit_on_error=False)
     def _load(self) -> None:
         try:
-            page = self.backend.incidents(LIMIT)
+            page = self.backend.ops.incidents(LIMIT)
             if not get_current_worker().is_cancelled:
                 self.app.call_from_thread(self._show, page)
         except Exception as error:  # noqa: BLE001
@@ -162,7 +159,8 @@ class IncidentsScreen(LiveScreen):
         if incident.attempt:
             text.append(f"  attempt {incident.attempt}", style="dim")
         text.append(f"  since {self.clock.stamp(incident.since)}\n", style="dim")
-        text.append(incident.reason + "\n", style="red" if incident.kind in ("FAILED", "NO_MATCH") else "magenta")
+        failed = incident.kind in (IncidentKind.FAILED, IncidentKind.NO_MATCH)
+        text.append(incident.reason + "\n", style="red" if failed else "magenta")
         text.append(REMEDIES.get(incident.kind, ""), style="bold")
         detail.update(text)
 
@@ -198,30 +196,21 @@ class IncidentsScreen(LiveScreen):
             self.notify("no incident to act on", severity="warning")
         return chosen
 
-    def _retry_one(self, incident: Incident) -> None:
-        if incident.kind in ("FAILED", "STUCK") and incident.execution_id:
-            self.backend.retry(incident.execution_id)
-        elif incident.kind == "NO_MATCH":
-            self.backend.retry_instance(incident.instance_id)
-        else:
-            raise WorkflowError("a parallel join that can no longer fire cannot be retried: open the instance to "
-                                "see the missing branch, or cancel it")
-
     def action_retry(self) -> None:
         """Retry the failed or stuck executions (a new attempt each); evaluate a split again."""
         chosen = self._chosen()
         if chosen:
-            self._confirm_then(chosen, "retry", "retried", self._retry_one,
+            self._confirm_then(chosen, "retry", "retried", self.backend.ops.retry_incident,
                                "Each failed or stuck execution gets a new attempt (dispatched to its worker); an "
                                "instance stopped at a split has the split evaluated again.")
 
     def action_fail(self) -> None:
         """Fail stuck executions with a reason: they become incidents to retry or complete later."""
         chosen = self._chosen()
-        if chosen and not any(incident.kind == "STUCK" and incident.execution_id for incident in chosen):
-            kinds = sorted({_kind_words(incident.kind) for incident in chosen})
-            self.notify(f"Only a stuck execution can be failed; {'this row is' if len(chosen) == 1 else 'these are'}: "
-                        f"{', '.join(kinds)}.", severity="warning")
+        refusals = [self.backend.ops.incident_refusal(incident, Action.FAIL) for incident in chosen]
+        if chosen and all(refusals):
+            self.notify(refusals[0] if len(set(refusals)) == 1 else "; ".join(sorted(set(refusals))),
+                        severity="warning")
             return
         if chosen:
             self._fail_flow(chosen)
@@ -234,7 +223,7 @@ class IncidentsScreen(LiveScreen):
 
     @work(exclusive=True, group="dialog")
     async def _confirm_then(self, chosen: list[Incident], verb: str, done: str,
-                            action: Callable[[Incident], object], explanation: str) -> None:
+                            action: Callable[[Incident], ActionResult], explanation: str) -> None:
         body = listing_text(chosen, explanation, self.page)
         if len(chosen) > 1 and not await self.ask(
                 ConfirmModal(f"{verb.capitalize()} {len(chosen)} incidents?", body, verb.capitalize())):
@@ -243,7 +232,7 @@ class IncidentsScreen(LiveScreen):
 
     @work(exclusive=True, group="dialog")
     async def _fail_flow(self, chosen: list[Incident]) -> None:
-        stuck = [i for i in chosen if i.kind == "STUCK" and i.execution_id]  # only these can be failed
+        stuck = [i for i in chosen if self.backend.ops.incident_refusal(i, Action.FAIL) is None]
         title = f"Fail {incident_label(stuck[0])}?" if len(stuck) == 1 else f"Fail {len(stuck)} stuck executions?"
         skipped = len(chosen) - len(stuck)
         left = f" The other {skipped} marked row(s) are not stuck executions and are left as they are." \
@@ -252,13 +241,8 @@ class IncidentsScreen(LiveScreen):
             title, "Each stuck execution becomes FAILED (an incident) with this reason; it can be retried or marked "
             f"done later.{left}", "Fail", "e.g. worker host lost"))
         if reason is not None:
-            self._bulk(stuck, "failed", lambda incident: self._fail_one(incident, reason), noun="executions")
-
-    def _fail_one(self, incident: Incident, reason: str) -> None:
-        if incident.kind != "STUCK" or not incident.execution_id:
-            raise WorkflowError(f"only a stuck execution can be failed; this one is "
-                                f"{_kind_words(incident.kind)}")
-        self.backend.fail(incident.execution_id, reason)
+            self._bulk(stuck, "failed", lambda incident: self.backend.ops.fail_incident(incident, reason),
+                       noun="executions")
 
     @work(exclusive=True, group="dialog")
     async def _cancel_flow(self, chosen: list[Incident]) -> None:
@@ -270,14 +254,14 @@ class IncidentsScreen(LiveScreen):
             "This cannot be undone. The reason is recorded in each instance's history.", "Cancel instances"
             if len(instances) > 1 else "Cancel instance", "e.g. duplicate order"))
         if reason is not None:
-            self._bulk(instances, "cancelled", lambda instance_id: self.backend.cancel(instance_id, reason),
+            self._bulk(instances, "cancelled", lambda instance_id: self.backend.ops.cancel(instance_id, reason),
                        label=short_id, noun="instances")
 
     @work(thread=True, group="action", exit_on_error=False)
-    def _bulk(self, rows: list, done: str, action: Callable[[object], object],
+    def _bulk(self, rows: list, done: str, action: Callable[[object], ActionResult],
               label: Callable[[object], str] = incident_label, noun: str = "incidents") -> None:
         """Act on each row in its own transaction; one notification says what was done and what refused."""
-        result = run_bulk(rows, action, label)
+        result = self.backend.ops.bulk(rows, action, label)
         title, message, severity = summary(done, result, noun)
         self.app.call_from_thread(self.notify, message, title=title, severity=severity,
                                   timeout=6 if severity == "information" else 15)
@@ -292,17 +276,17 @@ class IncidentsScreen(LiveScreen):
         incident = self.query_one(IncidentsTable).current
         if incident is None:
             return
-        if not incident.execution_id:
-            self.notify("only an execution can be marked done; open the instance (Enter) to resolve this one",
-                        severity="warning")
+        refusal = self.backend.ops.incident_refusal(incident, Action.COMPLETE)
+        if refusal is not None:
+            self.notify(refusal, severity="warning")
             return
         self._load_for_mark_done(incident)
 
     @work(thread=True, exclusive=True, group="mark-done-load", exit_on_error=False)
     def _load_for_mark_done(self, incident: Incident) -> None:
         try:
-            execution = self.backend.execution(incident.execution_id or "")
-            compiled = self.backend.manager.get_workflow(incident.workflow_id, incident.version)
+            execution = self.backend.ops.execution(incident.execution_id or "")
+            compiled = self.backend.ops.workflow(incident.workflow_id, incident.version)
         except Exception as error:  # noqa: BLE001
             self.notify_error_from_thread(error, "Cannot mark done")
             return
@@ -323,4 +307,4 @@ class IncidentsScreen(LiveScreen):
             title = f"Mark done: {label}, instance {short_id(execution.instance_id)}"
             if await self.ask(ConfirmModal(title, body, "Mark done")):
                 break
-        self.perform(lambda: self.backend.mark_done(execution.id, outputs), "Mark done")
+        self.perform(lambda: self.backend.ops.complete(execution.id, outputs), "Mark done")

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header
 from textual.worker import get_current_worker
 
-from console.backend import OPEN_EXECUTION_STATUSES, InstanceDetail
+from console.backend import InstanceDetail
 from console.formatting import short_id
 from console.screens.confirm_modal import ConfirmModal
 from console.screens.execution_modal import ExecutionModal
@@ -31,7 +31,9 @@ from console.widgets.nav_bar import NavBar
 from console.widgets.runtime_bar import RuntimeBar
 from console.widgets.token_graph import GraphDrawing, TokenGraph
 from engine import Execution, UnknownInstanceError
+from engine.actions import EXECUTION_ACTIONS, Action, Permissions
 from engine.graph import CompiledBlueprint
+from engine.operations import Operations
 
 
 def conditions_reading(compiled: CompiledBlueprint, keys: set[str]) -> list[str]:
@@ -136,41 +138,41 @@ class InstanceDetailScreen(LiveScreen):
         if execution is not None:
             self.app.push_screen(ExecutionModal(execution, self._node_label(execution.node_id), self.clock))
 
-    # What the footer offers follows the state: inapplicable keys are dimmed, "Resume" shows only when
-    # the instance stopped at a split. The actions still explain themselves when run another way.
-    _EXECUTION_ACTIONS = {"mark_done": OPEN_EXECUTION_STATUSES, "fail": ("ACTIVE", "STUCK"),
-                          "retry": ("FAILED", "STUCK")}
+    # What the footer offers follows the engine's permissions: inapplicable keys are dimmed, "Resume" shows
+    # only when the instance stopped at a split. A dimmed key still says why, when pressed.
+    _ENGINE_ACTIONS = {"mark_done": Action.COMPLETE, "fail": Action.FAIL, "retry": Action.RETRY,
+                       "cancel_instance": Action.CANCEL, "edit_variable": Action.SET_VARIABLES,
+                       "retry_instance": Action.RESUME}
+
+    def _permissions(self) -> Permissions | None:
+        if self.detail is None:
+            return None
+        return Operations.permissions(self.detail.view, self.query_one(ExecutionsTable).selected_execution)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if self.detail is None or action not in (*self._EXECUTION_ACTIONS, "cancel_instance", "edit_variable",
-                                                   "retry_instance"):
+        engine_action = self._ENGINE_ACTIONS.get(action)
+        permissions = self._permissions()
+        if engine_action is None or permissions is None:
             return True
-        status = self.detail.view.status
-        if action == "retry_instance":
-            return status == "FAILED"
-        if status not in ("ACTIVE", "FAILED"):
-            return None
-        if action in self._EXECUTION_ACTIONS:
-            execution = self.query_one(ExecutionsTable).selected_execution
-            return True if execution is not None and execution.status in self._EXECUTION_ACTIONS[action] else None
-        return True
-
-    _VERBS = {"mark_done": "marked done", "fail": "failed", "retry": "retried", "cancel_instance": "cancelled",
-              "edit_variable": "changed"}
+        if engine_action is Action.RESUME:
+            return permissions.allows(engine_action)
+        return True if permissions.allows(engine_action) else None
 
     def on_key(self, event: events.Key) -> None:
         """A key whose action does not apply (dimmed in the footer) says why, rather than doing nothing."""
         action = next((b.action for b in self.BINDINGS if isinstance(b, Binding) and b.key == event.key), None)
-        if self.detail is None or action not in (*self._VERBS, "retry_instance") or self.check_action(action, ()):
-            return
-        event.stop()
-        if action in self._EXECUTION_ACTIONS and self.detail.view.status in ("ACTIVE", "FAILED"):
-            self._selected(self._EXECUTION_ACTIONS[action], self._VERBS[action])  # notifies why not
-        elif action == "retry_instance":
-            self.notify(f"the instance is {self.detail.view.status}: only an instance FAILED at an exclusive split "
-                        "can be resumed", severity="warning")
-        else:
-            self._instance_open(self._VERBS[action])  # notifies why not
+        if action in self._ENGINE_ACTIONS and self._refusal(self._ENGINE_ACTIONS[action]) is not None:
+            event.stop()
+            self.notify(self._refusal(self._ENGINE_ACTIONS[action]) or "", severity="warning")
+
+    def _refusal(self, action: Action) -> str | None:
+        """Why ``action`` does not apply now (the engine's words), or ``None``."""
+        permissions = self._permissions()
+        if permissions is None:
+            return "the instance is still loading"
+        if action in EXECUTION_ACTIONS and self.query_one(ExecutionsTable).selected_execution is None:
+            return "select an execution first (Tab to the executions table)"
+        return permissions.why_not(action)
 
     def redraw(self) -> None:
         if self.detail is not None:
@@ -191,17 +193,13 @@ class InstanceDetailScreen(LiveScreen):
 
     # -- actions ----------------------------------------------------------------------------------
 
-    def _selected(self, allowed: tuple[str, ...], verb: str) -> Execution | None:
-        """The selected execution if its status allows ``verb``; else notify why not and return ``None``."""
-        execution = self.query_one(ExecutionsTable).selected_execution
-        if execution is None:
-            self.notify("select an execution first (Tab to the executions table)", severity="warning")
+    def _allowed_execution(self, action: Action) -> Execution | None:
+        """The selected execution if ``action`` applies to it; else notify why not and return ``None``."""
+        refusal = self._refusal(action)
+        if refusal is not None:
+            self.notify(refusal, severity="warning")
             return None
-        if execution.status not in allowed:
-            self.notify(f"{execution.node_id} is {execution.status}: only {' or '.join(allowed)} executions can be "
-                        f"{verb}", severity="warning")
-            return None
-        return execution
+        return self.query_one(ExecutionsTable).selected_execution
 
     def _node_label(self, node_id: str) -> str:
         if self.detail is not None and self.detail.compiled is not None and node_id in self.detail.compiled.nodes:
@@ -210,7 +208,7 @@ class InstanceDetailScreen(LiveScreen):
 
     def action_mark_done(self) -> None:
         """Complete the selected execution with outputs typed in a form, after a confirmation."""
-        execution = self._selected(OPEN_EXECUTION_STATUSES, "marked done")
+        execution = self._allowed_execution(Action.COMPLETE)
         if execution is not None and self.detail is not None:
             mapping: dict[str, str] = {}
             conditions: list[str] = []
@@ -231,7 +229,7 @@ class InstanceDetailScreen(LiveScreen):
             title = f"Mark done: {label}, instance {short_id(self.instance_id)}"
             if await self.ask(ConfirmModal(title, self._done_summary(outputs, mapping), "Mark done")):
                 break
-        self.perform(lambda: self.backend.mark_done(execution.id, outputs), "Mark done")
+        self.perform(lambda: self.backend.ops.complete(execution.id, outputs), "Mark done")
 
     def _done_summary(self, outputs: dict[str, Any], mapping: dict[str, str]) -> Text:
         written = {mapping[k]: v for k, v in outputs.items() if k in mapping}
@@ -244,7 +242,7 @@ class InstanceDetailScreen(LiveScreen):
 
     def action_fail(self) -> None:
         """Fail the selected execution with a reason: it becomes an incident."""
-        execution = self._selected(("ACTIVE", "STUCK"), "failed")
+        execution = self._allowed_execution(Action.FAIL)
         if execution is not None:
             self._fail_flow(execution)
 
@@ -257,28 +255,24 @@ class InstanceDetailScreen(LiveScreen):
             "Other branches go on. It can be retried or marked done later.", "Fail execution",
             "e.g. customer unreachable"))
         if reason is not None:
-            self.perform(lambda: self.backend.fail(execution.id, reason), "Fail")
+            self.perform(lambda: self.backend.ops.fail(execution.id, reason), "Fail")
 
     def action_retry(self) -> None:
         """Retry the selected FAILED or STUCK execution: a new attempt is created and dispatched."""
-        execution = self._selected(("FAILED", "STUCK"), "retried")
+        execution = self._allowed_execution(Action.RETRY)
         if execution is not None:
-            self.perform(lambda: self.backend.retry(execution.id), "Retry")
+            self.perform(lambda: self.backend.ops.retry(execution.id), "Retry")
 
-    def _instance_open(self, verb: str) -> bool:
-        """Whether the instance is ACTIVE or FAILED (else notify why ``verb`` is not possible)."""
-        if self.detail is None:
-            return False
-        status = self.detail.view.status
-        if status not in ("ACTIVE", "FAILED"):
-            self.notify(f"the instance is {status}: only an ACTIVE or FAILED instance can be {verb}",
-                        severity="warning")
-            return False
-        return True
+    def _instance_allows(self, action: Action) -> bool:
+        """Whether ``action`` applies to the instance now (else notify why not)."""
+        refusal = self._refusal(action)
+        if refusal is not None:
+            self.notify(refusal, severity="warning")
+        return refusal is None
 
     def action_cancel_instance(self) -> None:
         """Cancel the whole instance with a reason."""
-        if self._instance_open("cancelled"):
+        if self._instance_allows(Action.CANCEL):
             self._cancel_flow()
 
     @work(exclusive=True, group="dialog")
@@ -288,11 +282,11 @@ class InstanceDetailScreen(LiveScreen):
             "are cancelled and every token is removed. This cannot be undone.", "Cancel instance",
             "e.g. duplicate order"))
         if reason is not None:
-            self.perform(lambda: self.backend.cancel(self.instance_id, reason), "Cancel")
+            self.perform(lambda: self.backend.ops.cancel(self.instance_id, reason), "Cancel")
 
     def action_edit_variable(self) -> None:
         """Set a key of the global context (the key selected in the context tree is proposed)."""
-        if self.detail is not None and self._instance_open("changed"):
+        if self.detail is not None and self._instance_allows(Action.SET_VARIABLES):
             tree = self.query_one(ContextTree)
             self._edit_flow(dict(self.detail.view.context), tree.selected_key if tree.has_focus else None)
 
@@ -301,14 +295,15 @@ class InstanceDetailScreen(LiveScreen):
         result = await self.ask(VariableModal(self.instance_id, context, key))
         if result is not None:
             name, value = result
-            self.perform(lambda: self.backend.set_variable(self.instance_id, name, value), "Edit variable")
+            self.perform(lambda: self.backend.ops.set_variables(self.instance_id, {name: value}), "Edit variable")
 
     def action_retry_instance(self) -> None:
         """Resume an instance FAILED at an exclusive split (after fixing its variables)."""
-        self._resume_flow()
+        if self._instance_allows(Action.RESUME):
+            self._resume_flow()
 
     @work(exclusive=True, group="dialog")
     async def _resume_flow(self) -> None:
         body = "The exclusive split where the instance stopped is evaluated again with the current context."
         if await self.ask(ConfirmModal(f"Resume instance {short_id(self.instance_id)}?", body, "Resume")):
-            self.perform(lambda: self.backend.retry_instance(self.instance_id), "Resume")
+            self.perform(lambda: self.backend.ops.resume(self.instance_id), "Resume")

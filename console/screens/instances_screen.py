@@ -161,7 +161,7 @@ class InstancesScreen(LiveScreen):
     @work(thread=True, exclusive=True, group="workflows", exit_on_error=False)
     def _pick_workflow(self) -> None:
         try:
-            workflow_ids = self.backend.workflow_ids()
+            workflow_ids = self.backend.ops.workflow_ids()
         except Exception as error:  # noqa: BLE001
             self.notify_error_from_thread(error, "Cannot list workflows")
             return

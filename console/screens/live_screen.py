@@ -13,6 +13,7 @@ from textual.worker import Worker, get_current_worker
 
 from console.messages import DataChanged
 from engine import WorkflowError
+from engine.outcomes import ActionResult
 
 if TYPE_CHECKING:
     from console.app import WfConsoleApp
@@ -128,14 +129,14 @@ class LiveScreen(Screen[None]):
         return await self.app.push_screen_wait(dialog)
 
     @work(thread=True, group="action", exit_on_error=False)
-    def perform(self, what: Callable[[], str], title: str = "") -> None:
+    def perform(self, what: Callable[[], ActionResult], title: str = "") -> None:
         """Run an operator action off the event loop, notify its outcome and reload.
 
-        ``what`` returns the text of the success notification; a ``WorkflowError`` is shown as it is,
-        any other error with its type, never as a traceback.
+        The notification says what the engine's :class:`~engine.outcomes.ActionResult` says; a refusal
+        (a ``WorkflowError``) is shown as it is, any other error with its type, never as a traceback.
         """
         try:
-            message = what()
+            result = what()
         except WorkflowError as error:
             self.app.call_from_thread(self.notify, str(error), title=title or "Refused", severity="error",
                                       timeout=10)
@@ -143,7 +144,9 @@ class LiveScreen(Screen[None]):
             self.app.call_from_thread(self.notify, f"{type(error).__name__}: {error}", title=title or "Error",
                                       severity="error", timeout=10)
         else:
-            self.app.call_from_thread(self.notify, message, title=title)
+            message, severity = result_notice(result)
+            self.app.call_from_thread(self.notify, message, title=title, severity=severity,
+                                      timeout=6 if severity == "information" else 12)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.reload)
             self.app.call_from_thread(self.console.refresh_runtime_status)
@@ -152,3 +155,11 @@ class LiveScreen(Screen[None]):
         """Show the failure of a read worker as a notification; call only from a worker thread."""
         text = str(error) if isinstance(error, WorkflowError) else f"{type(error).__name__}: {error}"
         self.app.call_from_thread(self.notify, text, title=title, severity="error", timeout=10)
+
+
+def result_notice(result: ActionResult) -> tuple[str, str]:
+    """(message, severity) of the notification of an action's result: a completion that changed nothing and a
+    change after which the instance stopped at a split with no match are warnings."""
+    if result.stopped is not None:
+        return f"{result.message}, but {result.stopped}", "warning"
+    return result.message, "information" if result.applied else "warning"

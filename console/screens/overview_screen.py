@@ -16,7 +16,7 @@ from console.widgets.nav_bar import NavBar
 from console.widgets.open_tasks_table import OpenTasksTable
 from console.widgets.runtime_bar import RuntimeBar, RuntimeStatus
 from console.widgets.workflow_counts_table import WorkflowCountsTable
-from store.reports import Activity
+from engine.reports import Activity
 
 CHARTS = (("started", "instances started"), ("completed", "instances completed"),
           ("tasks_completed", "tasks completed"))
@@ -71,7 +71,7 @@ class OverviewScreen(LiveScreen):
     @work(thread=True, exclusive=True, group="overview-load", exit_on_error=False)
     def _load(self) -> None:
         try:
-            activity = self.backend.activity(self.clock.now())
+            activity = self.backend.ops.activity(self.clock.now())
             if not get_current_worker().is_cancelled:
                 self.app.call_from_thread(self._show, activity)
         except Exception as error:  # noqa: BLE001

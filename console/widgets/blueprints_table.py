@@ -7,9 +7,10 @@ from textual.binding import Binding
 
 from console.formatting import STATUS_STYLES
 from console.widgets.columned_table import ColumnedTable
+from engine.model import InstanceStatus
 from engine.ports import BlueprintSummary
 
-STATUS_COLUMNS = (("ACTIVE", "ACTIVE"), ("COMPLETED", "COMPLETED"), ("FAILED", "FAILED"), ("CANCELLED", "CANCELLED"))
+STATUS_COLUMNS = tuple((status.value, status.value) for status in InstanceStatus)
 
 
 class BlueprintsTable(ColumnedTable):

@@ -6,8 +6,9 @@ from rich.text import Text
 from textual.widgets import Static
 
 from console.formatting import STATUS_STYLES
+from engine.model import InstanceStatus
 
-STATUS_ORDER = ("ACTIVE", "COMPLETED", "FAILED", "CANCELLED")
+STATUS_ORDER = tuple(status.value for status in InstanceStatus)
 
 
 class CountsBar(Static):

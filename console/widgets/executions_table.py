@@ -7,8 +7,10 @@ from textual.binding import Binding
 from console.formatting import ConsoleClock, compact_json, short_execution_id, status_text
 from console.widgets.columned_table import ColumnedTable
 from engine import Execution
+from engine.actions import INCIDENT
+from engine.model import ExecutionStatus
 
-OPEN_STATUSES = ("FAILED", "STUCK", "ACTIVE")
+OPEN_STATUSES = (*INCIDENT, ExecutionStatus.ACTIVE)  # the order the cursor looks for one in: incidents first
 
 
 class ExecutionsTable(ColumnedTable):

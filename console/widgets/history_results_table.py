@@ -11,7 +11,7 @@ from textual.widgets import DataTable
 from console.formatting import ConsoleClock, short_id
 from console.widgets.columned_table import ColumnedTable
 from console.widgets.history_timeline import KIND_STYLES, entry_details
-from store.reports import HistoryHit
+from engine.reports import HistoryHit
 
 
 class HistoryResultsTable(ColumnedTable):

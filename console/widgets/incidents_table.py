@@ -10,7 +10,7 @@ from textual.widgets import DataTable
 
 from console.formatting import ConsoleClock, short_id
 from console.widgets.columned_table import ColumnedTable
-from store.reports import Incident
+from engine.reports import Incident
 
 KIND_LABELS = {"FAILED": ("failed", "bold red"), "STUCK": ("stuck", "bold magenta"),
                "NO_MATCH": ("no match at split", "bold red"), "JOIN_STUCK": ("join stuck", "bold magenta")}

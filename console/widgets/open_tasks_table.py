@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from console.formatting import STATUS_STYLES, ConsoleClock
-from store.reports import OpenTask
+from engine.reports import OpenTask
 
 
 class OpenTasksTable(DataTable[object]):

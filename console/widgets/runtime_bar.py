@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widgets import Static
 
-from store.reports import ExecutionCounts
+from engine.reports import ExecutionCounts
 
 
 @dataclass(frozen=True)

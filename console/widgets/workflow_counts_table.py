@@ -10,8 +10,9 @@ from textual.widgets import DataTable
 
 from console.formatting import STATUS_STYLES
 from console.widgets.columned_table import ColumnedTable
+from engine.model import InstanceStatus
 
-STATUSES = ("ACTIVE", "COMPLETED", "FAILED", "CANCELLED")
+STATUSES = tuple(status.value for status in InstanceStatus)
 ALL_WORKFLOWS = "all workflows"
 
 

@@ -85,7 +85,7 @@ async def test_mark_done_sends_the_typed_outputs_as_the_operator(scenario: Scena
     assert [t.node_id for t in view.tokens] == ["ship"]  # the split took the approved == true edge
     done = [h for h in view.history if h.kind == "EXECUTION_COMPLETED" and h.node_id == "approve"]
     assert done[-1].actor == "operator"
-    assert ("information", "approve marked done by operator") in app.notes
+    assert ("information", f"approve of instance {instance_id[:8]} marked done by operator") in app.notes
 
 
 @run_async
@@ -210,8 +210,10 @@ async def test_a_refused_action_is_a_notification_not_a_crash(scenario: Scenario
         await pilot.press("y")
         await settle(pilot)
         assert app.is_running
-        errors = [message for severity, message in app.notes if severity == "error"]
-        assert errors and "is already COMPLETED: nothing changed" in errors[-1]
+        # Told by the completion's own transaction: it changed nothing (a warning, not a success).
+        warnings = [message for severity, message in app.notes if severity == "warning"]
+        assert warnings and "is already COMPLETED: nothing changed" in warnings[-1]
+        assert not any("marked done" in message for _, message in app.notes)
         assert isinstance(app.screen, InstanceDetailScreen)
 
 
@@ -390,14 +392,15 @@ async def test_a_key_that_does_not_apply_says_why(scenario: Scenario) -> None:
         await select_execution(pilot, "pack")  # FAILED
         await pilot.press("f")
         await settle(pilot)
-        assert app.notes[-1] == ("warning", "pack is FAILED: only ACTIVE or STUCK executions can be failed")
+        assert app.notes[-1] == ("warning", f"execution pack of instance {scenario.ids['incident'][:8]} is FAILED: "
+                                            "only an ACTIVE or STUCK execution can be failed")
         await pilot.press("R")  # the instance is ACTIVE
-        assert "only an instance FAILED at an exclusive split can be resumed" in app.notes[-1][1]
+        assert "only an instance that stopped FAILED at an exclusive split can be resumed" in app.notes[-1][1]
         await pilot.press("escape")
         await open_detail(pilot, scenario.ids["completed"])
         await pilot.press("x")
-        assert app.notes[-1] == ("warning", "the instance is COMPLETED: only an ACTIVE or FAILED instance can be "
-                                            "cancelled")
+        assert app.notes[-1] == ("warning", f"instance {scenario.ids['completed'][:8]} is COMPLETED: only an ACTIVE "
+                                            "or FAILED instance can be cancelled")
 
 
 @run_async

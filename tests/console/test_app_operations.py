@@ -39,10 +39,10 @@ from console.widgets.nav_bar import NavBar
 from console.widgets.open_tasks_table import OpenTasksTable
 from console.widgets.runtime_bar import RuntimeBar
 from engine import WorkflowManager
+from engine.reports import ExecutionCounts
 from engine.validate import validate
 from engine.workers import WorkerRegistry
 from store import open_store
-from store.reports import ExecutionCounts
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -261,7 +261,8 @@ async def test_failing_a_row_that_is_no_stuck_execution_is_refused_before_asking
         await pilot.press("f")
         await settle(pilot)
         assert isinstance(app.screen, IncidentsScreen)  # no reason asked
-        assert app.notes[-1] == ("warning", "Only a stuck execution can be failed; this row is: no match at split.")
+        assert app.notes[-1] == ("warning", "only a stuck execution can be failed; this one is an instance stopped "
+                                            "at a split with no match")
 
 
 @run_async
@@ -621,9 +622,9 @@ async def test_home_and_end_go_to_the_first_and_last_row(scenario: Scenario) -> 
 
 def test_a_bulk_confirmation_says_when_more_incidents_exist_than_are_listed(scenario: Scenario) -> None:
     from console.screens.incidents_screen import listing_text
-    from store.reports import IncidentPage, list_incidents
+    from engine.reports import IncidentPage
 
-    page = list_incidents(scenario.manager.store)
+    page = scenario.manager.store.list_incidents()
     assert "are listed here" not in plain(listing_text(page.incidents, "Retry them.", page))
     cut = IncidentPage(page.incidents[:1], failed=page.failed, stuck=page.stuck)  # the oldest one shown of more
     text = plain(listing_text(cut.incidents, "Retry them.", cut))

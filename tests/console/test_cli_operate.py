@@ -36,7 +36,8 @@ def _history(cli: Cli, instance_id: str) -> list[dict]:
 def test_done_with_the_full_id_maps_outputs_and_moves_on(cli: Cli, loan: dict) -> None:
     execution = loan["open_executions"][0]["id"]
     out = cli.ok("done", execution, "--outputs", '{"score": 710, "unmapped": 1}').stdout
-    assert f"Completed {execution}" in out and "open: manual_review (ACTIVE)" in out
+    assert f"credit_check of instance {loan['short_id']} marked done by" in out
+    assert "open: manual_review (ACTIVE)" in out
     shown = cli.json("show", loan["instance_id"])
     assert shown["context"]["credit_score"] == 710 and "unmapped" not in shown["context"]
 
@@ -116,7 +117,7 @@ def test_fail_records_an_incident_and_retry_starts_a_new_attempt(cli: Cli, loan:
     assert entry["actor"] == "ops-bob"
 
     out = cli.ok("retry", execution).stdout
-    assert f"Retried {execution}" in out and "new execution" in out
+    assert f"credit_check retried on instance {loan['short_id']} as execution" in out and "new execution" in out
     retried = cli.json("show", loan["instance_id"])
     assert [(e["status"], e["attempt"]) for e in retried["executions"]] == [("RETRIED", 1), ("ACTIVE", 2)]
     assert retried["incidents"] == []
@@ -159,7 +160,8 @@ def test_set_then_retry_instance_resumes_a_failed_split(cli: Cli) -> None:
 
 
 def test_retry_instance_on_an_active_instance_is_refused(cli: Cli, loan: dict) -> None:
-    assert_one_line_error(cli("retry-instance", loan["short_id"]), 1, "is ACTIVE, not FAILED")
+    assert_one_line_error(cli("retry-instance", loan["short_id"]), 1,
+                          "is ACTIVE: only an instance that stopped FAILED at an exclusive split can be resumed")
 
 
 # -- cancel ---------------------------------------------------------------------------------------
@@ -167,7 +169,7 @@ def test_retry_instance_on_an_active_instance_is_refused(cli: Cli, loan: dict) -
 
 def test_cancel_records_reason_and_actor(cli: Cli, loan: dict) -> None:
     out = cli.ok("cancel", loan["short_id"], "--reason", "customer withdrew").stdout
-    assert f"Cancelled instance {loan['instance_id']}" in out and "is CANCELLED" in out
+    assert f"instance {loan['short_id']} cancelled: customer withdrew" in out and "is CANCELLED" in out
     shown = cli.json("show", loan["instance_id"])
     assert shown["status"] == "CANCELLED" and shown["tokens"] == []
     assert shown["executions"][0]["status"] == "CANCELLED"
@@ -195,7 +197,7 @@ def test_set_parses_json_values_and_bare_words(cli: Cli, loan: dict) -> None:
 
 def test_set_prints_what_it_wrote(cli: Cli, loan: dict) -> None:
     out = cli.ok("set", loan["short_id"], "b=1", "a=2", "--actor", "carol").stdout
-    assert f"Set a, b on instance {loan['instance_id']}" in out
+    assert f"a, b set on instance {loan['short_id']}" in out
     entry = [h for h in _history(cli, loan["instance_id"]) if h["kind"] == "CONTEXT_SET"][-1]
     assert entry["actor"] == "carol"
 

@@ -146,22 +146,22 @@ def test_a_step_writes_its_history_entries_as_one_row(manager: WorkflowManager) 
 
 
 def test_the_history_search_matches_entries_not_rows(manager: WorkflowManager) -> None:
-    from store.reports import HistoryQuery, search_history
+    from engine.reports import HistoryQuery
 
     first = manager.start_workflow("fork")
     second = manager.start_workflow("fork")
     for instance_id in (first, second):
         view = manager.get_status(instance_id)
         manager.task_done(next(e.id for e in view.executions if e.node_id == "a"), {"x": 1}, actor="ada")
-    hits = search_history(manager.store, HistoryQuery(kind="EXECUTION_COMPLETED"))
+    hits = manager.store.search_history(HistoryQuery(kind="EXECUTION_COMPLETED"))
     assert [(h.entry.instance_id, h.entry.node_id) for h in hits] == [(second, "a"), (first, "a")]
-    hits = search_history(manager.store, HistoryQuery(instance_id=first, node="JOI"))
+    hits = manager.store.search_history(HistoryQuery(instance_id=first, node="JOI"))
     assert {h.entry.node_id for h in hits} == {"join"} and {h.entry.instance_id for h in hits} == {first}
-    hits = search_history(manager.store, HistoryQuery(actor="AD", limit=1))
+    hits = manager.store.search_history(HistoryQuery(actor="AD", limit=1))
     assert [(h.entry.instance_id, str(h.entry.kind)) for h in hits] == [(second, "TOKEN_CREATED")]
-    assert all(h.entry.actor == "ada" for h in search_history(manager.store, HistoryQuery(actor="ada")))
+    assert all(h.entry.actor == "ada" for h in manager.store.search_history(HistoryQuery(actor="ada")))
     everything = manager.get_status(first).history
-    assert [h.entry for h in search_history(manager.store, HistoryQuery(instance_id=first, limit=1000))] == \
+    assert [h.entry for h in manager.store.search_history(HistoryQuery(instance_id=first, limit=1000))] == \
         everything[::-1]
 
 
@@ -218,8 +218,8 @@ def test_the_kept_states_are_bounded_and_the_oldest_goes_first(manager: Workflow
 def test_a_search_for_a_notable_kind_reads_the_marked_rows_only(manager: WorkflowManager) -> None:
     """Failures and interventions mark their history row; a search for such a kind across instances uses
     the partial index of marked rows and finds exactly what reading every entry would."""
+    from engine.reports import HistoryQuery
     from store.history import NOTABLE_KINDS
-    from store.reports import HistoryQuery, search_history
 
     ids = [manager.start_workflow("fork") for _ in range(4)]
     for n, instance_id in enumerate(ids):
@@ -236,13 +236,13 @@ def test_a_search_for_a_notable_kind_reads_the_marked_rows_only(manager: Workflo
     assert 0 < marked < total
     everything = [h for i in ids for h in manager.get_status(i).history]
     for kind in ("EXECUTION_FAILED", "EXECUTION_RETRIED", "TOKEN_STATUS", "EXECUTION_COMPLETED"):
-        hits = [h.entry for h in search_history(manager.store, HistoryQuery(kind=kind, limit=1000))]
+        hits = [h.entry for h in manager.store.search_history(HistoryQuery(kind=kind, limit=1000))]
         assert hits == sorted((h for h in everything if h.kind == kind), key=lambda h: -h.seq), kind
         assert (kind in NOTABLE_KINDS) == bool(hits and kind != "EXECUTION_COMPLETED")
     statements: list[str] = []
     with manager.store.write() as tx:
         tx.cursor.connection.set_trace_callback(statements.append)
-    search_history(manager.store, HistoryQuery(kind="EXECUTION_FAILED"))
+    manager.store.search_history(HistoryQuery(kind="EXECUTION_FAILED"))
     with manager.store.write() as tx:
         tx.cursor.connection.set_trace_callback(None)
     plans = _plans(manager, [s for s in statements if "FROM history" in s])

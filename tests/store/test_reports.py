@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from engine import WorkflowError, WorkflowManager
-from store import open_store, reports
-from store.reports import ExecutionCounts, HistoryQuery
+from engine.reports import ExecutionCounts, HistoryQuery
+from store import open_store
 
 T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
 
@@ -110,16 +110,16 @@ def test_execution_counts_tell_running_queued_waiting_and_incidents(world) -> No
     # ACTIVE: review of "waiting", b of "join". Leased by a runtime: the waiting review.
     review = _open(manager, ids["waiting"], "review")
     assert store.claim_execution(review, "rt-1", clock.now, clock.now + timedelta(seconds=30))
-    counts = reports.execution_counts(store, {"b"}, clock.now)
+    counts = store.execution_counts({"b"}, clock.now)
     assert counts == ExecutionCounts(running=1, queued=1, waiting=0, failed=2, stuck=2)
     # Once the lease has lapsed nobody runs it: without a local worker for it, it waits for a person.
-    later = reports.execution_counts(store, set(), clock.now + timedelta(minutes=5))
+    later = store.execution_counts(set(), clock.now + timedelta(minutes=5))
     assert later == ExecutionCounts(running=0, queued=0, waiting=2, failed=2, stuck=2)
 
 
 def test_incidents_are_listed_oldest_first_with_their_reason(world) -> None:
     manager, _, ids = world
-    page = reports.list_incidents(manager.store)
+    page = manager.store.list_incidents()
     assert [(i.kind, i.instance_id, i.node_id) for i in page.incidents] == [
         ("FAILED", ids["failed"], "review"), ("STUCK", ids["stuck"], "review"), ("NO_MATCH", ids["no_match"], "route"),
         ("JOIN_STUCK", ids["join"], "join"),
@@ -130,12 +130,12 @@ def test_incidents_are_listed_oldest_first_with_their_reason(world) -> None:
     assert "no condition matched at exclusive split 'route'" in no_match.reason and no_match.execution_id is None
     assert "has 1 of 2 branches" in join.reason
     assert (page.failed, page.stuck, page.total) == (2, 2, 4)
-    assert [i.kind for i in reports.list_incidents(manager.store, limit=2).incidents] == ["FAILED", "STUCK"]
+    assert [i.kind for i in manager.store.list_incidents(limit=2).incidents] == ["FAILED", "STUCK"]
 
 
 def test_activity_counts_each_minute_of_the_last_hour(world) -> None:
     manager, clock, _ = world
-    activity = reports.activity(manager.store, clock.now)
+    activity = manager.store.activity(clock.now)
     assert len(activity.started) == len(activity.completed) == len(activity.tasks_completed) == 60
     assert activity.since == clock.now.replace(second=0, microsecond=0) - timedelta(minutes=59)
     assert sum(activity.started) == 6  # one instance in each of the last six minutes
@@ -148,7 +148,7 @@ def test_activity_counts_each_minute_of_the_last_hour(world) -> None:
     assert (tasks["review"].waiting, tasks["review"].failed, tasks["review"].stuck) == (1, 1, 1)
     assert tasks["b"].waiting == 1
     # An hour later all of it has left the window; the counts by status stay.
-    idle = reports.activity(manager.store, clock.now + timedelta(hours=1))
+    idle = manager.store.activity(clock.now + timedelta(hours=1))
     assert sum(idle.started) == sum(idle.completed) == sum(idle.tasks_completed) == 0
     assert idle.by_status == activity.by_status
 
@@ -157,8 +157,8 @@ def test_blueprint_summaries_count_instances_like_list_blueprints(world) -> None
     manager, _, _ = world
     manager.add_workflow({**CLAIM, "version": 2})
     manager.start_workflow("claim", {"amount": 9})
-    assert reports.blueprint_summaries(manager.store) == manager.store.list_blueprints()
-    versions = {(s.workflow_id, s.version): s.instances for s in reports.blueprint_summaries(manager.store)}
+    assert manager.store.blueprint_summaries() == manager.store.list_blueprints()
+    versions = {(s.workflow_id, s.version): s.instances for s in manager.store.blueprint_summaries()}
     assert versions[("claim", 2)] == {"ACTIVE": 1}
     assert versions[("claim", 1)] == {"ACTIVE": 3, "COMPLETED": 1, "FAILED": 1}
 
@@ -168,7 +168,7 @@ def test_history_search_filters_by_kind_node_actor_time_and_instance(world) -> N
     store = manager.store
 
     def search(**filters) -> list:
-        return reports.search_history(store, HistoryQuery(**filters))
+        return store.search_history(HistoryQuery(**filters))
 
     everything = search(limit=1000)
     assert [h.entry.seq for h in everything] == sorted((h.entry.seq for h in everything), reverse=True)
@@ -217,12 +217,12 @@ def test_no_report_reads_a_whole_table(world, tmp_path: Path) -> None:
     manager, clock, ids = world
     store = manager.store
     with traced(store) as statements:
-        reports.execution_counts(store, {"b"}, clock.now)
-        reports.list_incidents(store)
-        reports.activity(store, clock.now)
-        reports.blueprint_summaries(store)
-        reports.search_history(store, HistoryQuery(instance_id=ids["join"], kind="TOKEN_STATUS", node="join"))
-        reports.search_history(store, HistoryQuery(kind="EXECUTION_COMPLETED"))  # walks the history from the end
+        store.execution_counts({"b"}, clock.now)
+        store.list_incidents()
+        store.activity(clock.now)
+        store.blueprint_summaries()
+        store.search_history(HistoryQuery(instance_id=ids["join"], kind="TOKEN_STATUS", node="join"))
+        store.search_history(HistoryQuery(kind="EXECUTION_COMPLETED"))  # walks the history from the end
     queries = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(queries) >= 10
     problems = []

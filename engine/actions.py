@@ -1,0 +1,108 @@
+"""Which operator actions apply now, and why the others do not: the state machine's rules, in one place.
+
+The state machine refuses an action with the reason given here (:class:`~engine.errors.InvalidStateError`),
+and the front ends ask the same functions what to offer: the console dims the keys of refused actions and
+says the reason when one is pressed, the CLI prints the refusal. Nothing outside ``engine/`` knows which
+statuses allow what.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from engine.model import Execution, ExecutionStatus, InstanceStatus
+
+OPEN = (ExecutionStatus.ACTIVE, ExecutionStatus.FAILED, ExecutionStatus.STUCK)
+"""The execution statuses in which an execution still holds its token: it can be completed."""
+INCIDENT = (ExecutionStatus.FAILED, ExecutionStatus.STUCK)
+"""The execution statuses an operator must resolve."""
+_CHANGEABLE = (InstanceStatus.ACTIVE, InstanceStatus.FAILED)  # the instance statuses an operator may change
+
+
+class Action(StrEnum):
+    """An operator action: on an execution (:data:`EXECUTION_ACTIONS`), on an instance
+    (:data:`INSTANCE_ACTIONS`), or starting one."""
+
+    COMPLETE = "complete"  # mark done, with outputs
+    FAIL = "fail"
+    RETRY = "retry"
+    CANCEL = "cancel"
+    SET_VARIABLES = "set_variables"
+    UNSET_VARIABLES = "unset_variables"
+    RESUME = "resume"  # evaluate again the exclusive split where the instance stopped
+    START = "start"  # start an instance (of a workflow, not on one: always allowed)
+
+
+EXECUTION_ACTIONS = (Action.COMPLETE, Action.FAIL, Action.RETRY)
+INSTANCE_ACTIONS = (Action.CANCEL, Action.SET_VARIABLES, Action.UNSET_VARIABLES, Action.RESUME)
+
+
+def describe_execution(execution: Execution) -> str:
+    """``execution pack of instance 3fa85f64``: an execution as refusals name it, readable in a notification."""
+    return f"execution {execution.node_id} of instance {execution.instance_id[:8]}"
+
+
+def execution_refusal(action: Action, instance_status: InstanceStatus, execution: Execution) -> str | None:
+    """Why ``action`` cannot be done to ``execution`` of an instance in ``instance_status`` now, or ``None``."""
+    status = execution.status
+    named = describe_execution(execution)
+    if action is Action.COMPLETE:
+        if status not in OPEN:
+            return f"{named} is {status.value}: only an open (ACTIVE, FAILED or STUCK) execution can be completed"
+        if instance_status is not InstanceStatus.ACTIVE:
+            return f"instance {execution.instance_id[:8]} is {instance_status.value}: its executions can be " \
+                   "completed only while it is ACTIVE"
+        return None
+    if instance_status is not InstanceStatus.ACTIVE:
+        return f"instance {execution.instance_id[:8]} is {instance_status.value}, not ACTIVE"
+    if action is Action.FAIL and status not in (ExecutionStatus.ACTIVE, ExecutionStatus.STUCK):
+        return f"{named} is {status.value}: only an ACTIVE or STUCK execution can be failed"
+    if action is Action.RETRY and status not in INCIDENT:
+        return f"{named} is {status.value}: only a FAILED or STUCK execution can be retried"
+    if action not in EXECUTION_ACTIONS:
+        raise ValueError(f"{action} is not an action on an execution")
+    return None
+
+
+def instance_refusal(action: Action, instance_id: str, instance_status: InstanceStatus) -> str | None:
+    """Why ``action`` cannot be done to the instance ``instance_id`` in ``instance_status`` now, or ``None``."""
+    if action is Action.RESUME:
+        if instance_status is not InstanceStatus.FAILED:
+            return f"instance {instance_id[:8]} is {instance_status.value}: only an instance that stopped FAILED at " \
+                   "an exclusive split can be resumed"
+        return None
+    if action not in INSTANCE_ACTIONS:
+        raise ValueError(f"{action} is not an action on an instance")
+    if instance_status not in _CHANGEABLE:
+        rule = {Action.CANCEL: "only an ACTIVE or FAILED instance can be cancelled",
+                Action.SET_VARIABLES: "variables can be set only on an ACTIVE or FAILED instance",
+                Action.UNSET_VARIABLES: "variables can be unset only on an ACTIVE or FAILED instance"}[action]
+        return f"instance {instance_id[:8]} is {instance_status.value}: {rule}"
+    return None
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """The operator actions on one instance (and, if given, one of its executions): for each, ``None`` when it
+    applies now, else the reason it does not."""
+
+    refusals: dict[Action, str | None]
+
+    def allows(self, action: Action) -> bool:
+        """Whether ``action`` applies now (``False`` also for an action not asked about)."""
+        return action in self.refusals and self.refusals[action] is None
+
+    def why_not(self, action: Action) -> str | None:
+        """The reason ``action`` does not apply, or ``None`` when it does."""
+        return self.refusals.get(action, f"{action} is not offered here")
+
+
+def permissions(instance_id: str, instance_status: InstanceStatus, execution: Execution | None = None) -> Permissions:
+    """What an operator may do now to the instance and, when ``execution`` is given, to that execution."""
+    refusals: dict[Action, str | None] = {
+        action: instance_refusal(action, instance_id, instance_status) for action in INSTANCE_ACTIONS}
+    for action in EXECUTION_ACTIONS:
+        refusals[action] = (execution_refusal(action, instance_status, execution) if execution is not None
+                            else "select an execution first")
+    return Permissions(refusals)
