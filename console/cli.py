@@ -37,6 +37,7 @@ from console.cli_operate import (
     retry_failed_command,
     retry_instance_command,
     set_command,
+    unset_command,
 )
 from console.cli_options import DbOption
 from console.cli_reports import blueprints_command, history_command, incidents_command, overview_command
@@ -165,6 +166,7 @@ COMMANDS: list[tuple[str, Callable[..., None]]] = [
     ("retry-instance", retry_instance_command),
     ("cancel", cancel_command),
     ("set", set_command),
+    ("unset", unset_command),
     ("graph", graph_command),
     ("workers", workers_command),
     ("demo", demo_command),

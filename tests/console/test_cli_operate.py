@@ -298,3 +298,11 @@ def test_retry_failed_bad_filters(cli: Cli) -> None:
     cli.load_samples()
     assert_one_line_error(cli("retry-failed", "--task", "charge_paymnet"), 1, "unknown task 'charge_paymnet'")
     assert cli.ok("retry-failed", "--task", "charge_payment").stdout  # known, nothing failed: a report, exit 0
+
+
+def test_unset_deletes_a_variable_and_refuses_one_the_instance_lacks(cli: Cli, loan: dict) -> None:
+    doc = cli.json("unset", loan["short_id"], "applicant_email")
+    assert doc["applied"] is True and doc["keys"] == ["applicant_email"]
+    assert "applicant_email" not in cli.json("show", loan["instance_id"])["context"]
+    assert_one_line_error(cli("unset", loan["short_id"], "amonut"), 1, "has no variable 'amonut'",
+                          "did you mean 'amount'")
