@@ -28,6 +28,7 @@ from console.cli_options import ActorOption, DbOption, JsonOption, WorkflowFilte
 from console.cli_tables import stdout_console
 from console.output import EXIT_DONE_WITH_INCIDENT, print_error, print_notice, short_id, write_json
 from engine.errors import NoMatchingConditionError, UnknownWorkflowError, WorkflowError
+from engine.text import visible
 from store import reports
 
 ExecutionArgument = Annotated[
@@ -223,13 +224,13 @@ def retry_failed_command(
             console.print("no " + " or ".join(sorted(kinds, reverse=True)) + " executions match")
         elif dry_run:
             for i in chosen:
-                console.print(f"would retry {escape(_reference(i.execution_id))}  ({i.kind}, attempt {i.attempt})",
-                              soft_wrap=True)
+                console.print(f"would retry {escape(visible(_reference(i.execution_id)))}  ({i.kind}, "
+                              f"attempt {i.attempt})", soft_wrap=True)
             console.print(Text(f"{len(chosen)} execution(s) would be retried; nothing changed", style="dim"))
         else:
             for item in retried:
-                console.print(f"retried {escape(_reference(item['execution_id']))}  new execution "
-                              f"{escape(item['new_execution_id'])}", soft_wrap=True)
+                console.print(f"retried {escape(visible(_reference(item['execution_id'])))}  new execution "
+                              f"{escape(visible(item['new_execution_id']))}", soft_wrap=True)
             console.print(Text(f"{len(retried)} of {len(chosen)} retried", style="dim"))
     if refused:
         listed = "; ".join(f"{r['execution_id']}: {r['reason']}" for r in refused[:5])
