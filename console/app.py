@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.logging import TextualHandler
@@ -195,6 +195,14 @@ class WfConsoleApp(SurvivesRenderingErrors, App[None]):
         and bidi characters are made visible; a newline stays a line break."""
         super().notify(visible(str(message), multiline=True), title=visible(str(title)), severity=severity,
                        timeout=timeout, markup=False)
+
+    async def on_event(self, event: events.Event) -> None:
+        # Pasted text is outside text: its control and bidi characters arrive in a form field as visible
+        # escapes, never raw (a field shows its text as it is). Keys cannot type them (Textual inserts
+        # only printable characters). Line breaks and tabs stay: a pasted JSON document keeps its layout.
+        if isinstance(event, events.Paste) and not event.is_forwarded and not event.text.isprintable():
+            event.text = "\t".join(visible(part, multiline=True) for part in event.text.split("\t"))
+        await super().on_event(event)
 
     async def action_quit(self) -> None:
         """Quit; with workers running here, first let their running attempts finish (a few seconds)."""

@@ -6,7 +6,8 @@ bug of ours on some unexpected data, and the rest of the console still works: it
 console, and the operator's place in it, down. :class:`SurvivesRenderingErrors` is mixed into the app:
 
 - a rendering error (Rich's ``ConsoleError`` family, Textual's ``MarkupError``, alone or as the cause of a
-  failed worker) is notified, logged, and the console goes on;
+  failed worker) is notified, logged, and the console goes on; in an action (a key, a click, a palette
+  entry: they run in the app's own message loop) it is caught around the action;
 - the message loop that raised it has stopped if it was a screen's or a widget's handler (Textual stops a
   message pump on an error in a handler): that screen is replaced — a pushed screen or dialog is closed,
   a view's first screen is built anew — so that no frozen screen is left on display;
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from rich.errors import ConsoleError
 from textual._context import active_message_pump
@@ -48,6 +50,18 @@ class SurvivesRenderingErrors(App):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.survived_errors: list[Exception] = []
+        self._error_times: list[float] = []
+
+    async def run_action(self, action: Any, default_namespace: Any = None, namespaces: Any = None) -> bool:
+        """Run an action (a key binding, a click, a palette entry): in the app's own message loop, where a
+        rendering error would end the console, so it is caught here."""
+        try:
+            return await super().run_action(action, default_namespace, namespaces)
+        except RENDERING_ERRORS as error:
+            if self._too_many_errors():
+                raise
+            self._survived(error)
+            return True
 
     def _handle_exception(self, error: Exception) -> None:
         cause = rendering_error(error)
@@ -55,15 +69,18 @@ class SurvivesRenderingErrors(App):
         if cause is None or pump is self or not self.is_running or self._too_many_errors():
             super()._handle_exception(error)  # Textual ends the app; `run` exits with its status, 1
             return
-        self.survived_errors.append(cause)
-        log.error("rendering error, the console goes on: %s", cause, exc_info=cause)
-        self.notify(f"{type(cause).__name__}: {cause}. The console goes on; please report this with the text "
-                    "that was on screen.", title="Something could not be drawn", severity="error", timeout=15)
+        self._survived(cause)
         self.call_later(self._replace_stopped_screen, pump)
+
+    def _survived(self, error: Exception) -> None:
+        self.survived_errors.append(error)
+        log.error("rendering error, the console goes on: %s", error, exc_info=error)
+        self.notify(f"{type(error).__name__}: {error}. The console goes on; please report this with the text "
+                    "that was on screen.", title="Something could not be drawn", severity="error", timeout=15)
 
     def _too_many_errors(self) -> bool:
         now = time.monotonic()
-        self._error_times = [t for t in getattr(self, "_error_times", []) if now - t < ERROR_WINDOW_SECONDS]
+        self._error_times = [t for t in self._error_times if now - t < ERROR_WINDOW_SECONDS]
         self._error_times.append(now)
         return len(self._error_times) > MAX_ERRORS
 

@@ -24,7 +24,9 @@ from engine.text import visible
 
 
 class PathSuggester(Suggester):
-    """Completes a path from the files of its folder (folders and ``.json`` files; Tab or → accepts)."""
+    """Completes a path from the files of its folder (folders and ``.json`` files; Tab or → accepts). A name
+    holding a control or bidi character is not proposed: it would be drawn raw in the field, and could not
+    be typed back anyway."""
 
     def __init__(self) -> None:
         super().__init__(use_cache=False, case_sensitive=True)
@@ -35,6 +37,7 @@ class PathSuggester(Suggester):
         try:
             names = sorted(entry.name + (os.sep if entry.is_dir() else "") for entry in os.scandir(base)
                            if entry.name.startswith(start) and not entry.name.startswith(".")
+                           and visible(entry.name) == entry.name
                            and (entry.is_dir() or entry.name.endswith(".json")))
         except OSError:
             return None

@@ -67,14 +67,15 @@ def hostile_context() -> dict:
             "nested": {f"k{RLO}": [HOSTILE, {"deep[/]": C1_CSI}]}, "multi": f"line one\nline two{CLEAR_SCREEN}"}
 
 
-def hostile_blueprint_file(folder: Path) -> Path:
-    """A blueprint file, named hostilely, whose ids and names break every rule about unsafe characters."""
+def hostile_blueprint_file(folder: Path, name: str = f"bad{OSC_TITLE}{RLO}[a-z][.json") -> Path:
+    """A blueprint file (named hostilely unless ``name`` is given: "/" would be a folder) whose ids and names
+    break every rule about unsafe characters."""
     bad = blueprint()
     bad["workflow_id"] = f"bad{OSC_TITLE}"
     bad["name"] = f"{RLO}{CLEAR_SCREEN}"
     bad["nodes"][1]["id"] = f"n{C1_CSI}"
     bad["edges"][0]["target_id"] = f"gone{OSC_CLIPBOARD}"
-    path = folder / f"bad{OSC_TITLE}{RLO}[/].json"
+    path = folder / name
     path.write_text(json.dumps(bad), encoding="utf-8")
     return path
 
