@@ -52,3 +52,9 @@ def test_json_keeps_its_value_and_shows_no_raw_c1_or_bidi_character() -> None:
     assert json.loads(shown) == value
     assert not UNSAFE_CHARACTERS.search(shown.replace("\n", ""))
     assert "\\u0085" in shown and "\\u202e" in shown and "日本 ✓" in shown
+
+
+def test_json_of_ascii_text_shows_a_raw_delete_as_an_escape_too() -> None:
+    shown = visible_json(json.dumps({"k": "a\x7fb"}, ensure_ascii=False))
+    assert shown == '{"k": "a\\u007fb"}' and json.loads(shown) == {"k": "a\x7fb"}
+    assert visible_json('{"k": "plain"}') == '{"k": "plain"}'
