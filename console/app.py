@@ -14,10 +14,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.logging import TextualHandler
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.worker import get_current_worker
@@ -27,6 +28,7 @@ from console.cli_input import require_terminal
 from console.commands import ScreenActions
 from console.formatting import ConsoleClock
 from console.messages import DataChanged, OpenInstance, WorkerOutcome
+from console.rendering_errors import SurvivesRenderingErrors
 from console.screens.blueprints_screen import BlueprintsScreen
 from console.screens.help_screen import HelpScreen
 from console.screens.history_search_screen import HistorySearchScreen
@@ -41,6 +43,7 @@ from engine import WorkflowError, WorkflowManager
 from engine.conditions import load_evaluator
 from engine.model import Execution
 from engine.runtime import Outcome, WorkerRuntime
+from engine.text import visible
 from engine.workers import WorkerRegistry, load_workers
 
 POLL_SECONDS = 1.0
@@ -52,8 +55,12 @@ SCREENS_BY_MODE: dict[str, type[Screen]] = {
 }
 
 
-class WfConsoleApp(App[None]):
-    """The operations console on one wfconsole database, optionally running task workers in-process."""
+class WfConsoleApp(SurvivesRenderingErrors, App[None]):
+    """The operations console on one wfconsole database, optionally running task workers in-process.
+
+    A rendering error does not end it (:mod:`console.rendering_errors`); every notification shows its
+    text as it is (:meth:`notify`).
+    """
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses elsewhere find it
     TITLE = "wfconsole"
@@ -88,7 +95,7 @@ class WfConsoleApp(App[None]):
         self.clock = clock or ConsoleClock()
         self.poll_seconds = poll_seconds
         self.start_mode = start_mode
-        self.sub_title = Path(db_path).name if db_path else self.backend.ops.source
+        self.sub_title = visible(Path(db_path).name if db_path else self.backend.ops.source)
         self.live_screens: weakref.WeakSet[LiveScreen] = weakref.WeakSet()
         self._data_version: int | None = None
         self.runtime: WorkerRuntime | None = None
@@ -181,6 +188,22 @@ class WfConsoleApp(App[None]):
                     f"after {execution.attempt} attempt(s): {message.error}. Press 3 for the incidents.",
                     title="New incident", severity="warning", timeout=8)
 
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Show a notification (thread-safe). Its message and title are shown as the characters they are,
+        never read as markup (``markup`` is ignored): notifications quote reasons, ids and errors. Control
+        and bidi characters are made visible; a newline stays a line break."""
+        super().notify(visible(str(message), multiline=True), title=visible(str(title)), severity=severity,
+                       timeout=timeout, markup=False)
+
+    async def on_event(self, event: events.Event) -> None:
+        # Pasted text is outside text: its control and bidi characters arrive in a form field as visible
+        # escapes, never raw (a field shows its text as it is). Keys cannot type them (Textual inserts
+        # only printable characters). Line breaks and tabs stay: a pasted JSON document keeps its layout.
+        if isinstance(event, events.Paste) and not event.is_forwarded and not event.text.isprintable():
+            event.text = "\t".join(visible(part, multiline=True) for part in event.text.split("\t"))
+        await super().on_event(event)
+
     async def action_quit(self) -> None:
         """Quit; with workers running here, first let their running attempts finish (a few seconds)."""
         runtime = self.runtime
@@ -260,8 +283,9 @@ def _log_to_textual() -> None:
         logger.propagate = False
 
 
-def run(db_path: str, workers_module: str | None = None) -> None:
-    """Open the console on ``db_path`` (created if missing) and run it until the operator quits.
+def run(db_path: str, workers_module: str | None = None) -> int:
+    """Open the console on ``db_path`` (created if missing) and run it until the operator quits; return the
+    exit status: 0, or 1 when the console ended on an error (Textual shows it as it exits).
 
     With ``workers_module`` (a dotted name or a ``.py`` path) its workers and the stuck-token check run
     in-process while the console is open. A module that cannot be loaded raises ``WorkerLoadError``
@@ -276,3 +300,4 @@ def run(db_path: str, workers_module: str | None = None) -> None:
         raise SystemExit(f"wfconsole: {error}") from None
     _log_to_textual()
     app.run()
+    return app.return_code or 0

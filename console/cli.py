@@ -212,7 +212,9 @@ def open_console(db_path: str, workers_module: str | None) -> None:
         print_error("the terminal console is not available in this installation (console/app.py is missing); "
                     "use the subcommands, see `wfconsole --help`")
         raise typer.Exit(EXIT_REFUSED) from None
-    run(db_path, workers_module)
+    status = run(db_path, workers_module)
+    if status:
+        raise typer.Exit(status)
 
 
 def main() -> None:

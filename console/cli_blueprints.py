@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.text import Text
 
 from console.cli_input import open_operations, read_text_file
 from console.cli_options import DbOption, JsonOption, db_path
 from console.cli_tables import problems_table, stdout_console
+from console.formatting import shown
 from console.output import print_error, problem_doc, write_json
 from engine.errors import BlueprintError, Problem
 from engine.validate import compile_blueprint, parse_blueprint, validate
@@ -72,11 +72,11 @@ def validate_command(files: FilesArgument, as_json: JsonOption = False) -> None:
         for c in checked:
             name = f"{c.workflow_id} v{c.version}" if c.workflow_id else "unreadable blueprint"
             if c.errors:
-                summary = Text(f"✗ {c.file}: {name}: {len(c.errors)} error(s), {len(c.warnings)} warning(s)",
-                               style="bold red")
+                summary = shown(f"✗ {c.file}: {name}: {len(c.errors)} error(s), {len(c.warnings)} warning(s)",
+                                style="bold red")
             else:
                 note = f", {len(c.warnings)} warning(s)" if c.warnings else ""
-                summary = Text(f"✓ {c.file}: {name}: valid{note}", style="green")
+                summary = shown(f"✓ {c.file}: {name}: valid{note}", style="green")
             console.print(summary)
             if c.problems:
                 console.print(problems_table(c.problems))
@@ -117,7 +117,8 @@ def load_command(ctx: typer.Context, files: FilesArgument, db: DbOption = None, 
     console = stdout_console()
     for item in loaded:
         result = Text("stored", style="green") if item["created"] else Text("already stored (unchanged)", style="dim")
-        console.print(Text.assemble(f"{item['file']}: ", (f"{item['workflow_id']} v{item['version']}", "bold"),
-                                    " ", result))
+        console.print(Text.assemble(shown(f"{item['file']}: "), shown(f"{item['workflow_id']} v{item['version']}",
+                                                                       "bold"), " ", result))
         for warning in item["warnings"]:
-            console.print(f"  [yellow]warning[/yellow] {escape(warning['where'])}: {escape(warning['message'])}")
+            console.print(Text.assemble("  ", ("warning", "yellow"), " ",
+                                        shown(f"{warning['where']}: {warning['message']}")))

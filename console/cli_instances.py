@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.text import Text
 
 from console.cli_input import BadInputError, filter_text, open_operations, parse_json_object, read_text_file
 from console.cli_options import ActorOption, DbOption, JsonOption, WorkflowFilterOption, actor_name, db_path
 from console.cli_tables import instances_table, print_instance, stdout_console, styled
+from console.formatting import shown
 from console.output import (
     EXIT_DONE_WITH_INCIDENT,
     instance_doc,
@@ -51,13 +51,13 @@ def outcome_doc(view: InstanceView) -> dict[str, Any]:
 
 def outcome_text(view: InstanceView) -> Text:
     """One line: ``instance 3fa85f64 (loan_approval v1) is ACTIVE; open: manual_review (FAILED)``."""
-    line = Text.assemble(f"instance {short_id(view.id)} ({view.workflow_id} v{view.version}) is ",
+    line = Text.assemble(shown(f"instance {short_id(view.id)} ({view.workflow_id} v{view.version}) is "),
                          styled(view.status))
     opened = [f"{e.node_id} ({e.status})" for e in view.executions if e.status in OPEN]
     if opened:
-        line.append(f"; open: {', '.join(opened)}")
+        line.append_text(shown(f"; open: {', '.join(opened)}"))
     if view.error:
-        line.append(f"; {view.error}", style="red")
+        line.append_text(shown(f"; {view.error}", style="red"))
     return line
 
 
@@ -69,7 +69,7 @@ def report(ops: Operations, instance_id: str, as_json: bool, headline: str | Non
         return
     console = stdout_console()
     if headline:
-        console.print(headline, markup=False, soft_wrap=True)
+        console.print(shown(headline), soft_wrap=True)
     console.print(outcome_text(view))
 
 
@@ -170,10 +170,10 @@ def list_command(
         return
     console = stdout_console()
     if not summaries:
-        console.print("no instances" + (f" in status {wanted}" if wanted else "")
-                      + (f" of workflow {escape(workflow)}" if workflow else "")
-                      + (f" matching {escape(repr(text))}" if text else "")
-                      + (f" with an open execution of task {escape(task_id)}" if task_id else ""))
+        console.print(shown("no instances" + (f" in status {wanted}" if wanted else "")
+                            + (f" of workflow {workflow}" if workflow else "")
+                            + (f" matching {text!r}" if text else "")
+                            + (f" with an open execution of task {task_id}" if task_id else "")))
         return
     console.print(instances_table(summaries))
     by_status = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))

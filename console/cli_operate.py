@@ -24,6 +24,7 @@ from engine.errors import NoMatchingConditionError, UnknownExecutionError, Workf
 from engine.operations import Operations
 from engine.outcomes import ActionResult, Ignored
 from engine.reports import Incident
+from engine.text import visible
 
 ExecutionArgument = Annotated[
     str, typer.Argument(metavar="EXECUTION", show_default=False,
@@ -231,11 +232,11 @@ def _print_retried(chosen: list[Incident], retried: list[dict[str, str]], dry_ru
         console.print("no FAILED or STUCK executions match" if stuck else "no FAILED executions match")
     elif dry_run:
         for i in chosen:
-            console.print(f"would retry {escape(_reference(i.execution_id))}  ({i.kind}, attempt {i.attempt})",
+            console.print(f"would retry {escape(visible(_reference(i.execution_id)))}  ({i.kind}, attempt {i.attempt})",
                           soft_wrap=True)
         console.print(Text(f"{len(chosen)} execution(s) would be retried; nothing changed", style="dim"))
     else:
         for item in retried:
-            console.print(f"retried {escape(_reference(item['execution_id']))}  new execution "
-                          f"{escape(item['new_execution_id'])}", soft_wrap=True)
+            console.print(f"retried {escape(visible(_reference(item['execution_id'])))}  new execution "
+                          f"{escape(visible(item['new_execution_id']))}", soft_wrap=True)
         console.print(Text(f"{len(retried)} of {len(chosen)} retried", style="dim"))

@@ -7,14 +7,13 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from console.cli_input import BadInputError, filter_text, open_operations
 from console.cli_options import DbOption, JsonOption, db_path
 from console.cli_tables import STATUS_STYLES, blueprints_table, history_details, stdout_console, styled, when
-from console.formatting import ConsoleClock
+from console.formatting import ConsoleClock, shown
 from console.output import blueprint_summary_doc, history_doc, iso, short_id, write_json
 from console.time_input import HINT, parse_time_bound
 from engine.model import HistoryKind
@@ -59,9 +58,9 @@ def incidents_command(ctx: typer.Context, limit: LimitOption = 200, db: DbOption
         # instance (retry-instance, cancel), whose node is then shown beside it.
         target = (f"{short_id(i.instance_id)}:{i.node_id}" if i.execution_id
                   else f"{short_id(i.instance_id)} at {i.node_id}")
-        table.add_row(Text(_INCIDENT_LABELS[i.kind], style=STATUS_STYLES[_INCIDENT_STATUS[i.kind]]), escape(target),
-                      _short_time(i.since), escape(f"{i.workflow_id} v{i.version}"), str(i.attempt or ""),
-                      escape(i.reason))
+        table.add_row(Text(_INCIDENT_LABELS[i.kind], style=STATUS_STYLES[_INCIDENT_STATUS[i.kind]]), shown(target),
+                      _short_time(i.since), shown(f"{i.workflow_id} v{i.version}"), str(i.attempt or ""),
+                      shown(i.reason))
     console.print(table)
     console.print(Text(f"{len(page.incidents)} of {page.total} incident(s) shown · failed {page.failed}, "
                        f"stuck {page.stuck}", style="dim"))
@@ -144,8 +143,8 @@ def history_command(
     table.add_column("DETAILS", overflow="fold", ratio=1)
     for hit in hits:
         h = hit.entry
-        table.add_row(_short_time(h.at), short_id(h.instance_id or ""), str(h.kind), escape(hit.workflow_id),
-                      escape(h.node_id or ""), escape(h.actor or ""), escape(history_details(h.details)))
+        table.add_row(_short_time(h.at), shown(short_id(h.instance_id or "")), str(h.kind), shown(hit.workflow_id),
+                      shown(h.node_id or ""), shown(h.actor or ""), shown(history_details(h.details)))
     console.print(table)
     console.print(Text(f"{len(hits)} entr{'y' if len(hits) == 1 else 'ies'}, newest first"
                        + (" (the limit; --limit shows more)" if len(hits) >= limit else ""), style="dim"))
@@ -215,7 +214,7 @@ def overview_command(ctx: typer.Context, db: DbOption = None, as_json: JsonOptio
         for status in statuses:
             table.add_column(status, justify="right")
         for workflow_id, by in sorted(activity.by_workflow.items()):
-            table.add_row(escape(workflow_id), *(str(by.get(s, 0)) for s in statuses))
+            table.add_row(shown(workflow_id), *(str(by.get(s, 0)) for s in statuses))
         console.print()
         console.print(table)
     if activity.open_tasks:
@@ -225,7 +224,7 @@ def overview_command(ctx: typer.Context, db: DbOption = None, as_json: JsonOptio
             table.add_column(name, justify="right")
         table.add_column("OLDEST WAITING (UTC)", no_wrap=True)
         for t in activity.open_tasks:
-            table.add_row(escape(t.task_id), str(t.running), str(t.waiting), str(t.failed), str(t.stuck),
+            table.add_row(shown(t.task_id), str(t.running), str(t.waiting), str(t.failed), str(t.stuck),
                           _short_time(t.oldest) if t.oldest else "")
         console.print()
         console.print(table)

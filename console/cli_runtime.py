@@ -20,14 +20,22 @@ from console.cli_options import DbOption, db_path
 from engine import WorkflowManager
 from engine.model import Execution
 from engine.runtime import Outcome, WorkerRuntime
+from engine.text import visible
 from engine.workers import WorkerRegistry, load_workers
 from store import open_store
+
+
+class VisibleFormatter(logging.Formatter):
+    """Log lines with control and bidi characters made visible: a message quotes a worker's exception."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return visible(super().format(record), multiline=True)  # a traceback keeps its lines
 
 
 def configure_logging(verbose: bool = False) -> None:
     """Log lines to stderr: time, level, message; the engine's chatter only with ``verbose``."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    handler.setFormatter(VisibleFormatter("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%d %H:%M:%S"))
     root = logging.getLogger("wfconsole")
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -46,7 +54,7 @@ def print_outcome(execution: Execution, outcome: Outcome, elapsed: float, error:
            f"attempt {execution.attempt} {elapsed:.2f}s"
     if error:
         line += f"  {error}"
-    print(line, flush=True)
+    print(visible(line), flush=True)
 
 
 def run_workers(db_path: str, modules: list[str], *, poll_interval: float = 1.0, stuck_interval: float = 30.0,
@@ -64,8 +72,8 @@ def run_workers(db_path: str, modules: list[str], *, poll_interval: float = 1.0,
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, lambda *_: stop.set())
-    print(f"wfconsole workers on {db_path}: {len(registry)} worker(s) for {', '.join(registry.task_ids)}; "
-          f"runtime {runtime.owner}. Ctrl-C stops.", flush=True)
+    print(visible(f"wfconsole workers on {db_path}: {len(registry)} worker(s) for {', '.join(registry.task_ids)}; "
+                  f"runtime {runtime.owner}. Ctrl-C stops."), flush=True)
     runtime.start()
     try:
         while not stop.wait(0.5):

@@ -1,6 +1,8 @@
 """Human output of the command line: Rich tables for problems, instance listings and one instance.
 
-Scripts should use ``--json`` (see :mod:`console.output`); this layout may change to read better.
+Scripts should use ``--json`` (see :mod:`console.output`); this layout may change to read better. Every
+stored or typed text goes into a cell as :func:`~console.formatting.shown` text: its control and bidi
+characters made visible, and never read as Rich markup.
 """
 
 from __future__ import annotations
@@ -13,15 +15,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from console.formatting import token_places
+from console.formatting import shown, token_places
 from console.output import short_id
 from engine.actions import OPEN
 from engine.errors import Problem
 from engine.ports import BlueprintSummary, InstanceSummary, InstanceView
+from engine.text import visible, visible_json
 
 STATUS_STYLES = {
     "ACTIVE": "cyan", "WAITING": "blue", "COMPLETED": "green", "FAILED": "bold red", "CANCELLED": "dim",
@@ -48,7 +50,7 @@ def stdout_console() -> Console:
 
 def styled(status: str) -> Text:
     """A status name in its colour."""
-    return Text(str(status), style=STATUS_STYLES.get(str(status), ""))
+    return Text(visible(str(status)), style=STATUS_STYLES.get(str(status), ""))
 
 
 def when(moment: datetime | None) -> str:
@@ -66,7 +68,7 @@ def _clip(text: str, width: int) -> str:
 
 def compact_json(value: Any, width: int = _VALUE_WIDTH) -> str:
     """A JSON value on one line, cut to ``width`` characters."""
-    return _clip(json.dumps(value, ensure_ascii=False, separators=(", ", ": ")), width)
+    return _clip(visible_json(json.dumps(value, ensure_ascii=False, separators=(", ", ": "))), width)
 
 
 def problems_table(problems: Iterable[Problem]) -> Table:
@@ -76,7 +78,7 @@ def problems_table(problems: Iterable[Problem]) -> Table:
     table.add_column("WHERE", overflow="fold")
     table.add_column("PROBLEM", overflow="fold")
     for problem in problems:
-        table.add_row(styled(problem.severity), escape(problem.where), escape(problem.message))
+        table.add_row(styled(problem.severity), shown(problem.where), shown(problem.message))
     return table
 
 
@@ -90,9 +92,9 @@ def instances_table(summaries: list[InstanceSummary]) -> Table:
     table.add_column("UPDATED (UTC)", no_wrap=True)
     table.add_column("ERROR", overflow="fold")
     for s in summaries:
-        table.add_row(short_id(s.id), escape(f"{s.workflow_id} v{s.version}"), styled(s.status),
-                      escape(token_places(s.token_nodes, limit=60, statuses=s.token_statuses)), when(s.updated_at),
-                      escape(_clip(s.error or "", 40)))
+        table.add_row(shown(short_id(s.id)), shown(f"{s.workflow_id} v{s.version}"), styled(s.status),
+                      shown(token_places(s.token_nodes, limit=60, statuses=s.token_statuses)), when(s.updated_at),
+                      shown(_clip(visible(s.error or ""), 40)))
     return table
 
 
@@ -103,7 +105,7 @@ def blueprints_table(summaries: list[BlueprintSummary]) -> Table:
         table.add_column(name, overflow="fold")
     for s in summaries:
         instances = " · ".join(f"{status} {count}" for status, count in sorted(s.instances.items())) or "none"
-        table.add_row(escape(s.workflow_id), str(s.version), escape(s.name or ""), str(s.nodes), str(s.warnings),
+        table.add_row(shown(s.workflow_id), str(s.version), shown(s.name or ""), str(s.nodes), str(s.warnings),
                       instances)
     return table
 
@@ -113,11 +115,11 @@ def print_instance(console: Console, view: InstanceView) -> None:
     header = Table.grid(padding=(0, 2))
     header.add_column(style="bold")
     header.add_column(overflow="fold")
-    header.add_row("Instance", view.id)
-    header.add_row("Workflow", escape(f"{view.workflow_id} v{view.version}"))
+    header.add_row("Instance", shown(view.id))
+    header.add_row("Workflow", shown(f"{view.workflow_id} v{view.version}"))
     header.add_row("Status", styled(view.status))
     if view.error:
-        header.add_row("Error", escape(view.error))
+        header.add_row("Error", shown(view.error))
     if view.incidents:
         header.add_row("Incidents", Text(f"{len(view.incidents)} failed execution(s): see below", style="red"))
     header.add_row("Created", when(view.created_at))
@@ -144,7 +146,7 @@ def _tokens_table(view: InstanceView) -> Table:
     table.add_column("STATUS", no_wrap=True)
     table.add_column("SINCE (UTC)", no_wrap=True)
     for token in view.tokens:
-        table.add_row(escape(token.node_id), styled(token.status), when(token.created_at))
+        table.add_row(shown(token.node_id), styled(token.status), when(token.created_at))
     return table
 
 
@@ -161,8 +163,8 @@ def _executions_table(view: InstanceView) -> Table:
             detail += " → " + compact_json(e.outputs)
         if e.error:
             detail += f" ✗ {e.error}"
-        table.add_row(escape(f"{short_id(view.id)}:{e.node_id}"), escape(e.task_id), styled(e.status),
-                      str(e.attempt), escape(detail))
+        table.add_row(shown(f"{short_id(view.id)}:{e.node_id}"), shown(e.task_id), styled(e.status),
+                      str(e.attempt), shown(detail))
     return table
 
 
@@ -173,7 +175,7 @@ def _open_execution_ids(console: Console, view: InstanceView) -> None:
         return
     console.print(Text("Open executions (full ids; the short form above works too):", style="dim"))
     for e in opened:
-        console.print(Text.assemble("  ", styled(e.status), f" {e.id}"), soft_wrap=True)
+        console.print(Text.assemble("  ", styled(e.status), f" {visible(e.id)}"), soft_wrap=True)
 
 
 def _context_table(context: dict[str, Any]) -> Table:
@@ -181,7 +183,7 @@ def _context_table(context: dict[str, Any]) -> Table:
     table.add_column("KEY", overflow="fold")
     table.add_column("VALUE (JSON)", overflow="fold")
     for key, value in context.items():
-        table.add_row(escape(key), escape(compact_json(value, width=200)))
+        table.add_row(shown(key), shown(compact_json(value, width=200)))
     return table
 
 
@@ -194,13 +196,14 @@ def _history_table(view: InstanceView) -> Table:
     table.add_column("BY", no_wrap=True)
     table.add_column("DETAILS", overflow="fold", ratio=1)
     for h in view.history:
-        table.add_row(str(h.seq or ""), when(h.at)[5:], str(h.kind), escape(h.node_id or ""), escape(h.actor or ""),
-                      escape(history_details(h.details)))
+        table.add_row(str(h.seq or ""), when(h.at)[5:], str(h.kind), shown(h.node_id or ""), shown(h.actor or ""),
+                      shown(history_details(h.details)))
     return table
 
 
 def history_details(details: dict[str, Any], width: int = 160) -> str:
-    """``key=value`` pairs of a history entry, without token ids (a token's node is in the NODE column)."""
+    """``key=value`` pairs of a history entry, without token ids (a token's node is in the NODE column);
+    control and bidi characters made visible."""
     parts = [f"{key}={value if isinstance(value, str) and len(value) <= 40 else compact_json(value, width=60)}"
              for key, value in details.items() if key != "token_id"]
-    return _clip(", ".join(parts), width)
+    return _clip(visible(", ".join(parts)), width)

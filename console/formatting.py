@@ -1,7 +1,9 @@
-"""How the console writes times, durations, ids and JSON values for people.
+"""How the console writes times, durations, ids, JSON values and stored text for people.
 
 Times are shown relative to a :class:`ConsoleClock`, which tests replace with a fixed one so that
-snapshots do not change from one run to the next.
+snapshots do not change from one run to the next. Text from the database or from outside is drawn with
+:func:`shown` (or passed through :func:`engine.text.visible`): its control and bidi characters made visible,
+never read as markup.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from rich.text import Text
+
+from engine.text import visible, visible_json
 
 
 def _utc_now() -> datetime:
@@ -78,10 +82,23 @@ def short_execution_id(execution_id: str) -> str:
     return execution_id.rsplit(":", 1)[-1][:8]
 
 
+def shown(text: object, style: str = "", **options: Any) -> Text:
+    """Stored or typed text as a Rich :class:`Text` to draw: control and bidi characters made visible
+    (``\\x1b``), markup left as the characters it is (``[/]`` is shown, never parsed). ``options`` go to
+    :class:`Text` (``no_wrap``, ``overflow``...)."""
+    return Text(visible(str(text)), style=style, **options)
+
+
 def compact_json(value: Any, limit: int = 60) -> str:
-    """``value`` as one line of JSON, cut with an ellipsis past ``limit`` characters."""
-    text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    """``value`` as one line of JSON, cut with an ellipsis past ``limit`` characters; control, C1 and bidi
+    characters in its strings are ``\\u`` escapes (the JSON still reads back as ``value``)."""
+    text = visible_json(json.dumps(value, ensure_ascii=False, separators=(", ", ": ")))
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def pretty_json(value: Any) -> str:
+    """``value`` as indented JSON, its control, C1 and bidi characters as ``\\u`` escapes."""
+    return visible_json(json.dumps(value, indent=2, ensure_ascii=False))
 
 
 STATUS_STYLES: dict[str, str] = {
@@ -118,5 +135,5 @@ def token_places(node_ids: list[str], limit: int = 40, statuses: list[str] | Non
         mark = TOKEN_MARKS.get(statuses[index], "") if statuses and index < len(statuses) else ""
         place = f"{node_id} {mark}" if mark else node_id
         counts[place] = counts.get(place, 0) + 1
-    text = ", ".join(node if n == 1 else f"{node} ×{n}" for node, n in counts.items())
+    text = visible(", ".join(node if n == 1 else f"{node} ×{n}" for node, n in counts.items()))
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -15,6 +15,7 @@ from typing import Any
 from engine.errors import Problem
 from engine.model import Execution, HistoryEntry, Token
 from engine.ports import BlueprintSummary, InstanceSummary, InstanceView
+from engine.text import visible, visible_json
 
 SHORT_ID_LENGTH = 8
 
@@ -123,9 +124,11 @@ def write_json(document: Any) -> None:
     """Print one JSON document on stdout (indented, UTF-8, newline-terminated).
 
     Text that is not valid Unicode (a file name of undecodable bytes) is written as ``\\udcxx`` escapes,
-    so that the output stays valid UTF-8 for strict JSON readers.
+    so that the output stays valid UTF-8 for strict JSON readers. DEL, C1, bidi and line-separator
+    characters are ``\\u0085``-style escapes too (``json`` escapes C0 itself): a terminal showing the
+    document acts on none of them, and it parses to the same values.
     """
-    text = json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False)
+    text = visible_json(json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False))
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -141,8 +144,10 @@ EXIT_DONE_WITH_INCIDENT = 3
 
 
 def one_line(message: str) -> str:
-    """``message`` folded onto one line: operators read one line per error, scripts ``grep`` it."""
-    return " ".join(part.strip() for part in str(message).splitlines() if part.strip()) or "unknown error"
+    """``message`` folded onto one line: operators read one line per error, scripts ``grep`` it. Control and
+    bidi characters (a file name, a reason quoted in the message) are made visible."""
+    folded = " ".join(part.strip() for part in str(message).splitlines() if part.strip()) or "unknown error"
+    return visible(folded)
 
 
 def print_error(message: str) -> None:

@@ -32,7 +32,8 @@ from engine.graph import CompiledBlueprint
 from engine.model import ExecutionStatus, HistoryEntry, HistoryKind, InstanceState, TaskPayload, Transition
 from engine.outcomes import Completion, applied_completion, ignored_completion
 from engine.ports import InstanceQuery, InstanceSummary, InstanceView, Store
-from engine.validate import CONTROL_CHARACTERS, BlueprintSource, compile_blueprint
+from engine.text import unsafe_character
+from engine.validate import BlueprintSource, compile_blueprint
 
 log = logging.getLogger("wfconsole.engine")
 
@@ -71,6 +72,17 @@ def parse_execution_id(execution_id: str) -> tuple[str, str]:
 
 
 _CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def check_actor(actor: str) -> None:
+    """Refuse an actor holding a control, bidi or line-separator character (:class:`InvalidValueError`,
+    naming it and its position): an actor is shown on operators' terminals and searched by what they type."""
+    if actor.isprintable():  # the usual case, one C-speed check
+        return
+    found = unsafe_character(actor)
+    if found is not None:
+        kind, char, position = found
+        raise InvalidValueError(f"actor {actor!r} holds {kind}s ({char!r} at position {position})")
 
 
 def check_json_object(values: Any, what: str) -> dict[str, Any]:
@@ -248,6 +260,8 @@ class WorkflowManager:
         """
         instance_id, _ = parse_execution_id(execution_id)
         outputs = check_json_object(outputs, "outputs")
+        if actor is not None:
+            check_actor(actor)
         # The hot path: _load, get_workflow and _event inlined (a call each per completion).
         with self.store.write() as tx:
             state = tx.load_instance(instance_id)
@@ -356,9 +370,9 @@ class WorkflowManager:
 
     def _event(self, actor: str | None, operator: bool = False) -> machine.Event:
         if operator and actor is None:
-            actor = default_actor()
-        elif actor is not None and CONTROL_CHARACTERS.search(actor):  # it is shown raw on operators' terminals
-            raise InvalidValueError(f"actor {actor!r} holds control characters")
+            actor = default_actor()  # the OS user, from the environment: checked like any other
+        if actor is not None:
+            check_actor(actor)
         return machine.event_at(self.clock(), actor)
 
     def _load(self, tx, instance_id: str) -> InstanceState:

@@ -6,7 +6,6 @@ Errors refuse a blueprint; warnings are kept with it and shown to operators.
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +16,8 @@ from engine.blueprint import Blueprint, Edge, Node, NodeKind
 from engine.conditions import Condition, ConditionError, compile_condition
 from engine.errors import BlueprintError, Problem, json_kind
 from engine.graph import CompiledBlueprint
+from engine.text import CONTROL_CHARACTERS as CONTROL_CHARACTERS  # re-exported: its old home
+from engine.text import unsafe_character
 
 MAX_NODES = 10_000
 MAX_EDGES = 40_000
@@ -108,7 +109,6 @@ def validate(source: BlueprintSource, origin: str | None = None) -> list[Problem
     return _check(blueprint)[0]
 
 
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: raw on a terminal
 
 
 def _names(bp: Blueprint) -> Iterator[tuple[str, str]]:
@@ -134,10 +134,11 @@ def _check(bp: Blueprint) -> tuple[list[Problem], CompiledBlueprint | None]:
     if not bp.workflow_id.strip():
         error("workflow_id", "must not be empty")
     for where, text in _names(bp):
-        found = CONTROL_CHARACTERS.search(text)
+        found = unsafe_character(text)
         if found:
-            error(where, f"must not contain control characters (found {found.group()!r} at position "
-                         f"{found.start() + 1}): they would be written raw to the operator's terminal")
+            kind, char, position = found
+            error(where, f"must not contain {kind}s (found {char!r} at position {position}): an id or a name "
+                         "is shown on operators' terminals and typed back by them")
     if bp.version < 1:
         error("version", f"must be 1 or more, found {bp.version}")
     elif bp.version > MAX_VERSION:

@@ -1,7 +1,8 @@
 """Export the token graph as Graphviz DOT (``rankdir=LR``), node states as fill colours.
 
 Every id and label is a double-quoted DOT string, with backslashes and quotes escaped, so blueprint ids
-may hold any character.
+may hold any character; control and bidi characters are shown as escapes (:func:`engine.text.visible`),
+since the export is printed on terminals too.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from console.graph.model import GraphModel
 from console.graph.style import NOT_TAKEN_COLOUR, STATE_FILLS, TAKEN_COLOUR, node_caption
 from engine.blueprint import NodeKind
+from engine.text import visible
 
 _SHAPES = {
     NodeKind.START: 'shape=circle',
@@ -55,7 +57,8 @@ def render_dot(model: GraphModel) -> str:
 
 
 def dot_string(text: str) -> str:
-    """``text`` as a double-quoted DOT string: backslashes and quotes escaped, line breaks as ``\\n``."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    escaped = escaped.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
-    return f'"{escaped}"'
+    """``text`` as a double-quoted DOT string: backslashes and quotes escaped, line breaks as ``\\n``,
+    other control and bidi characters as visible escapes (``\\x1b``)."""
+    lines = visible(text.replace("\r\n", "\n").replace("\r", "\n"), multiline=True)
+    escaped = lines.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\n", "\\n") + '"'

@@ -2,7 +2,9 @@
 
 Mermaid ids allow few characters and ``end`` is a keyword, so every node gets an id of its own:
 ``n_`` followed by the blueprint id with other characters replaced by ``_`` (and a number when two ids
-would collide). Labels are quoted, with Mermaid's entity codes for the characters that would end them.
+would collide). Labels are quoted, with Mermaid's entity codes for the characters that would end them,
+and control and bidi characters shown as escapes (:func:`engine.text.visible`): the export is printed on
+terminals too.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 from console.graph.model import GraphModel, NodeState
 from console.graph.style import NOT_TAKEN_COLOUR, STATE_FILLS, TAKEN_COLOUR, node_caption
 from engine.blueprint import NodeKind
+from engine.text import visible
 
 _SHAPES = {NodeKind.START: ('(["', '"])'), NodeKind.END: ('(("', '"))'), NodeKind.TASK: ('["', '"]')}
 _GATEWAY_SHAPE = ('{"', '"}')
@@ -56,8 +59,9 @@ def mermaid_ids(model: GraphModel) -> dict[str, str]:
 
 
 def mermaid_text(text: str) -> str:
-    """``text`` made safe inside a quoted Mermaid label: entity codes, no line breaks."""
-    text = " ".join(text.split())
+    """``text`` made safe inside a quoted Mermaid label: entity codes, no line breaks, control and bidi
+    characters as visible escapes."""
+    text = visible(" ".join(text.split()))
     return "".join(_ENTITIES.get(char, char) for char in text)
 
 

@@ -10,6 +10,8 @@ Node shapes tell the kinds apart::
     start/end   task           exclusive     parallel
 
 and, when the graph shows an instance, a marker and a colour its state (see :func:`legend_rich`).
+Labels and conditions are drawn through :func:`engine.text.visible`: a control or bidi character in them
+is shown as an escape, never sent to the terminal.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from console.graph.style import (
     STATE_STYLES,
 )
 from engine.blueprint import NodeKind
+from engine.text import visible
 
 NODE_LABEL_CELLS = 28  # longer node names are shortened with …
 EDGE_LABEL_CELLS = 24  # longer conditions are shortened, and listed in full under the graph
@@ -83,7 +86,7 @@ def node_text(node: GraphNode, with_state: bool) -> str:
         parts.append(STATE_MARKERS[node.state])
     if node.kind in GATEWAY_GLYPHS:
         parts.append(GATEWAY_GLYPHS[node.kind])
-    parts.append(fit(node.label, NODE_LABEL_CELLS) or node.id)
+    parts.append(fit(visible(node.label), NODE_LABEL_CELLS) or visible(node.id))
     if with_state and node.kind is NodeKind.PARALLEL_JOIN and node.state is NodeState.WAITING:
         parts.append(f"{node.tokens}/{node.incoming}")
     elif with_state and node.tokens > 1:
@@ -94,7 +97,7 @@ def node_text(node: GraphNode, with_state: bool) -> str:
 def layout_for_text(model: GraphModel) -> Layout:
     """The layout :func:`render_text` draws: box widths and edge labels sized for the terminal."""
     widths = {node.id: cell_len(node_text(node, model.has_instance)) + 4 for node in model.nodes}
-    labels = {edge.id: fit(edge.label, EDGE_LABEL_CELLS) for edge in model.edges if edge.label}
+    labels = {edge.id: fit(visible(edge.label), EDGE_LABEL_CELLS) for edge in model.edges if edge.label}
     return compute_layout(model, widths, labels)
 
 
@@ -139,7 +142,7 @@ def _notes(model: GraphModel, layout: Layout) -> list[str]:
     placed = {label.edge_id: label.text for label in layout.labels}
     notes = []
     for edge in model.edges:
-        if edge.label and placed.get(edge.id) != edge.label:
+        if edge.label and placed.get(edge.id) != visible(edge.label):
             source, target = model.node(edge.source).label, model.node(edge.target).label
-            notes.append(f"  {edge.id} ({source} → {target}): {edge.label}")
+            notes.append(visible(f"  {edge.id} ({source} → {target}): {edge.label}"))
     return ["Edge conditions in full:", *notes] if notes else []

@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import get_current_worker
 
 from console.backend import BlueprintDetail
+from console.formatting import shown
 from console.messages import OpenInstance
 from console.screens.live_screen import LiveScreen, result_notice
 from console.screens.load_blueprint_modal import LoadBlueprintModal
@@ -22,6 +23,7 @@ from console.widgets.runtime_bar import RuntimeBar
 from console.widgets.token_graph import TokenGraph
 from engine import WorkflowError
 from engine.ports import BlueprintSummary
+from engine.text import visible
 
 
 class BlueprintsScreen(LiveScreen):
@@ -99,7 +101,8 @@ class BlueprintsScreen(LiveScreen):
         if key in self.details:
             self._show_detail(self.details[key], selected)
         elif key != self.shown:
-            self.query_one("#blueprint-graph").border_title = f"Graph of {selected.workflow_id} v{selected.version}"
+            self.query_one("#blueprint-graph").border_title = shown(f"Graph of {selected.workflow_id} "
+                                                                    f"v{selected.version}")
             self._load_detail(selected, newest)
 
     @work(thread=True, exclusive=True, group="blueprint-detail", exit_on_error=False)
@@ -121,23 +124,24 @@ class BlueprintsScreen(LiveScreen):
     def _show_detail(self, detail: BlueprintDetail, summary: BlueprintSummary) -> None:
         self.shown = (summary.workflow_id, summary.version)
         name = f" — {summary.name}" if summary.name else ""
-        self.query_one("#blueprint-graph").border_title = f"Graph of {summary.workflow_id} v{summary.version}{name}"
+        self.query_one("#blueprint-graph").border_title = shown(f"Graph of {summary.workflow_id} "
+                                                                f"v{summary.version}{name}")
         self.query_one(TokenGraph).show(detail.drawing)
         info = Text()
         for problem in detail.warnings:
             info.append("! ", style="bold yellow")
-            info.append(f"{problem.where}: ", style="bold")
-            info.append(f"{problem.message}\n")
+            info.append(f"{visible(problem.where)}: ", style="bold")
+            info.append(f"{visible(problem.message)}\n")
         if not detail.warnings:
             info.append("✓ no warnings\n", style="green")
         if detail.compiled is not None:
             tasks = sorted({n.task_id for n in detail.compiled.blueprint.nodes if n.task_id})
             info.append("tasks ", style="dim")
-            info.append(", ".join(tasks) or "none")
+            info.append(visible(", ".join(tasks)) or "none")
             keys = context_keys(detail.compiled)
             if keys:
                 info.append("   context it expects ", style="dim")
-                info.append(", ".join(keys))
+                info.append(visible(", ".join(keys)))
         if summary.version != detail.newest_version:
             info.append(f"\nnew instances run v{detail.newest_version}, the newest; this version's "
                         "instances keep running on it", style="dim italic")

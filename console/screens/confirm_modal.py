@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import RenderableType
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,9 +11,15 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from console.formatting import shown
+from engine.text import visible
+
 
 class ConfirmModal(ModalScreen[bool]):
-    """Shows what is about to happen; returns ``True`` to go ahead (y / Enter), ``False`` otherwise."""
+    """Shows what is about to happen; returns ``True`` to go ahead (y / Enter), ``False`` otherwise.
+
+    The title, and a body given as a ``str``, are shown as the characters they are (they name nodes and
+    quote reasons), never read as markup."""
 
     BINDINGS = [
         Binding("y", "confirm", "Yes"),
@@ -39,8 +46,9 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.title_text, id="confirm-title")
-            yield Static(self.body, id="confirm-body")
+            yield Label(shown(self.title_text), id="confirm-title")
+            body = Text(visible(self.body, multiline=True)) if isinstance(self.body, str) else self.body
+            yield Static(body, id="confirm-body")
             with Horizontal():
                 yield Button("No (n)", id="no")
                 yield Button(f"{self.confirm_label} (y)", id="yes", variant="warning")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -14,12 +13,14 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from console.formatting import ConsoleClock, status_text
+from console.formatting import ConsoleClock, pretty_json, shown, status_text
 from engine import Execution
+from engine.text import visible
 
 
 def execution_details(execution: Execution, label: str, clock: ConsoleClock) -> RenderableType:
-    """Every field of ``execution``: times in the display time zone with their age, JSON indented."""
+    """Every field of ``execution``: times in the display time zone with their age, JSON indented; stored
+    text with its control and bidi characters made visible (the error keeps its lines)."""
     fields = Table.grid(padding=(0, 2))
     fields.add_column(style="dim", no_wrap=True)
     fields.add_column(overflow="fold")
@@ -28,16 +29,16 @@ def execution_details(execution: Execution, label: str, clock: ConsoleClock) -> 
         return f"{clock.stamp(moment)}  ({clock.ago(moment)})" if moment is not None else ""
 
     rows: list[tuple[str, RenderableType]] = [
-        ("execution", execution.id),
-        ("node", execution.node_id if label == execution.node_id else f"{label}  ({execution.node_id})"),
-        ("task", execution.task_id),
+        ("execution", shown(execution.id)),
+        ("node", shown(execution.node_id if label == execution.node_id else f"{label}  ({execution.node_id})")),
+        ("task", shown(execution.task_id)),
         ("status", status_text(execution.status)),
         ("attempt", str(execution.attempt)),
         ("created", when(execution.created_at)),
         ("changed", when(execution.updated_at)),
     ]
     if execution.lease_owner:
-        rows.append(("claimed by", f"{execution.lease_owner} until {clock.stamp(execution.lease_until)}"))
+        rows.append(("claimed by", shown(f"{execution.lease_owner} until {clock.stamp(execution.lease_until)}")))
     if execution.next_attempt_at is not None:
         rows.append(("next attempt", when(execution.next_attempt_at)))
     for name, value in rows:
@@ -47,12 +48,12 @@ def execution_details(execution: Execution, label: str, clock: ConsoleClock) -> 
     if execution.outputs is not None:
         parts += _json_section("outputs", execution.outputs)
     if execution.error:
-        parts += [Text("\nerror", style="bold red"), Text(execution.error)]
+        parts += [Text("\nerror", style="bold red"), Text(visible(execution.error, multiline=True))]
     return Group(*parts)
 
 
 def _json_section(title: str, value: dict[str, Any]) -> list[RenderableType]:
-    text = json.dumps(value, indent=2, ensure_ascii=False) if value else "{}  (none)"
+    text = pretty_json(value) if value else "{}  (none)"
     return [Text(f"\n{title}", style="bold"), Text(text)]
 
 
@@ -80,7 +81,7 @@ class ExecutionModal(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"Execution of {self.label}, attempt {self.execution.attempt}", id="execution-title")
+            yield Label(shown(f"Execution of {self.label}, attempt {self.execution.attempt}"), id="execution-title")
             with VerticalScroll(can_focus=True):
                 yield Static(execution_details(self.execution, self.label, self.clock), id="execution-body")
             yield Label("Esc closes · ↑ ↓ scroll · the actions (d f r) are on the instance's screen",

@@ -67,5 +67,5 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("key", style="bold cyan", min_width=26, no_wrap=True)
         table.add_column("does", ratio=1)
         for key, description in rows:
-            table.add_row(key, description)
+            table.add_row(Text(key), Text(description))  # never read as markup
         return table

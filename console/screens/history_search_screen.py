@@ -18,6 +18,7 @@ from console.widgets.nav_bar import NavBar
 from console.widgets.runtime_bar import RuntimeBar
 from engine.model import HistoryKind
 from engine.reports import HistoryHit, HistoryQuery
+from engine.text import visible
 
 LIMIT = 200
 TEXT_FIELDS = ("instance", "node", "actor", "since", "until")
@@ -87,7 +88,7 @@ class HistorySearchScreen(LiveScreen):
         self._searched = True
         query = self.read_filters()
         if isinstance(query, str):
-            self._status(Text.assemble(("✗ ", "bold red"), query))
+            self._status(Text.assemble(("✗ ", "bold red"), visible(query)))
             self.query_in_force = None  # a search still running must not show its rows under this error
             self.hits = []
             self.query_one(HistoryResultsTable).show([], self.clock)  # the old rows do not match these filters
@@ -103,7 +104,7 @@ class HistorySearchScreen(LiveScreen):
             if not get_current_worker().is_cancelled:
                 self.app.call_from_thread(self._show, query, hits)
         except Exception as error:  # noqa: BLE001 - an unknown instance prefix, a locked database...
-            text = str(error)
+            text = visible(str(error))
             self.app.call_from_thread(self._status, Text.assemble(("✗ ", "bold red"), text))
         finally:
             self.load_finished_from_thread()
@@ -113,10 +114,10 @@ class HistorySearchScreen(LiveScreen):
             return  # the filters changed while it ran
         self.hits = hits
         self.query_one(HistoryResultsTable).show(hits, self.clock)
-        scope = f"instance {query.instance_id[:8]}" if query.instance_id else "every instance"
+        scope = f"instance {visible(query.instance_id[:8])}" if query.instance_id else "every instance"
         line = Text()
         if not hits:
-            where = f"of instance {query.instance_id[:8]} " if query.instance_id else ""
+            where = f"of instance {visible(query.instance_id[:8])} " if query.instance_id else ""
             line.append(f"No event {where}matches these filters.", style="yellow")
         elif len(hits) >= query.limit:
             line.append(f"The {len(hits)} newest matching events of {scope}", style="bold")

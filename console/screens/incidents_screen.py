@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from rich.text import Text
@@ -13,7 +12,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import get_current_worker
 
 from console.bulk import summary
-from console.formatting import short_id
+from console.formatting import compact_json, short_id
 from console.messages import OpenInstance
 from console.screens.confirm_modal import ConfirmModal
 from console.screens.instance_detail_screen import conditions_reading
@@ -26,6 +25,7 @@ from console.widgets.runtime_bar import RuntimeBar
 from engine.actions import Action
 from engine.outcomes import ActionResult
 from engine.reports import Incident, IncidentKind, IncidentPage
+from engine.text import visible
 
 LIMIT = 500
 REMEDIES = {
@@ -41,8 +41,9 @@ REMEDIES = {
 
 
 def incident_label(incident: Incident) -> str:
-    """``3fa85f64 pack``: how a row is named in confirmations and notifications."""
-    return f"{short_id(incident.instance_id)} {incident.node_id}"
+    """``3fa85f64 pack``: how a row is named in confirmations and notifications (control and bidi
+    characters made visible)."""
+    return visible(f"{short_id(incident.instance_id)} {incident.node_id}")
 
 
 def listing_text(chosen: list[Incident], explanation: str, page: IncidentPage | None) -> Text:
@@ -50,7 +51,7 @@ def listing_text(chosen: list[Incident], explanation: str, page: IncidentPage | 
     text = Text(explanation + "\n\n", style="dim")
     for incident in chosen[:15]:
         text.append(f"• {incident_label(incident)}  ", style="bold")
-        text.append(f"{incident.workflow_id}  {' '.join(incident.reason.split())[:60]}\n", style="dim")
+        text.append(visible(f"{incident.workflow_id}  {' '.join(incident.reason.split())[:60]}") + "\n", style="dim")
     if len(chosen) > 15:
         text.append(f"… and {len(chosen) - 15} more\n", style="dim")
     if page is not None and page.total > len(page.incidents):  # `a` marks what is listed, not every one
@@ -152,15 +153,15 @@ class IncidentsScreen(LiveScreen):
         if incident is None:
             return
         text = Text()
-        text.append(f"{incident.workflow_id}@{incident.version}  ", style="bold")
-        text.append(f"instance {incident.instance_id}  node {incident.node_id}", style="")
+        text.append(visible(f"{incident.workflow_id}@{incident.version}  "), style="bold")
+        text.append(visible(f"instance {incident.instance_id}  node {incident.node_id}"), style="")
         if incident.execution_id:
             text.append(f"  execution …{incident.execution_id.rsplit(':', 1)[-1][:8]}", style="dim")
         if incident.attempt:
             text.append(f"  attempt {incident.attempt}", style="dim")
         text.append(f"  since {self.clock.stamp(incident.since)}\n", style="dim")
         failed = incident.kind in (IncidentKind.FAILED, IncidentKind.NO_MATCH)
-        text.append(incident.reason + "\n", style="red" if failed else "magenta")
+        text.append(visible(incident.reason, multiline=True) + "\n", style="red" if failed else "magenta")
         text.append(REMEDIES.get(incident.kind, ""), style="bold")
         detail.update(text)
 
@@ -302,8 +303,8 @@ class IncidentsScreen(LiveScreen):
             outputs = await self.ask(MarkDoneModal(execution, label, mapping, conditions, outputs))
             if outputs is None:
                 return
-            body = Text.assemble(("outputs  ", "dim"), json.dumps(outputs, ensure_ascii=False), "\n", ("as  ", "dim"),
-                                 self.backend.actor)
+            body = Text.assemble(("outputs  ", "dim"), compact_json(outputs, 10_000), "\n", ("as  ", "dim"),
+                                 visible(self.backend.actor))
             title = f"Mark done: {label}, instance {short_id(execution.instance_id)}"
             if await self.ask(ConfirmModal(title, body, "Mark done")):
                 break

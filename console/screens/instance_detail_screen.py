@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Header
 from textual.worker import get_current_worker
 
 from console.backend import InstanceDetail
-from console.formatting import short_id
+from console.formatting import pretty_json, short_id
 from console.screens.confirm_modal import ConfirmModal
 from console.screens.execution_modal import ExecutionModal
 from console.screens.history_search_screen import HistorySearchScreen
@@ -34,6 +34,7 @@ from engine import Execution, UnknownInstanceError
 from engine.actions import EXECUTION_ACTIONS, Action, Permissions
 from engine.graph import CompiledBlueprint
 from engine.operations import Operations
+from engine.text import visible, visible_json
 
 
 def conditions_reading(compiled: CompiledBlueprint, keys: set[str]) -> list[str]:
@@ -119,7 +120,7 @@ class InstanceDetailScreen(LiveScreen):
     def _show(self, detail: InstanceDetail) -> None:
         self.detail = detail
         view = detail.view
-        self.sub_title = f"{view.workflow_id}@{view.version} · {view.id[:8]}"
+        self.sub_title = visible(f"{view.workflow_id}@{view.version} · {view.id[:8]}")
         self.query_one(InstanceHeader).show(view, self.clock)
         self.query_one(TokenGraph).show(detail.drawing or GraphDrawing(None, problem=detail.problem))
         self.query_one(ExecutionsTable).show(view.executions, self.clock)
@@ -234,9 +235,9 @@ class InstanceDetailScreen(LiveScreen):
     def _done_summary(self, outputs: dict[str, Any], mapping: dict[str, str]) -> Text:
         written = {mapping[k]: v for k, v in outputs.items() if k in mapping}
         return Text.assemble(
-            ("outputs  ", "dim"), json.dumps(outputs, indent=2, ensure_ascii=False), "\n",
-            ("written to the context  ", "dim"), json.dumps(written, ensure_ascii=False), "\n",
-            ("as  ", "dim"), self.backend.actor, "\n",
+            ("outputs  ", "dim"), pretty_json(outputs), "\n",
+            ("written to the context  ", "dim"), visible_json(json.dumps(written, ensure_ascii=False)), "\n",
+            ("as  ", "dim"), visible(self.backend.actor), "\n",
             ("n goes back to the form", "dim italic"),
         )
 

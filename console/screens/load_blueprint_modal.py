@@ -17,12 +17,16 @@ from textual.widgets import Button, Input, Label, Static
 
 from console.backend import BlueprintRefused, ConsoleBackend, LoadedBlueprint
 from console.cli_input import BadInputError
+from console.formatting import shown
 from engine import WorkflowError
 from engine.errors import Problem
+from engine.text import visible
 
 
 class PathSuggester(Suggester):
-    """Completes a path from the files of its folder (folders and ``.json`` files; Tab or → accepts)."""
+    """Completes a path from the files of its folder (folders and ``.json`` files; Tab or → accepts). A name
+    holding a control or bidi character is not proposed: it would be drawn raw in the field, and could not
+    be typed back anyway."""
 
     def __init__(self) -> None:
         super().__init__(use_cache=False, case_sensitive=True)
@@ -33,6 +37,7 @@ class PathSuggester(Suggester):
         try:
             names = sorted(entry.name + (os.sep if entry.is_dir() else "") for entry in os.scandir(base)
                            if entry.name.startswith(start) and not entry.name.startswith(".")
+                           and visible(entry.name) == entry.name
                            and (entry.is_dir() or entry.name.endswith(".json")))
         except OSError:
             return None
@@ -59,7 +64,7 @@ def problems_report(refused: BlueprintRefused) -> Table:
     table.add_column("WHERE", style="bold", no_wrap=True, max_width=34)
     table.add_column("PROBLEM", ratio=1)
     for problem in sorted(refused.problems, key=lambda p: p.severity != "error"):
-        table.add_row(_severity(problem), problem.where, problem.message)
+        table.add_row(_severity(problem), shown(problem.where), shown(problem.message))
     return table
 
 
@@ -98,7 +103,8 @@ class LoadBlueprintModal(ModalScreen[LoadedBlueprint | None]):
             yield Static("It is validated first: a blueprint with errors is refused and nothing is stored. Loading "
                          "the same file again changes nothing; a changed blueprint needs a new \"version\".",
                          classes="hint")
-            yield Label(f"Path of a blueprint JSON file (relative to {os.getcwd()}; Tab completes, Enter loads):")
+            yield Label(shown(f"Path of a blueprint JSON file (relative to {os.getcwd()}; Tab completes, Enter "
+                              "loads):"))
             yield PathInput(self.initial_path, placeholder="e.g. sample_data/order_fulfilment.json", id="load-path",
                             suggester=PathSuggester())
             yield Static("", id="load-outcome")
@@ -138,7 +144,7 @@ class LoadBlueprintModal(ModalScreen[LoadedBlueprint | None]):
     def _show_refused(self, refused: BlueprintRefused) -> None:
         errors = sum(1 for p in refused.problems if p.severity == "error")
         warnings = len(refused.problems) - errors
-        outcome = Text.assemble(("✗ Refused: ", "bold red"), (refused.path, "bold"),
+        outcome = Text.assemble(("✗ Refused: ", "bold red"), (visible(refused.path), "bold"),
                                 f" has {errors} error(s)" + (f" and {warnings} warning(s)" if warnings else ""),
                                 ". Nothing was stored. Fix the file and press Enter to try again.")
         self.query_one("#load-outcome", Static).update(outcome)
@@ -146,5 +152,5 @@ class LoadBlueprintModal(ModalScreen[LoadedBlueprint | None]):
         self.query_one("#load-report").display = True
 
     def _show_problem(self, message: str) -> None:
-        self.query_one("#load-outcome", Static).update(Text.assemble(("✗ ", "bold red"), message))
+        self.query_one("#load-outcome", Static).update(Text.assemble(("✗ ", "bold red"), visible(message)))
         self.query_one("#load-report").display = False

@@ -12,8 +12,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
+from console.formatting import compact_json, shown
 from console.values import ValueParseError, parse_object, parse_value
 from engine import Execution
+from engine.text import visible
 
 
 class MarkDoneModal(ModalScreen[dict[str, Any] | None]):
@@ -63,9 +65,9 @@ class MarkDoneModal(ModalScreen[dict[str, Any] | None]):
     def compose(self) -> ComposeResult:
         execution = self.execution
         with Vertical():
-            yield Label(f"Mark done: {self.node_label}  (task {execution.task_id}, attempt {execution.attempt}, "
-                        f"{execution.status})", id="done-title")
-            yield Static(f"execution {execution.id}", classes="hint")
+            yield Label(shown(f"Mark done: {self.node_label}  (task {execution.task_id}, attempt "
+                              f"{execution.attempt}, {execution.status})"), id="done-title")
+            yield Static(shown(f"execution {execution.id}"), classes="hint")
             yield Static("Outputs are JSON (42, true, null, \"text\", [1, 2], {\"a\": 1}); a bare word is a "
                          "string; an empty field is not sent.", classes="hint")
             with VerticalScroll(id="done-fields"):
@@ -73,15 +75,16 @@ class MarkDoneModal(ModalScreen[dict[str, Any] | None]):
                     yield Static("This node maps no outputs to the context.", classes="hint")
                 for index, (local, context_key) in enumerate(self.output_mapping.items()):
                     with Horizontal(classes="field"):
-                        yield Label(f"{local} → {context_key}", classes="field-label")
-                        yield Input(self._initial_text(local), id=f"field-{index}", placeholder=f"value of {local}")
+                        yield Label(shown(f"{local} → {context_key}"), classes="field-label")
+                        yield Input(self._initial_text(local), id=f"field-{index}",
+                                    placeholder=visible(f"value of {local}"))
                         yield Static("", id=f"field-{index}-error", classes="field-error")
             if self.conditions:
-                yield Static("The flow then tests: " + "   ".join(self.conditions), classes="hint",
+                yield Static(shown("The flow then tests: " + "   ".join(self.conditions)), classes="hint",
                              id="done-conditions")
             yield Label("Raw JSON object of outputs (optional; the fields above override its keys):")
             extra = {k: v for k, v in self.initial.items() if k not in self.output_mapping}
-            yield TextArea(json.dumps(extra, ensure_ascii=False) if extra else "", id="raw", soft_wrap=True,
+            yield TextArea(compact_json(extra, 1_000_000) if extra else "", id="raw", soft_wrap=True,
                            show_line_numbers=False)
             yield Static("", id="raw-error")
             with Horizontal(id="done-buttons"):
@@ -109,7 +112,7 @@ class MarkDoneModal(ModalScreen[dict[str, Any] | None]):
             outputs = parse_object(self.query_one("#raw", TextArea).text)
             raw_error.update("")
         except ValueParseError as error:
-            raw_error.update(f"raw JSON: {error}")
+            raw_error.update(shown(f"raw JSON: {error}"))
             outputs, ok = {}, False
         for index, local in enumerate(self.output_mapping):
             text = self.query_one(f"#field-{index}", Input).value
@@ -120,7 +123,7 @@ class MarkDoneModal(ModalScreen[dict[str, Any] | None]):
             try:
                 outputs[local] = parse_value(text)
             except ValueParseError as error:
-                error_line.update(str(error))
+                error_line.update(shown(error))
                 ok = False
         return outputs if ok else None
 

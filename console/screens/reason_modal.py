@@ -9,9 +9,12 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from console.formatting import shown
+
 
 class ReasonModal(ModalScreen[str | None]):
-    """Returns the reason typed (never empty), or ``None`` when the operator backs out."""
+    """Returns the reason typed (never empty), or ``None`` when the operator backs out. The title and the
+    explanation (they name nodes and instances) are shown as the characters they are."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Back")]
 
@@ -36,8 +39,8 @@ class ReasonModal(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.title_text, id="reason-title")
-            yield Static(self.explanation, id="reason-explanation")
+            yield Label(shown(self.title_text), id="reason-title")
+            yield Static(shown(self.explanation), id="reason-explanation")
             yield Label("Reason (recorded in the history):")
             yield Input(placeholder=self.placeholder, id="reason")
             yield Static("", id="reason-error")

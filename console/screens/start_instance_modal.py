@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static, TextArea
 
+from console.formatting import shown
 from console.values import ValueParseError, parse_object
 from engine import WorkflowError
 from engine.graph import CompiledBlueprint
@@ -66,16 +67,17 @@ class StartInstanceModal(ModalScreen[dict[str, Any] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"Start an instance of {self.workflow_id}", id="start-title")
+            yield Label(shown(f"Start an instance of {self.workflow_id}"), id="start-title")
             note = f"It runs version {self.version}, the newest, from its START node."
             if self.selected_version is not None and self.selected_version != self.version:
                 note += f" (You selected version {self.selected_version}: new instances always run the newest.)"
-            yield Static(note, classes="hint")
+            yield Static(shown(note), classes="hint")
             yield Label("Initial context: a JSON object, e.g. {\"user_email\": \"ada@example.com\", \"amount\": 120}")
             yield TextArea(self.initial, id="start-context", soft_wrap=True, show_line_numbers=True)
             yield Static("", id="start-error")
             if self.keys:
-                yield Static("Keys this workflow reads that no task writes: " + ", ".join(self.keys), classes="hint")
+                yield Static(shown("Keys this workflow reads that no task writes: " + ", ".join(self.keys)),
+                             classes="hint")
             with Horizontal():
                 yield Button("Back (Esc)", id="back")
                 yield Button("Start (Ctrl+S)", id="go", variant="success")
@@ -93,7 +95,7 @@ class StartInstanceModal(ModalScreen[dict[str, Any] | None]):
             context = check_json_object(parse_object(self.query_one("#start-context", TextArea).text),
                                         "initial context")
         except (ValueParseError, WorkflowError) as problem:
-            error.update(f"✗ {problem} — nothing was sent")
+            error.update(shown(f"✗ {problem} — nothing was sent"))
             return
         error.update("")
         self.dismiss(context)

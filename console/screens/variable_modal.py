@@ -11,8 +11,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from console.formatting import compact_json
+from console.formatting import compact_json, shown
 from console.values import ValueParseError, parse_value
+from engine.text import visible
 
 
 class VariableModal(ModalScreen[tuple[str, Any] | None]):
@@ -36,11 +37,13 @@ class VariableModal(ModalScreen[tuple[str, Any] | None]):
         super().__init__()
         self.instance_id = instance_id
         self.context = context
-        self.initial_key = key or ""
+        # A key with a control or bidi character cannot be typed back: it is not proposed (shown escaped,
+        # it would set another key); the operator types the key to set.
+        self.initial_key = key if key is not None and visible(key) == key else ""
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"Set a variable of instance {self.instance_id[:8]}", id="variable-title")
+            yield Label(shown(f"Set a variable of instance {self.instance_id[:8]}"), id="variable-title")
             yield Label("Key (a key of the global context; a new key is added):")
             yield Input(value=self.initial_key, id="key")
             yield Static("", id="key-error", classes="error")
@@ -67,7 +70,7 @@ class VariableModal(ModalScreen[tuple[str, Any] | None]):
         try:
             value = parse_value(self.query_one("#value", Input).value)
         except ValueParseError as error:
-            value_error.update(str(error))
+            value_error.update(shown(error))
             return
         value_error.update("")
         if key:

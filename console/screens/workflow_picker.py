@@ -10,6 +10,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from console.formatting import shown
+
 ALL_WORKFLOWS = ""
 
 
@@ -35,7 +37,7 @@ class WorkflowPicker(ModalScreen[str | None]):
         with Vertical():
             yield Label("Show the instances of which workflow? (Enter to choose, Esc to close)")
             options = [Option("(every workflow)", id=ALL_WORKFLOWS)]
-            options += [Option(workflow_id, id=workflow_id) for workflow_id in self.workflow_ids]
+            options += [Option(shown(workflow_id), id=workflow_id) for workflow_id in self.workflow_ids]
             yield OptionList(*options)
 
     def on_mount(self) -> None:

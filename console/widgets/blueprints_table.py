@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.binding import Binding
 
-from console.formatting import STATUS_STYLES
+from console.formatting import STATUS_STYLES, shown
 from console.widgets.columned_table import ColumnedTable
 from engine.model import InstanceStatus
 from engine.ports import BlueprintSummary
@@ -57,7 +57,7 @@ class BlueprintsTable(ColumnedTable):
         for summary in rows:
             first = summary.workflow_id != previous
             previous = summary.workflow_id
-            name = Text(summary.workflow_id, style="bold") if first else Text("  └", style="dim")
+            name = shown(summary.workflow_id, style="bold") if first else Text("  └", style="dim")
             cells: list[object] = [name, f"v{summary.version}", *(Text(str(n), justify="right") for n in (
                 summary.nodes, summary.edges)),
                 Text(str(summary.warnings), style="yellow" if summary.warnings else "dim", justify="right")]

@@ -6,6 +6,9 @@ from typing import Any
 
 from textual.binding import Binding
 from textual.widgets import DataTable
+from textual.widgets.data_table import CellType, ColumnKey, RowKey
+
+from console.formatting import shown
 
 
 class ColumnedTable(DataTable[object]):
@@ -17,6 +20,10 @@ class ColumnedTable(DataTable[object]):
       Idle, after a frame may already have cached the new rows cut at the old widths, and (Textual 8.2)
       it keeps those cached lines: the instances list could stay cut to its labels' widths ("ID" two
       characters wide) until the cursor moved.
+
+    - A cell given as a ``str`` is drawn as the characters it is (DataTable would read it as markup:
+      ``price [/] qty`` in a reason raised MarkupError, ``[a-z]`` vanished), its control and bidi
+      characters made visible (:func:`~console.formatting.shown`).
 
     Subclasses list ``COLUMNS`` (each label is its key) or override :meth:`add_columns_once` (DataTable
     has an ``add_columns`` of its own).
@@ -38,9 +45,23 @@ class ColumnedTable(DataTable[object]):
         for label in self.COLUMNS:
             self.add_column(label, key=label)
 
+    def add_row(self, *cells: CellType, height: int | None = 1, key: str | None = None,
+                label: Any = None) -> RowKey:
+        """Add a row; ``str`` cells are plain text (see the class docstring)."""
+        return super().add_row(*(_plain(cell) for cell in cells), height=height, key=key, label=label)
+
+    def update_cell(self, row_key: RowKey | str, column_key: ColumnKey | str, value: CellType, *,
+                    update_width: bool = False) -> None:
+        """Replace a cell; a ``str`` is plain text (see the class docstring)."""
+        super().update_cell(row_key, column_key, _plain(value), update_width=update_width)
+
     def _update_dimensions(self, new_rows: Any) -> None:
         widths = [column.content_width for column in self.columns.values()]
         super()._update_dimensions(new_rows)
         if widths != [column.content_width for column in self.columns.values()]:
             self._clear_caches()  # DataTable's own (private) caches of rendered rows
             self.refresh()
+
+
+def _plain(cell: Any) -> Any:
+    return shown(cell) if isinstance(cell, str) else cell

@@ -9,6 +9,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from console.formatting import compact_json
+from engine.text import visible
 
 _SCALAR_STYLES = {bool: "italic magenta", int: "cyan", float: "cyan", str: "green", type(None): "dim italic"}
 
@@ -52,12 +53,13 @@ class ContextTree(Tree[str]):
         self.cursor_line = min(line, max(self.last_line, 0))
 
 
-def _add(parent: TreeNode[str], label: str, value: Any, top_key: str, depth: int) -> None:
+def _add(parent: TreeNode[str], key: str, value: Any, top_key: str, depth: int) -> None:
+    label = visible(key)  # a key is stored text: its control and bidi characters shown as escapes
     if isinstance(value, dict):
         branch = parent.add(Text.assemble((label, "bold"), (f"  {{{len(value)}}}", "dim")), data=top_key,
                             expand=depth < 2)
-        for key, item in value.items():
-            _add(branch, str(key), item, top_key, depth + 1)
+        for child_key, item in value.items():
+            _add(branch, str(child_key), item, top_key, depth + 1)
     elif isinstance(value, list):
         branch = parent.add(Text.assemble((label, "bold"), (f"  [{len(value)}]", "dim")), data=top_key,
                             expand=depth < 2 and len(value) <= 20)

@@ -7,6 +7,7 @@ from textual.widgets import Static
 
 from console.formatting import STATUS_STYLES
 from engine.model import InstanceStatus
+from engine.text import visible
 
 STATUS_ORDER = tuple(status.value for status in InstanceStatus)
 
@@ -33,15 +34,15 @@ class CountsBar(Static):
             line.append(f"{counts.get(name, 0):,}  ")
         if workflow_id:
             line.append("│ workflow ", style="dim")
-            line.append(workflow_id, style="bold")
+            line.append(visible(workflow_id), style="bold")
             line.append("  ")
         if task_id:
             line.append("│ open task ", style="dim")
-            line.append(task_id, style="bold")
+            line.append(visible(task_id), style="bold")
             line.append("  ")
         if text:
             line.append("│ search ", style="dim")
-            line.append(repr(text), style="bold")
+            line.append(visible(repr(text)), style="bold")
             line.append("  ")
         line.append(f"│ page {page} of {max(pages, 1)}", style="dim")
         if loading:

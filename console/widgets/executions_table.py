@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.binding import Binding
 
-from console.formatting import ConsoleClock, compact_json, short_execution_id, status_text
+from console.formatting import ConsoleClock, compact_json, short_execution_id, shown, status_text
 from console.widgets.columned_table import ColumnedTable
 from engine import Execution
 from engine.actions import INCIDENT
@@ -44,7 +44,7 @@ class ExecutionsTable(ColumnedTable):
         self._executions = list(executions)
         self.clear()
         for execution in executions:
-            detail = execution.error if execution.error else (
+            detail = shown(" ".join(execution.error.split())) if execution.error else (
                 compact_json(execution.outputs, 48) if execution.outputs is not None else "")
             self.add_row(
                 execution.node_id, execution.task_id, status_text(execution.status), str(execution.attempt),

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widgets import OptionList
 
 from console.formatting import ConsoleClock, compact_json, short_execution_id
+from engine.text import visible
 
 KIND_STYLES = {
     "INSTANCE_STARTED": "bold dodger_blue1", "INSTANCE_COMPLETED": "bold green", "INSTANCE_FAILED": "bold red",
@@ -52,9 +53,9 @@ def entry_text(entry: Any, stamp: str) -> Table:
     body = Text()
     body.append(kind.lower().replace("_", " "), style="dim" if quiet else KIND_STYLES.get(kind, "bold"))
     if entry.node_id:
-        body.append(f"  {entry.node_id}", style="dim" if quiet else "bold")
+        body.append(f"  {visible(entry.node_id)}", style="dim" if quiet else "bold")
     if entry.actor:
-        body.append(f"  by {entry.actor}", style="dim italic")
+        body.append(f"  by {visible(entry.actor)}", style="dim italic")
     details = entry_details(entry)
     if details and not quiet:
         body.append("\n")
@@ -67,7 +68,7 @@ def entry_text(entry: Any, stamp: str) -> Table:
 
 
 def entry_details(entry: Any) -> str:
-    """The interesting part of an entry's details, on one line."""
+    """The interesting part of an entry's details, on one line, its control and bidi characters visible."""
     details = dict(entry.details or {})
     parts: list[str] = []
     if entry.execution_id:
@@ -77,4 +78,4 @@ def entry_details(entry: Any) -> str:
             parts.append(f"{key}: {details.pop(key)}")
     if details:
         parts.append(compact_json(details, 160))
-    return "  ".join(parts)
+    return visible("  ".join(parts))

@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from console.formatting import ConsoleClock, short_id
+from console.formatting import ConsoleClock, short_id, shown
 from console.widgets.columned_table import ColumnedTable
 from engine.reports import Incident
 
@@ -88,7 +88,7 @@ class IncidentsTable(ColumnedTable):
             incident.node_id,
             incident.task_id or "—",
             str(incident.attempt) if incident.attempt is not None else "",
-            Text(" ".join(incident.reason.split()), overflow="ellipsis", no_wrap=True),
+            shown(" ".join(incident.reason.split()), overflow="ellipsis", no_wrap=True),
         ]
 
     def toggle_mark(self) -> None:

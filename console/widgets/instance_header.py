@@ -7,6 +7,7 @@ from textual.widgets import Static
 
 from console.formatting import ConsoleClock, status_text
 from engine import InstanceView
+from engine.text import visible
 
 
 class InstanceHeader(Static):
@@ -20,9 +21,9 @@ class InstanceHeader(Static):
         """Describe ``view``."""
         line = Text()
         line.append("instance ", style="dim")
-        line.append(view.id, style="bold")
+        line.append(visible(view.id), style="bold")
         line.append("  ")
-        line.append(f"{view.workflow_id}@{view.version}", style="bold")
+        line.append(visible(f"{view.workflow_id}@{view.version}"), style="bold")
         line.append("  ")
         line.append_text(status_text(view.status))
         line.append(f"  started {clock.stamp(view.created_at)} ({clock.ago(view.created_at)})", style="dim")
@@ -34,7 +35,7 @@ class InstanceHeader(Static):
             line.append(f"  {incidents} incident{'s' if incidents > 1 else ''}", style="bold red")
         if view.error:
             line.append("\n")
-            line.append(view.error, style="red")
+            line.append(visible(view.error), style="red")
         if view.status == "FAILED":
             line.append("  → set the variable the split needs (e), then resume the instance (R)", style="bold")
         elif incidents:

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from console.formatting import STATUS_STYLES, ConsoleClock
+from console.formatting import STATUS_STYLES, ConsoleClock, shown
 from engine.reports import OpenTask
 
 
@@ -56,7 +56,7 @@ class OpenTasksTable(DataTable[object]):
             handler = (Text("worker here", style="green") if local
                        else Text("worker elsewhere", style="dodger_blue1") if task.running
                        else Text("a person", style="orange1"))
-            cells: list[object] = [Text(task.task_id, style="bold"), handler]
+            cells: list[object] = [shown(task.task_id, style="bold"), handler]
             for value, status in ((task.running, "ACTIVE"), (task.waiting, "WAITING"), (task.failed, "FAILED"),
                                   (task.stuck, "STUCK")):
                 cells.append(Text(f"{value:,}", style=STATUS_STYLES.get(status, "") if value else "dim",

@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from engine.reports import ExecutionCounts
+from engine.text import visible
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ def counts_line(status: RuntimeStatus) -> Text:
     line.append("executions  ", style="dim")
     counts = status.counts
     if counts is None:
-        line.append(status.problem or "counting…", style="italic dim" if status.problem is None else "red")
+        line.append(visible(status.problem or "counting…"), style="italic dim" if status.problem is None else "red")
         return line
     parts = [(name, getattr(counts, name)) for name, _ in _COUNT_STYLES if name != "queued" or status.workers != "none"]
     for index, (name, value) in enumerate(parts):
@@ -60,7 +61,7 @@ def workers_line(status: RuntimeStatus) -> Text:
         line.append("● running here", style="bold green")
         line.append(f" ({status.completed:,} done, {status.failed:,} failed since start)", style="dim")
         line.append(f" for {len(status.task_ids)} task(s): ", style="")
-        line.append(", ".join(status.task_ids))
+        line.append(visible(", ".join(status.task_ids)))
         line.append(" · other tasks wait for a person", style="dim")
     elif status.workers == "stopping":
         line.append("◌ stopping: letting the running attempts finish…", style="bold yellow")

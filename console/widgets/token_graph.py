@@ -16,9 +16,10 @@ from textual.containers import ScrollableContainer, Vertical
 from textual.geometry import Region
 from textual.widgets import Static
 
-from console.formatting import STATUS_STYLES
+from console.formatting import STATUS_STYLES, shown
 from engine import InstanceView
 from engine.graph import CompiledBlueprint
+from engine.text import visible
 
 _URGENT_STATES = ("FAILED", "STUCK", "ACTIVE", "WAITING")
 
@@ -65,7 +66,7 @@ def _find_urgent(model: object, plain: str) -> tuple[int, int, int] | None:
         for node in nodes:
             if str(getattr(node, "state", "")) != state:
                 continue
-            label = str(getattr(node, "label", "") or getattr(node, "id", ""))
+            label = visible(str(getattr(node, "label", "") or getattr(node, "id", "")))  # as drawn
             for line_number, line in enumerate(plain.splitlines()):
                 column = line.find(label[:12])
                 if column >= 0:
@@ -84,12 +85,12 @@ def _node_list(compiled: CompiledBlueprint, view: InstanceView) -> Text:
         states = tokens.get(node.id)
         if states:
             text.append("● ", style=STATUS_STYLES.get(states[0], "bold"))
-            text.append(node.label, style="bold")
+            text.append(visible(node.label), style="bold")
             text.append(f"  {', '.join(states)}\n", style=STATUS_STYLES.get(states[0], ""))
         elif node.id in visited:
-            text.append(f"✓ {node.label}\n", style="green")
+            text.append(f"✓ {visible(node.label)}\n", style="green")
         else:
-            text.append(f"○ {node.label}\n", style="dim")
+            text.append(f"○ {visible(node.label)}\n", style="dim")
     return text
 
 
@@ -129,7 +130,7 @@ class TokenGraph(Vertical):
         self.query_one("#graph-body", Static).update(graph)
         self.query_one("#graph-legend", Static).update(drawing.legend or "")
         problem_line = self.query_one("#graph-problem", Static)
-        problem_line.update(drawing.problem or "")
+        problem_line.update(shown(drawing.problem or ""))
         problem_line.set_class(bool(drawing.problem), "-shown")
         if drawing.focus is not None and drawing.focus != self._revealed:
             self._revealed = drawing.focus

@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from console.formatting import STATUS_STYLES
+from console.formatting import STATUS_STYLES, shown
 from console.widgets.columned_table import ColumnedTable
 from engine.model import InstanceStatus
 
@@ -59,7 +59,7 @@ class WorkflowCountsTable(ColumnedTable):
         self.move_cursor(row=min(row, self.row_count - 1), column=column, animate=False)
 
     def _add(self, workflow_id: str | None, counts: dict[str, int], bold: bool) -> None:
-        cells: list[Text] = [Text(workflow_id or ALL_WORKFLOWS, style="bold" if bold else "")]
+        cells: list[Text] = [shown(workflow_id or ALL_WORKFLOWS, style="bold" if bold else "")]
         for status in STATUSES:
             count = counts.get(status, 0)
             style = STATUS_STYLES.get(status, "") if count else "dim"

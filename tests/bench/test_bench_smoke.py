@@ -95,3 +95,16 @@ def test_preload_runs_as_a_script(tmp_path: Path) -> None:
         assert connection.execute("SELECT COUNT(DISTINCT status) FROM instances").fetchone()[0] > 1
     finally:
         connection.close()
+
+
+def test_text_benchmark_quick_run_reports_every_field() -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "text.py"), "--quick", "--json"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert set(result["per_call"]) == {"id", "ascii reason", "non-ASCII name", "hostile"}
+    for row in result["per_call"].values():
+        assert row["visible_ns"] > 0 and row["identity_ns"] > 0
+    assert set(result["output"]) == {"show", "show --json"}
+    for row in result["output"].values():
+        assert row["escaped_ms"] > 0 and row["unescaped_ms"] > 0 and row["ratio"] > 0

@@ -654,3 +654,28 @@ def test_an_actor_with_control_characters_is_refused_and_nothing_changes(manager
     with pytest.raises(InvalidValueError, match="control characters"):
         manager.cancel(instance_id, "why", actor="evil\x1b[31m")
     assert manager.get_status(instance_id).status == "ACTIVE"
+
+
+@pytest.mark.parametrize("actor", ["ada\u202etxt.exe", "ada\u2066", "ada\x9b2J", "ada\u2029"])
+def test_an_actor_with_bidi_or_c1_characters_is_refused_with_the_position(manager, recorder, actor):
+    manager.add_workflow(bps.linear())
+    with pytest.raises(InvalidValueError, match="at position 4"):
+        manager.start_workflow("linear", actor=actor)
+    instance_id = manager.start_workflow("linear")
+    execution_id = recorder.execution_id("task_a")
+    for action in (lambda: manager.cancel(instance_id, "why", actor=actor),
+                   lambda: manager.fail_task(execution_id, "why", actor=actor),
+                   lambda: manager.task_done(execution_id, {}, actor=actor)):
+        with pytest.raises(InvalidValueError, match="at position 4"):
+            action()
+    view = manager.get_status(instance_id)
+    assert view.status == "ACTIVE" and [e.status for e in view.executions] == ["ACTIVE"]
+
+
+def test_the_os_user_as_default_actor_is_checked_too(manager, monkeypatch):
+    manager.add_workflow(bps.linear())
+    instance_id = manager.start_workflow("linear")
+    monkeypatch.setattr("engine.manager.default_actor", lambda: "root\x1b]0;owned\x07")
+    with pytest.raises(InvalidValueError, match="control characters"):
+        manager.cancel(instance_id, "why")
+    assert manager.get_status(instance_id).status == "ACTIVE"

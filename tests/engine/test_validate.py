@@ -454,6 +454,21 @@ def test_control_characters_in_ids_and_names_are_refused_with_their_position():
     assert "control characters" in problems["nodes[1].name"]
 
 
+@pytest.mark.parametrize("char", ["\u202e", "\u2066", "\u200f", "\u061c", "\u2028"])
+def test_bidi_controls_and_line_separators_in_ids_and_names_are_refused_with_their_position(char):
+    bp = bps.linear(f"pay{char}fee")
+    bp["name"] = f"x{char}"
+    bp["nodes"][1]["task_id"] = f"{char}a"
+    bp["edges"][0]["id"] = f"e{char}"
+    problems = {p.where: p.message for p in refused(bp).problems}
+    assert f"{char!r} at position 4" in problems["workflow_id"]
+    assert f"{char!r} at position 2" in problems["name"]
+    assert f"{char!r} at position 1" in problems["nodes[1].task_id"]
+    assert f"{char!r} at position 2" in problems["edges[0].id"]
+    kind = "line separator" if char == "\u2028" else "bidi control character"
+    assert all(kind in message for message in problems.values()), problems
+
+
 def test_a_join_closing_two_splits_at_once_warns_about_the_join_only():
     """ps -> (a -> j), (t -> ps2 -> (b -> j), (c -> j)); j -> end: j is fed by two splits (a warning), but
     END is after j, not inside a branch."""
