@@ -466,14 +466,18 @@ class WorkerRuntime:
         cutoff = now - timedelta(seconds=min(shortest, self.lease.total_seconds()))
         try:
             overdue = self.store.active_executions_before(cutoff)
+            waiting = self.store.instances_with_waiting_tokens()
         except StoreError as error:
             self._store_failed("the stuck check", error)
             return findings
         for execution in overdue:
+            with self._lock:
+                if execution.id in self._overruns:  # check_overruns gives it up with a better reason
+                    continue
             reason = self._stuck_reason(execution, now)
             if reason and self._mark(lambda e=execution, r=reason: self.manager.mark_stuck(e.id, r, actor=self.actor)):
                 findings.append(StuckFinding(execution.instance_id, execution.node_id, reason, execution.id))
-        for instance_id in self.store.instances_with_waiting_tokens():
+        for instance_id in waiting:
             try:
                 joins = self.manager.check_joins(instance_id, actor=self.actor)
             except WorkflowError as error:

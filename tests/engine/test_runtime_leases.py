@@ -270,6 +270,7 @@ def test_an_attempt_still_running_a_lease_past_its_timeout_is_given_up_as_a_zomb
         runtime.check_overruns()
         assert runtime.zombie_count == 0 and manager.get_execution(execution_id).status == "ACTIVE"
         clock.advance(seconds=2)
+        assert runtime.check_stuck() == []  # its own overrun: given up below, with the reason it knows
         runtime.check_overruns()
         execution = manager.get_execution(execution_id)
         assert execution.status == "STUCK" and execution.lease_owner is None
