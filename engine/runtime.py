@@ -163,8 +163,8 @@ class WorkerRuntime:
                           executor="control", next_run_time=datetime.now().astimezone())
         scheduler.add_job(self._guarded(self.renew_leases), "interval",
                           seconds=max(0.5, self.lease.total_seconds() / 3), id="renew", executor="control")
-        scheduler.add_job(self._guarded(self.check_overruns), "interval", seconds=min(1.0, self.poll_interval),
-                          id="overruns", executor="control")
+        scheduler.add_job(self._guarded(self.check_overruns), "interval", seconds=1.0, id="overruns",
+                          executor="control")
         scheduler.add_job(self._guarded(self.check_stuck), "interval", seconds=self.stuck_interval, id="stuck",
                           executor="control")
         self._scheduler = scheduler
