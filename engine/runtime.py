@@ -50,7 +50,10 @@ from engine.errors import (
 from engine.manager import WorkflowManager
 from engine.model import Execution, TaskPayload
 from engine.outcomes import Ignored
+from engine.stuck import StuckFinding, mark_stuck_executions, mark_stuck_joins
 from engine.workers import WorkerRegistry, WorkerSpec
+
+__all__ = ["Outcome", "RuntimeStats", "StuckFinding", "WorkerRuntime", "default_owner"]
 
 log = logging.getLogger("wfconsole.runtime")
 
@@ -65,16 +68,6 @@ class Outcome(StrEnum):
     OVERRUN = "overrun"  # past its timeout, its thread still runs: the failure is recorded when it ends
     ZOMBIE = "zombie"  # an overrun given up: the execution is STUCK, the thread still runs
     UNRECORDED = "unrecorded"  # the store failed while recording the outcome: the lease lapses, it runs again
-
-
-@dataclass(frozen=True)
-class StuckFinding:
-    """One thing the stuck-token check marked STUCK."""
-
-    instance_id: str
-    node_id: str
-    reason: str
-    execution_id: str | None = None
 
 
 @dataclass
@@ -459,9 +452,8 @@ class WorkerRuntime:
 
     def check_stuck(self) -> list[StuckFinding]:
         """Mark STUCK, once each: attempts running past their timeout, lapsed leases no local worker can
-        take over, and parallel joins that can no longer fire."""
+        take over, and parallel joins that can no longer fire (the rules: :mod:`engine.stuck`)."""
         now = self.clock()
-        findings: list[StuckFinding] = []
         shortest = min((s.policy.timeout for s in self.registry), default=60.0)
         cutoff = now - timedelta(seconds=min(shortest, self.lease.total_seconds()))
         try:
@@ -469,47 +461,13 @@ class WorkerRuntime:
             waiting = self.store.instances_with_waiting_tokens()
         except StoreError as error:
             self._store_failed("the stuck check", error)
-            return findings
-        for execution in overdue:
-            with self._lock:
-                if execution.id in self._overruns:  # check_overruns gives it up with a better reason
-                    continue
-            reason = self._stuck_reason(execution, now)
-            if reason and self._mark(lambda e=execution, r=reason: self.manager.mark_stuck(e.id, r, actor=self.actor)):
-                findings.append(StuckFinding(execution.instance_id, execution.node_id, reason, execution.id))
-        for instance_id in waiting:
-            try:
-                joins = self.manager.check_joins(instance_id, actor=self.actor)
-            except WorkflowError as error:
-                log.info("join check of %s skipped: %s", instance_id, error)
-                continue
-            findings.extend(StuckFinding(instance_id, join, "parallel join can no longer fire") for join in joins)
+            return []
+        with self._lock:  # this runtime's own overruns: check_overruns gives them up, with a better reason
+            overdue = [execution for execution in overdue if execution.id not in self._overruns]
+        findings = mark_stuck_executions(self.manager, overdue, now, self.registry, self.lease, self.actor)
+        findings += mark_stuck_joins(self.manager, waiting, self.actor)
         self.stats.stuck += len(findings)
         for finding in findings:
             log.warning("stuck: %s at %s: %s", finding.instance_id, finding.node_id, finding.reason,
                         extra={"instance_id": finding.instance_id})
         return findings
-
-    def _stuck_reason(self, execution: Execution, now: datetime) -> str | None:
-        spec = self.registry.get(execution.task_id)
-        if execution.lease_until is not None and execution.lease_until < now:
-            if spec is None:
-                return (f"the lease of {execution.lease_owner} expired at {execution.lease_until:%Y-%m-%d %H:%M:%S} "
-                        f"and no running runtime has a worker for task {execution.task_id!r}")
-            return None  # recover() takes it over
-        if spec is not None and execution.lease_owner is not None:
-            limit = timedelta(seconds=spec.policy.timeout) + self.lease
-            if now - execution.updated_at > limit:
-                return (f"attempt {execution.attempt} has run for more than {limit.total_seconds():g} s "
-                        f"(timeout {spec.policy.timeout:g} s) under {execution.lease_owner}")
-        return None
-
-    @staticmethod
-    def _mark(action: Callable[[], None]) -> bool:
-        try:
-            action()
-            return True
-        except WorkflowError as error:  # it changed between the scan and the mark
-            log.info("stuck mark skipped: %s", error)
-            return False
-
