@@ -170,7 +170,8 @@ class WfConsoleApp(SurvivesRenderingErrors, App[None]):
             counts, problem = None, f"cannot count: {error}"
         stats = runtime.stats if runtime is not None else None
         status = RuntimeStatus(workers, task_ids, counts, stats.completed if stats else 0,
-                               stats.failed if stats else 0, problem)
+                               stats.failed if stats else 0, problem,
+                               zombies=runtime.zombie_count if runtime is not None else 0)
         if not get_current_worker().is_cancelled:  # a newer count is on its way
             self.call_from_thread(setattr, self, "runtime_status", status)
 

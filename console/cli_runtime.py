@@ -85,8 +85,10 @@ def run_workers(db_path: str, modules: list[str], *, poll_interval: float = 1.0,
             signal.signal(signum, handler)
         store.close()
     stats = runtime.stats
+    extra = "".join(f", {count} {what}" for count, what in ((stats.stale, "stale"), (stats.zombies, "zombie"))
+                    if count)  # rare: shown only when they happened
     print(f"stopped: {stats.completed} completed, {stats.retried} retried, {stats.failed} failed, "
-          f"{stats.stuck} stuck", flush=True)
+          f"{stats.stuck} stuck{extra}", flush=True)
     return 0
 
 

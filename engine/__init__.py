@@ -9,6 +9,7 @@ from engine.errors import (
     MalformedExecutionIdError,
     NoMatchingConditionError,
     Problem,
+    StaleClaimError,
     StoreError,
     UnknownExecutionError,
     UnknownInstanceError,
@@ -33,7 +34,7 @@ __all__ = [
     "Blueprint", "BlueprintConflictError", "BlueprintError", "Edge", "Execution", "ExecutionStatus",
     "HistoryEntry", "HistoryKind", "InstanceQuery", "InstanceStatus", "InstanceSummary", "InstanceView",
     "InvalidStateError", "InvalidValueError", "MalformedExecutionIdError", "NoMatchingConditionError", "Node",
-    "NodeKind", "Problem", "StoreError", "TaskPayload", "Token", "TokenStatus", "UnknownExecutionError",
-    "UnknownInstanceError", "UnknownWorkflowError", "WorkflowError", "WorkflowManager", "compile_blueprint",
-    "parse_execution_id", "validate",
+    "NodeKind", "Problem", "StaleClaimError", "StoreError", "TaskPayload", "Token", "TokenStatus",
+    "UnknownExecutionError", "UnknownInstanceError", "UnknownWorkflowError", "WorkflowError", "WorkflowManager",
+    "compile_blueprint", "parse_execution_id", "validate",
 ]

@@ -99,6 +99,11 @@ class InvalidStateError(WorkflowError):
     """An operator action was asked of something in the wrong state; nothing was changed."""
 
 
+class StaleClaimError(InvalidStateError):
+    """A worker reported under a claim that is no longer current (taken over, released, or ended by an
+    operator): nothing was changed but the history, which records the stale report."""
+
+
 class InvalidValueError(WorkflowError):
     """A value (outputs, context, variable) that JSON cannot hold, or a malformed argument."""
 

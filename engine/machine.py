@@ -318,9 +318,30 @@ def mark_stuck(bp: CompiledBlueprint, state: InstanceState, execution: Execution
     if execution.status is not ExecutionStatus.ACTIVE:
         raise InvalidStateError(f"execution {execution.id} is {execution.status.value}, not ACTIVE")
     step = _Step(bp, state, event)
-    step.update_execution(execution, status=ExecutionStatus.STUCK, error=reason)
+    # The lease stays: a stuck mark does not end the claim, so a slow worker's late report still counts.
+    step.update_execution(execution, status=ExecutionStatus.STUCK, error=reason, lease_owner=execution.lease_owner,
+                          lease_until=execution.lease_until)
     step.set_token_status(execution.id, TokenStatus.STUCK)
     step.record(HistoryKind.EXECUTION_STUCK, node_id=execution.node_id, execution_id=execution.id, reason=reason)
+    return step.finish()
+
+
+def claim_is_current(execution: Execution, claim: int) -> bool:
+    """Whether a worker's report under fencing token ``claim`` may change ``execution``: its claim is the
+    latest one and its holder still holds the lease. A newer claim, a release (the runtime stopped), the
+    holder's own failure report and an operator's fail each end a claim (the last three drop the lease);
+    a stuck mark does not."""
+    return execution.claim == claim and execution.lease_owner is not None
+
+
+def stale_report(bp: CompiledBlueprint, state: InstanceState, execution: Execution, report: str, claim: int,
+                 event: Event, **details: Any) -> Transition:
+    """Record a worker's ``report`` ("completion", "failure" or "renewal") under a claim that is no longer
+    current: nothing changes but the history, which says whose claim is current now."""
+    step = _Step(bp, state, event)
+    step.record(HistoryKind.STALE_REPORT, node_id=execution.node_id, execution_id=execution.id, report=report,
+                claim=claim, current_claim=execution.claim if execution.lease_owner is not None else None,
+                current_owner=execution.lease_owner, status=execution.status.value, **details)
     return step.finish()
 
 

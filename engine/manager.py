@@ -23,14 +23,30 @@ from engine.errors import (
     InvalidValueError,
     MalformedExecutionIdError,
     NoMatchingConditionError,
+    StaleClaimError,
     UnknownExecutionError,
     UnknownInstanceError,
     UnknownWorkflowError,
     json_kind,
 )
 from engine.graph import CompiledBlueprint
-from engine.model import ExecutionStatus, HistoryEntry, HistoryKind, InstanceState, TaskPayload, Transition
-from engine.outcomes import Completion, applied_completion, ignored_completion
+from engine.model import (
+    Execution,
+    ExecutionStatus,
+    HistoryEntry,
+    HistoryKind,
+    InstanceState,
+    InstanceStatus,
+    TaskPayload,
+    Transition,
+)
+from engine.outcomes import (
+    Completion,
+    applied_completion,
+    ignored_completion,
+    stale_claim_message,
+    stale_completion,
+)
 from engine.ports import InstanceQuery, InstanceSummary, InstanceView, Store
 from engine.text import unsafe_character
 from engine.validate import BlueprintSource, compile_blueprint
@@ -40,6 +56,13 @@ log = logging.getLogger("wfconsole.engine")
 Clock = Callable[[], datetime]
 TaskHandler = Callable[[TaskPayload], Any]
 CompletionHandler = Callable[[InstanceView], Any]
+
+
+def _claim_is_stale(state: InstanceState, execution: Execution, claim: int) -> bool:
+    """Whether a worker's report under ``claim`` would change an open execution of an ACTIVE instance,
+    but the claim is no longer current (any other report is ignored or refused as it would be anyway)."""
+    return (state.status is InstanceStatus.ACTIVE and execution.status in machine.OPEN_EXECUTION
+            and not machine.claim_is_current(execution, claim))
 
 
 def utc_now() -> datetime:
@@ -252,11 +275,14 @@ class WorkflowManager:
         return instance_id
 
     def task_done(self, execution_id: str, outputs: dict[str, Any] | None = None, *,
-                  actor: str | None = None) -> Completion:
+                  actor: str | None = None, claim: int | None = None) -> Completion:
         """Complete an execution with ``outputs``; return what happened (:class:`~engine.outcomes.Completion`).
 
         A duplicate or late completion changes nothing and is not an error (SPEC §3): the outcome says it
-        was ignored and why, as the transaction saw it.
+        was ignored and why, as the transaction saw it. A worker passes the fencing token of its claim as
+        ``claim``: when that claim is no longer current (taken over, released, or ended by an operator's
+        fail), the completion is ignored (``Ignored.STALE_CLAIM``) and recorded as a ``STALE_REPORT``. A
+        completion without ``claim`` (an operator's, an external handler's) is not fenced.
         """
         instance_id, _ = parse_execution_id(execution_id)
         outputs = check_json_object(outputs, "outputs")
@@ -270,6 +296,16 @@ class WorkflowManager:
             bp = self._compiled.get((state.workflow_id, state.version))
             if bp is None:
                 bp = self.get_workflow(state.workflow_id, state.version)
+            if claim is not None:
+                execution = state.executions.get(execution_id)
+                if execution is not None and _claim_is_stale(state, execution, claim):
+                    stale = machine.stale_report(bp, state, execution, "completion", claim,
+                                                 self._event(actor), outputs=dict(outputs))
+                    tx.apply(stale.changes, stale.state)
+                    outcome = stale_completion(execution, state, claim)
+                    log.info("completion ignored: %s", outcome.message,
+                             extra={"instance_id": instance_id, "execution_id": execution_id})
+                    return outcome
             transition = machine.task_done(bp, state, execution_id, outputs, machine.event_at(self.clock(), actor))
             if transition is None:
                 outcome = ignored_completion(execution_id, state, tx.load_execution(execution_id))
@@ -320,14 +356,35 @@ class WorkflowManager:
     # -- runtime (worker attempts and the stuck-token check) ----------------------------------------
 
     def fail_attempt(self, execution_id: str, error: str, next_attempt_at: datetime | None, *,
-                     actor: str | None = None, **details: Any) -> None:
+                     actor: str | None = None, claim: int | None = None, **details: Any) -> None:
         """Record a worker's failed attempt: retry at ``next_attempt_at``, or, when it is ``None``
-        (attempts exhausted), mark the execution FAILED as an incident."""
+        (attempts exhausted), mark the execution FAILED as an incident.
+
+        With ``claim`` (the fencing token of the worker's claim), a claim that is no longer current
+        changes nothing: the report is recorded as a ``STALE_REPORT`` and :class:`StaleClaimError` raised.
+        """
         if next_attempt_at is None:
-            self._operate_on_execution(execution_id, actor, machine.fail_task, error, **details)
+            self._operate_on_execution(execution_id, actor, machine.fail_task, error, claim=claim, **details)
         else:
             self._operate_on_execution(execution_id, actor, machine.attempt_failed, error, next_attempt_at,
-                                       **details)
+                                       claim=claim, **details)
+
+    def record_lost_claim(self, execution_id: str, claim: int, *, actor: str | None = None) -> bool:
+        """Record that a worker's lease renewal under ``claim`` found the claim no longer current (a
+        ``STALE_REPORT`` of a renewal); ``False`` (nothing recorded) when the execution has ended or the
+        claim is current after all."""
+        instance_id, _ = parse_execution_id(execution_id)
+        with self.store.write() as tx:
+            state = self._load(tx, instance_id)
+            execution = tx.load_execution(execution_id)
+            if execution is None or not _claim_is_stale(state, execution, claim):
+                return False
+            bp = self.get_workflow(state.workflow_id, state.version)
+            transition = machine.stale_report(bp, state, execution, "renewal", claim, self._event(actor))
+            tx.apply(transition.changes, transition.state)
+        log.info("%s", stale_claim_message(execution, claim),
+                 extra={"instance_id": instance_id, "execution_id": execution_id})
+        return True
 
     def mark_stuck(self, execution_id: str, reason: str, *, actor: str | None = None) -> None:
         """Mark an ACTIVE execution STUCK with ``reason`` (recorded once in the history)."""
@@ -390,17 +447,27 @@ class WorkflowManager:
         self._after_commit(transition)
         return transition
 
-    def _operate_on_execution(self, execution_id: str, actor: str | None, step, *args, **details) -> Transition:
+    def _operate_on_execution(self, execution_id: str, actor: str | None, step, *args, claim: int | None = None,
+                              **details) -> Transition:
+        """One step on one execution; with ``claim``, a worker's failure report, fenced by its claim."""
         instance_id, _ = parse_execution_id(execution_id)
+        stale = None
         with self.store.write() as tx:
             state = self._load(tx, instance_id)
             execution = tx.load_execution(execution_id)
             if execution is None:
                 raise UnknownExecutionError(f"unknown execution {execution_id!r}")
             bp = self.get_workflow(state.workflow_id, state.version)
-            transition = step(bp, state, execution, *args, self._event(actor, operator=True), **details)
+            event = self._event(actor, operator=True)
+            if claim is not None and _claim_is_stale(state, execution, claim):
+                transition = machine.stale_report(bp, state, execution, "failure", claim, event, error=args[0])
+                stale = StaleClaimError(f"{stale_claim_message(execution, claim)}: the failure was not recorded")
+            else:
+                transition = step(bp, state, execution, *args, event, **details)
             tx.apply(transition.changes, transition.state)
         self._after_commit(transition)
+        if stale is not None:
+            raise stale
         return transition
 
     def _after_commit(self, transition: Transition) -> None:

@@ -58,6 +58,7 @@ class HistoryKind(StrEnum):
     EXECUTION_STUCK = "EXECUTION_STUCK"
     EXECUTION_ATTEMPT_FAILED = "EXECUTION_ATTEMPT_FAILED"
     JOIN_STUCK = "JOIN_STUCK"
+    STALE_REPORT = "STALE_REPORT"  # a worker's report under a claim that is no longer current: changed nothing
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,10 @@ class Execution:
     lease_owner: str | None = None
     lease_until: datetime | None = None
     next_attempt_at: datetime | None = None
+    # The fencing token of the latest claim (1 for the first, one more for each claim after it). The claim
+    # is current while its holder keeps the lease: a new claim, a release, the holder's own failure report
+    # or an operator's fail end it (see engine.machine.claim_is_current).
+    claim: int = 0
 
 
 @dataclass(frozen=True)

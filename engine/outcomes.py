@@ -62,6 +62,23 @@ def ignored_completion(execution_id: str, state: InstanceState, execution: Execu
     return Completion(execution_id, state.id, False, state.status, ignored=reason, message=f"{text}: nothing changed")
 
 
+def stale_claim_message(execution: Execution, claim: int) -> str:
+    """Why a worker's report under fencing token ``claim`` of ``execution`` (as stored) is stale."""
+    if execution.lease_owner is not None:
+        now = f"claim {execution.claim} of {execution.lease_owner} is the current one"
+    elif execution.status is ExecutionStatus.ACTIVE:
+        now = "its lease was given up and it waits for a new claim"
+    else:
+        now = f"it is {execution.status.value} and nobody holds a claim on it"
+    return f"claim {claim} of execution {execution.id} is no longer current: {now}"
+
+
+def stale_completion(execution: Execution, state: InstanceState, claim: int) -> Completion:
+    """A worker's completion under a claim that is no longer current: ignored, recorded as stale."""
+    return Completion(execution.id, state.id, False, state.status, ignored=Ignored.STALE_CLAIM,
+                      message=f"{stale_claim_message(execution, claim)}: the completion was ignored")
+
+
 @dataclass(frozen=True)
 class ActionResult:
     """What an operator action did, for both front ends: ``message`` is the one sentence they show.

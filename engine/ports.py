@@ -198,10 +198,15 @@ class RuntimeStore(Store, Protocol):
 
     def claim_execution(self, execution_id: str, owner: str, now: datetime, lease_until: datetime) -> Execution | None:
         """Lease an ACTIVE execution to ``owner`` if nobody holds a live lease on it and its retry time has
-        come, in one write transaction; return it, or ``None`` when it cannot be claimed now."""
+        come, in one write transaction; return it, or ``None`` when it cannot be claimed now. The returned
+        execution's ``claim`` is the new claim's fencing token (one more than the claim before)."""
 
     def renew_leases(self, owner: str, execution_ids: list[str], lease_until: datetime) -> int:
         """Extend ``owner``'s leases on those executions; return how many it still held."""
+
+    def renew_claims(self, owner: str, claims: dict[str, int], lease_until: datetime) -> list[str]:
+        """Extend the leases of ``owner``'s claims (execution id -> fencing token) that are still current;
+        return the ids of those that are not (taken over, released, failed by an operator, or finished)."""
 
     def release_leases(self, owner: str, execution_ids: list[str] | None = None) -> int:
         """Drop ``owner``'s leases (all of them when ``execution_ids`` is None); return how many."""

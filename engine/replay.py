@@ -87,7 +87,8 @@ def _apply(state: ReplayedState, entry: HistoryEntry) -> None:  # noqa: C901 - o
         state.status, state.error = "FAILED", d["reason"]
     elif kind is HistoryKind.INSTANCE_RESUMED:
         state.status, state.error = "ACTIVE", None
-    # EDGE_TAKEN, JOIN_FIRED, JOIN_STUCK, CONDITION_ERROR, HANDLER_ERROR describe; they change nothing.
+    # EDGE_TAKEN, JOIN_FIRED, JOIN_STUCK, CONDITION_ERROR, HANDLER_ERROR and STALE_REPORT (a worker's report
+    # under a claim no longer current, ignored) describe; they change nothing.
 
 
 def differences(view: InstanceView) -> list[str]:

@@ -6,9 +6,16 @@ attempts are renewed; a runtime that dies stops renewing, its leases lapse, and 
 one after a restart) picks the executions up again. Executions committed but never dispatched (a crash
 between commit and dispatch) are found the same way, by the periodic poll.
 
+Each claim carries a fencing token (``Execution.claim``); the attempt's completion, failure and lease
+renewals carry it too, so a worker whose claim was taken over, released or ended by an operator changes
+nothing: its report is recorded as stale (``STALE_REPORT``). An attempt that overruns its timeout keeps
+its claim until its thread ends (:mod:`engine.attempts`): no second attempt of one execution runs at once.
+A store that fails (disk full, locked) costs one log line per failure, and the polls back off.
+
 Time comes from one injectable clock; the synchronous methods (:meth:`WorkerRuntime.run_execution`,
-:meth:`~WorkerRuntime.recover`, :meth:`~WorkerRuntime.check_stuck`) are what the scheduled jobs call, and
-what tests call directly with a fake clock.
+:meth:`~WorkerRuntime.recover`, :meth:`~WorkerRuntime.renew_leases`, :meth:`~WorkerRuntime.check_overruns`,
+:meth:`~WorkerRuntime.check_stuck`) are what the scheduled jobs call, and what tests call directly with a
+fake clock.
 """
 
 from __future__ import annotations
@@ -31,10 +38,22 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from engine.errors import InvalidStateError, InvalidValueError, NoMatchingConditionError, WorkflowError
+from engine.attempts import AttemptOverrun, Overrun, StoreBackoff, call_with_timeout
+from engine.errors import (
+    InvalidStateError,
+    InvalidValueError,
+    NoMatchingConditionError,
+    StaleClaimError,
+    StoreError,
+    WorkflowError,
+)
 from engine.manager import WorkflowManager
 from engine.model import Execution, TaskPayload
+from engine.outcomes import Ignored
+from engine.stuck import StuckFinding, mark_stuck_executions, mark_stuck_joins
 from engine.workers import WorkerRegistry, WorkerSpec
+
+__all__ = ["Outcome", "RuntimeStats", "StuckFinding", "WorkerRuntime", "default_owner"]
 
 log = logging.getLogger("wfconsole.runtime")
 
@@ -45,16 +64,10 @@ class Outcome(StrEnum):
     FAILED = "failed"  # the last attempt failed: an incident
     NOT_CLAIMED = "not-claimed"  # someone else holds it, it is not due, or it is no longer ACTIVE
     MANUAL = "manual"  # no local worker: it waits for a person
-
-
-@dataclass(frozen=True)
-class StuckFinding:
-    """One thing the stuck-token check marked STUCK."""
-
-    instance_id: str
-    node_id: str
-    reason: str
-    execution_id: str | None = None
+    STALE = "stale"  # the claim was lost meanwhile (taken over, released, failed by an operator): nothing changed
+    OVERRUN = "overrun"  # past its timeout, its thread still runs: the failure is recorded when it ends
+    ZOMBIE = "zombie"  # an overrun given up: the execution is STUCK, the thread still runs
+    UNRECORDED = "unrecorded"  # the store failed while recording the outcome: the lease lapses, it runs again
 
 
 @dataclass
@@ -66,6 +79,8 @@ class RuntimeStats:
     retried: int = 0
     failed: int = 0
     stuck: int = 0
+    stale: int = 0  # reports under a claim that was no longer current
+    zombies: int = 0  # overrunning attempts given up while their thread still ran
 
 
 def default_owner() -> str:
@@ -93,8 +108,12 @@ class WorkerRuntime:
         self.rng = rng or random.Random()
         self.on_outcome = on_outcome
         self.stats = RuntimeStats()
-        self._running: set[str] = set()
+        self._running: set[str] = set()  # executions with an attempt here, overrunning ones included
         self._submitted: set[str] = set()
+        self._claims: dict[str, int] = {}  # the fencing tokens of the claims whose leases are renewed
+        self._overruns: dict[str, Overrun] = {}
+        self._zombies: list[threading.Thread] = []
+        self._backoff = StoreBackoff(poll_interval)
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._stopping = False
@@ -112,6 +131,19 @@ class WorkerRuntime:
         with self._lock:
             return len(self._running)
 
+    @property
+    def overruns(self) -> list[Overrun]:
+        """The attempts past their timeout whose thread still runs (their next attempt waits)."""
+        with self._lock:
+            return list(self._overruns.values())
+
+    @property
+    def zombie_count(self) -> int:
+        """Attempts given up as zombies whose thread still runs in this process."""
+        with self._lock:
+            self._zombies = [thread for thread in self._zombies if thread.is_alive()]
+            return len(self._zombies)
+
     def start(self) -> None:
         """Start the scheduler: the poll (recovery), the lease renewal and the stuck-token check."""
         if self._scheduler is not None:
@@ -120,11 +152,14 @@ class WorkerRuntime:
             executors={"default": ThreadPoolExecutor(self.max_workers), "control": ThreadPoolExecutor(2)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
-        scheduler.add_job(self.recover, "interval", seconds=self.poll_interval, id="poll", executor="control",
-                          next_run_time=datetime.now().astimezone())
-        scheduler.add_job(self.renew_leases, "interval", seconds=max(0.5, self.lease.total_seconds() / 3),
-                          id="renew", executor="control")
-        scheduler.add_job(self.check_stuck, "interval", seconds=self.stuck_interval, id="stuck", executor="control")
+        scheduler.add_job(self._guarded(self.recover), "interval", seconds=self.poll_interval, id="poll",
+                          executor="control", next_run_time=datetime.now().astimezone())
+        scheduler.add_job(self._guarded(self.renew_leases), "interval",
+                          seconds=max(0.5, self.lease.total_seconds() / 3), id="renew", executor="control")
+        scheduler.add_job(self._guarded(self.check_overruns), "interval", seconds=1.0, id="overruns",
+                          executor="control")
+        scheduler.add_job(self._guarded(self.check_stuck), "interval", seconds=self.stuck_interval, id="stuck",
+                          executor="control")
         self._scheduler = scheduler
         scheduler.start()
         log.info("runtime %s started with workers for %s", self.owner, ", ".join(self.registry.task_ids))
@@ -144,7 +179,11 @@ class WorkerRuntime:
             while self._running and time.monotonic() < deadline:
                 self._idle.wait(timeout=max(0.0, deadline - time.monotonic()))
             unfinished = list(self._running)
-        released = self.store.release_leases(self.owner)
+        try:
+            released = self.store.release_leases(self.owner)
+        except WorkflowError as error:  # they lapse on their own
+            log.warning("runtime %s could not release its leases: %s", self.owner, error)
+            released = 0
         if unfinished:
             log.warning("runtime %s stopped with %d attempt(s) unfinished; %d lease(s) released",
                         self.owner, len(unfinished), released)
@@ -164,15 +203,22 @@ class WorkerRuntime:
                 return
             self._submitted.add(execution_id)
             scheduler = self._scheduler
-        scheduler.add_job(self.run_execution, args=[execution_id, task_id], executor="default",
+        scheduler.add_job(self._guarded(self.run_execution), args=[execution_id, task_id], executor="default",
                           misfire_grace_time=None)
 
     def recover(self) -> list[str]:
         """Find executions with a local worker that nobody runs (never dispatched, lease lapsed, retry due)
-        and submit them; without a started scheduler, run them here. Return their ids."""
-        if self._stopping:
+        and submit them; without a started scheduler, run them here. Return their ids. After a store
+        failure, polls wait (doubling up to 30 s) before trying again."""
+        if self._stopping or self._backoff.waiting(self.clock()):
             return []
-        found = self.store.runnable_executions(self.registry.task_ids, self.clock(), limit=200)
+        try:
+            found = self.store.runnable_executions(self.registry.task_ids, self.clock(), limit=200)
+        except StoreError as error:
+            self._store_failed("looking for runnable executions", error)
+            return []
+        if not found:
+            self._backoff.succeeded()
         ids = []
         for execution in found:
             with self._lock:
@@ -186,10 +232,28 @@ class WorkerRuntime:
         return ids
 
     def renew_leases(self) -> None:
+        """Extend the leases of the running attempts' claims. A claim found no longer current (taken over,
+        released, failed by an operator) is recorded once as a stale renewal and not renewed again."""
         with self._lock:
-            running = list(self._running)
-        if running:
-            self.store.renew_leases(self.owner, running, self.clock() + self.lease)
+            claims = dict(self._claims)
+        if not claims:
+            return
+        try:
+            lost = self.store.renew_claims(self.owner, claims, self.clock() + self.lease)
+        except StoreError as error:
+            self._store_failed("renewing leases", error)
+            return
+        for execution_id in lost:
+            with self._lock:
+                if self._claims.get(execution_id) != claims[execution_id]:
+                    continue  # its attempt ended meanwhile
+                del self._claims[execution_id]
+            try:
+                if self.manager.record_lost_claim(execution_id, claims[execution_id], actor=self.actor):
+                    log.warning("execution %s: claim %d lost while its attempt runs; its report will change nothing",
+                                execution_id, claims[execution_id], extra={"execution_id": execution_id})
+            except WorkflowError as error:
+                log.info("execution %s: lost claim not recorded: %s", execution_id, error)
 
     # -- running one execution ----------------------------------------------------------------------
 
@@ -201,25 +265,48 @@ class WorkerRuntime:
                 return Outcome.MANUAL
             if self._stopping:
                 return Outcome.NOT_CLAIMED
+            with self._lock:
+                if execution_id in self._running:  # an attempt of it still runs here (it overran)
+                    return Outcome.NOT_CLAIMED
             now = self.clock()
-            execution = self.store.claim_execution(execution_id, self.owner, now, now + self.lease)
+            try:
+                execution = self.store.claim_execution(execution_id, self.owner, now, now + self.lease)
+            except StoreError as error:
+                self._store_failed(f"claiming execution {execution_id}", error)
+                return Outcome.NOT_CLAIMED
+            self._backoff.succeeded()
             if execution is None:
                 return Outcome.NOT_CLAIMED
             with self._lock:
                 self._running.add(execution_id)
-            return self._attempt(spec, execution)
+                self._claims[execution_id] = execution.claim
+            outcome = None
+            try:
+                outcome = self._attempt(spec, execution)
+            finally:
+                if outcome is not Outcome.OVERRUN:  # an overrun stays running until its thread ends
+                    self._finished(execution_id)
+            return outcome
         finally:
             with self._idle:
                 self._submitted.discard(execution_id)
-                self._running.discard(execution_id)
-                self._idle.notify_all()
+
+    def _finished(self, execution_id: str) -> None:
+        """The attempt of ``execution_id`` is over: its lease is no longer renewed."""
+        with self._idle:
+            self._running.discard(execution_id)
+            self._claims.pop(execution_id, None)
+            self._overruns.pop(execution_id, None)
+            self._idle.notify_all()
 
     def _attempt(self, spec: WorkerSpec, execution: Execution) -> Outcome:
         started = time.monotonic()
         try:
             outputs = self._call(spec, execution.inputs)
             try:
-                completion = self.manager.task_done(execution.id, outputs, actor=self.actor)
+                completion = self.manager.task_done(execution.id, outputs, actor=self.actor, claim=execution.claim)
+                if completion.ignored is Ignored.STALE_CLAIM:
+                    return self._stale(execution, time.monotonic() - started, completion.message)
                 if not completion.applied:  # cancelled, retried or completed by someone else meanwhile
                     log.info("execution %s: %s", execution.id, completion.message,
                              extra={"instance_id": execution.instance_id, "execution_id": execution.id})
@@ -232,6 +319,8 @@ class WorkerRuntime:
         except InvalidStateError as error:  # cancelled or finished meanwhile: nothing to record
             log.info("execution %s changed while it ran: %s", execution.id, error)
             return Outcome.NOT_CLAIMED
+        except AttemptOverrun as overrun:
+            return self._overran(spec, execution, overrun, started)
         except (Exception, asyncio.CancelledError) as error:
             return self._record_failure(spec, execution, error, time.monotonic() - started)
         self.stats.completed += 1
@@ -243,7 +332,7 @@ class WorkerRuntime:
         if spec.is_async:
             result = asyncio.run(asyncio.wait_for(spec.function(dict(inputs)), timeout))
         else:
-            result = _call_with_timeout(spec.function, dict(inputs), timeout)
+            result = call_with_timeout(spec.function, dict(inputs), timeout)
         if result is None:
             return {}
         if not isinstance(result, dict):
@@ -260,8 +349,14 @@ class WorkerRuntime:
         delay = spec.policy.delay(execution.attempt, self.rng)
         next_at = None if delay is None else self.clock() + delay
         try:
-            self.manager.fail_attempt(execution.id, message, next_at, actor=self.actor,
+            self.manager.fail_attempt(execution.id, message, next_at, actor=self.actor, claim=execution.claim,
                                       error_type=type(error).__name__, traceback=tail)
+        except StaleClaimError as stale:
+            return self._stale(execution, elapsed, str(stale))
+        except StoreError as problem:
+            self._store_failed(f"recording the failure of execution {execution.id}", problem)
+            self._report(execution, Outcome.UNRECORDED, elapsed, message)
+            return Outcome.UNRECORDED
         except WorkflowError as problem:  # the instance was cancelled or finished meanwhile
             log.info("execution %s: failure not recorded: %s", execution.id, problem)
             return Outcome.NOT_CLAIMED
@@ -272,6 +367,79 @@ class WorkerRuntime:
             self.stats.retried += 1
         self._report(execution, outcome, elapsed, message)
         return outcome
+
+    def _stale(self, execution: Execution, elapsed: float, message: str) -> Outcome:
+        self.stats.stale += 1
+        log.info("execution %s: %s", execution.id, message,
+                 extra={"instance_id": execution.instance_id, "execution_id": execution.id})
+        self._report(execution, Outcome.STALE, elapsed, message)
+        return Outcome.STALE
+
+    # -- attempts that overran their timeout ------------------------------------------------------
+
+    def _overran(self, spec: WorkerSpec, execution: Execution, overrun: AttemptOverrun, started: float) -> Outcome:
+        """Keep the attempt, its claim and its lease until its thread ends (see :meth:`check_overruns`)."""
+        give_up_at = execution.updated_at + timedelta(seconds=spec.policy.timeout) + self.lease
+        with self._lock:
+            self._overruns[execution.id] = Overrun(spec, execution, overrun.thread, give_up_at, started)
+        message = f"{overrun}; its thread still runs: the next attempt waits for it to end"
+        self._report(execution, Outcome.OVERRUN, time.monotonic() - started, message)
+        return Outcome.OVERRUN
+
+    def check_overruns(self) -> None:
+        """Record the failure of each overrunning attempt whose thread has ended (its next attempt may
+        then start); give up those still running at their timeout plus one lease (the stuck check's
+        bound): the execution is marked STUCK, and the thread is counted as a zombie until it ends."""
+        now = self.clock()
+        with self._lock:
+            overruns = list(self._overruns.items())
+        for execution_id, overrun in overruns:
+            if not overrun.thread.is_alive():
+                try:
+                    self._record_failure(overrun.spec, overrun.execution, overrun.failure(),
+                                         time.monotonic() - overrun.started)
+                finally:
+                    self._finished(execution_id)
+            elif now >= overrun.give_up_at:
+                self._give_up(overrun)
+
+    def _give_up(self, overrun: Overrun) -> None:
+        execution, timeout = overrun.execution, overrun.spec.policy.timeout
+        reason = (f"attempt {execution.attempt} overran its timeout of {timeout:g} s and its thread still runs "
+                  f"in {self.owner}: given up as a zombie (retrying it runs the task again beside it)")
+        with self._lock:
+            self._zombies.append(overrun.thread)
+        self.stats.zombies += 1
+        try:
+            self.manager.mark_stuck(execution.id, reason, actor=self.actor)
+        except WorkflowError as error:  # marked already (by a stuck check), failed or finished meanwhile
+            log.info("execution %s: zombie not marked: %s", execution.id, error)
+        try:
+            self.store.release_leases(self.owner, [execution.id])  # no report of it will come: end the claim
+        except WorkflowError as error:  # it lapses on its own
+            log.info("execution %s: lease not released: %s", execution.id, error)
+        finally:
+            self._finished(execution.id)
+        self._report(execution, Outcome.ZOMBIE, time.monotonic() - overrun.started, reason)
+
+    # -- reporting ----------------------------------------------------------------------------------
+
+    def _store_failed(self, what: str, error: Exception) -> None:
+        """One log line for a store failure (the traceback only in debug), and the polls back off."""
+        delay = self._backoff.failed(self.clock())
+        log.warning("%s failed: %s; next try in %g s", what, error, delay, exc_info=log.isEnabledFor(logging.DEBUG))
+
+    def _guarded(self, job: Callable[..., Any]) -> Callable[..., Any]:
+        """``job`` for the scheduler: an exception it lets through is one log line, not a traceback (the
+        scheduler's own logging would print one at every run)."""
+        def run(*args: Any) -> Any:
+            try:
+                return job(*args)
+            except Exception as error:
+                log.error("%s failed: %s: %s", job.__name__, type(error).__name__, error,
+                          exc_info=log.isEnabledFor(logging.DEBUG))
+                return None
+        return run
 
     def _report(self, execution: Execution, outcome: Outcome, elapsed: float, error: str | None) -> None:
         log.info("%s %s %s attempt %d in %.2fs%s", outcome.value, execution.task_id, execution.id,
@@ -284,71 +452,22 @@ class WorkerRuntime:
 
     def check_stuck(self) -> list[StuckFinding]:
         """Mark STUCK, once each: attempts running past their timeout, lapsed leases no local worker can
-        take over, and parallel joins that can no longer fire."""
+        take over, and parallel joins that can no longer fire (the rules: :mod:`engine.stuck`)."""
         now = self.clock()
-        findings: list[StuckFinding] = []
         shortest = min((s.policy.timeout for s in self.registry), default=60.0)
         cutoff = now - timedelta(seconds=min(shortest, self.lease.total_seconds()))
-        for execution in self.store.active_executions_before(cutoff):
-            reason = self._stuck_reason(execution, now)
-            if reason and self._mark(lambda e=execution, r=reason: self.manager.mark_stuck(e.id, r, actor=self.actor)):
-                findings.append(StuckFinding(execution.instance_id, execution.node_id, reason, execution.id))
-        for instance_id in self.store.instances_with_waiting_tokens():
-            try:
-                joins = self.manager.check_joins(instance_id, actor=self.actor)
-            except WorkflowError as error:
-                log.info("join check of %s skipped: %s", instance_id, error)
-                continue
-            findings.extend(StuckFinding(instance_id, join, "parallel join can no longer fire") for join in joins)
+        try:
+            overdue = self.store.active_executions_before(cutoff)
+            waiting = self.store.instances_with_waiting_tokens()
+        except StoreError as error:
+            self._store_failed("the stuck check", error)
+            return []
+        with self._lock:  # this runtime's own overruns: check_overruns gives them up, with a better reason
+            overdue = [execution for execution in overdue if execution.id not in self._overruns]
+        findings = mark_stuck_executions(self.manager, overdue, now, self.registry, self.lease, self.actor)
+        findings += mark_stuck_joins(self.manager, waiting, self.actor)
         self.stats.stuck += len(findings)
         for finding in findings:
             log.warning("stuck: %s at %s: %s", finding.instance_id, finding.node_id, finding.reason,
                         extra={"instance_id": finding.instance_id})
         return findings
-
-    def _stuck_reason(self, execution: Execution, now: datetime) -> str | None:
-        spec = self.registry.get(execution.task_id)
-        if execution.lease_until is not None and execution.lease_until < now:
-            if spec is None:
-                return (f"the lease of {execution.lease_owner} expired at {execution.lease_until:%Y-%m-%d %H:%M:%S} "
-                        f"and no running runtime has a worker for task {execution.task_id!r}")
-            return None  # recover() takes it over
-        if spec is not None and execution.lease_owner is not None:
-            limit = timedelta(seconds=spec.policy.timeout) + self.lease
-            if now - execution.updated_at > limit:
-                return (f"attempt {execution.attempt} has run for more than {limit.total_seconds():g} s "
-                        f"(timeout {spec.policy.timeout:g} s) under {execution.lease_owner}")
-        return None
-
-    @staticmethod
-    def _mark(action: Callable[[], None]) -> bool:
-        try:
-            action()
-            return True
-        except WorkflowError as error:  # it changed between the scan and the mark
-            log.info("stuck mark skipped: %s", error)
-            return False
-
-
-def _call_with_timeout(function: Callable[[dict[str, Any]], Any], inputs: dict[str, Any], timeout: float) -> Any:
-    """Run a synchronous worker in a thread of its own and wait at most ``timeout`` seconds.
-
-    Python cannot kill a thread: an attempt that overruns is abandoned (its result ignored) and recorded
-    as failed, and its lease is no longer renewed.
-    """
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["result"] = function(inputs)
-        except BaseException as error:  # handed to the caller's thread
-            box["error"] = error
-
-    thread = threading.Thread(target=target, name="wfconsole-worker", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        raise TimeoutError(f"attempt exceeded its timeout of {timeout:g} s")
-    if "error" in box:
-        raise box["error"]
-    return box.get("result")

@@ -158,12 +158,20 @@ def _v5_large_contexts(connection: sqlite3.Connection) -> None:
         "PRIMARY KEY (instance_no), FOREIGN KEY(instance_no) REFERENCES instances (no) ON DELETE CASCADE)")
 
 
+def _v6_claim_tokens(connection: sqlite3.Connection) -> None:
+    """Version 6: every execution counts its claims (``claim``), the fencing token a worker's completion,
+    failure or lease renewal carries; a report with a stale one changes nothing. Existing executions start at
+    0: a worker of an older version still running against the file reports without a token, as before."""
+    connection.execute("ALTER TABLE executions ADD COLUMN claim INTEGER DEFAULT '0' NOT NULL")
+
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _v1_baseline),
     (2, _v2_console_indexes),
     (3, _v3_cheaper_steps),
     (4, _v4_one_row_per_instance),
     (5, _v5_large_contexts),
+    (6, _v6_claim_tokens),
 ]
 
 

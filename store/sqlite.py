@@ -43,7 +43,7 @@ from store.tables import CONTEXT_INLINE_LIMIT, OPEN_EXECUTIONS
 
 _EXECUTION_COLUMNS = (
     "id, instance_id, node_id, task_id, inputs, outputs, status, attempt, error, created_at, updated_at, "
-    "lease_owner, lease_until, next_attempt_at"
+    "lease_owner, lease_until, next_attempt_at, claim"
 )
 
 
@@ -103,7 +103,7 @@ def _execution(row: tuple) -> Execution:
         id=row[0], instance_id=row[1], node_id=row[2], task_id=row[3], inputs=load_json(row[4]),
         outputs=load_json(row[5]), status=_EXECUTION_STATUS[row[6]], attempt=row[7], error=row[8],
         created_at=load_time(row[9]), updated_at=load_time(row[10]), lease_owner=row[11],
-        lease_until=load_time(row[12]), next_attempt_at=load_time(row[13]),
+        lease_until=load_time(row[12]), next_attempt_at=load_time(row[13]), claim=row[14],
     )
 
 
@@ -360,7 +360,7 @@ class SqliteWriteTransaction:
             rows = [_execution_params(e) for e in added]
             cur.executemany(
                 f"INSERT INTO executions ({_EXECUTION_COLUMNS}, step_order) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(*row, n) for n, row in enumerate(rows)])
             remember, known = self._decoded.remember, self._known
             for row, e in zip(rows, added, strict=True):
@@ -408,7 +408,7 @@ def _execution_params(e: Execution) -> tuple:
     return (e.id, e.instance_id, e.node_id, e.task_id, dump_json(e.inputs),
             None if e.outputs is None else dump_json(e.outputs), _text(e.status), e.attempt, e.error,
             dump_time(e.created_at), dump_time(e.updated_at), e.lease_owner, dump_time(e.lease_until),
-            dump_time(e.next_attempt_at))
+            dump_time(e.next_attempt_at), e.claim)
 
 
 class _Transaction:
@@ -645,9 +645,10 @@ class SqliteStore(SqliteReports):
         stamp = dump_time(now)
         with self.write() as tx:
             tx.forget([execution_id])
+            # claim + 1: the new claim's fencing token; a report under any earlier one is stale from now on.
             claimed = tx.cursor.execute(
-                "UPDATE executions SET lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ? "
-                "AND status = 'ACTIVE' "
+                "UPDATE executions SET lease_owner = ?, lease_until = ?, updated_at = ?, claim = claim + 1 "
+                "WHERE id = ? AND status = 'ACTIVE' "
                 "AND (lease_until IS NULL OR lease_until < ?) AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
                 "AND (SELECT status FROM instances WHERE id = executions.instance_id) = 'ACTIVE'",
                 (owner, dump_time(lease_until), stamp, execution_id, stamp, stamp)).rowcount
@@ -663,12 +664,27 @@ class SqliteStore(SqliteReports):
                 [(dump_time(lease_until), execution_id, owner) for execution_id in execution_ids])
             return tx.cursor.rowcount
 
+    def renew_claims(self, owner: str, claims: dict[str, int], lease_until: datetime) -> list[str]:
+        if not claims:
+            return []
+        lost = []
+        until = dump_time(lease_until)
+        with self.write() as tx:
+            tx.forget(list(claims))
+            for execution_id, claim in claims.items():  # a statement each: which ones matched is the answer
+                if not tx.cursor.execute(
+                        "UPDATE executions SET lease_until = ? WHERE id = ? AND claim = ? AND lease_owner = ? "
+                        "AND status IN ('ACTIVE', 'STUCK')", (until, execution_id, claim, owner)).rowcount:
+                    lost.append(execution_id)
+        return lost
+
     def release_leases(self, owner: str, execution_ids: list[str] | None = None) -> int:
         with self.write() as tx:
             tx.forget(execution_ids)
             if execution_ids is None:
                 return tx.cursor.execute("UPDATE executions SET lease_owner = NULL, lease_until = NULL "
-                                         "WHERE lease_owner = ? AND status = 'ACTIVE'", (owner,)).rowcount
+                                         "WHERE lease_owner = ? AND status IN ('ACTIVE', 'STUCK')",
+                                         (owner,)).rowcount
             tx.cursor.executemany("UPDATE executions SET lease_owner = NULL, lease_until = NULL "
                                   "WHERE id = ? AND lease_owner = ?", [(e, owner) for e in execution_ids])
             return tx.cursor.rowcount

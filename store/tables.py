@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Column, ForeignKey, Index, Integer, Text, text
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class MetaRow(SQLModel, table=True):
@@ -134,6 +134,9 @@ class ExecutionRow(SQLModel, table=True):
     # Executions made in one step share created_at: this is their order within it (schema v4), where the
     # rowid gave it before the table was stored in id order.
     step_order: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The fencing token of the latest claim: each claim adds one (schema v6). A worker's report carries the
+    # number it claimed with; one that is not the current claim's changes nothing (engine.machine.claim_is_current).
+    claim: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class HistoryRow(SQLModel, table=True):

@@ -16,8 +16,9 @@ KIND_STYLES = {
     "INSTANCE_CANCELLED": "bold yellow", "INSTANCE_RESUMED": "bold dodger_blue1",
     "EXECUTION_CREATED": "dodger_blue1", "EXECUTION_COMPLETED": "green", "EXECUTION_FAILED": "red",
     "EXECUTION_RETRIED": "yellow", "EXECUTION_CANCELLED": "dim yellow", "EXECUTION_STUCK": "magenta",
-    "EXECUTION_ATTEMPT_FAILED": "dark_orange", "CONTEXT_SET": "cyan", "CONTEXT_UNSET": "cyan", "CONDITION_ERROR": "red",
-    "HANDLER_ERROR": "red", "JOIN_STUCK": "magenta", "JOIN_FIRED": "orange1",
+    "EXECUTION_ATTEMPT_FAILED": "dark_orange", "CONTEXT_SET": "cyan", "CONTEXT_UNSET": "cyan",
+    "CONDITION_ERROR": "red", "HANDLER_ERROR": "red", "JOIN_STUCK": "magenta", "JOIN_FIRED": "orange1",
+    "STALE_REPORT": "dark_orange",
 }
 # Token bookkeeping: shown on one dim line, so the events an operator looks for stand out.
 _QUIET_KINDS = {"TOKEN_CREATED", "TOKEN_REMOVED", "TOKEN_STATUS", "EDGE_TAKEN"}

@@ -25,6 +25,7 @@ class RuntimeStatus:
     completed: int = 0  # attempts this console's workers completed since it started
     failed: int = 0
     problem: str | None = None  # why the counts could not be read
+    zombies: int = 0  # attempts of this console's workers given up past their timeout, their threads still running
 
 
 _COUNT_STYLES = (("running", "bold dodger_blue1"), ("queued", "dodger_blue1"), ("waiting", "bold orange1"),
@@ -59,7 +60,11 @@ def workers_line(status: RuntimeStatus) -> Text:
     line.append("workers     ", style="dim")
     if status.workers == "running":
         line.append("● running here", style="bold green")
-        line.append(f" ({status.completed:,} done, {status.failed:,} failed since start)", style="dim")
+        line.append(f" ({status.completed:,} done, {status.failed:,} failed since start", style="dim")
+        if status.zombies:  # each is a STUCK execution whose task may still be running here
+            line.append("; ", style="dim")
+            line.append(f"{status.zombies:,} zombie attempt(s) still running", style="bold red")
+        line.append(")", style="dim")
         line.append(f" for {len(status.task_ids)} task(s): ", style="")
         line.append(visible(", ".join(status.task_ids)))
         line.append(" · other tasks wait for a person", style="dim")

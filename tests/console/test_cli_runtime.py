@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import blueprints as bps
+
 from engine import WorkflowManager
 from store import open_store
 
@@ -68,6 +70,37 @@ def test_workers_run_until_sigterm_then_stop_gracefully(tmp_path: Path) -> None:
     assert "completed validate_order" in " ".join(stdout.split())
     assert "stopped:" in stdout and "Traceback" not in stderr
     assert all(e.lease_owner is None for e in view.executions)
+
+
+def test_workers_meeting_a_full_disk_print_one_line_per_failure_and_go_on(tmp_path: Path) -> None:
+    """A claim that fails (the disk is full) is one line on stderr, not a traceback; the polls back off and
+    the runtime goes on once the store works again."""
+    db = tmp_path / "wf.db"
+    store = open_store(db)
+    manager = WorkflowManager(store)
+    manager.add_workflow(bps.linear())
+    instance_id = manager.start_workflow("linear", {})
+    env = {**os.environ, "WF_DISK_FULL_CLAIMS": "3"}
+    process = subprocess.Popen([*WFCONSOLE, "workers", "--module", "tests/engine/worker_modules/disk_full_workers.py",
+                                "--db", str(db), "--poll", "0.1"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while manager.get_status(instance_id).status == "ACTIVE" and time.monotonic() < deadline:
+            time.sleep(0.1)  # waiting on another process, not on our own clock
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert manager.get_status(instance_id).status == "COMPLETED", stdout + stderr
+    assert "Traceback" not in stderr, stderr
+    failures = [line for line in stderr.splitlines() if "disk is full" in line]
+    assert len(failures) == 3 and stderr.count("disk is full") == 3, stderr
+    assert all("claiming execution" in line and f"{db}: database or disk is full; next try in" in line
+               for line in failures), failures
+    assert [line.rsplit(" ", 2)[-2] for line in failures] == ["0.1", "0.2", "0.4"]
+    assert "completed do_a" in " ".join(stdout.split())
+    store.close()
 
 
 def test_workers_with_a_missing_module_is_one_line_exit_2(tmp_path: Path) -> None:

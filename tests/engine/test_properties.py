@@ -4,7 +4,8 @@ Each example stores a random blueprint (``strategies.blueprints``) in a fresh in
 starts an instance with a random context and applies a random sequence of operations: completions with
 random outputs (mapped and unmapped keys, values of several types), duplicate and late completions,
 ``fail_task``, ``retry``, ``cancel``, ``set_variables``, ``retry_instance``, the runtime's
-``fail_attempt`` and ``mark_stuck``, and ``check_joins``. After every step the stored instance must
+``fail_attempt`` and ``mark_stuck``, ``check_joins``, claims (each taking over the one before) and workers'
+completions and failures carrying a current or a stale claim. After every step the stored instance must
 satisfy every invariant of :mod:`reliability.invariants` (token placement, joins, finished instances,
 unique execution ids, append-only history, replay == stored state), and the outcome of the step must be
 the one the state before it predicts: an operation refused with a ``WorkflowError`` changed nothing; a
@@ -26,10 +27,12 @@ from reliability.invariants import assert_instance
 from engine import (
     InvalidStateError,
     NoMatchingConditionError,
+    StaleClaimError,
     WorkflowError,
     WorkflowManager,
 )
 from engine.model import HistoryKind
+from engine.outcomes import Ignored
 from engine.validate import compile_blueprint, validate
 from store import open_store
 from store.sqlite import SqliteWriteTransaction
@@ -39,7 +42,8 @@ STEPS = 30
 
 OPERATIONS = (
     "complete", "complete", "complete", "complete", "duplicate", "fail_task", "retry", "cancel",
-    "set_variables", "retry_instance", "fail_attempt", "mark_stuck", "check_joins",
+    "set_variables", "retry_instance", "fail_attempt", "mark_stuck", "check_joins", "claim", "claim",
+    "worker_report", "worker_report",
 )
 
 # A FAILED instance (stopped at a split) mostly gets what an operator would do: fix variables, retry.
@@ -104,7 +108,7 @@ class Driver:
         assert_instance(after, self.bp, before.history, structured=self.structured)
         self._assert_kept_state_is_the_stored_one()
         stopped_at = {t.node_id for t in before.tokens if t.status == "FAILED"}
-        if isinstance(outcome, WorkflowError) and not (
+        if isinstance(outcome, WorkflowError) and not isinstance(outcome, StaleClaimError) and not (
                 isinstance(outcome, NoMatchingConditionError)
                 and (operation != "retry_instance" or outcome.node_id not in stopped_at)):
             # Refused (or retry_instance still finding no match where it stopped): nothing changed.
@@ -184,11 +188,67 @@ class Driver:
             if operation == "check_joins":
                 # In a block-structured blueprint every waiting join can still fire.
                 return False, m.check_joins(self.instance_id, actor="prop")
+            if operation == "claim":  # a lease that lapses at once: the next claim takes it over
+                execution = self._pick(data, before.executions, ("ACTIVE",))
+                if execution is None:
+                    return None, None
+                now = self.clock()
+                return None, self.store.claim_execution(execution.id, f"worker-{execution.claim + 1}", now, now)
+            if operation == "worker_report":
+                return self._worker_report(before, data)
         except WorkflowError as error:
             return None, error
         raise AssertionError(f"unknown operation {operation}")
 
+    def _worker_report(self, before, data: st.DataObject):
+        """A worker's completion or failure under a claim drawn from the execution's claims so far."""
+        execution = self._pick(data, before.executions, ("ACTIVE", "FAILED", "STUCK"))
+        if execution is None:
+            return None, None
+        claim = data.draw(st.one_of(st.just(execution.claim), st.integers(0, execution.claim)), label="claim")
+        kind = data.draw(st.sampled_from(("completion", "failure", "last failure")), label="report")
+        current = execution.claim == claim and execution.lease_owner is not None
+        stale = before.status == "ACTIVE" and str(execution.status) in ("ACTIVE", "FAILED", "STUCK") and not current
+        outputs = data.draw(gen.outputs, label="outputs") if kind == "completion" else None
+        if current:
+            event(f"{kind} under the current claim")
+        self.last = (execution, (kind, claim, outputs), stale)
+        if kind == "completion":
+            return None, self.manager.task_done(execution.id, outputs, actor="worker", claim=claim)
+        retry_at = self.clock.now + timedelta(seconds=5) if kind == "failure" else None
+        self.manager.fail_attempt(execution.id, "boom", retry_at, actor="worker", claim=claim)
+        return None, None
+
+    def _check_worker_report(self, before, after, outcome) -> None:
+        execution, (kind, claim, outputs), stale = self.last
+        new = after.history[len(before.history):]
+        stale_entries = [h for h in new if h.kind is HistoryKind.STALE_REPORT]
+        if not stale:
+            assert stale_entries == [], f"a report under a current claim was recorded as stale: {stale_entries}"
+            # Judged as the same report without a claim would be.
+            active = before.status == "ACTIVE"
+            if kind == "completion":
+                self.last = (execution, outputs, active and execution.id in {t.id for t in before.tokens})
+                self._check_outcome("complete", before, after, outcome)
+            else:
+                allowed = ("ACTIVE",) if kind == "failure" else ("ACTIVE", "STUCK")
+                self.last = (execution, None, active and str(execution.status) in allowed)
+                self._check_outcome("fail_attempt" if kind == "failure" else "fail_task", before, after, outcome)
+            return
+        event(f"stale {kind}")
+        assert [h.kind for h in new] == [HistoryKind.STALE_REPORT]
+        assert (new[0].details["report"], new[0].details["claim"]) == (kind.split()[-1], claim)
+        keep = ("status", "error", "context", "tokens", "executions")
+        assert [getattr(after, k) for k in keep] == [getattr(before, k) for k in keep], "a stale report changed state"
+        if kind == "completion":
+            assert outcome.ignored is Ignored.STALE_CLAIM and not outcome.applied
+        else:
+            assert isinstance(outcome, StaleClaimError), outcome
+
     def _check_outcome(self, operation: str, before, after, outcome) -> None:  # noqa: C901
+        if operation == "worker_report" and self.last:
+            self._check_worker_report(before, after, outcome)
+            return
         refused = isinstance(outcome, WorkflowError) and not isinstance(outcome, NoMatchingConditionError)
         was_open = before.status in ("ACTIVE", "FAILED")
         if operation in ("complete", "duplicate") and self.last:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import NoMatchingConditionError, WorkflowManager
+from engine import NoMatchingConditionError, StaleClaimError, WorkflowManager
 from engine.replay import differences
 from engine.runtime import WorkerRuntime
 from engine.workers import RetryPolicy, WorkerRegistry
@@ -104,4 +104,22 @@ def test_replay_through_worker_attempts_and_stuck_marks(tmp_path: Path) -> None:
     now[0] += timedelta(minutes=5)
     WorkerRuntime(manager, WorkerRegistry(), clock=lambda: now[0]).check_stuck()
     assert manager.get_status(iid).executions[-1].status == "STUCK"
+    assert_replays(manager, iid)
+
+
+def test_replay_through_stale_reports_of_lost_claims(manager) -> None:
+    """A STALE_REPORT (a worker's completion or failure under a claim no longer current) is in the history
+    and changes nothing in the replayed state."""
+    iid = manager.start_workflow("verify", {})
+    init = active(manager, iid, "init")
+    now = manager.clock()
+    first = manager.store.claim_execution(init, "gone", now, now).claim  # lapses at once
+    manager.store.claim_execution(init, "here", manager.clock(), manager.clock() + timedelta(minutes=1))
+    assert manager.task_done(init, {"ok": True}, claim=first).ignored == "stale_claim"
+    with pytest.raises(StaleClaimError):
+        manager.fail_attempt(init, "late", None, actor="worker@gone", claim=first)
+    assert [h.details["report"] for h in manager.get_status(iid).history if h.kind == "STALE_REPORT"] == [
+        "completion", "failure"]
+    assert_replays(manager, iid)
+    manager.task_done(init, {"ok": True}, claim=first + 1)
     assert_replays(manager, iid)

@@ -164,15 +164,18 @@ def test_exhausted_attempts_become_an_incident_an_operator_can_retry(manager, cl
     assert manager.get_status(instance_id).status == "COMPLETED"
 
 
-def test_attempt_past_its_timeout_fails(manager, clock) -> None:
+def test_attempt_past_its_timeout_fails_once_its_thread_has_ended(manager, clock) -> None:
     release = threading.Event()
     registry = WorkerRegistry()
     registry.register("hang", lambda inputs: release.wait(5), RetryPolicy(attempts=1, timeout=0.05))
     runtime = runtime_for(manager, clock, registry)
     manager.add_workflow(chain("w", "hang"))
     instance_id = manager.start_workflow("w", {})
-    assert runtime.run_execution(only_execution(manager, instance_id).id, "hang") is Outcome.FAILED
+    assert runtime.run_execution(only_execution(manager, instance_id).id, "hang") is Outcome.OVERRUN
     release.set()
+    for overrun in runtime.overruns:
+        overrun.thread.join(5)
+    runtime.check_overruns()
     assert "exceeded its timeout of 0.05 s" in manager.get_status(instance_id).incidents[0].error
 
 

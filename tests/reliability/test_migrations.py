@@ -170,6 +170,35 @@ def test_version_4_moves_context_and_tokens_into_the_instance_row(v0_db) -> None
     assert json.loads(rows[0][0]) == [["EXECUTION_FAILED", "a", "other:a:1", {"error": "boom"}, "ops"]]
 
 
+def test_version_6_gives_every_execution_a_claim_counter_and_work_in_flight_goes_on(tmp_path: Path) -> None:
+    """A version-5 database (no ``claim`` column) with an execution claimed by a worker of that version: after
+    the upgrade it counts from 0, the next claim is 1, and a completion without a claim still applies."""
+    db = tmp_path / "v5.db"
+    store = open_store(db)
+    manager = WorkflowManager(store)
+    manager.add_workflow(CHAIN)
+    instance_id = manager.start_workflow("chain", {"x": 1})
+    (execution,) = manager.get_status(instance_id).executions
+    store.close()
+    with sqlite3.connect(db) as raw:
+        raw.execute("ALTER TABLE executions DROP COLUMN claim")
+        raw.execute("UPDATE executions SET lease_owner = 'old-worker', "
+                    "lease_until = '2000-01-01T00:00:00.000000+00:00'")
+        raw.execute("UPDATE wf_meta SET value = '5' WHERE key = 'schema_version'")
+    raw.close()
+    assert "claim" not in _shape(db)["executions"]
+    store = open_store(db)
+    assert _schema_version(db) == str(tables.SCHEMA_VERSION) == "6"
+    assert _shape(db)["executions"][-1] == "claim"
+    manager = WorkflowManager(store)
+    assert manager.get_execution(execution.id).claim == 0
+    now = manager.clock()
+    assert store.claim_execution(execution.id, "new-worker", now, now).claim == 1
+    assert manager.task_done(execution.id, {"y": 2}).applied
+    assert differences(manager.get_status(instance_id)) == []
+    store.close()
+
+
 def test_a_database_without_a_recorded_version_counts_as_version_0(v0_db) -> None:
     db, _ = v0_db
     with sqlite3.connect(db) as raw:

@@ -1,0 +1,13 @@
+"""The console header's workers line: what this console's runtime is doing."""
+
+from __future__ import annotations
+
+from console.widgets.runtime_bar import RuntimeStatus, workers_line
+
+
+def test_the_workers_line_shows_zombie_attempts_only_when_there_are_some() -> None:
+    running = RuntimeStatus("running", ("charge",), completed=3, failed=1)
+    assert "(3 done, 1 failed since start) for 1 task(s)" in workers_line(running).plain
+    line = workers_line(RuntimeStatus("running", ("charge",), completed=3, failed=1, zombies=2))
+    assert "(3 done, 1 failed since start; 2 zombie attempt(s) still running) for 1 task(s): charge" in line.plain
+    assert any("red" in str(span.style) for span in line.spans if "zombie" in line.plain[span.start:span.end])
