@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,6 +22,9 @@ from engine.model import Execution
 from engine.runtime import Outcome, WorkerRuntime
 from engine.workers import WorkerRegistry, load_workers
 from store import open_store
+
+if TYPE_CHECKING:
+    from console.demo import DemoSummary
 
 
 def configure_logging(verbose: bool = False) -> None:
@@ -82,6 +85,19 @@ def run_workers(db_path: str, modules: list[str], *, poll_interval: float = 1.0,
     return 0
 
 
+def _demo_built(summary: DemoSummary) -> str:
+    """What ``demo`` did to the instances, for its one line of output."""
+    if not summary.total_created:
+        return f"{summary.existing} instances already there"
+    built = ", ".join(f"{count} {state}" for state, count in summary.created.most_common())
+    text = f"created {summary.total_created} instances ({built})"
+    if summary.finished:
+        text += f"; finished the {summary.finished} instance an interrupted build had left half-way"
+    if summary.existing:
+        text += f"; {summary.existing} were there already"
+    return text
+
+
 ModulesOption = Annotated[
     list[str],
     typer.Option("--module", "-m", metavar="MODULE",
@@ -126,7 +142,7 @@ def demo_command(
 ) -> None:
     """Build (or refresh) a demo database from sample_data/, then open the console with the sample workers.
 
-    The demo holds the sample blueprints and a few dozen instances in every state an operator meets: running, waiting at a join, waiting for a person, failed with an incident, stuck, failed at a split, completed, cancelled. Running it again adds nothing twice.
+    The demo holds the sample blueprints and a few dozen instances in every state an operator meets: running, waiting at a join, waiting for a person, failed with an incident, stuck, failed at a split, completed, cancelled. Running it again adds nothing twice; after an interrupted build it finishes the demo, each instance made once.
 
     Example:  wfconsole demo            (then press ? in the console for its keys)
     """
@@ -139,10 +155,7 @@ def demo_command(
         summary = build_demo(WorkflowManager(store))
     finally:
         store.close()
-    built = ", ".join(f"{count} {state}" for state, count in summary.created.most_common())
-    print(f"demo database {path}: blueprints {', '.join(summary.blueprints)}; "
-          + (f"created {summary.total_created} instances ({built})" if summary.total_created
-             else f"{summary.existing} instances already there"), flush=True)
+    print(f"demo database {path}: blueprints {', '.join(summary.blueprints)}; {_demo_built(summary)}", flush=True)
     if build_only:
         return
     workers_module = str(sample_dir() / "workers.py")
