@@ -22,6 +22,7 @@ from engine.manager import parse_execution_id
 from engine.model import ExecutionStatus
 from engine.validate import MAX_JSON_BYTES
 from store import open_store
+from store.database import not_a_file
 
 _ID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")
 _OPEN_EXECUTION = (ExecutionStatus.ACTIVE, ExecutionStatus.FAILED, ExecutionStatus.STUCK)
@@ -151,8 +152,9 @@ def require_database(db: str, *, create: bool = False) -> None:
     if "://" in db or db == ":memory:":
         return
     path = Path(db).expanduser()
-    if path.is_dir():
-        raise BadInputError(f"{db}: is a directory, not a database file")
+    kind = not_a_file(path)
+    if kind is not None:  # a FIFO, a socket, /dev/null: SQLite would only say "disk I/O error"
+        raise BadInputError(f"{db}: is {kind}, not a database file")
     if create:
         if not path.exists() and not path.resolve().parent.is_dir():
             raise BadInputError(f"{db}: the directory {path.resolve().parent} does not exist")

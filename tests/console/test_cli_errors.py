@@ -213,3 +213,14 @@ def test_json_output_stays_valid_utf8_with_text_that_is_not_unicode(capsys: pyte
     out = capsys.readouterr().out
     out.encode("utf-8")  # would raise on a lone surrogate
     assert json.loads(out) == {"file": "caf\udce9.json", "name": "café"}
+
+
+def test_the_console_on_a_fifo_says_what_it_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import console.app
+
+    fifo = tmp_path / "wf.db"
+    os.mkfifo(fifo)
+    monkeypatch.setattr(console.app, "require_terminal", lambda: None)  # the check before the database's
+    with pytest.raises(SystemExit) as exited:
+        console.app.run(str(fifo))
+    assert str(exited.value) == f"wfconsole: {fifo}: is a FIFO (a named pipe), not a database file"

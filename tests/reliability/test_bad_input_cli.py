@@ -9,8 +9,10 @@ The console's own checks of unusable databases are in ``tests/console/test_cli_e
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
@@ -133,3 +135,28 @@ def test_unusable_databases_through_list(damage: str, running) -> None:
         raw.close()
         pattern = r"newer wfconsole \(schema version 42"
     one_line_error(cli("list"), (1,), re.escape(db.name), pattern)
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
+SAMPLE = str(SAMPLES / "verification.json")
+EXECUTION = "3fa85f64:t"
+EVERY_DATABASE_COMMAND = [
+    ["load", SAMPLE], ["start", "w"], ["list"], ["show", "3fa85f64"],
+    ["overview"], ["incidents"], ["history"], ["blueprints"], ["done", EXECUTION], ["fail", EXECUTION, "--reason", "r"],
+    ["retry", EXECUTION], ["retry-failed"], ["retry-instance", "3fa85f64"], ["cancel", "3fa85f64", "--reason", "r"],
+    ["set", "3fa85f64", "a=1"], ["graph", "3fa85f64"], ["workers", "--module", str(SAMPLES / "workers.py")],
+    ["demo", "--build-only"],
+]
+
+
+@pytest.mark.parametrize("args", EVERY_DATABASE_COMMAND, ids=lambda args: args[0])
+def test_a_fifo_as_database_is_named_by_every_command(args: list[str], cli: Cli) -> None:
+    os.mkfifo(cli.db)
+    one_line_error(cli(*args), (2,), re.escape(cli.db) + r": is a FIFO \(a named pipe\), not a database file")
+    assert stat.S_ISFIFO(os.stat(cli.db).st_mode)
+
+
+@pytest.mark.parametrize("args", [["list"], ["load", SAMPLE]], ids=["list", "load"])
+def test_a_character_device_as_database_is_named(args: list[str], cli: Cli) -> None:
+    cli.db = os.devnull
+    one_line_error(cli(*args), (2,), r"/dev/null: is a character device, not a database file")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import socket
 import sqlite3
 import stat
 from pathlib import Path
@@ -94,3 +97,27 @@ def test_instance_listing_says_which_instances_carry_an_incident(tmp_path: Path)
     listed = {s.id: s for s in manager.list_instances(InstanceQuery())}
     assert listed[broken].has_incident and listed[broken].token_statuses == ["FAILED"]
     assert not listed[healthy].has_incident and listed[healthy].token_statuses == ["ACTIVE"]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket", "device", "directory"])
+def test_a_path_that_is_not_a_regular_file_is_refused_naming_what_it_is(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "wf.db"
+    if kind == "fifo":
+        os.mkfifo(path)
+        expected = "is a FIFO"
+    elif kind == "socket":
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(str(path))
+        listener.close()
+        expected = "is a socket"
+    elif kind == "device":
+        path = Path(os.devnull)
+        expected = "is a character device"
+    else:
+        path.mkdir()
+        expected = "is a directory"
+    before = path.stat()
+    with pytest.raises(StoreError, match=f"{re.escape(str(path))}: {expected}.*, not a database file"):
+        open_store(path)
+    assert path.stat().st_mode == before.st_mode  # left as it was: not replaced, not opened for writing
+    assert not Path(f"{path}-wal").exists()
