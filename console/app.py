@@ -99,6 +99,8 @@ class WfConsoleApp(App[None]):
 
     def on_mount(self) -> None:
         self.switch_mode(self.start_mode)
+        for warning in getattr(self.backend.store, "warnings", ()):  # e.g. a database others can read
+            self.notify(warning, title="Database file", severity="warning", timeout=20, markup=False)
         if self.runtime is not None:
             self.runtime.start()
         self.refresh_runtime_status()

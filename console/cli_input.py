@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from console.output import print_notice
 from console.settings import busy_timeout_ms
 from engine import WorkflowManager
 from engine.errors import MalformedExecutionIdError, UnknownExecutionError, UnknownInstanceError, json_kind
@@ -166,6 +167,18 @@ def require_database(db: str, *, create: bool = False) -> None:
         raise BadInputError(f"{db}: is an empty file, not a wfconsole database")
 
 
+_WARNED: set[str] = set()
+
+
+def print_store_warnings(store: object) -> None:
+    """Print each of the store's warnings (``SqliteStore.warnings``: a database file other users can read)
+    as one line on stderr, once per process: ``demo`` opens its database twice."""
+    for warning in getattr(store, "warnings", ()):
+        if warning not in _WARNED:
+            _WARNED.add(warning)
+            print_notice(f"warning: {warning}")
+
+
 @contextmanager
 def open_manager(db: str, *, create: bool = False) -> Iterator[WorkflowManager]:
     """A :class:`WorkflowManager` on the database ``db``, closed afterwards.
@@ -176,6 +189,7 @@ def open_manager(db: str, *, create: bool = False) -> Iterator[WorkflowManager]:
     """
     require_database(db, create=create)
     store = open_store(db, busy_timeout_ms=busy_timeout_ms())
+    print_store_warnings(store)
     try:
         yield WorkflowManager(store)
     finally:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from console.cli_input import require_database
+from console.cli_input import print_store_warnings, require_database
 from console.cli_options import DbOption, db_path
 from engine import WorkflowManager
 from engine.model import Execution
@@ -59,6 +59,7 @@ def run_workers(db_path: str, modules: list[str], *, poll_interval: float = 1.0,
     configure_logging(verbose)
     registry: WorkerRegistry = load_workers(*modules)
     store = open_store(db_path)
+    print_store_warnings(store)
     manager = WorkflowManager(store)
     runtime = WorkerRuntime(manager, registry, poll_interval=poll_interval, stuck_interval=stuck_interval,
                             lease_seconds=lease_seconds, max_workers=max_workers, on_outcome=print_outcome)
@@ -151,6 +152,7 @@ def demo_command(
     path = db_path(ctx, db)
     require_database(path, create=True)
     store = open_store(path)
+    print_store_warnings(store)
     try:
         summary = build_demo(WorkflowManager(store))
     finally:

@@ -83,6 +83,30 @@ def database_url(path_or_url: str | os.PathLike) -> str:
     return f"sqlite:///{path}"
 
 
+def file_warnings(path_or_url: str | os.PathLike) -> list[str]:
+    """What a person should know about the database file before using it: one line if its mode lets users
+    other than its owner at it (a group or other permission bit, as in 0644). The file is left as it is.
+
+    SQLite creates the ``-wal`` and ``-shm`` files with the database file's mode, so the same users can read
+    the latest changes too. A file wfconsole creates is 0600 (:func:`database_url`). Nothing for a URL or
+    ``:memory:``, nor for a file that is not there.
+    """
+    text = str(path_or_url)
+    if "://" in text or text == ":memory:":
+        return []
+    path = Path(text).expanduser().resolve()
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return []
+    if not mode & 0o077:
+        return []
+    can = " and ".join(verb for verb, bits in (("read", 0o044), ("write", 0o022)) if mode & bits) or "open"
+    files = " ".join(str(p) for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists())
+    return [f"{path} has mode {mode:04o}: users other than its owner can {can} it, and SQLite gives its -wal and "
+            f"-shm files the same mode; to keep them private: chmod 600 {files}"]
+
+
 def create_sqlite_engine(url: str, settings: StoreSettings) -> Engine:
     """An engine with WAL, the durability setting, foreign keys, a busy timeout and the BEGIN hooks."""
     parsed = make_url(url)

@@ -637,3 +637,23 @@ async def test_no_incidents_shows_a_message_and_no_empty_table(new_database: Wor
         await settle(pilot)
         assert not app.screen.query_one(IncidentsTable).display
         assert "No incidents" in str(app.screen.query_one("#empty", Static).render())
+
+
+@run_async
+async def test_a_database_file_other_users_can_read_is_one_warning_notification(tmp_path: Path) -> None:
+    db = tmp_path / "shared.db"
+    open_store(db).close()
+    os.chmod(db, 0o644)
+    app = RecordingApp(db_path=str(db), clock=ConsoleClock.fixed(NOW), poll_seconds=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        warnings = [note for note in app.titled_notes if note[1] == "Database file"]
+    assert len(warnings) == 1
+    severity, _, message = warnings[0]
+    assert severity == "warning" and f"{db} has mode 0644" in message and f"chmod 600 {db}" in message
+    assert os.stat(db).st_mode & 0o777 == 0o644
+    os.chmod(db, 0o600)
+    private = RecordingApp(db_path=str(db), clock=ConsoleClock.fixed(NOW), poll_seconds=0)
+    async with private.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+    assert not [note for note in private.titled_notes if note[1] == "Database file"]

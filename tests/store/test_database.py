@@ -121,3 +121,33 @@ def test_a_path_that_is_not_a_regular_file_is_refused_naming_what_it_is(tmp_path
         open_store(path)
     assert path.stat().st_mode == before.st_mode  # left as it was: not replaced, not opened for writing
     assert not Path(f"{path}-wal").exists()
+
+
+def test_a_database_file_other_users_can_read_is_kept_as_it_is_with_one_warning(tmp_path: Path) -> None:
+    db = tmp_path / "wf.db"
+    db.touch()
+    os.chmod(db, 0o644)
+    store = open_store(db)
+    try:
+        with store.write():
+            pass
+        (warning,) = store.warnings
+        assert warning.startswith(f"{db} has mode 0644: users other than its owner can read it")
+        assert "-wal and -shm" in warning and f"chmod 600 {db}" in warning
+        assert stat.S_IMODE(db.stat().st_mode) == 0o644  # not changed behind the owner's back
+        assert stat.S_IMODE(Path(f"{db}-wal").stat().st_mode) == 0o644  # what the warning says SQLite does
+    finally:
+        store.close()
+    os.chmod(db, 0o660)
+    (warning,) = open_store(db).warnings
+    assert "mode 0660: users other than its owner can read and write it" in warning
+
+
+def test_no_warning_for_a_private_file_a_url_or_memory(tmp_path: Path) -> None:
+    db = tmp_path / "wf.db"
+    assert open_store(db).warnings == []  # created 0600
+    os.chmod(db, 0o700)  # wider for its owner only
+    assert open_store(db).warnings == []
+    os.chmod(db, 0o644)
+    assert open_store(f"sqlite:///{db}").warnings == []
+    assert open_store(":memory:").warnings == []
