@@ -400,7 +400,7 @@ def test_paths_that_are_not_a_wfconsole_database(case: str, tmp_path: Path) -> N
         raw.close()
         message = r"shop\.db: not a wfconsole database \(it has tables customers\)"
     elif case == "directory":
-        path, message = tmp_path, r"cannot open the database file"
+        path, message = tmp_path, r": is a directory, not a database file"
     else:
         path, message = tmp_path / "nowhere" / "wf.db", r"the directory .*nowhere does not exist"
     with pytest.raises(StoreError, match=message):
