@@ -89,8 +89,11 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
 # -- files ----------------------------------------------------------------------------------------
 
 
-def read_text_file(path: str, what: str = "file", limit: int = MAX_JSON_BYTES) -> str:
-    """The UTF-8 text of ``path`` (``-`` reads stdin); :class:`BadInputError` if it cannot be read."""
+def read_text_file(path: str, what: str = "file", limit: int = MAX_JSON_BYTES, too_large: str | None = None) -> str:
+    """The UTF-8 text of ``path`` (``-`` reads stdin); :class:`BadInputError` if it cannot be read.
+
+    A file of more than ``limit`` bytes is refused unread, saying so, and ``too_large`` if given (the limit
+    of what the file holds, when that is another)."""
     try:
         if path == "-":  # the same limit and decoding as a file
             path, data = "stdin", sys.stdin.buffer.read(limit + 1)
@@ -106,7 +109,8 @@ def read_text_file(path: str, what: str = "file", limit: int = MAX_JSON_BYTES) -
     except OSError as error:
         raise BadInputError(f"{path}: cannot read the {what}: {error.strerror}") from None
     if len(data) > limit:
-        raise BadInputError(f"{path}: larger than the {limit // (1024 * 1024)} MiB limit")
+        raise BadInputError(f"{path}: larger than the {limit // (1024 * 1024)} MiB limit"
+                            + (f"; {too_large}" if too_large else ""))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:

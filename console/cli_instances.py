@@ -30,6 +30,7 @@ from engine import WorkflowManager
 from engine.errors import NoMatchingConditionError, UnknownWorkflowError
 from engine.model import InstanceStatus
 from engine.ports import InstanceQuery, InstanceView
+from engine.values import MAX_VALUES_BYTES
 
 OPEN_EXECUTION_STATUSES = ("ACTIVE", "FAILED", "STUCK")
 
@@ -125,7 +126,9 @@ def start_command(
     if context is not None:
         initial = parse_json_object(context, "--context")
     elif context_file is not None:
-        initial = parse_json_object(read_text_file(context_file, "context file"), context_file)
+        text = read_text_file(context_file, "context file",
+                              too_large=f"an initial context is at most {MAX_VALUES_BYTES:,} bytes of JSON")
+        initial = parse_json_object(text, context_file)
     with open_manager(db_path(ctx, db)) as wm:
         try:
             instance_id = wm.start_workflow(workflow, initial, actor=actor_name(actor))

@@ -40,6 +40,7 @@ from console.widgets.open_tasks_table import OpenTasksTable
 from console.widgets.runtime_bar import RuntimeBar
 from engine import WorkflowManager
 from engine.validate import validate
+from engine.values import json_size
 from engine.workers import WorkerRegistry
 from store import open_store
 from store.reports import ExecutionCounts
@@ -370,6 +371,22 @@ async def test_bad_json_is_shown_under_the_editor_and_nothing_is_started(scenari
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, BlueprintsScreen)
+    assert instance_ids(scenario.manager) == before
+
+
+@run_async
+async def test_an_initial_context_over_the_size_limit_is_shown_under_the_editor(scenario: Scenario) -> None:
+    before = instance_ids(scenario.manager)
+    app = make_app(scenario, "blueprints")
+    async with app.run_test(size=SIZE) as pilot:
+        form = await open_start_form(pilot)
+        context = {"employee": "x" * (1024 * 1024)}
+        form.query_one(TextArea).text = json.dumps(context)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is form
+        shown = str(form.query_one("#start-error", Static).render())
+        assert f"initial context: {json_size(context):,} bytes of JSON; the limit is 1,048,576" in shown
     assert instance_ids(scenario.manager) == before
 
 

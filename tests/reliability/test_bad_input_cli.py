@@ -160,3 +160,34 @@ def test_a_fifo_as_database_is_named_by_every_command(args: list[str], cli: Cli)
 def test_a_character_device_as_database_is_named(args: list[str], cli: Cli) -> None:
     cli.db = os.devnull
     one_line_error(cli(*args), (2,), r"/dev/null: is a character device, not a database file")
+
+
+BIG = 2 * 1024 * 1024  # characters of a value: twice the limit of outputs, variables and initial contexts
+
+
+def _refused_size(what: str, size: int) -> str:
+    return rf"{what}: {size:,} bytes of JSON; the limit is 1,048,576"
+
+
+def test_values_over_the_size_limit_are_refused_by_every_command_with_their_size(running, tmp_path: Path) -> None:
+    cli, short_id, execution_id = running
+    before = cli.json("show", short_id)
+    big = json.dumps({"when": "x" * BIG})
+    size = len(big) - 1  # compact: without the space after the colon
+    one_line_error(cli("done", execution_id, "--outputs", big), (2,), _refused_size("outputs", size))
+    one_line_error(cli("set", short_id, "when=" + json.dumps("x" * BIG)), (2,), _refused_size("variables", size))
+    one_line_error(cli("start", "w", "--context", big), (2,), _refused_size("initial context", size))
+    context = tmp_path / "context.json"
+    context.write_text(json.dumps({"when": "x" * BIG}, indent=4))  # measured as compact JSON, not as the file
+    one_line_error(cli("start", "w", "--context-file", str(context)), (2,), _refused_size("initial context", size))
+    stdin = cli.runner.invoke(app, ["start", "w", "--context-file", "-", "--db", cli.db], input=big)
+    one_line_error(stdin, (2,), _refused_size("initial context", size))
+    assert cli.json("show", short_id) == before
+    assert cli.json("list")["total"] == 1
+
+
+def test_a_context_file_past_the_file_limit_names_both_limits(cli: Cli, tmp_path: Path) -> None:
+    context = tmp_path / "context.json"
+    context.write_text(json.dumps({"when": "x" * (17 * 1024 * 1024)}))
+    one_line_error(cli("start", "w", "--context-file", str(context)), (2,),
+                   r"context\.json: larger than the 16 MiB limit; an initial context is at most 1,048,576 bytes")
