@@ -106,6 +106,8 @@ class WfConsoleApp(SurvivesRenderingErrors, App[None]):
 
     def on_mount(self) -> None:
         self.switch_mode(self.start_mode)
+        for warning in self.backend.ops.store_warnings:  # e.g. a database others can read
+            self.notify(warning, title="Database file", severity="warning", timeout=20, markup=False)
         if self.runtime is not None:
             self.runtime.start()
         self.refresh_runtime_status()

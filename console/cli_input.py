@@ -14,12 +14,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from console.output import print_notice
 from console.settings import busy_timeout_ms
 from engine import WorkflowManager
 from engine.errors import json_kind
 from engine.operations import Operations
 from engine.validate import MAX_JSON_BYTES
 from store import open_store
+from store.database import not_a_file
 
 _ID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")
 
@@ -83,8 +85,11 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
 # -- files ----------------------------------------------------------------------------------------
 
 
-def read_text_file(path: str, what: str = "file", limit: int = MAX_JSON_BYTES) -> str:
-    """The UTF-8 text of ``path`` (``-`` reads stdin); :class:`BadInputError` if it cannot be read."""
+def read_text_file(path: str, what: str = "file", limit: int = MAX_JSON_BYTES, too_large: str | None = None) -> str:
+    """The UTF-8 text of ``path`` (``-`` reads stdin); :class:`BadInputError` if it cannot be read.
+
+    A file of more than ``limit`` bytes is refused unread, saying so, and ``too_large`` if given (the limit
+    of what the file holds, when that is another)."""
     try:
         if path == "-":  # the same limit and decoding as a file
             path, data = "stdin", sys.stdin.buffer.read(limit + 1)
@@ -100,7 +105,8 @@ def read_text_file(path: str, what: str = "file", limit: int = MAX_JSON_BYTES) -
     except OSError as error:
         raise BadInputError(f"{path}: cannot read the {what}: {error.strerror}") from None
     if len(data) > limit:
-        raise BadInputError(f"{path}: larger than the {limit // (1024 * 1024)} MiB limit")
+        raise BadInputError(f"{path}: larger than the {limit // (1024 * 1024)} MiB limit"
+                            + (f"; {too_large}" if too_large else ""))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -147,8 +153,9 @@ def require_database(db: str, *, create: bool = False) -> None:
     if "://" in db or db == ":memory:":
         return
     path = Path(db).expanduser()
-    if path.is_dir():
-        raise BadInputError(f"{db}: is a directory, not a database file")
+    kind = not_a_file(path)
+    if kind is not None:  # a FIFO, a socket, /dev/null: SQLite would only say "disk I/O error"
+        raise BadInputError(f"{db}: is {kind}, not a database file")
     if create:
         if not path.exists() and not path.resolve().parent.is_dir():
             raise BadInputError(f"{db}: the directory {path.resolve().parent} does not exist")
@@ -158,6 +165,18 @@ def require_database(db: str, *, create: bool = False) -> None:
                             "or point --db / $WFCONSOLE_DB at an existing one")
     if path.stat().st_size == 0:  # opening it would make it a new, empty database
         raise BadInputError(f"{db}: is an empty file, not a wfconsole database")
+
+
+_WARNED: set[str] = set()
+
+
+def print_store_warnings(store: object) -> None:
+    """Print each of the store's warnings (``SqliteStore.warnings``: a database file other users can read)
+    as one line on stderr, once per process: ``demo`` opens its database twice."""
+    for warning in getattr(store, "warnings", ()):
+        if warning not in _WARNED:
+            _WARNED.add(warning)
+            print_notice(f"warning: {warning}")
 
 
 @contextmanager
@@ -171,6 +190,7 @@ def open_operations(db: str, *, create: bool = False, actor: str | None = None) 
     """
     require_database(db, create=create)
     store = open_store(db, busy_timeout_ms=busy_timeout_ms())
+    print_store_warnings(store)
     try:
         yield Operations(WorkflowManager(store), actor)
     finally:

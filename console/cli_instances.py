@@ -24,6 +24,7 @@ from engine.errors import NoMatchingConditionError
 from engine.model import InstanceStatus
 from engine.operations import Operations
 from engine.ports import InstanceQuery, InstanceView
+from engine.values import MAX_VALUES_BYTES
 
 InstanceArgument = Annotated[
     str, typer.Argument(metavar="INSTANCE", help="Instance id, or a unique prefix of it as `list` shows (3fa85f64).",
@@ -117,7 +118,9 @@ def start_command(
     if context is not None:
         initial = parse_json_object(context, "--context")
     elif context_file is not None:
-        initial = parse_json_object(read_text_file(context_file, "context file"), context_file)
+        text = read_text_file(context_file, "context file",
+                              too_large=f"an initial context is at most {MAX_VALUES_BYTES:,} bytes of JSON")
+        initial = parse_json_object(text, context_file)
     with open_operations(db_path(ctx, db), actor=actor_name(actor)) as ops:
         result = ops.start(workflow, initial)
         report(ops, result.instance_id, as_json, f"Started instance {result.instance_id}", action="start")

@@ -11,11 +11,11 @@ import signal
 import sys
 import threading
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from console.cli_input import require_database
+from console.cli_input import print_store_warnings, require_database
 from console.cli_options import DbOption, db_path
 from engine import WorkflowManager
 from engine.model import Execution
@@ -23,6 +23,9 @@ from engine.runtime import Outcome, WorkerRuntime
 from engine.text import visible
 from engine.workers import WorkerRegistry, load_workers
 from store import open_store
+
+if TYPE_CHECKING:
+    from console.demo import DemoSummary
 
 
 class VisibleFormatter(logging.Formatter):
@@ -64,6 +67,7 @@ def run_workers(db_path: str, modules: list[str], *, poll_interval: float = 1.0,
     configure_logging(verbose)
     registry: WorkerRegistry = load_workers(*modules)
     store = open_store(db_path)
+    print_store_warnings(store)
     manager = WorkflowManager(store)
     runtime = WorkerRuntime(manager, registry, poll_interval=poll_interval, stuck_interval=stuck_interval,
                             lease_seconds=lease_seconds, max_workers=max_workers, on_outcome=print_outcome)
@@ -90,6 +94,19 @@ def run_workers(db_path: str, modules: list[str], *, poll_interval: float = 1.0,
     print(f"stopped: {stats.completed} completed, {stats.retried} retried, {stats.failed} failed, "
           f"{stats.stuck} stuck{extra}", flush=True)
     return 0
+
+
+def _demo_built(summary: DemoSummary) -> str:
+    """What ``demo`` did to the instances, for its one line of output."""
+    if not summary.total_created:
+        return f"{summary.existing} instances already there"
+    built = ", ".join(f"{count} {state}" for state, count in summary.created.most_common())
+    text = f"created {summary.total_created} instances ({built})"
+    if summary.finished:
+        text += f"; finished the {summary.finished} instance an interrupted build had left half-way"
+    if summary.existing:
+        text += f"; {summary.existing} were there already"
+    return text
 
 
 ModulesOption = Annotated[
@@ -136,7 +153,7 @@ def demo_command(
 ) -> None:
     """Build (or refresh) a demo database from sample_data/, then open the console with the sample workers.
 
-    The demo holds the sample blueprints and a few dozen instances in every state an operator meets: running, waiting at a join, waiting for a person, failed with an incident, stuck, failed at a split, completed, cancelled. Running it again adds nothing twice.
+    The demo holds the sample blueprints and a few dozen instances in every state an operator meets: running, waiting at a join, waiting for a person, failed with an incident, stuck, failed at a split, completed, cancelled. Running it again adds nothing twice; after an interrupted build it finishes the demo, each instance made once.
 
     Example:  wfconsole demo            (then press ? in the console for its keys)
     """
@@ -145,14 +162,12 @@ def demo_command(
     path = db_path(ctx, db)
     require_database(path, create=True)
     store = open_store(path)
+    print_store_warnings(store)
     try:
         summary = build_demo(WorkflowManager(store))
     finally:
         store.close()
-    built = ", ".join(f"{count} {state}" for state, count in summary.created.most_common())
-    print(f"demo database {path}: blueprints {', '.join(summary.blueprints)}; "
-          + (f"created {summary.total_created} instances ({built})" if summary.total_created
-             else f"{summary.existing} instances already there"), flush=True)
+    print(f"demo database {path}: blueprints {', '.join(summary.blueprints)}; {_demo_built(summary)}", flush=True)
     if build_only:
         return
     workers_module = str(sample_dir() / "workers.py")

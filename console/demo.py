@@ -4,7 +4,8 @@ The demo loads the sample blueprints and, on a database without instances yet, s
 instances and drives them through the engine's public API — as a worker or an operator would — into
 each state: completed, running, waiting at a join, waiting for a person, failed with an incident, stuck,
 failed at an exclusive split, cancelled. Times are spread over the last hour, so ages and charts look
-lived-in. Running it again on the same database adds nothing twice.
+lived-in. Running it again on the same database adds nothing twice; a build killed half-way and run again
+finishes the demo, each instance made once (see :func:`build_demo`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Any
 
 from engine import WorkflowError, WorkflowManager
 from engine.errors import StoreError
+from engine.model import Execution
+from engine.ports import InstanceQuery, InstanceSummary
 from engine.workers import WorkerRegistry, collect_workers
 
 DEMO_ACTOR = "demo"
@@ -39,6 +42,7 @@ class DemoSummary:
     blueprints: list[str] = field(default_factory=list)
     created: Counter = field(default_factory=Counter)
     existing: int = 0
+    finished: str | None = None  # the state of an instance a build cut short left half-way, now finished
 
     @property
     def total_created(self) -> int:
@@ -46,11 +50,14 @@ class DemoSummary:
 
 
 class _DemoClock:
-    """A clock that starts some hours ago and moves forward a little at every call, never past now."""
+    """A clock that starts some minutes ago (or at ``since``, if later) and moves forward a little at every
+    call, never past now."""
 
-    def __init__(self, rng: random.Random, minutes: float = 40.0) -> None:
+    def __init__(self, rng: random.Random, minutes: float = 40.0, since: datetime | None = None) -> None:
         self.rng = rng
         self.now = datetime.now(UTC) - timedelta(minutes=minutes)
+        if since is not None:
+            self.now = min(datetime.now(UTC), max(self.now, since))
 
     def __call__(self) -> datetime:
         # About 120 calls build the demo: some 40 minutes of history, ending a minute or two ago.
@@ -102,8 +109,14 @@ class _Driver:
     def _actor(self, execution) -> str:
         return "worker@demo" if execution.task_id in self.registry else DEMO_ACTOR
 
-    def first(self, instance_id: str, task_id: str):
-        return next(e for e in self.open_executions(instance_id) if e.task_id == task_id)
+    def open_execution(self, instance_id: str, task_id: str) -> Execution | None:
+        """The ACTIVE execution of ``task_id`` in the instance, or ``None``."""
+        return next((e for e in self.open_executions(instance_id) if e.task_id == task_id), None)
+
+    def has_completed(self, instance_id: str, task_id: str) -> bool:
+        """Whether an execution of ``task_id`` in the instance was completed."""
+        executions = self.manager.get_status(instance_id, history_limit=0).executions
+        return any(e.task_id == task_id and e.status == "COMPLETED" for e in executions)
 
 
 def _order(rng: random.Random, n: int, big: bool = False) -> dict[str, Any]:
@@ -134,8 +147,21 @@ def _verification(rng: random.Random, n: int, country: str = "DE") -> dict[str, 
             "address": f"{rng.randint(1, 200)} Harbour Road"}
 
 
+# A demo instance is known again by a context variable it was started with that no task writes: its business
+# key, derived from its number. An instance found is not started twice.
+_KEY_VARIABLES = {"order_fulfilment": "order_id", "loan_approval": "applicant_id",
+                  "user_onboarding": "user_name", "verification": "customer_id"}
+
+
 def build_demo(manager: WorkflowManager, samples: Path | None = None, seed: int = 7) -> DemoSummary:
-    """Load the sample blueprints and, on a database with few instances, build the demo instances."""
+    """Load the sample blueprints and build the demo instances that are not there yet.
+
+    The demo is a fixed list of instances (:func:`_recipes`), each started with a context made from the seed
+    and its number alone, and taken to its state by steps that can be run again on a half-built instance. A
+    build killed at any point and run again finds the instances already started by their key (an order id,
+    an applicant id, ...), finishes the one it was building and starts the rest: each instance once. A
+    database holding :data:`MIN_INSTANCES` instances or more, none of them the demo's, is left alone.
+    """
     samples = samples or sample_dir()
     if not samples.is_dir():
         raise StoreError(f"{samples}: the sample_data folder is missing; run from a wfconsole checkout")
@@ -144,15 +170,27 @@ def build_demo(manager: WorkflowManager, samples: Path | None = None, seed: int 
     stored = manager.add_workflows([(path.read_text(), str(path)) for path in paths])  # all or none
     summary.blueprints += [f"{path.stem} v{version}" for path, (version, _) in zip(paths, stored, strict=True)]
     summary.existing = sum(manager.store.count_instances().values())
-    if summary.existing >= MIN_INSTANCES:
+    recipes = _recipes(seed)
+    found = _started(manager, recipes) if summary.existing else []
+    if (not found and summary.existing >= MIN_INSTANCES) or len(found) == len(recipes):
         return summary
     module = _load_module(samples / "workers.py")
-    rng = random.Random(seed)
     previous_speed = os.environ.get("WFCONSOLE_DEMO_SPEED")
     os.environ["WFCONSOLE_DEMO_SPEED"] = "0"  # build instantly; the live workers keep their delays
-    demo_manager = WorkflowManager(manager.store, clock=_DemoClock(rng))
+    # The clock goes on from the last change of a build cut short, so that no history goes back in time.
+    since = max((row.updated_at for row in found), default=None)
+    demo_manager = WorkflowManager(manager.store, clock=_DemoClock(random.Random(seed), since=since))
+    driver = _Driver(demo_manager, collect_workers(module), module.MANUAL_OUTPUTS)
     try:
-        _populate(_Driver(demo_manager, collect_workers(module), module.MANUAL_OUTPUTS), rng, summary)
+        if found:  # the one a build cut short may have left half-way: its steps are safe to run again
+            last = found[-1]
+            recipes[len(found) - 1].build(driver, last.id)
+            if demo_manager.get_status(last.id, history_limit=0).updated_at != last.updated_at:
+                summary.finished = recipes[len(found) - 1].state
+        for recipe in recipes[len(found):]:
+            instance_id = demo_manager.start_workflow(recipe.workflow, recipe.context, actor=DEMO_ACTOR)
+            summary.created[recipe.state] += 1
+            recipe.build(driver, instance_id)
     finally:
         if previous_speed is None:
             os.environ.pop("WFCONSOLE_DEMO_SPEED", None)
@@ -161,63 +199,143 @@ def build_demo(manager: WorkflowManager, samples: Path | None = None, seed: int 
     return summary
 
 
-def _populate(d: _Driver, rng: random.Random, summary: DemoSummary) -> None:  # noqa: PLR0915 - a script
-    wm = d.manager
-    n = 0
+def _started(manager: WorkflowManager, recipes: list[_Recipe]) -> list[InstanceSummary]:
+    """The instances of the first recipes that are in the database, in order, up to the first that is not.
 
-    def start(workflow: str, context: dict[str, Any], state: str) -> str:
-        nonlocal n
-        n += 1
-        summary.created[state] += 1
-        return wm.start_workflow(workflow, context, actor=DEMO_ACTOR)
+    The demo starts an instance only once the one before has its state, so the instances found are a
+    prefix of the recipes and only the last of them can be half-built.
+    """
+    found = []
+    for recipe in recipes:
+        row = _find(manager, recipe)
+        if row is None:
+            break
+        found.append(row)
+    return found
 
+
+def _find(manager: WorkflowManager, recipe: _Recipe) -> InstanceSummary | None:
+    variable = _KEY_VARIABLES[recipe.workflow]
+    key = recipe.context[variable]
+    # The text search narrows it down (it matches parts of values too); the key must be equal.
+    for row in manager.list_instances(InstanceQuery(workflow_id=recipe.workflow, text=key, limit=100)):
+        if manager.get_status(row.id, history_limit=0).context.get(variable) == key:
+            return row
+    return None
+
+
+@dataclass(frozen=True)
+class _Recipe:
+    """One demo instance: the state it shows, what it starts with, and the steps that take it there."""
+
+    state: str
+    workflow: str
+    context: dict[str, Any]
+    build: Callable[[_Driver, str], None]  # safe to call again on an instance it left half-way
+
+
+def _recipes(seed: int) -> list[_Recipe]:
+    """Every demo instance, in the order they are built; each context depends only on ``seed`` and its number."""
+    plan: list[tuple[str, str, Callable[[random.Random, int], dict[str, Any]], Callable[[_Driver, str], None]]] = []
     for _ in range(4):  # completed, one of each workflow
-        d.drive(start("order_fulfilment", _order(rng, n), "completed"))
-        d.drive(start("loan_approval", _loan(rng, n, rng.choice([2500, 8000, 25000])), "completed"))
-        d.drive(start("user_onboarding", _user(rng, n), "completed"))
-        d.drive(start("verification", _verification(rng, n), "completed"))
-    for _ in range(3):  # waiting for a person: loan reviews and a bounced welcome e-mail
-        d.drive(start("loan_approval", _loan(rng, n, rng.choice([15000, 40000, 120000])), "waiting for a person"),
-                stop_at=lambda e: e.task_id == "manual_review")
-    d.drive(start("user_onboarding", _user(rng, n, bad_email=True), "waiting for a person"),
-            stop_at=lambda e: e.task_id == "verify_contact")
-    for _ in range(3):  # waiting at a join: identity verified, the address check waits for a person
-        d.drive(start("verification", _verification(rng, n), "waiting at a join"),
-                stop_at=lambda e: e.task_id == "verify_address")
-    # A loan that went through review and is back for rework: the loop in the graph.
-    iid = start("loan_approval", _loan(rng, n, 60000), "rework loop")
+        plan += [("completed", "order_fulfilment", _order, _to_the_end),
+                 ("completed", "loan_approval", lambda r, n: _loan(r, n, r.choice([2500, 8000, 25000])), _to_the_end),
+                 ("completed", "user_onboarding", _user, _to_the_end),
+                 ("completed", "verification", _verification, _to_the_end)]
+    # Waiting for a person: loan reviews and a bounced welcome e-mail.
+    plan += [("waiting for a person", "loan_approval", lambda r, n: _loan(r, n, r.choice([15000, 40000, 120000])),
+              _up_to("manual_review"))] * 3
+    plan += [("waiting for a person", "user_onboarding", lambda r, n: _user(r, n, bad_email=True),
+              _up_to("verify_contact"))]
+    # Waiting at a join: identity verified, the address check waits for a person.
+    plan += [("waiting at a join", "verification", _verification, _up_to("verify_address"))] * 3
+    plan += [("rework loop", "loan_approval", lambda r, n: _loan(r, n, 60000), _rework),
+             ("failed with an incident", "order_fulfilment", lambda r, n: _order(r, n, big=True), _card_declined),
+             ("failed with an incident", "loan_approval", lambda r, n: _loan(r, n, 12000, iban=False), _no_iban),
+             ("stuck", "order_fulfilment", _order, _stuck_shipment),
+             ("failed at a split", "verification", _verification, _split_without_match),
+             ("cancelled", "order_fulfilment", _order, _cancel("customer withdrew the order")),
+             ("cancelled", "loan_approval", lambda r, n: _loan(r, n, 9000), _cancel("duplicate application"))]
+    # Running: the workers take these on as soon as the demo's runtime starts.
+    plan += [("running", workflow, make, _leave_running)
+             for workflow, make in [("order_fulfilment", _order), ("user_onboarding", _user),
+                                    ("verification", _verification)] * 2]
+    return [_Recipe(state, workflow, make(random.Random(f"{seed}:{n}"), n), build)
+            for n, (state, workflow, make, build) in enumerate(plan)]
+
+
+# Each step below takes an instance to its state from wherever a build cut short left it: it acts only on
+# what is still open, so running it again changes nothing.
+
+
+def _to_the_end(d: _Driver, iid: str) -> None:
+    d.drive(iid)
+
+
+def _up_to(task_id: str) -> Callable[[_Driver, str], None]:
+    def build(d: _Driver, iid: str) -> None:
+        d.drive(iid, stop_at=lambda e: e.task_id == task_id)
+    return build
+
+
+def _leave_running(d: _Driver, iid: str) -> None:
+    pass  # left to the workers
+
+
+def _rework(d: _Driver, iid: str) -> None:
+    """A loan that went through review and is back for rework: the loop in the graph."""
     d.drive(iid, stop_at=lambda e: e.task_id == "manual_review")
-    wm.task_done(d.first(iid, "manual_review").id, {"decision": "rework", "notes": "payslips missing",
-                                                    "reviewer": "m.keller"}, actor="m.keller")
+    review = d.open_execution(iid, "manual_review")
+    if review is not None and not d.has_completed(iid, "manual_review"):
+        d.manager.task_done(review.id, {"decision": "rework", "notes": "payslips missing", "reviewer": "m.keller"},
+                            actor="m.keller")
     d.drive(iid, stop_at=lambda e: e.task_id == "manual_review")
-    # Failed with an incident: a card declined after every attempt; a loan with no IBAN on file.
-    iid = start("order_fulfilment", _order(rng, n, big=True), "failed with an incident")
+
+
+def _card_declined(d: _Driver, iid: str) -> None:
+    """Failed with an incident: a card declined after every attempt."""
     d.drive(iid, stop_at=lambda e: e.task_id == "charge_payment")
-    wm.fail_attempt(d.first(iid, "charge_payment").id, "PermissionError: card declined: limit exceeded", None,
-                    actor="worker@demo", error_type="PermissionError")
-    iid = start("loan_approval", _loan(rng, n, 12000, iban=False), "failed with an incident")
+    charge = d.open_execution(iid, "charge_payment")
+    if charge is not None:
+        d.manager.fail_attempt(charge.id, "PermissionError: card declined: limit exceeded", None,
+                               actor="worker@demo", error_type="PermissionError")
+
+
+def _no_iban(d: _Driver, iid: str) -> None:
+    """Failed with an incident: a loan approved by the reviewer (see MANUAL_OUTPUTS) with no IBAN on file."""
     d.drive(iid, stop_at=lambda e: e.task_id == "disburse_funds")
-    if d.open_executions(iid):  # the reviewer approved it (see MANUAL_OUTPUTS)
-        wm.fail_attempt(d.first(iid, "disburse_funds").id,
-                        "ValueError: no IBAN on file for the applicant: set the variable 'iban' and retry", None,
-                        actor="worker@demo", error_type="ValueError")
-    # Stuck: a worker host died holding a shipment; nobody else runs ship_order for that queue.
-    iid = start("order_fulfilment", _order(rng, n), "stuck")
+    disburse = d.open_execution(iid, "disburse_funds")
+    if disburse is not None:
+        d.manager.fail_attempt(disburse.id, "ValueError: no IBAN on file for the applicant: set the variable "
+                               "'iban' and retry", None, actor="worker@demo", error_type="ValueError")
+
+
+def _stuck_shipment(d: _Driver, iid: str) -> None:
+    """Stuck: a worker host died holding a shipment; nobody else runs ship_order for that queue."""
     d.drive(iid, stop_at=lambda e: e.task_id == "ship_order")
-    wm.mark_stuck(d.first(iid, "ship_order").id, "the lease of worker host wh-03:4711 lapsed and no running "
-                  "runtime took the execution over", actor="stuck-check")
-    # Failed at an exclusive split: init was completed by hand without the 'ok' flag.
-    iid = start("verification", _verification(rng, n), "failed at a split")
+    ship = d.open_execution(iid, "ship_order")
+    if ship is not None:
+        d.manager.mark_stuck(ship.id, "the lease of worker host wh-03:4711 lapsed and no running runtime took "
+                             "the execution over", actor="stuck-check")
+
+
+def _split_without_match(d: _Driver, iid: str) -> None:
+    """Failed at an exclusive split: init was completed by hand without the 'ok' flag."""
+    init = d.open_execution(iid, "init_verification")
+    if init is None:
+        return
     try:
-        wm.task_done(d.first(iid, "init_verification").id, {"records_found": 2}, actor="j.doe")
+        d.manager.task_done(init.id, {"records_found": 2}, actor="j.doe")
     except WorkflowError:
         pass  # the instance is FAILED at the split: that is the point
-    for reason in ("customer withdrew the order", "duplicate application"):  # cancelled
-        iid = start("order_fulfilment" if "order" in reason else "loan_approval",
-                    _order(rng, n) if "order" in reason else _loan(rng, n, 9000), "cancelled")
-        d.drive(iid, steps=1)
-        wm.cancel(iid, reason, actor="m.keller")
-    for index in range(6):  # running: the workers take these on as soon as the demo's runtime starts
-        workflow, make = [("order_fulfilment", _order), ("user_onboarding", _user),
-                          ("verification", _verification)][index % 3]
-        start(workflow, make(rng, n), "running")
+
+
+def _cancel(reason: str) -> Callable[[_Driver, str], None]:
+    def build(d: _Driver, iid: str) -> None:
+        view = d.manager.get_status(iid, history_limit=0)
+        if view.status != "ACTIVE":
+            return
+        if not any(e.status == "COMPLETED" for e in view.executions):
+            d.drive(iid, steps=1)
+        d.manager.cancel(iid, reason, actor="m.keller")
+    return build

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import getpass
 import logging
-import math
 import re
 import threading
 import uuid
@@ -27,7 +26,6 @@ from engine.errors import (
     UnknownExecutionError,
     UnknownInstanceError,
     UnknownWorkflowError,
-    json_kind,
 )
 from engine.graph import CompiledBlueprint
 from engine.model import (
@@ -50,6 +48,7 @@ from engine.outcomes import (
 from engine.ports import InstanceQuery, InstanceSummary, InstanceView, Store
 from engine.text import unsafe_character
 from engine.validate import BlueprintSource, compile_blueprint
+from engine.values import check_json_object
 
 log = logging.getLogger("wfconsole.engine")
 
@@ -106,74 +105,6 @@ def check_actor(actor: str) -> None:
     if found is not None:
         kind, char, position = found
         raise InvalidValueError(f"actor {actor!r} holds {kind}s ({char!r} at position {position})")
-
-
-def check_json_object(values: Any, what: str) -> dict[str, Any]:
-    """Return ``values`` if it is a dict that JSON can hold exactly; else raise :class:`InvalidValueError`.
-
-    NaN and infinities, bytes, sets, datetimes and other objects are refused rather than silently
-    converted: a value read back must equal the value written.
-    """
-    if values is None:
-        return {}
-    if not isinstance(values, dict):
-        raise InvalidValueError(f"{what} must be a JSON object, got {json_kind(values)}")
-    for key, value in values.items():
-        # The usual case first, without a call: an ASCII key and an ASCII string, a bool or None as the value.
-        if type(key) is str and key.isascii():
-            kind = type(value)
-            if (kind is str and value.isascii()) or kind is bool or value is None:
-                continue
-        elif not isinstance(key, str):
-            raise InvalidValueError(f"{what}: key {key!r} is not a string")
-        elif not _is_text(key):
-            raise InvalidValueError(f"{what}: key {key!r} is not valid Unicode (a lone surrogate)")
-        problem = _json_problem(value)
-        if problem:
-            raise InvalidValueError(f"{what}[{key!r}]: {problem}")
-    return values
-
-
-def _json_problem(value: Any, depth: int = 0) -> str | None:
-    if depth > 100:
-        return "nested more than 100 levels deep"
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int):  # longer ones cannot even be turned into text (sys.get_int_max_str_digits)
-        return None if value.bit_length() <= 14_000 else "an integer too large for JSON (over 4,000 digits)"
-    if isinstance(value, str):
-        return None if _is_text(value) else "a string that is not valid Unicode (a lone surrogate)"
-    if isinstance(value, float):
-        return None if math.isfinite(value) else f"{value} is not a JSON number"
-    if isinstance(value, (list, tuple)):
-        for item in value:
-            problem = _json_problem(item, depth + 1)
-            if problem:
-                return problem
-        return None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                return f"key {key!r} is not a string"
-            if not _is_text(key):
-                return f"key {key!r} is not valid Unicode (a lone surrogate)"
-            problem = _json_problem(item, depth + 1)
-            if problem:
-                return problem
-        return None
-    hint = " (convert it to an ISO 8601 string)" if isinstance(value, datetime) else ""
-    return f"a {type(value).__name__} is not a JSON value{hint}"
-
-
-def _is_text(value: str) -> bool:
-    """Whether ``value`` can be written as UTF-8 (no lone surrogates)."""
-    if value.isascii():
-        return True
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class WorkflowManager:

@@ -74,6 +74,11 @@ class Operations:
         """Where the data lives, for people: a file path or a URL without its password."""
         return str(getattr(self._store, "source", ""))
 
+    @property
+    def store_warnings(self) -> list[str]:
+        """What an operator should know about the database, one line each (see :class:`engine.ports.Store`)."""
+        return list(getattr(self._store, "warnings", ()))
+
     def close(self) -> None:
         """Release the database."""
         self._store.close()

@@ -151,7 +151,15 @@ class Reports(Protocol):
 
 
 class Store(Reports, Protocol):
-    """Durable storage of blueprints and instances, and the reports on them."""
+    """Durable storage of blueprints and instances, and the reports on them.
+
+    ``source`` says where the data lives, for people (a path, or a URL without its password); ``warnings``
+    lists, one line each, what an operator should know about the database it opened (e.g. a file other
+    users can read). Front ends show them; they never stop the store from working.
+    """
+
+    source: str
+    warnings: list[str]
 
     def save_blueprint(self, blueprint: Blueprint, warnings: list[Problem]) -> bool:
         """Store a blueprint; ``False`` when the identical one was already stored.

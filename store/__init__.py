@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import os
 
-from store.database import Durability, StoreSettings, create_sqlite_engine, database_url, prepare_schema
+from store.database import (
+    Durability,
+    StoreSettings,
+    create_sqlite_engine,
+    database_url,
+    file_warnings,
+    prepare_schema,
+)
 from store.sqlite import SqliteStore
 
 
@@ -15,12 +22,16 @@ def open_store(path_or_url: str | os.PathLike, *, durability: Durability | str =
     ``durability`` is ``"FULL"`` (default: a commit that returned survives a power failure) or
     ``"NORMAL"`` (faster). Raises ``engine.StoreError`` with a message naming the file when the database
     cannot be used: corrupt, read-only, locked, not a wfconsole database, or of a newer schema.
+
+    The store's ``warnings`` lists, one line each, what is wrong with a database it did open (today: a file
+    other users can read, see :func:`store.database.file_warnings`); the front ends show them, once.
     """
     settings = StoreSettings(durability=Durability(str(durability).upper()), busy_timeout_ms=busy_timeout_ms)
     url = database_url(path_or_url)
+    warnings = file_warnings(path_or_url)  # before SQLite creates the -wal and -shm files with its mode
     engine = create_sqlite_engine(url, settings)
     prepare_schema(engine, str(path_or_url))
-    return SqliteStore(engine, str(path_or_url), busy_timeout_ms)
+    return SqliteStore(engine, str(path_or_url), busy_timeout_ms, warnings=warnings)
 
 
 __all__ = ["Durability", "SqliteStore", "open_store"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -43,8 +44,26 @@ class StoreSettings:
     busy_timeout_ms: int = 30_000
 
 
+_NOT_FILES = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (a named pipe)"), (stat.S_ISSOCK, "a socket"),
+              (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def not_a_file(path: Path) -> str | None:
+    """What ``path`` is when it exists and is not a regular file (``"a FIFO (a named pipe)"``, ``"a directory"``,
+    ...), else ``None``. SQLite would report such a path only as "disk I/O error" or "unable to open"."""
+    try:
+        mode = path.stat().st_mode  # stat, not open: opening a FIFO would wait for a writer
+    except OSError:
+        return None
+    return next((kind for test, kind in _NOT_FILES if test(mode)), None if stat.S_ISREG(mode) else "not a file")
+
+
 def database_url(path_or_url: str | os.PathLike) -> str:
-    """An SQLAlchemy URL for a path (created with mode 0600 if missing) or a URL given as-is."""
+    """An SQLAlchemy URL for a path (created with mode 0600 if missing) or a URL given as-is.
+
+    Raises ``StoreError`` for a path in a missing directory or one that is not a regular file (a FIFO, a
+    socket, a device such as ``/dev/null``, a directory).
+    """
     text = str(path_or_url)
     if "://" in text:
         return text
@@ -53,12 +72,39 @@ def database_url(path_or_url: str | os.PathLike) -> str:
     path = Path(text).expanduser().resolve()
     if not path.parent.is_dir():
         raise StoreError(f"{path}: the directory {path.parent} does not exist")
+    kind = not_a_file(path)
+    if kind is not None:
+        raise StoreError(f"{path}: is {kind}, not a database file")
     if not path.exists():
         try:
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         except OSError as error:
             raise StoreError(f"{path}: cannot create the database file: {error.strerror}") from None
     return f"sqlite:///{path}"
+
+
+def file_warnings(path_or_url: str | os.PathLike) -> list[str]:
+    """What a person should know about the database file before using it: one line if its mode lets users
+    other than its owner at it (a group or other permission bit, as in 0644). The file is left as it is.
+
+    SQLite creates the ``-wal`` and ``-shm`` files with the database file's mode, so the same users can read
+    the latest changes too. A file wfconsole creates is 0600 (:func:`database_url`). Nothing for a URL or
+    ``:memory:``, nor for a file that is not there.
+    """
+    text = str(path_or_url)
+    if "://" in text or text == ":memory:":
+        return []
+    path = Path(text).expanduser().resolve()
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return []
+    if not mode & 0o077:
+        return []
+    can = " and ".join(verb for verb, bits in (("read", 0o044), ("write", 0o022)) if mode & bits) or "open"
+    files = " ".join(str(p) for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists())
+    return [f"{path} has mode {mode:04o}: users other than its owner can {can} it, and SQLite gives its -wal and "
+            f"-shm files the same mode; to keep them private: chmod 600 {files}"]
 
 
 def create_sqlite_engine(url: str, settings: StoreSettings) -> Engine:

@@ -517,10 +517,11 @@ class _Transaction:
 class SqliteStore(SqliteReports):
     """Blueprints and instances in one SQLite file, safe for many threads and processes."""
 
-    def __init__(self, engine: Engine, source: str, busy_timeout_ms: int) -> None:
+    def __init__(self, engine: Engine, source: str, busy_timeout_ms: int, *, warnings: list[str] | None = None) -> None:
         self.engine = engine
         self.source = source
         self.busy_timeout_ms = busy_timeout_ms
+        self.warnings: list[str] = list(warnings or [])  # about the file, found when it was opened; for people
         self._version_connection: Any = None  # kept apart: data_version only moves for *other* connections
         self._version_lock = threading.Lock()
         # The last pooled connection used, between transactions, with its driver connection.

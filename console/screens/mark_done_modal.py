@@ -14,8 +14,9 @@ from textual.widgets import Button, Input, Label, Static, TextArea
 
 from console.formatting import compact_json, shown
 from console.values import ValueParseError, parse_object, parse_value
-from engine import Execution
+from engine import Execution, WorkflowError
 from engine.text import visible
+from engine.values import check_json_object
 
 
 class MarkDoneModal(ModalScreen[dict[str, Any] | None]):
@@ -124,6 +125,12 @@ class MarkDoneModal(ModalScreen[dict[str, Any] | None]):
                 outputs[local] = parse_value(text)
             except ValueParseError as error:
                 error_line.update(shown(error))
+                ok = False
+        if ok:
+            try:  # what the engine would refuse (too large, ...) is shown here, with the form still open
+                check_json_object(outputs, "outputs")
+            except WorkflowError as error:
+                raw_error.update(shown(f"{error}; nothing was sent"))
                 ok = False
         return outputs if ok else None
 

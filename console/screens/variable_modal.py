@@ -13,7 +13,9 @@ from textual.widgets import Button, Input, Label, Static
 
 from console.formatting import compact_json, shown
 from console.values import ValueParseError, parse_value
+from engine import WorkflowError
 from engine.text import visible
+from engine.values import check_json_object
 
 
 class VariableModal(ModalScreen[tuple[str, Any] | None]):
@@ -69,7 +71,8 @@ class VariableModal(ModalScreen[tuple[str, Any] | None]):
         key_error.update("" if key else "a key is required")
         try:
             value = parse_value(self.query_one("#value", Input).value)
-        except ValueParseError as error:
+            check_json_object({key: value}, "variables")  # what the engine would refuse, e.g. too large
+        except (ValueParseError, WorkflowError) as error:
             value_error.update(shown(error))
             return
         value_error.update("")

@@ -1,5 +1,5 @@
-"""Smoke tests of the benchmarks: ``bench/engine.py`` and ``bench/console.py --quick --json`` run and report
-every field.
+"""Smoke tests of the benchmarks: ``bench/engine.py``, ``bench/console.py`` and ``bench/values.py`` run
+with ``--quick --json`` and report every field.
 
 The numbers are not judged here (CI machines vary); BENCHMARKS.md records them.
 """
@@ -108,3 +108,15 @@ def test_text_benchmark_quick_run_reports_every_field() -> None:
     assert set(result["output"]) == {"show", "show --json"}
     for row in result["output"].values():
         assert row["escaped_ms"] > 0 and row["unescaped_ms"] > 0 and row["ratio"] > 0
+
+
+def test_values_benchmark_quick_run_reports_every_case_and_the_previous_check() -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "values.py"), "--quick", "--json", "--against", "HEAD"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["against"] == "HEAD" and len(result["results"]) >= 5
+    for row in result["results"].values():
+        assert {"check_us", "encode_us", "previous_us", "check/encode", "check/previous", "json_bytes"} <= row.keys()
+        assert row["check_us"] > 0 and row["json_bytes"] > 0
+    assert result["task_done"]["with_check_us"] > 0 and result["task_done"]["pass_through_us"] > 0

@@ -26,6 +26,7 @@ from console.widgets.executions_table import ExecutionsTable
 from console.widgets.instances_table import InstancesTable
 from console.widgets.token_graph import TokenGraph
 from engine import WorkflowManager
+from engine.values import json_size
 from store import open_store
 
 
@@ -427,3 +428,50 @@ async def test_the_palette_lists_keys_and_quit_once(scenario: Scenario) -> None:
         await settle(pilot)
         titles = [command.title for command in app.get_system_commands(app.screen)]
         assert "Keys" not in titles and "Quit" not in titles and "Theme" in titles  # the console's own remain
+
+
+TOO_LARGE = "x" * (1024 * 1024)  # with its key and quotes past the limit of outputs and variables (1 MiB of JSON)
+
+
+@run_async
+async def test_outputs_over_the_size_limit_are_refused_in_the_form_with_their_size(scenario: Scenario) -> None:
+    instance_id = scenario.ids["at_approval"]
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_detail(pilot, instance_id)
+        await select_execution(pilot, "approve")
+        await pilot.press("d")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, MarkDoneModal)
+        assert list(form.output_mapping)[1] == "comment"
+        form.query_one("#field-1", Input).value = TOO_LARGE
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is form  # still open, nothing sent
+        shown = str(form.query_one("#raw-error", Static).render())
+        size = json_size({"comment": TOO_LARGE})  # the second field: the task's output "comment"
+        assert f"outputs: {size:,} bytes of JSON; the limit is 1,048,576" in shown
+    [approval] = executions_of(scenario.manager, instance_id, "approve")
+    assert approval.status == "ACTIVE"
+
+
+@run_async
+async def test_a_variable_over_the_size_limit_is_refused_in_the_form_with_its_size(scenario: Scenario) -> None:
+    instance_id = scenario.ids["claim_failed"]
+    before = scenario.manager.get_status(instance_id)
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_detail(pilot, instance_id)
+        await pilot.press("e")
+        await settle(pilot)
+        form = app.screen
+        form.query_one("#key", Input).value = "decision"
+        form.query_one("#value", Input).value = TOO_LARGE
+        form.query_one("#value", Input).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is form
+        shown = str(form.query_one("#value-error", Static).render())
+        assert f"variables: {json_size({'decision': TOO_LARGE}):,} bytes of JSON; the limit is 1,048,576" in shown
+    assert scenario.manager.get_status(instance_id).context == before.context

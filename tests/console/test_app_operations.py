@@ -41,6 +41,7 @@ from console.widgets.runtime_bar import RuntimeBar
 from engine import WorkflowManager
 from engine.reports import ExecutionCounts
 from engine.validate import validate
+from engine.values import json_size
 from engine.workers import WorkerRegistry
 from store import open_store
 
@@ -374,6 +375,22 @@ async def test_bad_json_is_shown_under_the_editor_and_nothing_is_started(scenari
     assert instance_ids(scenario.manager) == before
 
 
+@run_async
+async def test_an_initial_context_over_the_size_limit_is_shown_under_the_editor(scenario: Scenario) -> None:
+    before = instance_ids(scenario.manager)
+    app = make_app(scenario, "blueprints")
+    async with app.run_test(size=SIZE) as pilot:
+        form = await open_start_form(pilot)
+        context = {"employee": "x" * (1024 * 1024)}
+        form.query_one(TextArea).text = json.dumps(context)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is form
+        shown = str(form.query_one("#start-error", Static).render())
+        assert f"initial context: {json_size(context):,} bytes of JSON; the limit is 1,048,576" in shown
+    assert instance_ids(scenario.manager) == before
+
+
 REFUSED = {
     "workflow_id": "broken", "version": 1,
     "nodes": [{"id": "start", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "START"},
@@ -638,3 +655,23 @@ async def test_no_incidents_shows_a_message_and_no_empty_table(new_database: Wor
         await settle(pilot)
         assert not app.screen.query_one(IncidentsTable).display
         assert "No incidents" in str(app.screen.query_one("#empty", Static).render())
+
+
+@run_async
+async def test_a_database_file_other_users_can_read_is_one_warning_notification(tmp_path: Path) -> None:
+    db = tmp_path / "shared.db"
+    open_store(db).close()
+    os.chmod(db, 0o644)
+    app = RecordingApp(db_path=str(db), clock=ConsoleClock.fixed(NOW), poll_seconds=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        warnings = [note for note in app.titled_notes if note[1] == "Database file"]
+    assert len(warnings) == 1
+    severity, _, message = warnings[0]
+    assert severity == "warning" and f"{db} has mode 0644" in message and f"chmod 600 {db}" in message
+    assert os.stat(db).st_mode & 0o777 == 0o644
+    os.chmod(db, 0o600)
+    private = RecordingApp(db_path=str(db), clock=ConsoleClock.fixed(NOW), poll_seconds=0)
+    async with private.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+    assert not [note for note in private.titled_notes if note[1] == "Database file"]

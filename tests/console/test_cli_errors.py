@@ -16,6 +16,7 @@ import pytest
 from cli_support import SAMPLE_FILES, Cli, assert_one_line_error
 from typer.testing import CliRunner
 
+import console.cli_input
 import console.cli_instances
 from engine.errors import InvalidStateError
 
@@ -105,6 +106,30 @@ def test_database_path_that_is_a_directory_or_in_a_missing_directory(cli: Cli, t
     empty.touch()
     assert_one_line_error(cli("list", "--db", str(empty), db=False), 2, "is an empty file")
     assert empty.stat().st_size == 0
+
+
+def test_a_database_file_other_users_can_read_is_one_warning_line_and_kept_as_it_is(loaded: Cli) -> None:
+    os.chmod(loaded.db, 0o640)
+    for args in (["list"], ["load", SAMPLE_FILES[0]], ["demo", "--build-only"]):
+        result = loaded(*args)
+        assert result.exit_code == 0, result.output
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"wfconsole: warning: {Path(loaded.db).resolve()} has mode "
+                                                       "0640: users other than its owner can read it"), result.stderr
+        assert f"chmod 600 {Path(loaded.db).resolve()}" in lines[0]
+        console.cli_input._WARNED.clear()  # one line per process; these runs share one
+    assert os.stat(loaded.db).st_mode & 0o777 == 0o640
+    os.chmod(loaded.db, 0o600)
+    assert loaded("list").stderr == ""
+
+
+def test_a_warning_is_printed_once_per_process(capsys: pytest.CaptureFixture[str]) -> None:
+    class Opened:
+        warnings = ["x.db has mode 0644: ..."]
+
+    console.cli_input.print_store_warnings(Opened())
+    console.cli_input.print_store_warnings(Opened())  # demo opens its database twice
+    assert capsys.readouterr().err == "wfconsole: warning: x.db has mode 0644: ...\n"
 
 
 # -- bad usage ------------------------------------------------------------------------------------
@@ -213,3 +238,14 @@ def test_json_output_stays_valid_utf8_with_text_that_is_not_unicode(capsys: pyte
     out = capsys.readouterr().out
     out.encode("utf-8")  # would raise on a lone surrogate
     assert json.loads(out) == {"file": "caf\udce9.json", "name": "café"}
+
+
+def test_the_console_on_a_fifo_says_what_it_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import console.app
+
+    fifo = tmp_path / "wf.db"
+    os.mkfifo(fifo)
+    monkeypatch.setattr(console.app, "require_terminal", lambda: None)  # the check before the database's
+    with pytest.raises(SystemExit) as exited:
+        console.app.run(str(fifo))
+    assert str(exited.value) == f"wfconsole: {fifo}: is a FIFO (a named pipe), not a database file"

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import blueprints as bps
@@ -41,6 +43,46 @@ def test_demo_builds_every_state_once_and_is_safe_to_run_twice(tmp_path: Path) -
     assert len(store.list_executions(["FAILED"])) == 2 and len(store.list_executions(["STUCK"])) == 1
     listing = json.loads(run("list", "--db", db, "--json", "--limit", "100").stdout)
     assert len(listing["instances"]) == 36
+
+
+def test_demo_killed_half_way_and_run_again_finishes_the_demo_with_no_order_twice(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    process = subprocess.Popen([*WFCONSOLE, "demo", "--db", str(db), "--build-only"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            if _instances(db) >= 10:
+                break
+            time.sleep(0.005)  # waiting on another process, not on our own clock
+    finally:
+        process.kill()
+        process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert 10 <= _instances(db) < 36
+    again = run("demo", "--db", str(db), "--build-only")
+    assert again.returncode == 0, again.stderr
+    assert "were there already" in again.stdout
+    listing = json.loads(run("list", "--db", str(db), "--json", "--limit", "100").stdout)["instances"]
+    assert len(listing) == 36
+    store = open_store(db)
+    try:
+        manager = WorkflowManager(store)
+        orders = [manager.get_status(row["id"]).context["order_id"] for row in listing
+                  if row["workflow_id"] == "order_fulfilment"]
+        assert len(orders) == len(set(orders)) == 9
+        assert len(store.list_executions(["FAILED"])) == 2 and len(store.list_executions(["STUCK"])) == 1
+    finally:
+        store.close()
+
+
+def _instances(db: Path) -> int:
+    """How many instances ``db`` holds: a plain read, which never waits for the demo's write lock."""
+    try:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as raw:
+            return raw.execute("SELECT count(*) FROM instances").fetchone()[0]
+    except sqlite3.OperationalError:  # not created yet
+        return 0
 
 
 def test_workers_run_until_sigterm_then_stop_gracefully(tmp_path: Path) -> None:

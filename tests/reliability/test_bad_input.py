@@ -10,7 +10,8 @@ integers too long to write as text and nesting deeper than 100 levels are **refu
 ``InvalidValueError`` naming the key (``outputs['when']: a datetime is not a JSON value (convert it to an
 ISO 8601 string)``), in outputs, variables and initial contexts alike. They are never converted silently
 (a NaN turned into null, a datetime into some string format): a value read back equals the value written.
-Tuples are the one exception: they are JSON arrays and are read back as lists.
+Tuples are the one exception: they are JSON arrays and are read back as lists. An object of more than
+``engine.values.MAX_VALUES_BYTES`` (1 MiB) of JSON is refused with its size and the limit.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from engine import (
     UnknownWorkflowError,
     WorkflowManager,
 )
+from engine.values import MAX_VALUES_BYTES
 from store import open_store
 
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
@@ -205,6 +207,25 @@ def test_values_json_cannot_hold_are_refused_naming_the_key(value, message: str,
         with pytest.raises(InvalidValueError, match=rf"^{what}\['when'\]: {message}"):
             call()
     assert manager.get_status(instance_id) == before and _rows(db) == rows
+
+
+def test_values_over_the_size_limit_are_refused_with_their_size_by_every_call(manager, db: Path) -> None:
+    manager.add_workflow(ONE_TASK)
+    executions: list[str] = []
+    manager.register_task_handler(lambda payload: executions.append(payload.execution_id))
+    instance_id = manager.start_workflow("w", {"n": 1})
+    before, rows = manager.get_status(instance_id), _rows(db)
+    big = {"when": "x" * (50 * 1024 * 1024)}  # 50 MiB: what the API took before, and show --json needed 1.4 GB for
+    size = f"{50 * 1024 * 1024 + len(json.dumps({'when': ''}, separators=(',', ':'))):,}"
+    for what, call in (("outputs", lambda: manager.task_done(executions[0], big)),
+                       ("variables", lambda: manager.set_variables(instance_id, big)),
+                       ("initial context", lambda: manager.start_workflow("w", big))):
+        with pytest.raises(InvalidValueError, match=rf"^{what}: {size} bytes of JSON; the limit is 1,048,576"):
+            call()
+    assert manager.get_status(instance_id) == before and _rows(db) == rows
+    just = {"when": "x" * (MAX_VALUES_BYTES - len('{"when":""}'))}  # the limit itself is allowed
+    manager.task_done(executions[0], just)
+    assert manager.get_status(instance_id).context["when"] == just["when"]
 
 
 def test_tuples_are_json_arrays_and_read_back_as_lists(manager) -> None:
@@ -400,7 +421,7 @@ def test_paths_that_are_not_a_wfconsole_database(case: str, tmp_path: Path) -> N
         raw.close()
         message = r"shop\.db: not a wfconsole database \(it has tables customers\)"
     elif case == "directory":
-        path, message = tmp_path, r"cannot open the database file"
+        path, message = tmp_path, r": is a directory, not a database file"
     else:
         path, message = tmp_path / "nowhere" / "wf.db", r"the directory .*nowhere does not exist"
     with pytest.raises(StoreError, match=message):

@@ -9,8 +9,10 @@ The console's own checks of unusable databases are in ``tests/console/test_cli_e
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
@@ -133,3 +135,59 @@ def test_unusable_databases_through_list(damage: str, running) -> None:
         raw.close()
         pattern = r"newer wfconsole \(schema version 42"
     one_line_error(cli("list"), (1,), re.escape(db.name), pattern)
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
+SAMPLE = str(SAMPLES / "verification.json")
+EXECUTION = "3fa85f64:t"
+EVERY_DATABASE_COMMAND = [
+    ["load", SAMPLE], ["start", "w"], ["list"], ["show", "3fa85f64"],
+    ["overview"], ["incidents"], ["history"], ["blueprints"], ["done", EXECUTION], ["fail", EXECUTION, "--reason", "r"],
+    ["retry", EXECUTION], ["retry-failed"], ["retry-instance", "3fa85f64"], ["cancel", "3fa85f64", "--reason", "r"],
+    ["set", "3fa85f64", "a=1"], ["graph", "3fa85f64"], ["workers", "--module", str(SAMPLES / "workers.py")],
+    ["demo", "--build-only"],
+]
+
+
+@pytest.mark.parametrize("args", EVERY_DATABASE_COMMAND, ids=lambda args: args[0])
+def test_a_fifo_as_database_is_named_by_every_command(args: list[str], cli: Cli) -> None:
+    os.mkfifo(cli.db)
+    one_line_error(cli(*args), (2,), re.escape(cli.db) + r": is a FIFO \(a named pipe\), not a database file")
+    assert stat.S_ISFIFO(os.stat(cli.db).st_mode)
+
+
+@pytest.mark.parametrize("args", [["list"], ["load", SAMPLE]], ids=["list", "load"])
+def test_a_character_device_as_database_is_named(args: list[str], cli: Cli) -> None:
+    cli.db = os.devnull
+    one_line_error(cli(*args), (2,), r"/dev/null: is a character device, not a database file")
+
+
+BIG = 2 * 1024 * 1024  # characters of a value: twice the limit of outputs, variables and initial contexts
+
+
+def _refused_size(what: str, size: int) -> str:
+    return rf"{what}: {size:,} bytes of JSON; the limit is 1,048,576"
+
+
+def test_values_over_the_size_limit_are_refused_by_every_command_with_their_size(running, tmp_path: Path) -> None:
+    cli, short_id, execution_id = running
+    before = cli.json("show", short_id)
+    big = json.dumps({"when": "x" * BIG})
+    size = len(big) - 1  # compact: without the space after the colon
+    one_line_error(cli("done", execution_id, "--outputs", big), (2,), _refused_size("outputs", size))
+    one_line_error(cli("set", short_id, "when=" + json.dumps("x" * BIG)), (2,), _refused_size("variables", size))
+    one_line_error(cli("start", "w", "--context", big), (2,), _refused_size("initial context", size))
+    context = tmp_path / "context.json"
+    context.write_text(json.dumps({"when": "x" * BIG}, indent=4))  # measured as compact JSON, not as the file
+    one_line_error(cli("start", "w", "--context-file", str(context)), (2,), _refused_size("initial context", size))
+    stdin = cli.runner.invoke(app, ["start", "w", "--context-file", "-", "--db", cli.db], input=big)
+    one_line_error(stdin, (2,), _refused_size("initial context", size))
+    assert cli.json("show", short_id) == before
+    assert cli.json("list")["total"] == 1
+
+
+def test_a_context_file_past_the_file_limit_names_both_limits(cli: Cli, tmp_path: Path) -> None:
+    context = tmp_path / "context.json"
+    context.write_text(json.dumps({"when": "x" * (17 * 1024 * 1024)}))
+    one_line_error(cli("start", "w", "--context-file", str(context)), (2,),
+                   r"context\.json: larger than the 16 MiB limit; an initial context is at most 1,048,576 bytes")

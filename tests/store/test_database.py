@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import socket
 import sqlite3
 import stat
 from pathlib import Path
@@ -94,3 +97,57 @@ def test_instance_listing_says_which_instances_carry_an_incident(tmp_path: Path)
     listed = {s.id: s for s in manager.list_instances(InstanceQuery())}
     assert listed[broken].has_incident and listed[broken].token_statuses == ["FAILED"]
     assert not listed[healthy].has_incident and listed[healthy].token_statuses == ["ACTIVE"]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket", "device", "directory"])
+def test_a_path_that_is_not_a_regular_file_is_refused_naming_what_it_is(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "wf.db"
+    if kind == "fifo":
+        os.mkfifo(path)
+        expected = "is a FIFO"
+    elif kind == "socket":
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(str(path))
+        listener.close()
+        expected = "is a socket"
+    elif kind == "device":
+        path = Path(os.devnull)
+        expected = "is a character device"
+    else:
+        path.mkdir()
+        expected = "is a directory"
+    before = path.stat()
+    with pytest.raises(StoreError, match=f"{re.escape(str(path))}: {expected}.*, not a database file"):
+        open_store(path)
+    assert path.stat().st_mode == before.st_mode  # left as it was: not replaced, not opened for writing
+    assert not Path(f"{path}-wal").exists()
+
+
+def test_a_database_file_other_users_can_read_is_kept_as_it_is_with_one_warning(tmp_path: Path) -> None:
+    db = tmp_path / "wf.db"
+    db.touch()
+    os.chmod(db, 0o644)
+    store = open_store(db)
+    try:
+        with store.write():
+            pass
+        (warning,) = store.warnings
+        assert warning.startswith(f"{db} has mode 0644: users other than its owner can read it")
+        assert "-wal and -shm" in warning and f"chmod 600 {db}" in warning
+        assert stat.S_IMODE(db.stat().st_mode) == 0o644  # not changed behind the owner's back
+        assert stat.S_IMODE(Path(f"{db}-wal").stat().st_mode) == 0o644  # what the warning says SQLite does
+    finally:
+        store.close()
+    os.chmod(db, 0o660)
+    (warning,) = open_store(db).warnings
+    assert "mode 0660: users other than its owner can read and write it" in warning
+
+
+def test_no_warning_for_a_private_file_a_url_or_memory(tmp_path: Path) -> None:
+    db = tmp_path / "wf.db"
+    assert open_store(db).warnings == []  # created 0600
+    os.chmod(db, 0o700)  # wider for its owner only
+    assert open_store(db).warnings == []
+    os.chmod(db, 0o644)
+    assert open_store(f"sqlite:///{db}").warnings == []
+    assert open_store(":memory:").warnings == []
