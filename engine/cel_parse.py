@@ -9,8 +9,9 @@ alias ``existsOne``, ``map`` with two or three arguments, ``filter``), its reser
 96 nested expressions. Tests fuzz the two parsers against each other (tests/engine/test_cel_parse.py):
 what one accepts the other accepts.
 
-Long chains stay flat (``a + b + c``, ``a.b.c``, ``!!!x`` are one node each), so a 4096-character
-condition gives a tree a few hundred levels deep at worst, never thousands.
+The parser does not recurse along chains (``a + b + c`` and ``!!!x`` are one node each, ``a.b.c`` and
+``a[0][0]`` are read in a loop), so a 4096-character condition cannot make it recurse a thousand deep;
+code that walks the tree follows chains of selections in a loop too (see :func:`children`).
 """
 
 from __future__ import annotations
@@ -541,6 +542,30 @@ def _macro(function: str, target: Node | None, args: tuple[Node, ...], at: int) 
     if not isinstance(variable, Name):
         raise ParseError("argument must be a simple name", at)
     return Comprehension(function, target, variable.name, args[1:], at)
+
+
+def children(node: Node) -> tuple[Node | None, ...]:
+    """The nodes directly below ``node`` (``None`` for a global call's missing target)."""
+    kind = type(node)
+    if kind is Select or kind is Unary:
+        return (node.operand,)
+    if kind is Index:
+        return (node.operand, node.key)
+    if kind is Call:
+        return (node.target, *node.args)
+    if kind is Comprehension:
+        return (node.range, *node.args)
+    if kind is Chain:
+        return (node.first, *node.rest)
+    if kind is Conditional:
+        return (node.condition, node.then, node.otherwise)
+    if kind is ListLiteral:
+        return node.items
+    if kind is MapLiteral:
+        return tuple(part for entry in node.entries for part in entry)
+    if kind is Message:
+        return tuple(value for _, value in node.fields)
+    return ()
 
 
 def line_and_column(source: str, offset: int) -> tuple[int, int]:

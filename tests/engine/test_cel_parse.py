@@ -56,36 +56,12 @@ def _why(source: str) -> str:
     return ""
 
 
-def children(node: p.Node) -> list[p.Node]:
-    if isinstance(node, p.Select):
-        return [node.operand]
-    if isinstance(node, p.Index):
-        return [node.operand, node.key]
-    if isinstance(node, p.Call):
-        return ([node.target] if node.target else []) + list(node.args)
-    if isinstance(node, p.Comprehension):
-        return [node.range, *node.args]
-    if isinstance(node, p.Unary):
-        return [node.operand]
-    if isinstance(node, p.Chain):
-        return [node.first, *node.rest]
-    if isinstance(node, p.Conditional):
-        return [node.condition, node.then, node.otherwise]
-    if isinstance(node, p.ListLiteral):
-        return list(node.items)
-    if isinstance(node, p.MapLiteral):
-        return [part for entry in node.entries for part in entry]
-    if isinstance(node, p.Message):
-        return [value for _, value in node.fields]
-    return []
-
-
 def walk(node: p.Node):
     stack = [node]  # not recursive: 'a.b.c...' is a thousand selections deep
     while stack:
         node = stack.pop()
         yield node
-        stack.extend(children(node))
+        stack.extend(child for child in p.children(node) if child is not None)
 
 
 def names(tree: p.Node) -> set[str]:
