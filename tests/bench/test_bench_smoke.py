@@ -1,5 +1,5 @@
-"""Smoke tests of the benchmarks: ``bench/engine.py`` and ``bench/console.py --quick --json`` run and report
-every field.
+"""Smoke tests of the benchmarks: ``bench/engine.py``, ``bench/console.py`` and ``bench/conditions.py`` with
+``--quick --json`` run and report every field.
 
 The numbers are not judged here (CI machines vary); BENCHMARKS.md records them.
 """
@@ -95,3 +95,19 @@ def test_preload_runs_as_a_script(tmp_path: Path) -> None:
         assert connection.execute("SELECT COUNT(DISTINCT status) FROM instances").fetchone()[0] > 1
     finally:
         connection.close()
+
+
+def test_conditions_benchmark_quick_run_reports_every_field() -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "conditions.py"), "--quick", "--json"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+
+    assert {"cores", "python", "machine", "date"} <= result["machine"].keys()
+    assert result["cost_limit"] > 0 and result["probes"]
+    for probe in result["probes"]:
+        assert {"probe", "n", "estimate", "ms", "ns_per_unit", "refused_one_size_up"} <= probe.keys()
+        assert 0 < probe["estimate"] <= result["cost_limit"] and probe["refused_one_size_up"] is True
+    assert result["worst"] in result["probes"]
+    for row in result["hot_path"]:
+        assert row["before_us"] > 0 and row["after_us"] > 0
