@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine import cel_cost, cel_parse, cel_shapes
-from engine.conditions import KNOWN_FUNCTIONS, MAX_COMPREHENSION_NESTING, SMALL_TEXT, ConditionError
+from engine.conditions import KNOWN_FUNCTIONS, MAX_COMPREHENSION_NESTING, MAX_DEPTH, SMALL_TEXT, ConditionError
 
 
 def check(source: str, tree: cel_parse.Node, functions: list[str], variables: tuple[str, ...]
@@ -28,6 +28,10 @@ def check(source: str, tree: cel_parse.Node, functions: list[str], variables: tu
     if nesting > MAX_COMPREHENSION_NESTING:
         raise ConditionError(f"comprehensions nested {nesting} deep; the limit is {MAX_COMPREHENSION_NESTING} "
                              "(a comprehension inside another costs the product of the list sizes)",
+                             *cel_parse.line_and_column(source, offset))
+    levels, offset = depth(tree)
+    if levels > MAX_DEPTH:
+        raise ConditionError(f"nested {levels} levels deep; the limit is {MAX_DEPTH}",
                              *cel_parse.line_and_column(source, offset))
     floor, reason, where = static_cost(source, tree, dict.fromkeys(variables, cel_shapes.SCALAR), 0)
     if floor > cel_cost.COST_LIMIT:
@@ -50,6 +54,26 @@ def static_cost(source: str, tree: cel_parse.Node, shapes: dict, converting: int
     what, at = estimate.largest[1:]
     where = cel_parse.line_and_column(source, at) if what else (None, None)
     return cost, estimate.reason(), where
+
+
+def depth(tree: cel_parse.Node) -> tuple[int, int]:
+    """How deep the cost estimate recurses into ``tree`` (it follows the operands of selections, indexes,
+    method calls and comprehensions in a loop: those do not count), and the offset of the deepest node."""
+    deepest, where = 0, 0
+    stack = [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        if level > deepest:
+            deepest, where = level, _offset(node)
+        operand = cel_parse.operand(node)
+        for child in cel_parse.children(node):
+            if child is not None:
+                stack.append((child, level if child is operand else level + 1))
+    return deepest, where
+
+
+def _offset(node: cel_parse.Node) -> int:
+    return node.at[0] if isinstance(node, cel_parse.Chain) else node.at
 
 
 def walk(tree: cel_parse.Node):

@@ -568,6 +568,18 @@ def children(node: Node) -> tuple[Node | None, ...]:
     return ()
 
 
+def operand(node: Node) -> Node | None:
+    """What a selection, index, method call or comprehension applies to (the start of ``a.b.c``), or None."""
+    kind = type(node)
+    if kind is Select or kind is Index:
+        return node.operand
+    if kind is Call:
+        return node.target
+    if kind is Comprehension:
+        return node.range
+    return None
+
+
 def line_and_column(source: str, offset: int) -> tuple[int, int]:
     """The 1-based line and column of ``offset`` in ``source``."""
     line = source.count("\n", 0, offset) + 1

@@ -36,6 +36,13 @@ while the database's write lock is held. Refused when the blueprint is loaded, w
 (the cost bound would refuse most such conditions only when they meet large lists). Counted on the parsed
 condition: comments, parentheses and line breaks cannot hide a macro."""
 
+MAX_DEPTH = 150
+"""Conditions whose tree is deeper (an operator inside an operator inside a call...; a chain such as
+``a.b.c``, ``a[0][1]`` or ``a + b + c`` counts once) are refused: the cost estimate walks the tree
+recursively, two Python frames a level. Ordinary conditions are under 20 deep; the binding's own limit is
+96 nested parentheses, and a few conditions it takes are refused here (90 parentheses each holding
+``||``, ``&&``, ``==``, ``+``, ``*`` and ``-`` are 540 deep)."""
+
 SMALL_TEXT = 256
 """A condition whose cost fits the limit when every value it reads is a number, a boolean, null or a
 string of at most this many characters is not estimated again at evaluation when its values are such:
@@ -58,7 +65,8 @@ class Condition:
     """A compiled condition. Evaluate it with :meth:`evaluate`.
 
     ``tree`` is the parsed condition (engine/cel_parse.py); ``reads`` maps each name it reads from the
-    context to the fields it reads of it (None: the whole value; see :func:`engine.cel_checks.reads`);
+    context to the fields it reads of it (None: the whole value; see :func:`engine.cel_checks.reads`),
+    or is None when it reads every name whole;
     ``fits_small_values`` says that its cost is within the limit whenever the values it reads are small
     (see :data:`SMALL_TEXT`)."""
 
@@ -75,7 +83,10 @@ class Condition:
         Raises ``ConditionEvaluationError`` when evaluation fails (a type mismatch such as
         ``null > 100``) or gives something other than a boolean.
         """
-        activation = self.activation(context)
+        if self.reads is None:  # inlined: this is the engine's hot path
+            activation = {name: context.get(name) for name in self.variables}
+        else:
+            activation = self.activation(context)
         if not (self.fits_small_values and _all_small(activation)):
             self._check_cost(activation)
         try:
@@ -193,6 +204,8 @@ def compile_condition(source: str) -> Condition:
                              *cel_parse.line_and_column(source, offset)) from None
     variables = tuple(program.variables())
     reads, fits = cel_checks.check(source, tree, program.functions(), variables)
+    if all(name in reads and reads[name] is None for name in variables):
+        reads = None  # every value read whole: the plain activation, the cheapest
     return Condition(source=source, program=program, variables=variables, tree=tree, reads=reads,
                      fits_small_values=fits)
 

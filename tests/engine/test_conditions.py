@@ -13,6 +13,7 @@ from engine import HistoryKind
 from engine.cel_cost import COST_LIMIT
 from engine.conditions import (
     MAX_CONDITION_LENGTH,
+    MAX_DEPTH,
     ConditionError,
     ConditionEvaluationError,
     compile_condition,
@@ -433,3 +434,14 @@ def check_estimate(source: str, context: dict) -> None:
     small = {name: value for name, value in context.items() if value is None or isinstance(value, (bool, int))}
     if condition.fits_small_values:
         assert condition.estimated_cost(small) <= COST_LIMIT
+
+
+def test_a_condition_nested_deeper_than_the_checks_walk_is_refused_with_the_limit_and_position():
+    # Each '(' holds five operators: 25 of them are 151 levels, which the binding takes (its limit is 96
+    # parentheses) but the recursive cost estimate would not walk safely.
+    ladder = "(a || b && c == d + e * -" * 25 + "f" + ")" * 25
+    with pytest.raises(ConditionError, match=f"nested 151 levels deep; the limit is {MAX_DEPTH}") as caught:
+        compile_condition(ladder)
+    assert (caught.value.line, caught.value.column) == (1, 626)
+    compile_condition("(a || b && c == d + e * -" * 20 + "f" + ")" * 20)
+    compile_condition("a" + ".b" * 1500 + " == 1")  # a chain counts once
