@@ -40,7 +40,12 @@ def check(source: str, tree: cel_parse.Node, functions: list[str], variables: tu
     small = cel_shapes.Shape("mixed", SMALL_TEXT, 1, SMALL_TEXT)
     converting = (cel_shapes.CONVERT_STRING + cel_shapes.CONVERT_CHAR * SMALL_TEXT) * len(variables)
     fits = static_cost(source, tree, dict.fromkeys(variables, small), converting)[0] <= cel_cost.COST_LIMIT
-    return reads(tree), fits
+    found = reads(tree)
+    bound = {n.variable for n in walk(tree) if isinstance(n, cel_parse.Comprehension)}
+    for name in variables:  # a name the binding reads that the tree does not show: whole, to be safe
+        if name not in found and name not in bound:
+            found[name] = None
+    return found, fits
 
 
 def static_cost(source: str, tree: cel_parse.Node, shapes: dict, converting: int

@@ -173,8 +173,11 @@ class ConditionEvaluationError(ValueError):
 
 
 def load_evaluator() -> None:
-    """Import the CEL binding now rather than on the first compile (see :func:`compile_condition`)."""
+    """Import the CEL binding and the engine's checks of conditions now rather than on the first compile
+    (see :func:`compile_condition`)."""
     import cel  # noqa: F401
+
+    from engine import cel_checks  # noqa: F401
 
 
 def compile_condition(source: str) -> Condition:
