@@ -2,7 +2,9 @@
 
 Variables are global-context keys; a key that a condition references but the context does not hold is
 ``null``. Conditions are sandboxed by CEL itself (no I/O, no loops beyond bounded comprehensions), by a
-size limit, and by a list of the functions they may call.
+size limit, by a list of the functions they may call, and by a bound on what an evaluation may cost:
+each is parsed a second time (engine/cel_parse.py) so that its structure can be checked, and its cost is
+estimated from that tree and the values it reads before the binding runs it (engine/cel_cost.py).
 """
 
 from __future__ import annotations
@@ -30,10 +32,22 @@ _POSITION = re.compile(r"<input>:(\d+):(\d+):\s*(.*)")
 MAX_COMPREHENSION_NESTING = 1
 """A comprehension (``all``, ``exists``, ``exists_one``, ``map``, ``filter``) inside another costs the product
 of the list sizes: ten nested over ten elements is 10**10 steps in a 400-character condition, evaluated
-while the database's write lock is held. Refused, so that evaluation stays linear in the size of the
-condition and of the context."""
+while the database's write lock is held. Refused when the blueprint is loaded, whatever the lists hold
+(the cost bound would refuse most such conditions only when they meet large lists). Counted on the parsed
+condition: comments, parentheses and line breaks cannot hide a macro."""
 
-_MACRO_CALL = re.compile(r"\.\s*(?:all|exists_one|exists|map|filter)\s*$")
+MAX_DEPTH = 150
+"""Conditions whose tree is deeper (an operator inside an operator inside a call...; a chain such as
+``a.b.c``, ``a[0][1]`` or ``a + b + c`` counts once) are refused: the cost estimate walks the tree
+recursively, two Python frames a level. Ordinary conditions are under 20 deep; the binding's own limit is
+96 nested parentheses, and a few conditions it takes are refused here (90 parentheses each holding
+``||``, ``&&``, ``==``, ``+``, ``*`` and ``-`` are 540 deep)."""
+
+SMALL_TEXT = 256
+"""A condition whose cost fits the limit when every value it reads is a number, a boolean, null or a
+string of at most this many characters is not estimated again at evaluation when its values are such:
+the common case (``amount > 100 && region in ['EU', 'US']``) pays a type check per variable, not an
+estimate."""
 
 
 class ConditionError(ValueError):
@@ -48,11 +62,20 @@ class ConditionError(ValueError):
 
 @dataclass(frozen=True)
 class Condition:
-    """A compiled condition. Evaluate it with :meth:`evaluate`."""
+    """A compiled condition. Evaluate it with :meth:`evaluate`.
+
+    ``tree`` is the parsed condition (engine/cel_parse.py); ``reads`` maps each name it reads from the
+    context to the fields it reads of it (None: the whole value; see :func:`engine.cel_checks.reads`),
+    or is None when it reads every name whole;
+    ``fits_small_values`` says that its cost is within the limit whenever the values it reads are small
+    (see :data:`SMALL_TEXT`)."""
 
     source: str
     program: Any = field(repr=False, compare=False)
     variables: tuple[str, ...] = ()
+    tree: Any = field(default=None, repr=False, compare=False)
+    reads: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    fits_small_values: bool = field(default=False, repr=False, compare=False)
 
     def evaluate(self, context: dict[str, Any]) -> bool:
         """Return whether the condition holds in ``context``.
@@ -60,12 +83,12 @@ class Condition:
         Raises ``ConditionEvaluationError`` when evaluation fails (a type mismatch such as
         ``null > 100``) or gives something other than a boolean.
         """
-        # Only the variables the condition names: the evaluator converts every value it is given to its own
-        # types, so handing it the whole context cost time in proportion to the context (17 ms for a list
-        # of 2,000 small objects, on every evaluation). A name the context lacks is null (SPEC §2).
-        # ``variables`` also holds comprehension variables ('i' in 'l.exists(i, i > 0)'): given as null
-        # when the context lacks them, they are shadowed inside their comprehension as before.
-        activation = {name: context.get(name) for name in self.variables}
+        if self.reads is None:  # inlined: this is the engine's hot path
+            activation = {name: context.get(name) for name in self.variables}
+        else:
+            activation = self.activation(context)
+        if not (self.fits_small_values and _all_small(activation)):
+            self._check_cost(activation)
         try:
             result = self.program.execute(activation)
         except Exception as error:  # the evaluator raises TypeError/RuntimeError/ValueError
@@ -77,74 +100,117 @@ class Condition:
             )
         return result
 
+    def activation(self, context: dict[str, Any]) -> dict[str, Any]:
+        """The values handed to the binding: of the context, only what the condition reads.
+
+        The binding converts every value it is given to its own types (1 to 3 µs a string, a list or a map
+        entry), so handing it the whole context cost time in proportion to the context (17 ms for a list of
+        2,000 small objects, on every evaluation); and of a value the condition only selects fields of
+        (``order.total``), those fields: ``order`` may hold thousands of lines. A name the context lacks is
+        null (SPEC §2), and so is a name the condition only binds ('i' in 'l.exists(i, i > 0)'), whatever
+        the context holds under it.
+        """
+        reads = self.reads
+        if reads is None:
+            return {name: context.get(name) for name in self.variables}
+        activation: dict[str, Any] = {}
+        for name in self.variables:
+            if name not in reads:
+                activation[name] = None
+            elif (fields := reads[name]) is None:
+                activation[name] = context.get(name)
+            else:
+                activation[name] = _pruned(context.get(name), fields)
+        return activation
+
+    def estimated_cost(self, context: dict[str, Any]) -> int:
+        """What evaluating the condition in ``context`` is estimated to cost (engine/cel_cost.py), in units
+        of about a nanosecond; raise :class:`ConditionEvaluationError` when it is over ``COST_LIMIT``."""
+        return self._check_cost(self.activation(context))
+
+    def _check_cost(self, activation: dict[str, Any]) -> int:
+        from engine import cel_cost
+
+        limit = cel_cost.COST_LIMIT
+        try:
+            shapes, conversion = cel_cost.input_shapes(activation, limit - cel_cost.EVALUATION)
+            estimate = cel_cost.Estimate(self.source, shapes)
+            cost = cel_cost.EVALUATION + conversion + estimate.run(self.tree)
+            if cost > limit:
+                raise cel_cost.CostExceeded(cost, estimate.reason())
+        except cel_cost.CostExceeded as exceeded:
+            raise ConditionEvaluationError(f"{self.source!r}: {exceeded}") from None
+        except RecursionError:
+            raise ConditionEvaluationError(f"{self.source!r}: nested too deeply to estimate its cost") from None
+        return cost
+
+
+def _pruned(value: Any, fields: dict[str, Any]) -> Any:
+    """Of ``value``, the ``fields`` a condition selects (recursively); a value that is not a map is whole
+    (selecting from it fails as it would have)."""
+    if type(value) is not dict:
+        return value
+    kept = {}
+    for name, inner in fields.items():
+        if name in value:
+            kept[name] = value[name] if inner is None else _pruned(value[name], inner)
+    return kept
+
+
+def _all_small(activation: dict[str, Any]) -> bool:
+    for value in activation.values():
+        kind = type(value)
+        if kind is str:
+            if len(value) > SMALL_TEXT:
+                return False
+        elif kind is not int and kind is not float and kind is not bool and value is not None:
+            return False
+    return True
+
 
 class ConditionEvaluationError(ValueError):
     """A condition could not be evaluated against the current context."""
 
 
 def load_evaluator() -> None:
-    """Import the CEL binding now rather than on the first compile (see :func:`compile_condition`)."""
+    """Import the CEL binding and the engine's checks of conditions now rather than on the first compile
+    (see :func:`compile_condition`)."""
     import cel  # noqa: F401
+
+    from engine import cel_checks  # noqa: F401
 
 
 def compile_condition(source: str) -> Condition:
-    """Compile ``source``; raise :class:`ConditionError` naming the position of the problem."""
+    """Compile ``source``; raise :class:`ConditionError` naming the position of the problem.
+
+    The binding compiles it (and reports syntax errors); the engine parses it too and checks the tree: the
+    functions it calls, how deep its comprehensions nest, and that its cost with every variable null (the
+    least any evaluation can cost) is within the limit.
+    """
     if len(source) > MAX_CONDITION_LENGTH:
         raise ConditionError(f"{len(source)} characters; the limit is {MAX_CONDITION_LENGTH}")
     # Imported here, on the first compile: the package also imports its own REPL (prompt_toolkit, ~0.1 s),
     # which `wfconsole list` or opening the console's first page would otherwise wait for.
     import cel
 
+    from engine import cel_checks, cel_parse
+
     try:
         program = cel.compile(source)
     except Exception as error:  # ValueError for syntax; be defensive about the binding's other errors
         raise _syntax_error(str(error)) from None
-    unknown = sorted(
-        # Operators are named like '_>_' or '@in'; anything spelled like an identifier ('__import__' too)
-        # is a function call and must be known.
-        name for name in program.functions() if name.isidentifier() and name not in KNOWN_FUNCTIONS
-    )
-    if unknown:
-        raise ConditionError(f"unknown function {', '.join(repr(n) for n in unknown)}")
-    nesting, offset = _comprehension_nesting(source)
-    if nesting > MAX_COMPREHENSION_NESTING:
-        line = source.count("\n", 0, offset) + 1
-        raise ConditionError(f"comprehensions nested {nesting} deep; the limit is {MAX_COMPREHENSION_NESTING} "
-                             "(a comprehension inside another costs the product of the list sizes)",
-                             line=line, column=offset - (source.rfind("\n", 0, offset) + 1) + 1)
-    return Condition(source=source, program=program, variables=tuple(program.variables()))
-
-
-def _comprehension_nesting(source: str) -> tuple[int, int]:
-    """How deep comprehension macros nest in ``source`` (which compiles), and the offset of the deepest."""
-    depth = deepest = where = 0
-    opened: list[bool] = []  # per open parenthesis: does it open a comprehension?
-    code: list[str] = []  # the source read so far, string literals blanked
-    i = 0
-    while i < len(source):
-        char = source[i]
-        if char in "'\"":
-            quote = source[i:i + 3] if source[i:i + 3] in ("'''", '"""') else char
-            prefix = "".join(code[-2:]).lower()
-            raw = "r" in prefix[-1:] or prefix in ("rb", "br")
-            i += len(quote)
-            while i < len(source) and not source.startswith(quote, i):
-                i += 2 if source[i] == "\\" and not raw else 1
-            i += len(quote)
-            code.append(" ")
-            continue
-        if char == "(":
-            macro = bool(_MACRO_CALL.search("".join(code[-40:])))
-            opened.append(macro)
-            if macro:
-                depth += 1
-                if depth > deepest:
-                    deepest, where = depth, i
-        elif char == ")" and opened and opened.pop():
-            depth -= 1
-        code.append(char)
-        i += 1
-    return deepest, where
+    try:
+        tree = cel_parse.parse(source)
+    except (cel_parse.ParseError, RecursionError) as error:
+        offset = getattr(error, "offset", 0)
+        raise ConditionError(f"the engine's checks cannot read it ({error}); please report this condition",
+                             *cel_parse.line_and_column(source, offset)) from None
+    variables = tuple(program.variables())
+    reads, fits = cel_checks.check(source, tree, program.functions(), variables)
+    if all(name in reads and reads[name] is None for name in variables):
+        reads = None  # every value read whole: the plain activation, the cheapest
+    return Condition(source=source, program=program, variables=variables, tree=tree, reads=reads,
+                     fits_small_values=fits)
 
 
 def _syntax_error(text: str) -> ConditionError:

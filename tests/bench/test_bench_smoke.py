@@ -1,5 +1,4 @@
-"""Smoke tests of the benchmarks: ``bench/engine.py``, ``bench/console.py`` and ``bench/values.py`` run
-with ``--quick --json`` and report every field.
+"""Smoke tests of the benchmarks: each runs with ``--quick --json`` and reports every field.
 
 The numbers are not judged here (CI machines vary); BENCHMARKS.md records them.
 """
@@ -120,3 +119,19 @@ def test_values_benchmark_quick_run_reports_every_case_and_the_previous_check() 
         assert {"check_us", "encode_us", "previous_us", "check/encode", "check/previous", "json_bytes"} <= row.keys()
         assert row["check_us"] > 0 and row["json_bytes"] > 0
     assert result["task_done"]["with_check_us"] > 0 and result["task_done"]["pass_through_us"] > 0
+
+
+def test_conditions_benchmark_quick_run_reports_every_field() -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "conditions.py"), "--quick", "--json"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+
+    assert {"cores", "python", "machine", "date"} <= result["machine"].keys()
+    assert result["cost_limit"] > 0 and result["probes"]
+    for probe in result["probes"]:
+        assert {"probe", "n", "estimate", "ms", "ns_per_unit", "refused_one_size_up"} <= probe.keys()
+        assert 0 < probe["estimate"] <= result["cost_limit"] and probe["refused_one_size_up"] is True
+    assert result["worst"] in result["probes"]
+    for row in result["hot_path"]:
+        assert row["before_us"] > 0 and row["after_us"] > 0

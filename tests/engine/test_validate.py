@@ -234,6 +234,29 @@ def test_condition_on_an_edge_leaving_a_parallel_split_names_the_edge():
     assert any("PARALLEL_SPLIT" in m for m in errors_at(bp, "edge 'e2'"))
 
 
+def test_nested_comprehensions_hidden_by_a_comment_are_refused_naming_the_edge_line_and_column():
+    bp = bps.exclusive()
+    bp["edges"][2]["condition"] = "items.exists(i, // any item\n  items.exists // with a twin\n(j, j == i))"
+    messages = errors_at(bp, "edge 'e3'")
+    assert len(messages) == 1
+    assert "at line 2, column 9" in messages[0] and "comprehensions nested 2 deep; the limit is 1" in messages[0]
+
+
+def test_condition_costlier_than_the_limit_whatever_the_context_names_the_edge_line_and_column():
+    bp = bps.exclusive()
+    bp["edges"][3]["condition"] = "ok == false &&\n  name.matches('\\\\w{100}')"  # 40 ms to compile the pattern
+    messages = errors_at(bp, "edge 'e4'")
+    assert len(messages) == 1
+    assert "at line 2, column 8" in messages[0]
+    assert "is over the limit of" in messages[0] and "whatever the context holds" in messages[0]
+
+
+def test_a_condition_within_the_limit_for_small_values_loads():
+    bp = bps.exclusive()
+    bp["edges"][2]["condition"] = "ok == true && items.exists(i, i.sku in ['a', 'b']) && name.matches('^[a-z]+$')"
+    assert compile_blueprint(bp).conditions.keys() == {"e3", "e4"}
+
+
 def test_blank_condition_counts_as_no_condition():
     bp = bps.default_edge()
     bp["edges"][1]["condition"] = "   "  # the default edge
