@@ -58,15 +58,17 @@ class Canvas:
         self._heavy = [[0] * width for _ in range(height)]
         self._line_rank = [[-1] * width for _ in range(height)]
 
-    def polyline(self, points: Iterable[Point], style: str, rank: int = 0, heavy: bool = False) -> None:
+    def polyline(self, points: Iterable[Point], style: str, rank: int = 0, heavy: bool = False,
+                 start: int = WEST) -> None:
         """Add an orthogonal line through ``points``, heavy (``━``) or light (``─``).
 
-        Where lines share a cell the one with the higher ``rank`` gives its style; a heavy line keeps its
-        weight where it meets light ones. Raises ``ValueError`` for a diagonal segment.
+        The line's first cell also reaches towards ``start`` (the side of the box it leaves). Where lines
+        share a cell the one with the higher ``rank`` gives its style; a heavy line keeps its weight where
+        it meets light ones. Raises ``ValueError`` for a diagonal segment.
         """
         points = list(points)
         if points:
-            self._connect(points[0], WEST, style, rank, heavy)  # a line starts against the box it leaves
+            self._connect(points[0], start, style, rank, heavy)  # a line starts against the box it leaves
         for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
             if x0 != x1 and y0 != y1:
                 raise ValueError(f"segment {(x0, y0)} -> {(x1, y1)} is not horizontal or vertical")
@@ -152,3 +154,68 @@ def fit(text: str, cells: int) -> str:
         kept.append(char)
         used += size
     return "".join(kept).rstrip() + "…"
+
+
+def wrap(text: str, cells: int, max_lines: int) -> list[str]:
+    """``text`` in at most ``max_lines`` lines of about ``cells`` terminal cells, broken at spaces.
+
+    Lines may grow by up to ``WORD_SLACK`` cells when that avoids shortening the text, and a word up to
+    that much longer than ``cells`` keeps a line of its own (``application`` is easier to read than
+    ``applicatio`` / ``n``); a longer one is cut. The last line ends in ``…`` when text is left over.
+    Never an empty list.
+    """
+    for wider in range(cells, cells + WORD_SLACK + 1):
+        lines = _greedy_lines(text, wider)
+        if len(lines) <= max_lines:
+            return lines
+    lines = _greedy_lines(text, cells)
+    return lines[:max_lines - 1] + [shorten(" ".join(lines[max_lines - 1:]), max(cells, 2))]
+
+
+def _greedy_lines(text: str, cells: int) -> list[str]:
+    """``text`` broken at spaces into lines of at most ``cells`` cells (see :func:`wrap` for long words)."""
+    words = fit(text, 2 * len(text) + 1).split()  # control characters out, one word per item
+    lines: list[str] = []
+    current = ""
+    for word in words:
+        while cell_len(word) > cells + WORD_SLACK:
+            if current:
+                lines.append(current)
+                current = ""
+            head = _cells_prefix(word, cells)
+            lines.append(head)
+            word = word[len(head):]
+        candidate = f"{current} {word}" if current else word
+        if cell_len(candidate) <= cells or not current:
+            current = candidate
+        else:
+            lines.append(current)
+            current = word
+    return [line for line in [*lines, current] if line] or [""]
+
+
+WORD_SLACK = 3
+
+
+def shorten(text: str, cells: int) -> str:
+    """``text`` in at most ``cells`` cells, cut after a whole word and ending in ``…`` when shortened
+    (cut anywhere when not even the first word fits)."""
+    if cell_len(text) <= cells:
+        return text
+    kept = ""
+    for word in text.split(" "):
+        candidate = f"{kept} {word}" if kept else word
+        if cell_len(candidate) > cells - 1:
+            break
+        kept = candidate
+    return kept + "…" if kept else fit(text, cells)
+
+
+def _cells_prefix(text: str, cells: int) -> str:
+    """The longest start of ``text`` that takes at most ``cells`` cells (at least one character)."""
+    used = 0
+    for index, char in enumerate(text):
+        used += get_character_cell_size(char)
+        if used > cells:
+            return text[:max(index, 1)]
+    return text

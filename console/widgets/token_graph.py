@@ -99,7 +99,7 @@ class TokenGraph(Vertical):
     DEFAULT_CSS = """
     TokenGraph { height: auto; max-height: 60%; }
     TokenGraph > ScrollableContainer { height: auto; max-height: 100%; }
-    TokenGraph #graph-body { width: auto; height: auto; padding: 0 1; }
+    TokenGraph #graph-body { width: auto; height: auto; padding: 0 0 0 1; }
     TokenGraph #graph-legend { height: auto; padding: 0 1; color: $text-muted; }
     TokenGraph #graph-problem { height: auto; padding: 0 1; color: $error; display: none; }
     TokenGraph #graph-problem.-shown { display: block; }

@@ -1,0 +1,104 @@
+"""Zoom levels of the terminal drawing: what a node's box says and how tightly the layout is packed.
+
+- :attr:`Zoom.FULL`: every node in a box with its label, wrapped to a width; conditions on the edges.
+- :attr:`Zoom.SHORT`: tasks in boxes with their labels wrapped narrower; events and gateways as symbols;
+  conditions shortened.
+- :attr:`Zoom.COMPACT`: every node a symbol (``[●]`` a task, ``(✓)`` an event, ``<✓X>`` a gateway), no
+  text on the edges, channels packed tight.
+
+A symbol shows the node's state marker and, for a gateway, its X or +. What a kind looks like comes from
+:func:`console.graph.style.kind_style`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from rich.cells import cell_len
+
+from console.graph.canvas import fit, wrap
+from console.graph.layout import Spacing
+from console.graph.model import GraphNode, NodeState
+from console.graph.style import STATE_MARKERS, kind_style
+from engine.blueprint import NodeKind
+
+
+class Zoom(StrEnum):
+    """How much of each node the drawing shows, from the most to the least."""
+
+    FULL = "full"
+    SHORT = "short"
+    COMPACT = "compact"
+
+    @property
+    def settings(self) -> ZoomSettings:
+        return ZOOM_SETTINGS[self]
+
+    def next(self) -> Zoom:
+        """The next level in the cycle full -> short -> compact -> full."""
+        order = list(Zoom)
+        return order[(order.index(self) + 1) % len(order)]
+
+
+@dataclass(frozen=True)
+class ZoomSettings:
+    """A zoom level's sizes: node labels wrapped to ``label_cells`` in at most ``label_lines`` lines, edge
+    conditions wrapped to ``edge_label_lines`` lines of ``edge_label_cells`` (``None``: not written on the
+    edges), and the packing."""
+
+    description: str
+    label_cells: int
+    label_lines: int
+    edge_label_cells: int | None
+    edge_label_lines: int
+    spacing: Spacing
+    boxes_every_kind: bool  # else only the kinds whose style says boxed_when_short, the others as symbols
+    symbols_only: bool = False
+
+
+ZOOM_SETTINGS: dict[Zoom, ZoomSettings] = {
+    Zoom.FULL: ZoomSettings("full labels", 24, 3, 24, 1, Spacing(item_gap=1, track_step=2, arrow_run=1), True),
+    Zoom.SHORT: ZoomSettings("short labels", 10, 3, 11, 2, Spacing(item_gap=1, track_step=2, arrow_run=0), False),
+    Zoom.COMPACT: ZoomSettings("symbols", 0, 0, None, 0, Spacing(item_gap=1, track_step=1, arrow_run=0), False,
+                               symbols_only=True),
+}
+
+
+@dataclass(frozen=True)
+class NodeFace:
+    """What a node shows at one zoom: ``lines`` of text in a box, or one line as a symbol (``boxed`` false)."""
+
+    lines: tuple[str, ...]
+    boxed: bool
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in cells: a box adds a border and a space on each side of its text."""
+        width = max(cell_len(line) for line in self.lines)
+        return (width + 4, len(self.lines) + 2) if self.boxed else (width, 1)
+
+
+def node_face(node: GraphNode, zoom: Zoom, with_state: bool) -> NodeFace:
+    """The face of ``node`` at ``zoom``; with ``with_state``, its state marker and token counts.
+
+    Raises :class:`~console.graph.style.UnknownNodeKind` for a kind without a drawing.
+    """
+    style = kind_style(node.kind)
+    settings = zoom.settings
+    marker = STATE_MARKERS[node.state] if with_state and node.state is not None else ""
+    count = token_count(node) if with_state else ""
+    boxed = not settings.symbols_only and (settings.boxes_every_kind or style.boxed_when_short)
+    if not boxed:
+        inner = f"{marker}{style.glyph}{count}" or " "
+        return NodeFace((style.symbol[0] + inner + style.symbol[1],), False)
+    label = fit(node.label, 200) or node.id
+    text = " ".join(part for part in (marker, style.glyph, label, count) if part)
+    return NodeFace(tuple(wrap(text, settings.label_cells, settings.label_lines)), True)
+
+
+def token_count(node: GraphNode) -> str:
+    """``1/2`` at a parallel join waiting for its branches, ``×3`` where several tokens rest, else ``""``."""
+    if node.kind is NodeKind.PARALLEL_JOIN and node.state is NodeState.WAITING:
+        return f"{node.tokens}/{node.incoming}"
+    return f"×{node.tokens}" if node.tokens > 1 else ""
