@@ -135,7 +135,7 @@ def _write_text(model: Any, width: int, height: int | None, as_json: bool) -> No
     if drawing.size[0] > width:
         print(f"note: the graph needs {drawing.size[0]} columns even as symbols; it is wider than {width}",
               file=sys.stderr)
-    legend = legend_rich(drawing.zoom, model.has_instance, width) if model.has_instance or \
+    legend = legend_rich(drawing.zoom, model.has_instance, width, model) if model.has_instance or \
         drawing.zoom is not Zoom.FULL else None
     if as_json:
         write_json(_graph_doc(model, GraphFormat.TEXT, drawing_text(drawing, width=width), drawing))

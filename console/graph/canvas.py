@@ -57,6 +57,7 @@ class Canvas:
         self._masks = [[0] * width for _ in range(height)]
         self._heavy = [[0] * width for _ in range(height)]
         self._line_rank = [[-1] * width for _ in range(height)]
+        self._starts: list[int] | None = None  # where each row begins in the text, once drawn
 
     def polyline(self, points: Iterable[Point], style: str, rank: int = 0, heavy: bool = False,
                  start: int = WEST) -> None:
@@ -82,6 +83,7 @@ class Canvas:
                     self._connect((x0, y + 1), NORTH, style, rank, heavy)
 
     def _connect(self, point: Point, direction: int, style: str, rank: int, heavy: bool) -> None:
+        self._starts = None
         x, y = point
         if not (0 <= x < self.width and 0 <= y < self.height):
             return
@@ -105,6 +107,7 @@ class Canvas:
         """
         if not 0 <= y < self.height:
             return
+        self._starts = None
         for char in text:
             size = get_character_cell_size(char)
             if size == 0:
@@ -120,6 +123,25 @@ class Canvas:
     def to_plain(self) -> str:
         """The grid as text, trailing spaces removed from each line."""
         return "\n".join("".join(row).rstrip() for row in self.chars)
+
+    def text_span(self, y: int, x0: int, x1: int) -> tuple[int, int]:
+        """Where cells ``x0`` to ``x1`` (exclusive) of row ``y`` are in :meth:`to_rich`'s (or
+        :meth:`to_plain`'s) text, as (start, end) character offsets; empty past a row's trimmed end."""
+        starts = self._row_starts()
+        row = self.chars[y]
+        end_of_row = len("".join(row).rstrip(" "))
+        start = min(len("".join(row[:max(x0, 0)])), end_of_row)
+        end = min(len("".join(row[:max(x1, 0)])), end_of_row)
+        return starts[y] + start, starts[y] + max(start, end)
+
+    def _row_starts(self) -> list[int]:
+        if self._starts is None:
+            starts, offset = [], 0
+            for row in self.chars:
+                starts.append(offset)
+                offset += len("".join(row).rstrip(" ")) + 1
+            self._starts = starts
+        return self._starts
 
     def to_rich(self) -> Text:
         """The grid as a Rich ``Text``, one span per run of equally styled cells."""

@@ -93,12 +93,20 @@ class EdgeRoute:
 
 @dataclass(frozen=True)
 class EdgeLabel:
-    """An edge label: ``text`` (possibly shortened with ``…``) written at (``x``, ``y``) on the line."""
+    """A line of an edge label: ``text`` (possibly shortened with ``…``) written from (``x``, ``y``) with a
+    space on either side, in at most ``cells`` cells (``None``: as many as that takes)."""
 
     edge_id: str
     x: int
     y: int
     text: str
+    cells: int | None = None
+
+    @property
+    def written(self) -> str:
+        """What is written from (``x``, ``y``): `` text `` in its cells (the space after it may be cut)."""
+        padded = f" {self.text} "
+        return padded if self.cells is None or cell_len(padded) <= self.cells else padded[:-1]
 
 
 @dataclass(frozen=True)
@@ -139,7 +147,8 @@ def compute_layout(model: GraphModel, node_sizes: Mapping[str, tuple[int, int]],
         chain: list[ItemKey] = [("node", edge.source)]
         if edge.id in lines_of:  # " text " on the line: left to right along it, top to bottom across it
             lines = lines_of[edge.id]
-            widest = max(cell_len(line) for line in lines) + 2
+            # Left to right the next gap's first line cell follows the widest line: no space before it.
+            widest = max(cell_len(line) for line in lines) + (2 if across else 1)
             items[("label", edge.id)] = Item(("label", edge.id), *((widest, len(lines)) if across
                                                                     else (len(lines), widest)))
             chain.append(("label", edge.id))
@@ -157,7 +166,8 @@ def compute_layout(model: GraphModel, node_sizes: Mapping[str, tuple[int, int]],
     labels = [EdgeLabel(edge_id, x, y, text) for edge_id, (x, y, text) in routed.lane_labels.items()]
     for key, item in items.items():
         if key[0] == "label":
-            labels += _label_lines(key[1], lines_of[key[1]], routed.x_of[key], item, across)
+            labels += _label_lines(key[1], lines_of[key[1]], routed.x_of[key], routed.column_width[item.rank], item,
+                                   across)
     layout = Layout(
         width=routed.width, height=routed.height,
         boxes={key[1]: NodeBox(key[1], routed.x_of[key], item.top, item.width, item.height)
@@ -168,11 +178,13 @@ def compute_layout(model: GraphModel, node_sizes: Mapping[str, tuple[int, int]],
     return _transposed(layout) if across else _sorted_labels(layout)
 
 
-def _label_lines(edge_id: str, lines: tuple[str, ...], layer_x: int, item: Item, across: bool) -> list[EdgeLabel]:
+def _label_lines(edge_id: str, lines: tuple[str, ...], layer_x: int, layer_width: int, item: Item, across: bool,
+                 ) -> list[EdgeLabel]:
     """Where each line of an edge label is written, in (layer, position) coordinates: left to right the
-    lines are stacked from the label's top, top to bottom each is centred on the line it interrupts."""
+    lines are stacked from the label's top, in the layer's width; top to bottom each is centred on the line
+    it interrupts."""
     if not across:
-        return [EdgeLabel(edge_id, layer_x, item.top + number, line) for number, line in enumerate(lines)]
+        return [EdgeLabel(edge_id, layer_x, item.top + number, line, layer_width) for number, line in enumerate(lines)]
     return [EdgeLabel(edge_id, layer_x + number, item.top + (item.height - cell_len(line) - 2) // 2, line)
             for number, line in enumerate(lines)]
 
@@ -190,7 +202,7 @@ def _transposed(layout: Layout) -> Layout:
     boxes = {node_id: NodeBox(node_id, box.y, box.x, box.height, box.width) for node_id, box in layout.boxes.items()}
     routes = tuple(EdgeRoute(route.edge_id, tuple((y, x) for x, y in route.points), route.back)
                    for route in layout.routes)
-    labels = tuple(EdgeLabel(label.edge_id, label.y, label.x, label.text) for label in layout.labels)
+    labels = tuple(EdgeLabel(label.edge_id, label.y, label.x, label.text, label.cells) for label in layout.labels)
     return _sorted_labels(Layout(layout.height, layout.width, boxes, routes, labels, Orientation.TOP_BOTTOM))
 
 

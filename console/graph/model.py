@@ -36,6 +36,8 @@ _TOKEN_STATE = {
     TokenStatus.STUCK: NodeState.STUCK,
 }
 _EXECUTION_STATE = {ExecutionStatus.FAILED: NodeState.FAILED, ExecutionStatus.STUCK: NodeState.STUCK}
+# What an operator looks at first: incidents, else where the tokens are.
+URGENT_GROUPS = ((NodeState.FAILED, NodeState.STUCK), (NodeState.ACTIVE, NodeState.WAITING))
 _VISIT_KINDS = (HistoryKind.EXECUTION_COMPLETED, HistoryKind.EDGE_TAKEN, HistoryKind.JOIN_FIRED)
 
 
@@ -93,6 +95,15 @@ class GraphModel:
             if node.id == node_id:
                 return node
         raise KeyError(node_id)
+
+    def urgent_nodes(self) -> tuple[str, ...]:
+        """The nodes to show first: the failed and stuck ones if any, else the active and waiting ones,
+        the most urgent state first, then in blueprint order; empty when no token needs a look."""
+        for group in URGENT_GROUPS:
+            found = [node for state in group for node in self.nodes if node.state is state]
+            if found:
+                return tuple(node.id for node in found)
+        return ()
 
 
 def build_graph(compiled: CompiledBlueprint, instance: InstanceView | None = None) -> GraphModel:

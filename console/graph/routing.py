@@ -74,6 +74,7 @@ class Routed:
     width: int
     height: int
     x_of: dict[ItemKey, int] = field(default_factory=dict)
+    column_width: list[int] = field(default_factory=list)
     polylines: dict[str, tuple[Point, ...]] = field(default_factory=dict)
     lane_labels: dict[str, tuple[int, int, str]] = field(default_factory=dict)
 
@@ -117,6 +118,7 @@ def route(items: Mapping[ItemKey, Item], paths: Mapping[str, list[ItemKey]], bac
         x = gap_x[rank] + gap_width[rank]
     routed = Routed(width=x, height=max([bottom, *(lane + 1 for lane in lanes.values())]))
     routed.x_of = {key: column_x[item.rank] for key, item in items.items()}
+    routed.column_width = column_width
     geometry = _Geometry(items, column_x, column_width, gap_x, tracks, track_step)
     for edge_id, path in paths.items():
         routed.polylines[edge_id] = geometry.forward(path)

@@ -17,7 +17,7 @@ STATE_MARKERS: dict[NodeState, str] = {
 }
 
 STATE_DESCRIPTIONS: dict[NodeState, str] = {
-    NodeState.ACTIVE: "active token",
+    NodeState.ACTIVE: "active",
     NodeState.WAITING: "waiting at join",
     NodeState.FAILED: "failed",
     NodeState.STUCK: "stuck",

@@ -81,7 +81,7 @@ def draw(model: GraphModel, zoom: Zoom = Zoom.FULL, orientation: Orientation = O
         x, y = route.points[-1]
         canvas.write(x, y, ARROWS[orientation], canvas.styles[y][x])  # the style of the line it ends
     for label in layout.labels:
-        canvas.write(label.x, label.y, f" {label.text} ", LABEL_STYLE)
+        canvas.write(label.x, label.y, label.written, LABEL_STYLE)
     for node in model.nodes:
         _draw_node(canvas, layout.boxes[node.id], node, faces[node.id], model.has_instance)
     return Drawing(zoom, orientation, layout, canvas, tuple(_notes(model, layout)))
@@ -125,19 +125,25 @@ def _note_lines(drawing: Drawing, width: int | None) -> list[str]:
     return lines
 
 
-def legend_rich(zoom: Zoom = Zoom.FULL, with_states: bool = True, width: int | None = None) -> Text:
+def legend_rich(zoom: Zoom = Zoom.FULL, with_states: bool = True, width: int | None = None,
+                model: GraphModel | None = None) -> Text:
     """A legend of state markers (with ``with_states``), node shapes as drawn at ``zoom`` and edge styles,
-    styled as in the graph; broken into lines of at most ``width`` cells when given (else one line)."""
+    styled as in the graph; broken into lines of at most ``width`` cells when given (else one line). With
+    ``model``, only the states and kinds of node that it has."""
+    states = LEGEND_ORDER if model is None else [state for state in LEGEND_ORDER
+                                                 if any(node.state is state for node in model.nodes)]
+    kinds = list(KIND_STYLES) if model is None else [kind for kind in KIND_STYLES
+                                                     if any(node.kind is kind for node in model.nodes)]
     entries: list[tuple[bool, str, str]] = []  # (starts a group, text, style)
     if with_states:
         entries += [(False, f"{STATE_MARKERS[state]} {STATE_DESCRIPTIONS[state]}", STATE_STYLES[state])
-                    for state in LEGEND_ORDER]
+                    for state in states]
     shapes: list[str] = []
-    for kind, style in KIND_STYLES.items():
-        entry = f"{_legend_face(kind, zoom)} {style.legend}"
+    for kind in kinds:
+        entry = f"{_legend_face(kind, zoom)} {kind_style(kind).legend}"
         if entry not in shapes:
             shapes.append(entry)
-    entries += [(number == 0, shape, NODE_STYLE) for number, shape in enumerate(shapes)]
+    entries += [(number == 0 and bool(entries), shape, NODE_STYLE) for number, shape in enumerate(shapes)]
     if with_states:
         entries += [(True, f"━{ARROW} taken", EDGE_TAKEN_STYLE), (False, f"─{ARROW} not taken", EDGE_NOT_TAKEN_STYLE)]
     legend = Text(no_wrap=True)
@@ -193,7 +199,8 @@ def _draw_node(canvas: Canvas, box: NodeBox, node: GraphNode, face: NodeFace, wi
         return
     top_left, top, top_right, left, right, bottom_left, bottom_right = kind_style(node.kind).box
     inner = box.width - 2
-    canvas.write(box.x, box.y, top_left + top * inner + top_right, style)
+    border = f"{top} {face.badge} " + top * (inner - cell_len(face.badge) - 3) if face.badge else top * inner
+    canvas.write(box.x, box.y, top_left + border + top_right, style)
     port = box.port_row - box.y - 1  # which text line edges attach to, left to right
     for number, line in enumerate(face.lines):
         sides = (left, right) if number == port or len(face.lines) == 1 else ("│", "│")

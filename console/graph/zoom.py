@@ -1,8 +1,8 @@
 """Zoom levels of the terminal drawing: what a node's box says and how tightly the layout is packed.
 
 - :attr:`Zoom.FULL`: every node in a box with its label, wrapped to a width; conditions on the edges.
-- :attr:`Zoom.SHORT`: tasks in boxes with their labels wrapped narrower; events and gateways as symbols;
-  conditions shortened.
+- :attr:`Zoom.SHORT`: tasks in boxes with their labels wrapped narrower and their state marker on the top
+  border (``┌─ ● ───┐``); events and gateways as symbols; conditions wrapped narrower.
 - :attr:`Zoom.COMPACT`: every node a symbol (``[●]`` a task, ``(✓)`` an event, ``<✓X>`` a gateway), no
   text on the edges, channels packed tight.
 
@@ -55,11 +55,13 @@ class ZoomSettings:
     spacing: Spacing
     boxes_every_kind: bool  # else only the kinds whose style says boxed_when_short, the others as symbols
     symbols_only: bool = False
+    badge_on_border: bool = False  # a box's state marker and token count on its top border, not in its text
 
 
 ZOOM_SETTINGS: dict[Zoom, ZoomSettings] = {
     Zoom.FULL: ZoomSettings("full labels", 24, 3, 24, 1, Spacing(item_gap=1, track_step=2, arrow_run=1), True),
-    Zoom.SHORT: ZoomSettings("short labels", 10, 3, 11, 2, Spacing(item_gap=1, track_step=2, arrow_run=0), False),
+    Zoom.SHORT: ZoomSettings("short labels", 9, 3, 11, 2, Spacing(item_gap=1, track_step=2, arrow_run=0), False,
+                             badge_on_border=True),
     Zoom.COMPACT: ZoomSettings("symbols", 0, 0, None, 0, Spacing(item_gap=1, track_step=1, arrow_run=0), False,
                                symbols_only=True),
 }
@@ -67,15 +69,19 @@ ZOOM_SETTINGS: dict[Zoom, ZoomSettings] = {
 
 @dataclass(frozen=True)
 class NodeFace:
-    """What a node shows at one zoom: ``lines`` of text in a box, or one line as a symbol (``boxed`` false)."""
+    """What a node shows at one zoom: ``lines`` of text in a box, or one line as a symbol (``boxed`` false);
+    ``badge`` is written on a box's top border (``─ badge ─``)."""
 
     lines: tuple[str, ...]
     boxed: bool
+    badge: str = ""
 
     @property
     def size(self) -> tuple[int, int]:
         """(width, height) in cells: a box adds a border and a space on each side of its text."""
         width = max(cell_len(line) for line in self.lines)
+        if self.badge:
+            width = max(width, cell_len(self.badge) + 4)
         return (width + 4, len(self.lines) + 2) if self.boxed else (width, 1)
 
 
@@ -93,8 +99,10 @@ def node_face(node: GraphNode, zoom: Zoom, with_state: bool) -> NodeFace:
         inner = f"{marker}{style.glyph}{count}" or " "
         return NodeFace((style.symbol[0] + inner + style.symbol[1],), False)
     label = fit(node.label, 200) or node.id
-    text = " ".join(part for part in (marker, style.glyph, label, count) if part)
-    return NodeFace(tuple(wrap(text, settings.label_cells, settings.label_lines)), True)
+    badge = " ".join(part for part in (marker, count) if part) if settings.badge_on_border else ""
+    parts = (style.glyph, label) if settings.badge_on_border else (marker, style.glyph, label, count)
+    text = " ".join(part for part in parts if part)
+    return NodeFace(tuple(wrap(text, settings.label_cells, settings.label_lines)), True, badge)
 
 
 def token_count(node: GraphNode) -> str:

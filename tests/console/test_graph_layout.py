@@ -99,7 +99,7 @@ def assert_sane_layout(model, layout: Layout) -> None:
             assert (x, y) not in inside, f"edge {route.edge_id} runs through {inside[(x, y)]} at {(x, y)}"
             drawn.setdefault((x, y), set()).add(route.edge_id)
     for label in layout.labels:
-        for x in range(label.x, label.x + cell_len(label.text) + 2):  # written as " text "
+        for x in range(label.x, label.x + cell_len(label.written)):
             assert 0 <= x < layout.width and 0 <= label.y < layout.height, label
             assert (x, label.y) not in inside, f"label {label} over {inside[(x, label.y)]}"
             assert drawn.get((x, label.y), {label.edge_id}) == {label.edge_id}, (label, drawn[(x, label.y)])
