@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from rich.cells import cell_len, get_character_cell_size
-from rich.text import Text
+from rich.text import Span, Text
 
 NORTH, EAST, SOUTH, WEST = 1, 2, 4, 8
 _DIRECTIONS = {"UP": NORTH, "RIGHT": EAST, "DOWN": SOUTH, "LEFT": WEST, "VERTICAL": NORTH | SOUTH,
@@ -145,10 +145,13 @@ class Canvas:
 
     def to_rich(self) -> Text:
         """The grid as a Rich ``Text``, one span per run of equally styled cells."""
-        text = Text(no_wrap=True, overflow="ignore")
+        parts: list[str] = []
+        spans: list[Span] = []
+        offset = 0
         for y, row in enumerate(self.chars):
             if y:
-                text.append("\n")
+                parts.append("\n")
+                offset += 1
             end = len(row)
             while end and row[end - 1] == " ":
                 end -= 1
@@ -158,9 +161,13 @@ class Canvas:
                 stop = start
                 while stop < end and self.styles[y][stop] == style:
                     stop += 1
-                text.append("".join(row[start:stop]), style=style or "")
+                run = "".join(row[start:stop])
+                if style:
+                    spans.append(Span(offset, offset + len(run), style))
+                parts.append(run)
+                offset += len(run)
                 start = stop
-        return text
+        return Text("".join(parts), spans=spans, no_wrap=True, overflow="ignore")
 
 
 def fit(text: str, cells: int) -> str:
@@ -187,20 +194,21 @@ def wrap(text: str, cells: int, max_lines: int) -> list[str]:
     Never an empty list.
     """
     for wider in range(cells, cells + WORD_SLACK + 1):
-        lines = _greedy_lines(text, wider)
+        lines = _greedy_lines(text, wider, cells + WORD_SLACK)
         if len(lines) <= max_lines:
             return lines
-    lines = _greedy_lines(text, cells)
+    lines = _greedy_lines(text, cells, cells + WORD_SLACK)
     return lines[:max_lines - 1] + [shorten(" ".join(lines[max_lines - 1:]), max(cells, 2))]
 
 
-def _greedy_lines(text: str, cells: int) -> list[str]:
-    """``text`` broken at spaces into lines of at most ``cells`` cells (see :func:`wrap` for long words)."""
+def _greedy_lines(text: str, cells: int, longest_word: int) -> list[str]:
+    """``text`` broken at spaces into lines of at most ``cells`` cells; a word longer than that keeps a line
+    of its own up to ``longest_word`` cells, and is cut into ``cells``-wide pieces beyond."""
     words = fit(text, 2 * len(text) + 1).split()  # control characters out, one word per item
     lines: list[str] = []
     current = ""
     for word in words:
-        while cell_len(word) > cells + WORD_SLACK:
+        while cell_len(word) > longest_word:
             if current:
                 lines.append(current)
                 current = ""

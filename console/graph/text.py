@@ -15,7 +15,8 @@ other zoom levels (:mod:`console.graph.zoom`) draw some or all nodes as symbols:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -39,6 +40,7 @@ from console.graph.zoom import NodeFace, Zoom, node_face
 
 ARROWS = {Orientation.LEFT_RIGHT: "▶", Orientation.TOP_BOTTOM: "▼"}
 ARROW = ARROWS[Orientation.LEFT_RIGHT]
+LAYOUT_CACHE_SIZE = 64  # layouts kept: six views of a few graphs
 NOTE_CELLS = 1000  # a note is one line: control characters become spaces
 LEGEND_ORDER = (NodeState.ACTIVE, NodeState.WAITING, NodeState.FAILED, NodeState.STUCK, NodeState.VISITED,
                 NodeState.NOT_REACHED)
@@ -176,9 +178,31 @@ def layout_for_text(model: GraphModel, zoom: Zoom = Zoom.FULL, orientation: Orie
     if faces is None:
         faces = {node.id: node_face(node, zoom, model.has_instance) for node in model.nodes}
     cells, lines = zoom.settings.edge_label_cells, zoom.settings.edge_label_lines
-    labels = {edge.id: tuple(wrap(edge.label, cells, lines)) for edge in model.edges if edge.label and cells}
-    return compute_layout(model, {node_id: face.size for node_id, face in faces.items()}, labels, orientation,
-                          zoom.settings.spacing)
+    labels = tuple((edge.id, tuple(wrap(edge.label, cells, lines))) for edge in model.edges if edge.label and cells)
+    sizes = tuple(faces[node.id].size for node in model.nodes)
+    return _layout(_Shape.of(model), sizes, labels, orientation, zoom)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a layout depends on besides sizes: the nodes and edges, not their states."""
+
+    model: GraphModel
+
+    @classmethod
+    def of(cls, model: GraphModel) -> _Shape:
+        return cls(GraphModel(model.workflow_id, model.version, model.title,
+                              tuple(GraphNode(node.id, "", node.kind) for node in model.nodes),
+                              tuple(replace(edge, taken=False) for edge in model.edges)))
+
+
+@lru_cache(maxsize=LAYOUT_CACHE_SIZE)
+def _layout(shape: _Shape, sizes: tuple[tuple[int, int], ...], labels: tuple[tuple[str, tuple[str, ...]], ...],
+            orientation: Orientation, zoom: Zoom) -> Layout:
+    """The layout of a graph's shape with these box sizes and labels, kept for the next time: an instance
+    whose tokens moved on mostly keeps its sizes, and the console redraws it on every change."""
+    node_sizes = {node.id: size for node, size in zip(shape.model.nodes, sizes, strict=True)}
+    return compute_layout(shape.model, node_sizes, dict(labels), orientation, zoom.settings.spacing)
 
 
 def _edge_style(model: GraphModel, taken: bool) -> tuple[str, int]:
@@ -221,3 +245,8 @@ def _notes(model: GraphModel, layout: Layout) -> list[str]:
             source, target = model.node(edge.source).label, model.node(edge.target).label
             notes.append(fit(f"  {edge.id} ({source} → {target}): {edge.label}", NOTE_CELLS))
     return ["Edge conditions in full:", *notes] if notes else []
+
+
+def clear_layout_cache() -> None:
+    """Forget the layouts kept (for measuring a first drawing)."""
+    _layout.cache_clear()
