@@ -49,12 +49,14 @@ class Spacing:
 
     ``item_gap``: blank cells between the items of one layer; ``track_step``: from one vertical (or, top to
     bottom, horizontal) channel of a gap to the next; ``arrow_run``: line cells between the last channel of
-    a gap and the arrow, left to right (top to bottom there are none).
+    a gap and the arrow, left to right (top to bottom there are none); ``label_spaces``: blank cells
+    around an edge label's text, left to right.
     """
 
     item_gap: int = 1
     track_step: int = 2
     arrow_run: int = 1
+    label_spaces: int = 2  # around a label's text left to right: 1 leaves none before the next line cell
 
 
 @dataclass(frozen=True)
@@ -147,8 +149,7 @@ def compute_layout(model: GraphModel, node_sizes: Mapping[str, tuple[int, int]],
         chain: list[ItemKey] = [("node", edge.source)]
         if edge.id in lines_of:  # " text " on the line: left to right along it, top to bottom across it
             lines = lines_of[edge.id]
-            # Left to right the next gap's first line cell follows the widest line: no space before it.
-            widest = max(cell_len(line) for line in lines) + (2 if across else 1)
+            widest = max(cell_len(line) for line in lines) + (2 if across else spacing.label_spaces)
             items[("label", edge.id)] = Item(("label", edge.id), *((widest, len(lines)) if across
                                                                     else (len(lines), widest)))
             chain.append(("label", edge.id))

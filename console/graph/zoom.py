@@ -60,10 +60,10 @@ class ZoomSettings:
 
 ZOOM_SETTINGS: dict[Zoom, ZoomSettings] = {
     Zoom.FULL: ZoomSettings("full labels", 24, 3, 24, 1, Spacing(item_gap=1, track_step=2, arrow_run=1), True),
-    Zoom.SHORT: ZoomSettings("short labels", 9, 3, 11, 2, Spacing(item_gap=1, track_step=2, arrow_run=0), False,
-                             badge_on_border=True),
-    Zoom.COMPACT: ZoomSettings("symbols", 0, 0, None, 0, Spacing(item_gap=1, track_step=1, arrow_run=0), False,
-                               symbols_only=True),
+    Zoom.SHORT: ZoomSettings("short labels", 9, 3, 11, 2, Spacing(item_gap=1, track_step=2, arrow_run=0,
+                                                                      label_spaces=1), False, badge_on_border=True),
+    Zoom.COMPACT: ZoomSettings("symbols", 0, 0, None, 0, Spacing(item_gap=1, track_step=1, arrow_run=0,
+                                                                   label_spaces=1), False, symbols_only=True),
 }
 
 
