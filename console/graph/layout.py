@@ -140,21 +140,7 @@ def compute_layout(model: GraphModel, node_sizes: Mapping[str, tuple[int, int]],
     lines_of = {edge_id: (text,) if isinstance(text, str) else tuple(text) for edge_id, text in edge_labels.items()
                 if text}
     forward, back = split_back_edges(model)
-    items: dict[ItemKey, Item] = {}
-    for node in model.nodes:
-        width, height = node_sizes[node.id]
-        items[("node", node.id)] = Item(("node", node.id), width if across else height, height if across else width)
-    chains: dict[str, list[ItemKey]] = {}
-    for edge in forward:
-        chain: list[ItemKey] = [("node", edge.source)]
-        if edge.id in lines_of:  # " text " on the line: left to right along it, top to bottom across it
-            lines = lines_of[edge.id]
-            widest = max(cell_len(line) for line in lines) + (2 if across else spacing.label_spaces)
-            items[("label", edge.id)] = Item(("label", edge.id), *((widest, len(lines)) if across
-                                                                    else (len(lines), widest)))
-            chain.append(("label", edge.id))
-        chain.append(("node", edge.target))
-        chains[edge.id] = chain
+    items, chains = _items(model, forward, node_sizes, lines_of, across, spacing)
     link_paths = _rank_and_order(items, chains, spacing.item_gap)
     paths = {edge_id: _expand(chain, link_paths) for edge_id, chain in chains.items()}
     _assign_rows(items, spacing.item_gap)
@@ -177,6 +163,29 @@ def compute_layout(model: GraphModel, node_sizes: Mapping[str, tuple[int, int]],
         labels=tuple(labels),
     )
     return _transposed(layout) if across else _sorted_labels(layout)
+
+
+def _items(model: GraphModel, forward: list[GraphEdge], node_sizes: Mapping[str, tuple[int, int]],
+           lines_of: Mapping[str, tuple[str, ...]], across: bool, spacing: Spacing,
+           ) -> tuple[dict[ItemKey, Item], dict[str, list[ItemKey]]]:
+    """The items to place (a node's box, a label) sized along and across their layer, and each forward
+    edge's chain of items: its source, its label if it has one, its target."""
+    items: dict[ItemKey, Item] = {}
+    for node in model.nodes:
+        width, height = node_sizes[node.id]
+        items[("node", node.id)] = Item(("node", node.id), width if across else height, height if across else width)
+    chains: dict[str, list[ItemKey]] = {}
+    for edge in forward:
+        chain: list[ItemKey] = [("node", edge.source)]
+        if edge.id in lines_of:  # " text " on the line: left to right along it, top to bottom across it
+            lines = lines_of[edge.id]
+            widest = max(cell_len(line) for line in lines) + (2 if across else spacing.label_spaces)
+            items[("label", edge.id)] = Item(("label", edge.id), *((widest, len(lines)) if across
+                                                                    else (len(lines), widest)))
+            chain.append(("label", edge.id))
+        chain.append(("node", edge.target))
+        chains[edge.id] = chain
+    return items, chains
 
 
 def _label_lines(edge_id: str, lines: tuple[str, ...], layer_x: int, layer_width: int, item: Item, across: bool,

@@ -187,7 +187,7 @@ class TokenGraph(Vertical):
         previous_model = getattr(self.drawing, "model", None)
         self.drawing = drawing
         problem_line = self.query_one("#graph-problem", Static)
-        problem_line.update(drawing.problem or "")
+        problem_line.update(Text(drawing.problem or ""))  # may quote blueprint text: never markup
         problem_line.set_class(bool(drawing.problem), "-shown")
         model = drawing.model
         if model is None or not drawing.views:
