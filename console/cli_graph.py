@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from enum import StrEnum
 from typing import Annotated, Any
@@ -43,16 +44,24 @@ def _resolve(ops: Operations, target: str, version: int | None) -> tuple[Compile
     raise UnknownWorkflowError(f"no {which} in this database")
 
 
-def _render(model: Any, fmt: GraphFormat) -> str:
-    from console.graph import render_dot, render_mermaid, render_text
-
-    return {GraphFormat.TEXT: render_text, GraphFormat.MERMAID: render_mermaid, GraphFormat.DOT: render_dot}[fmt](model)
+PIPED_GRAPH_WIDTH, PIPED_GRAPH_HEIGHT = 100, 50  # the terminal to fit when stdout is not one
 
 
-def _graph_doc(model: Any, fmt: GraphFormat, rendered: str) -> dict[str, Any]:
+def _terminal_size(width: int | None) -> tuple[int, int | None]:
+    """The columns to fit (``width``, else the terminal's) and the rows to prefer to fit (the terminal's);
+    a terminal of :data:`PIPED_GRAPH_WIDTH` x :data:`PIPED_GRAPH_HEIGHT` when stdout is not one."""
+    if not sys.stdout.isatty():
+        return width or PIPED_GRAPH_WIDTH, PIPED_GRAPH_HEIGHT
+    size = shutil.get_terminal_size()
+    return width or size.columns, size.lines
+
+
+def _graph_doc(model: Any, fmt: GraphFormat, rendered: str, drawing: Any) -> dict[str, Any]:
+    fitted = {} if drawing is None else {"zoom": str(drawing.zoom), "orientation": str(drawing.orientation),
+                                         "width": drawing.size[0], "height": drawing.size[1]}
     return {
         "workflow_id": model.workflow_id, "version": model.version, "title": model.title,
-        "instance_id": model.instance_id, "instance_status": model.instance_status, "format": str(fmt),
+        "instance_id": model.instance_id, "instance_status": model.instance_status, "format": str(fmt), **fitted,
         "nodes": [{"id": n.id, "label": n.label, "kind": str(n.kind),
                    "state": None if n.state is None else str(n.state), "tokens": n.tokens} for n in model.nodes],
         "edges": [{"id": e.id, "source": e.source, "target": e.target, "condition": e.condition,
@@ -71,6 +80,12 @@ def graph_command(
                    ] = GraphFormat.TEXT,
     version: Annotated[int | None, typer.Option("--version", min=1, help="Which version of WORKFLOW. "
                                                 "Default: the newest.")] = None,
+    width: Annotated[int | None, typer.Option("--width", min=20, show_default=False,
+                                              help="Columns the text drawing must fit: the most detailed zoom "
+                                                   "(full labels, short labels, symbols) and the orientation "
+                                                   "(left to right, top to bottom) that fit are chosen. Default: "
+                                                   f"the terminal's width, {PIPED_GRAPH_WIDTH} when piped.")
+                     ] = None,
     db: DbOption = None, as_json: JsonOption = False,
 ) -> None:
     """Draw a workflow's graph, or an instance's tokens on it, as text, Mermaid or Graphviz DOT.
@@ -79,11 +94,13 @@ def graph_command(
 
     Example:  wfconsole graph loan_approval
 
+    Example:  wfconsole graph loan_approval --width 80
+
     Example:  wfconsole graph 3fa85f64 --format mermaid > incident.mmd
 
     Example:  wfconsole graph order_fulfilment --format dot | dot -Tsvg > order.svg
     """
-    from console.graph import build_graph, legend_rich, render_rich
+    from console.graph import build_graph
 
     if _is_file(target):
         compiled: CompiledBlueprint = compile_blueprint(read_text_file(target, "blueprint file"), target)
@@ -92,14 +109,41 @@ def graph_command(
         with open_operations(db_path(ctx, db)) as ops:
             compiled, view = _resolve(ops, target, version)
     model = build_graph(compiled, view)
-    rendered = _render(model, fmt)
-    if as_json:
-        write_json(_graph_doc(model, fmt, rendered))
-    elif fmt is GraphFormat.TEXT and sys.stdout.isatty():
-        console = stdout_console()
-        console.print(render_rich(model), soft_wrap=True)
-        if model.has_instance:
-            console.print(legend_rich(), soft_wrap=True)
+    if fmt is not GraphFormat.TEXT:
+        _write_export(model, fmt, as_json)
     else:
-        legend = "\n\n" + legend_rich().plain if fmt is GraphFormat.TEXT and model.has_instance else ""
-        sys.stdout.write(rendered.rstrip("\n") + legend + "\n")
+        _write_text(model, *_terminal_size(width), as_json)
+
+
+def _write_export(model: Any, fmt: GraphFormat, as_json: bool) -> None:
+    from console.graph import render_dot, render_mermaid
+
+    rendered = (render_mermaid if fmt is GraphFormat.MERMAID else render_dot)(model)
+    if as_json:
+        write_json(_graph_doc(model, fmt, rendered, None))
+    else:
+        sys.stdout.write(rendered)
+
+
+def _write_text(model: Any, width: int, height: int | None, as_json: bool) -> None:
+    """The drawing that fits ``width`` (a note on stderr when even symbols do not), with its legend."""
+    from console.graph.fit import draw_for_terminal
+    from console.graph.text import drawing_rich, drawing_text, legend_rich
+    from console.graph.zoom import Zoom
+
+    drawing = draw_for_terminal(model, width, height)
+    if drawing.size[0] > width:
+        print(f"note: the graph needs {drawing.size[0]} columns even as symbols; it is wider than {width}",
+              file=sys.stderr)
+    legend = legend_rich(drawing.zoom, model.has_instance, width, model) if model.has_instance or \
+        drawing.zoom is not Zoom.FULL else None
+    if as_json:
+        write_json(_graph_doc(model, GraphFormat.TEXT, drawing_text(drawing, width=width), drawing))
+    elif sys.stdout.isatty():
+        console = stdout_console()
+        console.print(drawing_rich(drawing, width=width), soft_wrap=True)
+        if legend is not None:
+            console.print(legend, soft_wrap=True)
+    else:
+        text = drawing_text(drawing, width=width).rstrip("\n") + ("\n\n" + legend.plain if legend else "")
+        sys.stdout.write(text + "\n")

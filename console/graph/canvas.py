@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from rich.cells import cell_len, get_character_cell_size
-from rich.text import Text
+from rich.text import Span, Text
 
 NORTH, EAST, SOUTH, WEST = 1, 2, 4, 8
 _DIRECTIONS = {"UP": NORTH, "RIGHT": EAST, "DOWN": SOUTH, "LEFT": WEST, "VERTICAL": NORTH | SOUTH,
@@ -57,16 +57,19 @@ class Canvas:
         self._masks = [[0] * width for _ in range(height)]
         self._heavy = [[0] * width for _ in range(height)]
         self._line_rank = [[-1] * width for _ in range(height)]
+        self._starts: list[int] | None = None  # where each row begins in the text, once drawn
 
-    def polyline(self, points: Iterable[Point], style: str, rank: int = 0, heavy: bool = False) -> None:
+    def polyline(self, points: Iterable[Point], style: str, rank: int = 0, heavy: bool = False,
+                 start: int = WEST) -> None:
         """Add an orthogonal line through ``points``, heavy (``━``) or light (``─``).
 
-        Where lines share a cell the one with the higher ``rank`` gives its style; a heavy line keeps its
-        weight where it meets light ones. Raises ``ValueError`` for a diagonal segment.
+        The line's first cell also reaches towards ``start`` (the side of the box it leaves). Where lines
+        share a cell the one with the higher ``rank`` gives its style; a heavy line keeps its weight where
+        it meets light ones. Raises ``ValueError`` for a diagonal segment.
         """
         points = list(points)
         if points:
-            self._connect(points[0], WEST, style, rank, heavy)  # a line starts against the box it leaves
+            self._connect(points[0], start, style, rank, heavy)  # a line starts against the box it leaves
         for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
             if x0 != x1 and y0 != y1:
                 raise ValueError(f"segment {(x0, y0)} -> {(x1, y1)} is not horizontal or vertical")
@@ -80,6 +83,7 @@ class Canvas:
                     self._connect((x0, y + 1), NORTH, style, rank, heavy)
 
     def _connect(self, point: Point, direction: int, style: str, rank: int, heavy: bool) -> None:
+        self._starts = None
         x, y = point
         if not (0 <= x < self.width and 0 <= y < self.height):
             return
@@ -103,6 +107,7 @@ class Canvas:
         """
         if not 0 <= y < self.height:
             return
+        self._starts = None
         for char in text:
             size = get_character_cell_size(char)
             if size == 0:
@@ -119,12 +124,34 @@ class Canvas:
         """The grid as text, trailing spaces removed from each line."""
         return "\n".join("".join(row).rstrip() for row in self.chars)
 
+    def text_span(self, y: int, x0: int, x1: int) -> tuple[int, int]:
+        """Where cells ``x0`` to ``x1`` (exclusive) of row ``y`` are in :meth:`to_rich`'s (or
+        :meth:`to_plain`'s) text, as (start, end) character offsets; empty past a row's trimmed end."""
+        starts = self._row_starts()
+        row = self.chars[y]
+        end_of_row = len("".join(row).rstrip(" "))
+        start = min(len("".join(row[:max(x0, 0)])), end_of_row)
+        end = min(len("".join(row[:max(x1, 0)])), end_of_row)
+        return starts[y] + start, starts[y] + max(start, end)
+
+    def _row_starts(self) -> list[int]:
+        if self._starts is None:
+            starts, offset = [], 0
+            for row in self.chars:
+                starts.append(offset)
+                offset += len("".join(row).rstrip(" ")) + 1
+            self._starts = starts
+        return self._starts
+
     def to_rich(self) -> Text:
         """The grid as a Rich ``Text``, one span per run of equally styled cells."""
-        text = Text(no_wrap=True, overflow="ignore")
+        parts: list[str] = []
+        spans: list[Span] = []
+        offset = 0
         for y, row in enumerate(self.chars):
             if y:
-                text.append("\n")
+                parts.append("\n")
+                offset += 1
             end = len(row)
             while end and row[end - 1] == " ":
                 end -= 1
@@ -134,9 +161,13 @@ class Canvas:
                 stop = start
                 while stop < end and self.styles[y][stop] == style:
                     stop += 1
-                text.append("".join(row[start:stop]), style=style or "")
+                run = "".join(row[start:stop])
+                if style:
+                    spans.append(Span(offset, offset + len(run), style))
+                parts.append(run)
+                offset += len(run)
                 start = stop
-        return text
+        return Text("".join(parts), spans=spans, no_wrap=True, overflow="ignore")
 
 
 def fit(text: str, cells: int) -> str:
@@ -152,3 +183,69 @@ def fit(text: str, cells: int) -> str:
         kept.append(char)
         used += size
     return "".join(kept).rstrip() + "…"
+
+
+def wrap(text: str, cells: int, max_lines: int) -> list[str]:
+    """``text`` in at most ``max_lines`` lines of about ``cells`` terminal cells, broken at spaces.
+
+    Lines may grow by up to ``WORD_SLACK`` cells when that avoids shortening the text, and a word up to
+    that much longer than ``cells`` keeps a line of its own (``application`` is easier to read than
+    ``applicatio`` / ``n``); a longer one is cut. The last line ends in ``…`` when text is left over.
+    Never an empty list.
+    """
+    for wider in range(cells, cells + WORD_SLACK + 1):
+        lines = _greedy_lines(text, wider, cells + WORD_SLACK)
+        if len(lines) <= max_lines:
+            return lines
+    lines = _greedy_lines(text, cells, cells + WORD_SLACK)
+    return lines[:max_lines - 1] + [shorten(" ".join(lines[max_lines - 1:]), max(cells, 2))]
+
+
+def _greedy_lines(text: str, cells: int, longest_word: int) -> list[str]:
+    """``text`` broken at spaces into lines of at most ``cells`` cells; a word longer than that keeps a line
+    of its own up to ``longest_word`` cells, and is cut into ``cells``-wide pieces beyond."""
+    words = fit(text, 2 * len(text) + 1).split()  # control characters out, one word per item
+    lines: list[str] = []
+    current = ""
+    for word in words:
+        while cell_len(word) > longest_word:
+            if current:
+                lines.append(current)
+                current = ""
+            head = _cells_prefix(word, cells)
+            lines.append(head)
+            word = word[len(head):]
+        candidate = f"{current} {word}" if current else word
+        if cell_len(candidate) <= cells or not current:
+            current = candidate
+        else:
+            lines.append(current)
+            current = word
+    return [line for line in [*lines, current] if line] or [""]
+
+
+WORD_SLACK = 3
+
+
+def shorten(text: str, cells: int) -> str:
+    """``text`` in at most ``cells`` cells, cut after a whole word and ending in ``…`` when shortened
+    (cut anywhere when not even the first word fits)."""
+    if cell_len(text) <= cells:
+        return text
+    kept = ""
+    for word in text.split(" "):
+        candidate = f"{kept} {word}" if kept else word
+        if cell_len(candidate) > cells - 1:
+            break
+        kept = candidate
+    return kept + "…" if kept else fit(text, cells)
+
+
+def _cells_prefix(text: str, cells: int) -> str:
+    """The longest start of ``text`` that takes at most ``cells`` cells (at least one character)."""
+    used = 0
+    for index, char in enumerate(text):
+        used += get_character_cell_size(char)
+        if used > cells:
+            return text[:max(index, 1)]
+    return text

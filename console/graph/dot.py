@@ -2,22 +2,14 @@
 
 Every id and label is a double-quoted DOT string, with backslashes and quotes escaped, so blueprint ids
 may hold any character; control and bidi characters are shown as escapes (:func:`engine.text.visible`),
-since the export is printed on terminals too.
+since the export is printed on terminals.
 """
 
 from __future__ import annotations
 
 from console.graph.model import GraphModel
-from console.graph.style import NOT_TAKEN_COLOUR, STATE_FILLS, TAKEN_COLOUR, node_caption
-from engine.blueprint import NodeKind
+from console.graph.style import NOT_TAKEN_COLOUR, STATE_FILLS, TAKEN_COLOUR, kind_style, node_caption
 from engine.text import visible
-
-_SHAPES = {
-    NodeKind.START: 'shape=circle',
-    NodeKind.END: 'shape=doublecircle',
-    NodeKind.TASK: 'shape=box, style="rounded,filled"',
-}
-_GATEWAY_SHAPE = "shape=diamond"
 
 
 def render_dot(model: GraphModel) -> str:
@@ -38,7 +30,7 @@ def render_dot(model: GraphModel) -> str:
     ]
     for node in model.nodes:
         attributes = [f"label={dot_string(node_caption(node.label, node.kind))}",
-                      _SHAPES.get(node.kind, _GATEWAY_SHAPE)]
+                      kind_style(node.kind).dot]
         if model.has_instance and node.state is not None:
             fill, colour = STATE_FILLS[node.state]
             attributes += [f"fillcolor={dot_string(fill)}", f"fontcolor={dot_string(colour)}",

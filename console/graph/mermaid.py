@@ -4,7 +4,7 @@ Mermaid ids allow few characters and ``end`` is a keyword, so every node gets an
 ``n_`` followed by the blueprint id with other characters replaced by ``_`` (and a number when two ids
 would collide). Labels are quoted, with Mermaid's entity codes for the characters that would end them,
 and control and bidi characters shown as escapes (:func:`engine.text.visible`): the export is printed on
-terminals too.
+terminals.
 """
 
 from __future__ import annotations
@@ -12,12 +12,9 @@ from __future__ import annotations
 import re
 
 from console.graph.model import GraphModel, NodeState
-from console.graph.style import NOT_TAKEN_COLOUR, STATE_FILLS, TAKEN_COLOUR, node_caption
-from engine.blueprint import NodeKind
+from console.graph.style import NOT_TAKEN_COLOUR, STATE_FILLS, TAKEN_COLOUR, kind_style, node_caption
 from engine.text import visible
 
-_SHAPES = {NodeKind.START: ('(["', '"])'), NodeKind.END: ('(("', '"))'), NodeKind.TASK: ('["', '"]')}
-_GATEWAY_SHAPE = ('{"', '"}')
 _ENTITIES = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "&": "#amp;", "|": "#124;", "`": "#96;"}
 
 
@@ -33,7 +30,7 @@ def render_mermaid(model: GraphModel) -> str:
         lines.append(f"%% instance {mermaid_text(model.instance_id)}: {model.instance_status}")
     lines.append("flowchart LR")
     for node in model.nodes:
-        opening, closing = _SHAPES.get(node.kind, _GATEWAY_SHAPE)
+        opening, closing = kind_style(node.kind).mermaid
         lines.append(f"    {ids[node.id]}{opening}{mermaid_text(node_caption(node.label, node.kind))}{closing}")
     for edge in model.edges:
         label = f'|"{mermaid_text(edge.label)}"|' if edge.label else ""

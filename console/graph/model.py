@@ -14,6 +14,7 @@ from engine.blueprint import NodeKind
 from engine.graph import CompiledBlueprint
 from engine.model import ExecutionStatus, HistoryKind, TokenStatus
 from engine.ports import InstanceView
+from engine.text import visible
 
 
 class NodeState(StrEnum):
@@ -36,6 +37,8 @@ _TOKEN_STATE = {
     TokenStatus.STUCK: NodeState.STUCK,
 }
 _EXECUTION_STATE = {ExecutionStatus.FAILED: NodeState.FAILED, ExecutionStatus.STUCK: NodeState.STUCK}
+# What an operator looks at first: incidents, else where the tokens are.
+URGENT_GROUPS = ((NodeState.FAILED, NodeState.STUCK), (NodeState.ACTIVE, NodeState.WAITING))
 _VISIT_KINDS = (HistoryKind.EXECUTION_COMPLETED, HistoryKind.EDGE_TAKEN, HistoryKind.JOIN_FIRED)
 
 
@@ -94,12 +97,23 @@ class GraphModel:
                 return node
         raise KeyError(node_id)
 
+    def urgent_nodes(self) -> tuple[str, ...]:
+        """The nodes to show first: the failed and stuck ones if any, else the active and waiting ones,
+        the most urgent state first, then in blueprint order; empty when no token needs a look."""
+        for group in URGENT_GROUPS:
+            found = [node for state in group for node in self.nodes if node.state is state]
+            if found:
+                return tuple(node.id for node in found)
+        return ()
+
 
 def build_graph(compiled: CompiledBlueprint, instance: InstanceView | None = None) -> GraphModel:
     """Extract the graph of ``compiled``, with node states and taken edges from ``instance`` if given.
 
-    Nodes and edges keep the blueprint's order. Raises ``ValueError`` when ``instance`` belongs to another
-    workflow or version than ``compiled``.
+    Nodes and edges keep the blueprint's order. Labels, conditions and the title are made safe to draw
+    once, here, for every renderer: control and bidi characters become visible escapes
+    (:func:`engine.text.visible`). Raises ``ValueError`` when ``instance`` belongs to another workflow or
+    version than ``compiled``.
     """
     blueprint = compiled.blueprint
     if instance is not None and (instance.workflow_id, instance.version) != (blueprint.workflow_id,
@@ -108,19 +122,19 @@ def build_graph(compiled: CompiledBlueprint, instance: InstanceView | None = Non
                          f"not {blueprint.workflow_id} v{blueprint.version}")
     states, token_counts, taken = _instance_facts(compiled, instance)
     nodes = tuple(
-        GraphNode(id=node.id, label=node.label, kind=compiled.kinds[node.id], state=states.get(node.id),
+        GraphNode(id=node.id, label=visible(node.label), kind=compiled.kinds[node.id], state=states.get(node.id),
                   tokens=token_counts.get(node.id, 0), incoming=len(compiled.incoming.get(node.id, [])))
         for node in blueprint.nodes
     )
     edges = tuple(
         GraphEdge(id=edge.id, source=edge.source_id, target=edge.target_id,
-                  condition=edge.condition.strip() if edge.has_condition else None,
+                  condition=visible(edge.condition.strip()) if edge.has_condition else None,
                   is_default=not edge.has_condition and compiled.kinds[edge.source_id] is NodeKind.EXCLUSIVE_SPLIT,
                   taken=edge.id in taken)
         for edge in blueprint.edges
     )
     return GraphModel(
-        workflow_id=blueprint.workflow_id, version=blueprint.version, title=blueprint.label,
+        workflow_id=blueprint.workflow_id, version=blueprint.version, title=visible(blueprint.label),
         nodes=nodes, edges=edges,
         instance_id=instance.id if instance else None,
         instance_status=str(instance.status) if instance else None,

@@ -74,15 +74,19 @@ class Routed:
     width: int
     height: int
     x_of: dict[ItemKey, int] = field(default_factory=dict)
+    column_width: list[int] = field(default_factory=list)
     polylines: dict[str, tuple[Point, ...]] = field(default_factory=dict)
     lane_labels: dict[str, tuple[int, int, str]] = field(default_factory=dict)
 
 
-def route(items: Mapping[ItemKey, Item], paths: Mapping[str, list[ItemKey]], back_edges: list[BackEdge]) -> Routed:
+def route(items: Mapping[ItemKey, Item], paths: Mapping[str, list[ItemKey]], back_edges: list[BackEdge],
+          track_step: int = 2, arrow_run: int = 1, lane_labels: bool = True) -> Routed:
     """Place the columns and route every edge; ``paths`` gives each forward edge's items, dummies included.
 
-    Returns a :class:`Routed` whose polylines start right of the source box and end on the arrow cell
-    left of the target box.
+    Channels of a gap are ``track_step`` cells apart, with ``arrow_run`` line cells after the last one
+    before the arrow. Back edges' labels are written on their lanes when ``lane_labels``. Returns a
+    :class:`Routed` whose polylines start right of the source box and end on the arrow cell left of the
+    target box.
     """
     ranks = max((item.rank for item in items.values()), default=-1) + 1
     column_width = [1] * ranks
@@ -105,7 +109,7 @@ def route(items: Mapping[ItemKey, Item], paths: Mapping[str, list[ItemKey]], bac
     for gap, pieces in gaps.items():
         piece_tracks, count = assign_tracks(pieces)
         tracks.update({(piece.left, piece.right): track for piece, track in zip(pieces, piece_tracks, strict=True)})
-        gap_width[gap] = 2 * count + 3 if pieces else 0
+        gap_width[gap] = gap_cells(count, track_step, arrow_run) if pieces else 0
     column_x, gap_x = [], {-1: 0}
     x = gap_width[-1]
     for rank in range(ranks):
@@ -114,16 +118,24 @@ def route(items: Mapping[ItemKey, Item], paths: Mapping[str, list[ItemKey]], bac
         x = gap_x[rank] + gap_width[rank]
     routed = Routed(width=x, height=max([bottom, *(lane + 1 for lane in lanes.values())]))
     routed.x_of = {key: column_x[item.rank] for key, item in items.items()}
-    geometry = _Geometry(items, column_x, column_width, gap_x, tracks)
+    routed.column_width = column_width
+    geometry = _Geometry(items, column_x, column_width, gap_x, tracks, track_step)
     for edge_id, path in paths.items():
         routed.polylines[edge_id] = geometry.forward(path)
     for edge in back_edges:
         routed.polylines[edge.id] = geometry.back(edge, lanes[edge.id])
-        if edge.label:
+        if edge.label and lane_labels:
             placed = _lane_label(edge.label, routed.polylines[edge.id])
             if placed:
                 routed.lane_labels[edge.id] = placed
     return routed
+
+
+def gap_cells(tracks: int, track_step: int, arrow_run: int) -> int:
+    """The width of a gap with ``tracks`` channels: the cell after the column, the channels, the line
+    run and the arrow's cell."""
+    channels = track_step * (tracks - 1) + 1 if tracks else 0
+    return 1 + channels + arrow_run + 1
 
 
 def _add(pieces: list[Piece], piece: Piece) -> None:
@@ -251,9 +263,10 @@ class _Geometry:
     """Turns item sequences into polylines once columns, gaps and tracks are placed."""
 
     def __init__(self, items: Mapping[ItemKey, Item], column_x: list[int], column_width: list[int],
-                 gap_x: Mapping[int, int], tracks: Mapping[tuple[ItemKey, ItemKey], Track | None]) -> None:
+                 gap_x: Mapping[int, int], tracks: Mapping[tuple[ItemKey, ItemKey], Track | None],
+                 track_step: int) -> None:
         self.items, self.column_x, self.column_width = items, column_x, column_width
-        self.gap_x, self.tracks = gap_x, tracks
+        self.gap_x, self.tracks, self.track_step = gap_x, tracks, track_step
 
     def exit_x(self, key: ItemKey) -> int:
         """The first cell right of an item: after a node's box, or after the column a line crosses."""
@@ -270,10 +283,10 @@ class _Geometry:
         track = self.tracks[(left, right)]
         if track is None:
             return []
-        x = self.gap_x[gap] + 1 + 2 * track.track
+        x = self.gap_x[gap] + 1 + self.track_step * track.track
         if track.jog_row is None or track.jog_track is None:
             return [(x, y_left), (x, y_right)]
-        jog_x = self.gap_x[gap] + 1 + 2 * track.jog_track
+        jog_x = self.gap_x[gap] + 1 + self.track_step * track.jog_track
         return [(x, y_left), (x, track.jog_row), (jog_x, track.jog_row), (jog_x, y_right)]
 
     def forward(self, path: list[ItemKey]) -> tuple[Point, ...]:

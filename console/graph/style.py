@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from console.graph.model import NodeState
 from engine.blueprint import NodeKind
 
@@ -15,7 +17,7 @@ STATE_MARKERS: dict[NodeState, str] = {
 }
 
 STATE_DESCRIPTIONS: dict[NodeState, str] = {
-    NodeState.ACTIVE: "active token",
+    NodeState.ACTIVE: "active",
     NodeState.WAITING: "waiting at join",
     NodeState.FAILED: "failed",
     NodeState.STUCK: "stuck",
@@ -50,15 +52,75 @@ STATE_FILLS: dict[NodeState, tuple[str, str]] = {
 TAKEN_COLOUR = "#1565c0"
 NOT_TAKEN_COLOUR = "#9e9e9e"
 
-GATEWAY_GLYPHS: dict[NodeKind, str] = {
-    NodeKind.EXCLUSIVE_SPLIT: "X",
-    NodeKind.EXCLUSIVE_JOIN: "X",
-    NodeKind.PARALLEL_SPLIT: "+",
-    NodeKind.PARALLEL_JOIN: "+",
+# -- per node kind: the one lookup ---------------------------------------------------------------------
+# Every renderer asks kind_style() how a kind of node is drawn; nothing else in console/graph keys on a
+# NodeKind. An engine-side node-kind table can replace KIND_STYLES without touching the renderers.
+
+# (top-left, top, top-right, left, right, bottom-left, bottom-right) of a box; left and right are the
+# sides on the row edges attach to, other rows of a box taller than one text line get "│".
+ROUND_BOX = ("╭", "─", "╮", "(", ")", "╰", "╯")
+SQUARE_BOX = ("┌", "─", "┐", "│", "│", "└", "┘")
+DIAMOND_BOX = ("╱", "─", "╲", "◇", "◇", "╲", "╱")
+
+
+@dataclass(frozen=True)
+class KindStyle:
+    """How one kind of node is drawn by every renderer.
+
+    ``box``: the terminal box's characters; ``symbol``: the brackets of its compact symbol (``[●]``);
+    ``glyph``: what a gateway shows before its label (``X``, ``+``); ``boxed_when_short``: whether the
+    short-labels zoom still draws a box with the label (else the compact symbol); ``legend``: its name in
+    the legend and ``sample`` how the legend shows its box; ``mermaid``: the Mermaid shape's opening and
+    closing; ``dot``: the DOT shape attributes.
+    """
+
+    description: str
+    box: tuple[str, str, str, str, str, str, str]
+    symbol: tuple[str, str]
+    legend: str
+    sample: str
+    mermaid: tuple[str, str]
+    dot: str
+    glyph: str = ""
+    boxed_when_short: bool = False
+
+
+_GATEWAY_MERMAID = ('{"', '"}')
+_GATEWAY_DOT = "shape=diamond"
+
+KIND_STYLES: dict[NodeKind, KindStyle] = {
+    NodeKind.START: KindStyle("start event", ROUND_BOX, ("(", ")"), "start/end", "( )", ('(["', '"])'),
+                              "shape=circle"),
+    NodeKind.END: KindStyle("end event", ROUND_BOX, ("(", ")"), "start/end", "( )", ('(("', '"))'),
+                            "shape=doublecircle"),
+    NodeKind.TASK: KindStyle("task", SQUARE_BOX, ("[", "]"), "task", "┌┐", ('["', '"]'),
+                             'shape=box, style="rounded,filled"', boxed_when_short=True),
+    NodeKind.EXCLUSIVE_SPLIT: KindStyle("exclusive split", DIAMOND_BOX, ("<", ">"), "exclusive", "◇X",
+                                        _GATEWAY_MERMAID, _GATEWAY_DOT, glyph="X"),
+    NodeKind.EXCLUSIVE_JOIN: KindStyle("exclusive join", DIAMOND_BOX, ("<", ">"), "exclusive", "◇X",
+                                       _GATEWAY_MERMAID, _GATEWAY_DOT, glyph="X"),
+    NodeKind.PARALLEL_SPLIT: KindStyle("parallel split", DIAMOND_BOX, ("<", ">"), "parallel", "◇+",
+                                       _GATEWAY_MERMAID, _GATEWAY_DOT, glyph="+"),
+    NodeKind.PARALLEL_JOIN: KindStyle("parallel join", DIAMOND_BOX, ("<", ">"), "parallel", "◇+",
+                                      _GATEWAY_MERMAID, _GATEWAY_DOT, glyph="+"),
 }
+
+
+class UnknownNodeKind(ValueError):
+    """A node kind the graph does not know how to draw."""
+
+
+def kind_style(kind: object) -> KindStyle:
+    """How nodes of ``kind`` are drawn; raises :class:`UnknownNodeKind` for a kind without a drawing
+    (never a default shape: a new kind must be given one here)."""
+    try:
+        return KIND_STYLES[kind]  # type: ignore[index]
+    except (KeyError, TypeError):
+        known = ", ".join(KIND_STYLES)
+        raise UnknownNodeKind(f"no drawing for node kind {kind!r}; the known kinds are {known}") from None
 
 
 def node_caption(label: str, kind: NodeKind) -> str:
     """A node's label as the exporters write it: a gateway's label follows its X or + glyph."""
-    glyph = GATEWAY_GLYPHS.get(kind)
+    glyph = kind_style(kind).glyph
     return f"{glyph} {label}" if glyph else label

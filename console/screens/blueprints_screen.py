@@ -32,6 +32,7 @@ class BlueprintsScreen(LiveScreen):
     BINDINGS = [
         Binding("s", "start", "Start instance"),
         Binding("l", "load", "Load file"),
+        Binding("z", "zoom_graph", "Zoom graph", show=False),  # the graph's own z shows while it has focus
         Binding("enter", "list_instances", "List its instances", show=False),  # the table's Enter shows
         Binding("g", "refresh", "Refresh", show=False),
     ]
@@ -53,7 +54,7 @@ class BlueprintsScreen(LiveScreen):
         yield RuntimeBar()
         yield Static("", id="empty")
         yield BlueprintsTable(id="blueprints")
-        yield TokenGraph(id="blueprint-graph")
+        yield TokenGraph(id="blueprint-graph", choosable=False)
         yield Static("", id="blueprint-info")
         yield Footer()
 
@@ -61,6 +62,10 @@ class BlueprintsScreen(LiveScreen):
         self.query_one("#blueprints").border_title = "Workflows and versions  (s start an instance · l load a file)"
         self.query_one("#blueprint-graph").border_title = "Graph"
         self.query_one("#blueprint-info").border_title = "Validation warnings"
+
+    def action_zoom_graph(self) -> None:
+        """The graph's next zoom level: full labels, short labels, symbols."""
+        self.query_one(TokenGraph).cycle_zoom()
 
     # -- loading ----------------------------------------------------------------------------------
 

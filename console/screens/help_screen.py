@@ -15,7 +15,9 @@ from textual.widgets import Static
 HelpSection = tuple[str, Iterable[BindingType]]
 
 NAVIGATION: list[tuple[str, str]] = [
-    ("↑ ↓  PgUp PgDn  Home End", "move in a table, a tree or the graph"),
+    ("↑ ↓  PgUp PgDn  Home End", "move in a table or a tree"),
+    ("← ↓ ↑ →  h j k l", "in the token graph (Shift+Tab to it): from node to node; Enter: the node's newest "
+                        "execution; z: full labels, short labels, symbols"),
     ("Tab  Shift+Tab", "move between panes and form fields"),
     ("Enter", "open the selected instance (or execution, in full); submit a form"),
     ("Ctrl+S", "send a form (mark done, start an instance)"),

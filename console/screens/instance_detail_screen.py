@@ -63,6 +63,7 @@ class InstanceDetailScreen(LiveScreen):
         Binding("R", "retry_instance", "Resume instance"),
         Binding("h", "search_history", "Search history"),
         Binding("t", "toggle_graph", "Graph"),
+        Binding("z", "zoom_graph", "Zoom graph", show=False),  # the graph's own z shows while it has focus
         Binding("g", "refresh", "Refresh", show=False),
     ]
     AUTO_FOCUS = "ExecutionsTable"
@@ -97,6 +98,21 @@ class InstanceDetailScreen(LiveScreen):
         """Hide or show the token graph (hidden at first in a terminal under 30 rows)."""
         graph = self.query_one(TokenGraph)
         graph.display = not graph.display
+
+    def action_zoom_graph(self) -> None:
+        """The token graph's next zoom level: full labels, short labels, symbols."""
+        self.query_one(TokenGraph).cycle_zoom()
+
+    @on(TokenGraph.NodeChosen)
+    def _node_chosen(self, message: TokenGraph.NodeChosen) -> None:
+        """Enter on a node in the graph: its newest execution is selected in the executions, ready for the
+        actions (as a flow node picked in Operate's diagram is picked in its instance history)."""
+        table = self.query_one(ExecutionsTable)
+        if table.select_newest(message.node_id):
+            table.focus()
+        else:
+            self.notify(f"no execution at {self._node_label(message.node_id)!r}: only tasks that a token "
+                        "reached have executions", severity="information")
 
     # -- loading ----------------------------------------------------------------------------------
 

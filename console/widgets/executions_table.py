@@ -59,6 +59,13 @@ class ExecutionsTable(ColumnedTable):
         elif executions:
             self.move_cursor(row=self._first_open_row(), animate=False)
 
+    def select_newest(self, node_id: str) -> bool:
+        """Put the cursor on the newest execution at ``node_id``; ``False`` (cursor unmoved) when none ran there."""
+        rows = [index for index, execution in enumerate(self._executions) if execution.node_id == node_id]
+        if rows:
+            self.move_cursor(row=rows[-1], animate=False)
+        return bool(rows)
+
     def _first_open_row(self) -> int:
         for status in OPEN_STATUSES:
             for index, execution in enumerate(self._executions):

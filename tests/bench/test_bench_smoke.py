@@ -135,3 +135,28 @@ def test_conditions_benchmark_quick_run_reports_every_field() -> None:
     assert result["worst"] in result["probes"]
     for row in result["hot_path"]:
         assert row["before_us"] > 0 and row["after_us"] > 0
+
+
+def test_graph_fit_quick_run_reports_every_blueprint_zoom_and_orientation() -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "graph_fit.py"), "--quick", "--json"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+
+    assert {"cores", "python", "machine", "date"} <= result["machine"].keys()
+    rows = {row["name"]: row for row in result["blueprints"]}
+    assert {"loan_approval", "order_fulfilment", "user_onboarding", "verification"} <= rows.keys()
+    assert len(rows) == 4 + result["settings"]["random"]
+    for row in rows.values():
+        assert 10 <= row["nodes"] <= 30 or "instance" in row  # random ones have 10 to 30 nodes
+        for kind in ("blueprint", "instance") if "instance" in row else ("blueprint",):
+            assert set(row[kind]) == {"full", "short", "compact"}
+            for zoom in row[kind].values():
+                assert set(zoom) == {"LR", "TB"} and all(w > 0 and h > 0 for w, h in zoom.values())
+        # The layout does not depend on timing: symbols are never wider than short labels, left to right.
+        assert row["blueprint"]["compact"]["LR"][0] <= row["blueprint"]["short"]["LR"][0]
+    assert [timing["name"] for timing in result["timing"]][1:] == ["verification"]
+    for timing in result["timing"]:
+        assert {"all six views", "all six again", "full LR", "compact TB", "old layout"} <= timing["ms"].keys()
+        assert all(ms > 0 for ms in timing["ms"].values())
+    assert isinstance(result["targets_met"], bool) and result["targets"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,10 +23,11 @@ if str(Path(__file__).parent) not in sys.path:
 from test_graph import half_done_parallel, rework_loop
 
 from console.graph import build_graph, render_text
-from console.graph.layout import Layout
+from console.graph.layout import Layout, NodeBox, Orientation
 from console.graph.model import GraphEdge, GraphModel, GraphNode
 from console.graph.routing import Piece, assign_tracks
 from console.graph.text import layout_for_text
+from console.graph.zoom import Zoom
 from engine import NodeKind, compile_blueprint
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,9 +58,17 @@ def route_cells(points) -> list[tuple[int, int]]:
     return cells
 
 
+def ports(layout: Layout, source: NodeBox, target: NodeBox) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Where an edge from ``source`` to ``target`` must start and where its arrow must be."""
+    if layout.orientation is Orientation.LEFT_RIGHT:
+        return (source.x + source.width, source.port_row), (target.x - 1, target.port_row)
+    return (source.port_column, source.y + source.height), (target.port_column, target.y - 1)
+
+
 def assert_sane_layout(model, layout: Layout) -> None:
-    """Boxes do not overlap, every edge runs from its source's right side to an arrow left of its target,
-    stays on the grid and never passes through a box."""
+    """Boxes do not overlap, every edge runs from its source's exit side (right, or bottom) to an arrow
+    before its target (left, or above), stays on the grid and never passes through a box; a label is
+    written where no box and no other edge's line is."""
     boxes = layout.boxes
     assert set(boxes) == {node.id for node in model.nodes}
     inside = {}
@@ -78,13 +88,21 @@ def assert_sane_layout(model, layout: Layout) -> None:
         for first in sharing:
             for second in sharing:
                 assert first.source == second.source or first.target == second.target, (step, first, second)
+    drawn: dict[tuple[int, int], set[str]] = {}
     for route in layout.routes:
         source, target = boxes[edges[route.edge_id].source], boxes[edges[route.edge_id].target]
-        assert route.points[0] == (source.x + source.width, source.port_row), route
-        assert route.points[-1] == (target.x - 1, target.port_row), route
+        start, arrow = ports(layout, source, target)
+        assert route.points[0] == start, route
+        assert route.points[-1] == arrow, route
         for x, y in route_cells(route.points):
             assert 0 <= x < layout.width and 0 <= y < layout.height, (route.edge_id, x, y)
             assert (x, y) not in inside, f"edge {route.edge_id} runs through {inside[(x, y)]} at {(x, y)}"
+            drawn.setdefault((x, y), set()).add(route.edge_id)
+    for label in layout.labels:
+        for x in range(label.x, label.x + cell_len(label.written)):
+            assert 0 <= x < layout.width and 0 <= label.y < layout.height, label
+            assert (x, label.y) not in inside, f"label {label} over {inside[(x, label.y)]}"
+            assert drawn.get((x, label.y), {label.edge_id}) == {label.edge_id}, (label, drawn[(x, label.y)])
 
 
 def test_loop_is_drawn_as_a_lane_under_the_graph_into_its_target() -> None:
@@ -98,7 +116,7 @@ def test_loop_is_drawn_as_a_lane_under_the_graph_into_its_target() -> None:
     text = render_text(model)
     assert "decision == 'rework'" in text and " else " in text
     review_row = text.splitlines()[layout.boxes["review"].port_row]
-    assert "┬──▶│ review │" in review_row or "┤──▶│ review │" in review_row or "┼──▶│ review │" in review_row
+    assert re.search(r"[┬┤┼]─+▶│ review │", review_row), review_row  # the loop joins the line into review
 
 
 def test_self_loop_and_two_nested_loops_render() -> None:
@@ -129,11 +147,17 @@ def test_sixty_node_blueprint_fits_a_reasonable_width() -> None:
     assert_sane_layout(model, layout_for_text(model))
 
 
-def test_sample_blueprints_lay_out_cleanly() -> None:
+VIEWS = [(zoom, orientation) for zoom in Zoom for orientation in Orientation]
+
+
+@pytest.mark.parametrize(("zoom", "orientation"), VIEWS)
+def test_sample_blueprints_lay_out_cleanly(zoom: Zoom, orientation: Orientation) -> None:
     samples = sorted((ROOT / "sample_data").glob("*.json"))
     for sample in samples:
         model = build_graph(compile_blueprint(json.loads(sample.read_text())))
-        assert_sane_layout(model, layout_for_text(model))
+        layout = layout_for_text(model, zoom, orientation)
+        assert layout.orientation is orientation
+        assert_sane_layout(model, layout)
 
 
 def test_rendering_is_deterministic_across_hash_seeds() -> None:
@@ -172,7 +196,8 @@ def random_model(seed: int) -> GraphModel:
 @pytest.mark.parametrize("seed", range(60))
 def test_random_graphs_lay_out_cleanly(seed: int) -> None:
     model = random_model(seed)
-    assert_sane_layout(model, layout_for_text(model))
+    for zoom, orientation in VIEWS:
+        assert_sane_layout(model, layout_for_text(model, zoom, orientation))
 
 
 def piece(left: str, right: str, y_left: int, y_right: int) -> Piece:
@@ -201,7 +226,9 @@ def test_straight_piece_needs_no_track() -> None:
     assert assign_tracks([piece("a", "b", 3, 3)]) == ([None], 0)
 
 
-def test_parallel_flow_and_verification_flow_lay_out_cleanly() -> None:
-    for blueprint in (half_done_parallel(), bps.verification_flow(), bps.parallel_with_split()):
+@pytest.mark.parametrize(("zoom", "orientation"), VIEWS)
+def test_parallel_flow_and_verification_flow_lay_out_cleanly(zoom: Zoom, orientation: Orientation) -> None:
+    for blueprint in (half_done_parallel(), bps.verification_flow(), bps.parallel_with_split(), rework_loop(),
+                      wide_blueprint(4, 2)):
         model = build_graph(compile_blueprint(blueprint))
-        assert_sane_layout(model, layout_for_text(model))
+        assert_sane_layout(model, layout_for_text(model, zoom, orientation))
