@@ -1,10 +1,9 @@
-"""Threads and processes racing on one database file: every execution applied exactly once, no lock errors."""
+"""Contract: threads and processes racing on one database: every execution applied exactly once, no lock errors."""
 
 from __future__ import annotations
 
 import multiprocessing
 import threading
-from pathlib import Path
 
 from engine import HistoryKind, WorkflowManager
 from store import open_store
@@ -33,7 +32,7 @@ PARALLEL = {
 }
 
 
-def _start_instances(db: Path, count: int) -> list[str]:
+def _start_instances(db: str, count: int) -> list[str]:
     store = open_store(db)
     manager = WorkflowManager(store)
     manager.add_workflow(PARALLEL)
@@ -57,7 +56,7 @@ def _complete_all(db: str, executions: list[str], worker: int, errors) -> None:
         store.close()
 
 
-def _assert_each_applied_once(db: Path, instance_count: int, execution_count: int) -> None:
+def _assert_each_applied_once(db: str, instance_count: int, execution_count: int) -> None:
     store = open_store(db)
     manager = WorkflowManager(store)
     instances = manager.list_instances()
@@ -76,11 +75,11 @@ def _assert_each_applied_once(db: Path, instance_count: int, execution_count: in
     store.close()
 
 
-def test_threads_racing_task_done_apply_each_execution_once(tmp_path: Path) -> None:
-    db = tmp_path / "wf.db"
+def test_threads_racing_task_done_apply_each_execution_once(backend) -> None:
+    db = backend.url
     executions = _start_instances(db, 20)
     errors: list[str] = []
-    threads = [threading.Thread(target=_complete_all, args=(str(db), list(executions), n, errors))
+    threads = [threading.Thread(target=_complete_all, args=(db, list(executions), n, errors))
                for n in range(6)]
     for thread in threads:
         thread.start()
@@ -90,15 +89,15 @@ def test_threads_racing_task_done_apply_each_execution_once(tmp_path: Path) -> N
     _assert_each_applied_once(db, 20, len(executions))
 
 
-def test_processes_racing_task_done_apply_each_execution_once(tmp_path: Path) -> None:
-    db = tmp_path / "wf.db"
+def test_processes_racing_task_done_apply_each_execution_once(backend) -> None:
+    db = backend.url
     executions = _start_instances(db, 20)
     context = multiprocessing.get_context("spawn")
     with context.Manager() as sync:
         errors = sync.list()
         # Each process walks the executions in a different order, so they collide on every instance.
         orders = [executions, executions[::-1], executions[1::2] + executions[::2], executions]
-        processes = [context.Process(target=_complete_all, args=(str(db), order, n, errors))
+        processes = [context.Process(target=_complete_all, args=(db, order, n, errors))
                      for n, order in enumerate(orders)]
         for process in processes:
             process.start()
