@@ -13,30 +13,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
-class NodeType(StrEnum):
-    TASK = "TASK"
-    INTERNAL = "INTERNAL"
-
-
-class InternalType(StrEnum):
-    EVENT = "EVENT"
-    GATEWAY = "GATEWAY"
-
-
-class EventType(StrEnum):
-    START = "START"
-    END = "END"
-
-
-class GatewayType(StrEnum):
-    EXCLUSIVE_SPLIT = "EXCLUSIVE_SPLIT"
-    EXCLUSIVE_JOIN = "EXCLUSIVE_JOIN"
-    PARALLEL_SPLIT = "PARALLEL_SPLIT"
-    PARALLEL_JOIN = "PARALLEL_JOIN"
-
-
 class NodeKind(StrEnum):
-    """What a node does, folded from its type fields into one value."""
+    """What a node does, folded from its type fields into one value; each has its entry in
+    :data:`engine.kinds.KINDS`, which says how it is written, validated, entered, drawn and exported."""
 
     START = "START"
     END = "END"
@@ -76,19 +55,10 @@ class Node(BaseModel):
 
     @property
     def kind(self) -> NodeKind | None:
-        """The node's kind, or ``None`` when its type fields name nothing known."""
-        if self.type == NodeType.TASK:
-            return NodeKind.TASK
-        if self.type != NodeType.INTERNAL:
-            return None
-        if self.internal_type == InternalType.EVENT:
-            return {"START": NodeKind.START, "END": NodeKind.END}.get(self.event_type or "")
-        if self.internal_type == InternalType.GATEWAY:
-            try:
-                return NodeKind(GatewayType(self.gateway_type or ""))
-            except ValueError:
-                return None
-        return None
+        """The node's kind (:data:`engine.kinds.KINDS`), or ``None`` when its type fields name nothing known."""
+        from engine.kinds import kind_of  # the table imports this module
+
+        return kind_of(self)
 
 
 class Edge(BaseModel):

@@ -6,7 +6,9 @@ Build one with :func:`engine.validate.compile_blueprint`; it is immutable and ca
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from engine.blueprint import Blueprint, Edge, Node, NodeKind
 from engine.conditions import Condition
@@ -27,6 +29,21 @@ class NodePlan:
     inputs: tuple[tuple[str, str], ...]  # input_mapping as (local name, context key) pairs, in order
     outputs: tuple[tuple[str, str], ...]  # output_mapping as (local name, context key) pairs, in order
     join_needed: int  # a parallel join fires when this many tokens wait: its incoming edges, at least 1
+    arrive: Callable[[Any, NodePlan, Any], None]  # what a token arriving does: its kind's entry in engine.kinds
+
+
+def _arrival(kind: NodeKind | None) -> Callable[[Any, NodePlan, Any], None]:
+    """The arrival of ``kind``'s entry; for a node without a known kind, one that refuses the token (an unknown
+    kind is an error when a token reaches it, never a silent pass-through)."""
+    from engine.kinds import UnknownNodeKindError, spec  # the table imports this module's NodePlan for types
+
+    if kind is not None:
+        return spec(kind).arrive
+
+    def refuse(step: Any, plan: NodePlan, queue: Any) -> None:
+        raise UnknownNodeKindError(f"node {plan.id!r} has no known kind: a token cannot enter it")
+
+    return refuse
 
 
 @dataclass(frozen=True)
@@ -57,6 +74,7 @@ class CompiledBlueprint:
                 inputs=tuple(node.input_mapping.items()),
                 outputs=tuple(node.output_mapping.items()),
                 join_needed=max(1, len(self.incoming.get(node_id, []))),
+                arrive=_arrival(self.kinds.get(node_id)),
             )
         object.__setattr__(self, "plans", plans)  # a frozen dataclass: set once, here
 

@@ -20,10 +20,10 @@ from operator import attrgetter
 from typing import Any
 
 from engine.actions import Action, execution_refusal, instance_refusal
-from engine.blueprint import NodeKind
 from engine.conditions import ConditionEvaluationError
 from engine.errors import InvalidStateError, NoMatchingConditionError, WorkflowError
 from engine.graph import CompiledBlueprint, NodePlan
+from engine.kinds import spec
 from engine.model import (
     ChangeSet,
     Execution,
@@ -159,8 +159,6 @@ _created_at = attrgetter("created_at")
 # Enum members read on the hot path, bound once as module globals: on Python 3.11 reading a member such as
 # ``HistoryKind.EDGE_TAKEN`` goes through the enum metaclass (~60 ns, a global ~5 ns), and a step reads
 # a few dozen of them.
-_TASK, _END = NodeKind.TASK, NodeKind.END
-_EXCLUSIVE_SPLIT, _PARALLEL_JOIN = NodeKind.EXCLUSIVE_SPLIT, NodeKind.PARALLEL_JOIN
 _INSTANCE_ACTIVE = InstanceStatus.ACTIVE
 _MOVING = (InstanceStatus.ACTIVE, InstanceStatus.FAILED)  # the instance statuses in which tokens move on
 _EXECUTION_ACTIVE, _EXECUTION_COMPLETED = ExecutionStatus.ACTIVE, ExecutionStatus.COMPLETED
@@ -276,7 +274,7 @@ def retry_instance(bp: CompiledBlueprint, state: InstanceState, event: Event) ->
     """
     _refuse(instance_refusal(Action.RESUME, state.id, state.status))
     stopped = [t for t in state.tokens.values()
-               if t.status is TokenStatus.FAILED and bp.kinds.get(t.node_id) is NodeKind.EXCLUSIVE_SPLIT]
+               if t.status is TokenStatus.FAILED and _chooses(bp, t.node_id)]
     if not stopped:
         raise InvalidStateError(f"instance {state.id} did not stop at an exclusive split: nothing to retry")
     step = _Step(bp, state, event)
@@ -359,7 +357,7 @@ def stuck_joins(bp: CompiledBlueprint, state: InstanceState) -> list[tuple[str, 
     unmarked: set[str] = set()
     for token in state.tokens.values():
         if token.status is TokenStatus.WAITING or (token.status is TokenStatus.STUCK
-                                                   and bp.kinds.get(token.node_id) is NodeKind.PARALLEL_JOIN):
+                                                   and _waits(bp, token.node_id)):
             arrived[token.node_id] = arrived.get(token.node_id, 0) + 1
             if token.status is TokenStatus.WAITING:
                 unmarked.add(token.node_id)
@@ -409,7 +407,7 @@ def _most_arrivals(bp: CompiledBlueprint, join_id: str) -> dict[str, float]:
     while ready:
         node = ready.pop()
         counts = [1 if e.target_id == join_id else most.get(e.target_id, 0) for e in bp.outgoing.get(node, [])]
-        most[node] = max(counts, default=0) if bp.kinds.get(node) is NodeKind.EXCLUSIVE_SPLIT else sum(counts)
+        most[node] = max(counts, default=0) if _chooses(bp, node) else sum(counts)
         for edge in bp.incoming.get(node, []):
             if edge.source_id in pending:
                 pending[edge.source_id] -= 1
@@ -418,6 +416,16 @@ def _most_arrivals(bp: CompiledBlueprint, join_id: str) -> dict[str, float]:
     for node in reach:
         most.setdefault(node, float("inf"))
     return most
+
+
+def _chooses(bp: CompiledBlueprint, node_id: str) -> bool:
+    """Whether the node's kind takes one outgoing edge, chosen by conditions (an exclusive split)."""
+    return spec(bp.kinds[node_id]).chooses
+
+
+def _waits(bp: CompiledBlueprint, node_id: str) -> bool:
+    """Whether the node's kind makes tokens wait for each other (a parallel join)."""
+    return spec(bp.kinds[node_id]).waits
 
 
 def _refuse(reason: str | None) -> None:
@@ -604,7 +612,7 @@ class _Step:
         if reenter:
             queue.append(node_id)
         else:
-            self._follow(node_id, self.plans[node_id].edges, queue)
+            self.follow(node_id, self.plans[node_id].edges, queue)
         # A FAILED split does not stop the other tokens of this step: they come to rest as usual, so
         # that retry_instance can resume the instance with nothing lost.
         while queue and self.status in _MOVING:
@@ -613,7 +621,7 @@ class _Step:
             self.set_status(InstanceStatus.COMPLETED, HistoryKind.INSTANCE_COMPLETED,
                             reason="no tokens left")
 
-    def _follow(self, node_id: str, edges: tuple[tuple[str, str], ...], queue: deque[str]) -> None:
+    def follow(self, node_id: str, edges: tuple[tuple[str, str], ...], queue: deque[str]) -> None:
         """Take ``edges``, (edge id, target node id) pairs of :attr:`NodePlan.edges`, out of ``node_id``."""
         for edge_id, target_id in edges:
             self.add_entry(_EDGE_TAKEN_ENTRY, target_id, None, {"edge_id": edge_id, "source_id": node_id})
@@ -625,24 +633,21 @@ class _Step:
             raise WorkflowError(f"instance {self.state.id}: more than {MAX_ARRIVALS_PER_EVENT} node "
                                 "arrivals in one step; the blueprint loops without waiting for a task")
         plan = self.plans[node_id]
-        kind = plan.kind
-        if kind is _TASK:
-            self.create_execution(node_id)
-        elif kind is _END:
-            self.clear_tokens(reason=f"instance completed at END {node_id!r}")
-            # END ends the whole instance, a no-match earlier in this step included: nothing left to raise.
-            self.failure = self.changes.error = None
-            self.set_status(InstanceStatus.COMPLETED, HistoryKind.INSTANCE_COMPLETED, node_id=node_id,
-                            clear_error=self.error is not None)
-            queue.clear()
-        elif kind is _EXCLUSIVE_SPLIT:
-            self._exclusive_split(plan, queue)
-        elif kind is _PARALLEL_JOIN:
-            self._parallel_join(plan, queue)
-        else:  # START, EXCLUSIVE_JOIN, PARALLEL_SPLIT pass the token on, down every edge
-            self._follow(node_id, plan.edges, queue)
+        plan.arrive(self, plan, queue)  # the kind's entry in engine.kinds says what a token arriving does
 
-    def _exclusive_split(self, plan: NodePlan, queue: deque[str]) -> None:
+    # -- what the kinds' arrivals call (engine.kinds) ----------------------------------------------------
+
+    def end_instance(self, node_id: str, queue: deque[str]) -> None:
+        """An END: every other token is removed, and the instance is COMPLETED."""
+        self.clear_tokens(reason=f"instance completed at END {node_id!r}")
+        # END ends the whole instance, a no-match earlier in this step included: nothing left to raise.
+        self.failure = self.changes.error = None
+        self.set_status(InstanceStatus.COMPLETED, HistoryKind.INSTANCE_COMPLETED, node_id=node_id,
+                        clear_error=self.error is not None)
+        queue.clear()
+
+    def exclusive_split(self, plan: NodePlan, queue: deque[str]) -> None:
+        """The first true condition's edge, else the default; with neither the instance stops FAILED here."""
         node_id = plan.id
         default = None
         problems: list[str] = []
@@ -657,10 +662,10 @@ class _Step:
                 self.record(HistoryKind.CONDITION_ERROR, node_id=node_id, edge_id=edge_id, error=str(error))
                 continue
             if taken:
-                self._follow(node_id, ((edge_id, target_id),), queue)
+                self.follow(node_id, ((edge_id, target_id),), queue)
                 return
         if default is not None:
-            self._follow(node_id, (default,), queue)
+            self.follow(node_id, (default,), queue)
             return
         reason = f"no condition matched at exclusive split {node_id!r} and it has no default edge"
         if problems:
@@ -671,7 +676,8 @@ class _Step:
         self.set_status(InstanceStatus.FAILED, HistoryKind.INSTANCE_FAILED, node_id=node_id, reason=reason)
         self.failure = NoMatchingConditionError(f"instance {self.state.id}: {reason}", self.state.id, node_id)
 
-    def _parallel_join(self, plan: NodePlan, queue: deque[str]) -> None:
+    def parallel_join(self, plan: NodePlan, queue: deque[str]) -> None:
+        """The token waits; once as many wait as the join has incoming edges, they go on as one."""
         node_id = plan.id
         self.add_token(f"{self.state.id}:{node_id}:{self.event.new_uuid()}", node_id, _TOKEN_WAITING)
         waiting = []
@@ -685,7 +691,7 @@ class _Step:
         for token in waiting[:needed]:
             self.remove_token(token.id)
         self.add_entry(_JOIN_FIRED_ENTRY, node_id, None, {"arrived": needed})
-        self._follow(node_id, plan.edges, queue)
+        self.follow(node_id, plan.edges, queue)
 
     # -- result ----------------------------------------------------------------------------------
 

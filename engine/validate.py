@@ -16,6 +16,7 @@ from engine.blueprint import Blueprint, Edge, Node, NodeKind
 from engine.conditions import Condition, ConditionError, compile_condition
 from engine.errors import BlueprintError, Problem, json_kind
 from engine.graph import CompiledBlueprint
+from engine.kinds import KINDS, Family, kind_of, written_problem
 from engine.text import CONTROL_CHARACTERS as CONTROL_CHARACTERS  # re-exported: its old home
 from engine.text import unsafe_character
 
@@ -161,13 +162,11 @@ def _check(bp: Blueprint) -> tuple[list[Problem], CompiledBlueprint | None]:
             error(where, f"duplicate node id (nodes[{index}])")
             continue
         nodes[node.id] = node
-        kind = node.kind
+        kind = kind_of(node)
         if kind is None:
-            error(where, _type_problem(node))
+            error(where, written_problem(node))
             continue
         kinds[node.id] = kind
-        if kind is NodeKind.TASK and not (node.task_id or "").strip():
-            error(where, "a TASK node needs a task_id")
 
     edge_ids: set[str] = set()
     outgoing: dict[str, list[Edge]] = defaultdict(list)
@@ -187,15 +186,15 @@ def _check(bp: Blueprint) -> tuple[list[Problem], CompiledBlueprint | None]:
         outgoing[edge.source_id].append(edge)
         incoming[edge.target_id].append(edge)
 
-    starts = [n for n, k in kinds.items() if k is NodeKind.START]
-    ends = [n for n, k in kinds.items() if k is NodeKind.END]
+    starts = [n for n, k in kinds.items() if KINDS[k].starts]
+    ends = [n for n, k in kinds.items() if KINDS[k].ends]
     if len(starts) != 1:
         found = ", ".join(repr(s) for s in starts) or "none"
         error("blueprint", f"needs exactly one START event, found {len(starts)} ({found})")
     if not ends:
         error("blueprint", "needs at least one END event, found none")
 
-    conditions = _check_edges(kinds, outgoing, incoming, error, warn)
+    conditions = _check_edges(nodes, kinds, outgoing, incoming, error, warn)
 
     if len(starts) == 1:
         _check_reachability(starts[0], ends, nodes, outgoing, incoming, error)
@@ -217,44 +216,22 @@ def _check(bp: Blueprint) -> tuple[list[Problem], CompiledBlueprint | None]:
     return problems, compiled
 
 
-def _type_problem(node: Node) -> str:
-    if node.type not in ("TASK", "INTERNAL"):
-        return f"unknown node type {node.type!r} (expected TASK or INTERNAL)"
-    if node.internal_type == "EVENT":
-        return f"unknown event_type {node.event_type!r} (expected START or END)"
-    if node.internal_type == "GATEWAY":
-        return (
-            f"unknown gateway_type {node.gateway_type!r} (expected EXCLUSIVE_SPLIT, EXCLUSIVE_JOIN, "
-            "PARALLEL_SPLIT or PARALLEL_JOIN)"
-        )
-    return f"unknown internal_type {node.internal_type!r} (expected EVENT or GATEWAY)"
-
-
-def _check_edges(kinds, outgoing, incoming, error, warn) -> dict[str, Condition]:
+def _check_edges(nodes, kinds, outgoing, incoming, error, warn) -> dict[str, Condition]:
+    """Each kind's own checks (:attr:`KindSpec.check`), then the edges: a node that is not made to fork sends a
+    token down each of several edges (a warning), only a kind that chooses has conditions on its edges."""
     conditions: dict[str, Condition] = {}
     for node_id, kind in kinds.items():
+        entry = KINDS[kind]
         edges = outgoing.get(node_id, [])
-        where = f"node {node_id!r}"
-        if kind is NodeKind.START and incoming.get(node_id):
-            error(where, "a START event cannot have incoming edges")
-        if kind is NodeKind.END and edges:
-            warn(where, "an END event ends the instance; its outgoing edges are never followed")
-        if kind is NodeKind.EXCLUSIVE_SPLIT:
-            defaults = [e.id for e in edges if not e.has_condition]
-            if len(defaults) > 1:
-                error(where, f"an exclusive split may have one default edge, found {len(defaults)}: "
-                      + ", ".join(repr(d) for d in defaults))
-            if not edges:
-                error(where, "an exclusive split needs outgoing edges")
-        elif kind is NodeKind.PARALLEL_JOIN and len(incoming.get(node_id, [])) < 2:
-            warn(where, "a parallel join with fewer than 2 incoming edges waits for nothing")
-        elif kind not in (NodeKind.END,) and len(edges) > 1 and kind is not NodeKind.PARALLEL_SPLIT:
-            warn(where, f"{len(edges)} outgoing edges: a token goes down each, as from a parallel split; "
-                 "use a PARALLEL_SPLIT gateway to say so")
+        if entry.check is not None:
+            entry.check(node_id, nodes[node_id], edges, incoming.get(node_id, []), error, warn)
+        if len(edges) > 1 and not (entry.forks or entry.chooses or entry.ends):
+            warn(f"node {node_id!r}", f"{len(edges)} outgoing edges: a token goes down each, as from a parallel "
+                 "split; use a PARALLEL_SPLIT gateway to say so")
         for edge in edges:
             if not edge.has_condition:
                 continue
-            if kind is not NodeKind.EXCLUSIVE_SPLIT:
+            if not entry.chooses:
                 error(f"edge {edge.id!r}", f"has a condition but leaves {kind.value} node {node_id!r}; "
                       "only edges leaving an EXCLUSIVE_SPLIT have conditions")
                 continue
@@ -288,7 +265,7 @@ def _walk(roots, neighbours) -> set[str]:
 
 def _check_gateway_cycles(kinds, outgoing, error) -> None:
     """A cycle through gateways only would move a token forever without waiting for any task."""
-    gateways = {n for n, k in kinds.items() if k not in (NodeKind.TASK, NodeKind.END, NodeKind.START)}
+    gateways = {n for n, k in kinds.items() if KINDS[k].family is Family.GATEWAY}
     state: dict[str, int] = {}  # 1 = on the stack, 2 = done
     reported: set[str] = set()
     for root in sorted(gateways):
@@ -320,19 +297,19 @@ def _check_gateway_cycles(kinds, outgoing, error) -> None:
 def _check_parallel_blocks(kinds, outgoing, incoming, warn) -> None:
     join_origins: dict[str, set[str]] = {}
     for node_id, kind in kinds.items():
-        if kind is NodeKind.PARALLEL_JOIN:
+        if KINDS[kind].closes:
             origins: set[str] = set()
             for edge in incoming.get(node_id, []):
                 origins |= _branch_origins(edge.source_id, kinds, incoming)
             join_origins[node_id] = origins
     for node_id, kind in kinds.items():
-        if kind is NodeKind.PARALLEL_JOIN:
+        if KINDS[kind].closes:
             origins = join_origins[node_id]
             if len(origins) != 1 or "START" in origins:
                 named = ", ".join(sorted(repr(o) for o in origins if o != "START")) or "none"
                 warn(f"node {node_id!r}", "the incoming branches of this parallel join do not all come from "
                      f"one parallel split (splits found: {named}); it may wait forever")
-        if kind is NodeKind.PARALLEL_SPLIT:
+        if KINDS[kind].opens:
             # A join fed by this split closes its block even when it also closes a nested one (a join
             # fed by two splits, warned about above): the walk stops there rather than going past it.
             closes_here = {j for j, origins in join_origins.items() if node_id in origins}
@@ -346,25 +323,25 @@ def _check_parallel_blocks(kinds, outgoing, incoming, warn) -> None:
 def _branch_origins(node_id, kinds, incoming) -> set[str]:
     """Walk back from a join's incoming branch to the parallel split(s) that opened it (nesting-aware)."""
     found = _walk_block(node_id, kinds, lambda n: (e.source_id for e in incoming.get(n, [])),
-                        opens=NodeKind.PARALLEL_JOIN, closes=NodeKind.PARALLEL_SPLIT, stops=NodeKind.START)
-    return {"START" if kinds.get(n) is NodeKind.START else n for n in found}
+                        opens="closes", closes="opens", stops="starts")
+    return {"START" if KINDS[kinds[n]].starts else n for n in found}
 
 
 def _end_inside_branch(node_id, kinds, outgoing, joins_of_split: set[str] = frozenset()) -> str | None:
     """The first END reachable from a branch before the branch's closing join, if any; ``joins_of_split``
     are joins known to close the branch's own block at whatever depth they are met."""
     found = _walk_block(node_id, kinds, lambda n: (e.target_id for e in outgoing.get(n, [])),
-                        opens=NodeKind.PARALLEL_SPLIT, closes=NodeKind.PARALLEL_JOIN, stops=NodeKind.END,
-                        first_stop=True, boundary=joins_of_split)
-    ends = [n for n in found if kinds.get(n) is NodeKind.END]
+                        opens="opens", closes="closes", stops="ends", first_stop=True, boundary=joins_of_split)
+    ends = [n for n in found if KINDS[kinds[n]].ends]
     return ends[0] if ends else None
 
 
-def _walk_block(node_id, kinds, neighbours, opens: NodeKind, closes: NodeKind, stops: NodeKind,
+def _walk_block(node_id, kinds, neighbours, opens: str, closes: str, stops: str,
                 first_stop: bool = False, boundary: set[str] = frozenset()) -> list[str]:
-    """Walk from ``node_id`` through the graph, counting nested parallel blocks: a node of kind ``opens``
-    goes one block deeper, one of kind ``closes`` one shallower. Return the ``closes`` nodes met at depth 0
-    (the block's own boundary) and the ``stops`` nodes reached, in the order found."""
+    """Walk from ``node_id`` through the graph, counting nested parallel blocks: a node whose kind has the flag
+    ``opens`` (a :class:`~engine.kinds.KindSpec` attribute) goes one block deeper, one with ``closes`` one
+    shallower. Return the ``closes`` nodes met at depth 0 (the block's own boundary) and the ``stops`` nodes
+    reached, in the order found."""
     found: list[str] = []
     seen: set[tuple[str, int]] = set()
     stack = [(node_id, 0)]
@@ -374,18 +351,18 @@ def _walk_block(node_id, kinds, neighbours, opens: NodeKind, closes: NodeKind, s
         if (current, depth) in seen or depth > limit:
             continue
         seen.add((current, depth))
-        kind = kinds.get(current)
-        if kind is stops:
+        entry = KINDS[kinds[current]]
+        if getattr(entry, stops):
             found.append(current)
             if first_stop:
                 return found
             continue
-        if kind is closes:
+        if getattr(entry, closes):
             if depth == 0 or current in boundary:
                 found.append(current)
                 continue
             depth -= 1
-        elif kind is opens:
+        elif getattr(entry, opens):
             depth += 1
         stack.extend((nxt, depth) for nxt in neighbours(current))
     return found

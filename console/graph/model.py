@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from engine.blueprint import NodeKind
 from engine.graph import CompiledBlueprint
+from engine.kinds import spec
 from engine.model import ExecutionStatus, HistoryKind, TokenStatus
 from engine.ports import InstanceView
 from engine.text import visible
@@ -129,7 +130,7 @@ def build_graph(compiled: CompiledBlueprint, instance: InstanceView | None = Non
     edges = tuple(
         GraphEdge(id=edge.id, source=edge.source_id, target=edge.target_id,
                   condition=visible(edge.condition.strip()) if edge.has_condition else None,
-                  is_default=not edge.has_condition and compiled.kinds[edge.source_id] is NodeKind.EXCLUSIVE_SPLIT,
+                  is_default=not edge.has_condition and spec(compiled.kinds[edge.source_id]).chooses,
                   taken=edge.id in taken)
         for edge in blueprint.edges
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from console.graph.model import NodeState
 from engine.blueprint import NodeKind
+from engine.kinds import Shape, UnknownNodeKindError, spec
 
 STATE_MARKERS: dict[NodeState, str] = {
     NodeState.ACTIVE: "●",
@@ -54,18 +56,20 @@ NOT_TAKEN_COLOUR = "#9e9e9e"
 
 # -- per node kind: the one lookup ---------------------------------------------------------------------
 # Every renderer asks kind_style() how a kind of node is drawn; nothing else in console/graph keys on a
-# NodeKind. An engine-side node-kind table can replace KIND_STYLES without touching the renderers.
+# NodeKind. What a kind looks like is its entry in the engine's node-kind table (engine.kinds.KINDS): here
+# only the terminal's characters for each outline.
 
 # (top-left, top, top-right, left, right, bottom-left, bottom-right) of a box; left and right are the
 # sides on the row edges attach to, other rows of a box taller than one text line get "│".
 ROUND_BOX = ("╭", "─", "╮", "(", ")", "╰", "╯")
 SQUARE_BOX = ("┌", "─", "┐", "│", "│", "└", "┘")
 DIAMOND_BOX = ("╱", "─", "╲", "◇", "◇", "╲", "╱")
+BOXES = {Shape.ROUND: ROUND_BOX, Shape.SQUARE: SQUARE_BOX, Shape.DIAMOND: DIAMOND_BOX}
 
 
 @dataclass(frozen=True)
 class KindStyle:
-    """How one kind of node is drawn by every renderer.
+    """How one kind of node is drawn by every renderer: its engine entry's drawing, with the box's characters.
 
     ``box``: the terminal box's characters; ``symbol``: the brackets of its compact symbol (``[●]``);
     ``glyph``: what a gateway shows before its label (``X``, ``+``); ``boxed_when_short``: whether the
@@ -85,39 +89,21 @@ class KindStyle:
     boxed_when_short: bool = False
 
 
-_GATEWAY_MERMAID = ('{"', '"}')
-_GATEWAY_DOT = "shape=diamond"
-
-KIND_STYLES: dict[NodeKind, KindStyle] = {
-    NodeKind.START: KindStyle("start event", ROUND_BOX, ("(", ")"), "start/end", "( )", ('(["', '"])'),
-                              "shape=circle"),
-    NodeKind.END: KindStyle("end event", ROUND_BOX, ("(", ")"), "start/end", "( )", ('(("', '"))'),
-                            "shape=doublecircle"),
-    NodeKind.TASK: KindStyle("task", SQUARE_BOX, ("[", "]"), "task", "┌┐", ('["', '"]'),
-                             'shape=box, style="rounded,filled"', boxed_when_short=True),
-    NodeKind.EXCLUSIVE_SPLIT: KindStyle("exclusive split", DIAMOND_BOX, ("<", ">"), "exclusive", "◇X",
-                                        _GATEWAY_MERMAID, _GATEWAY_DOT, glyph="X"),
-    NodeKind.EXCLUSIVE_JOIN: KindStyle("exclusive join", DIAMOND_BOX, ("<", ">"), "exclusive", "◇X",
-                                       _GATEWAY_MERMAID, _GATEWAY_DOT, glyph="X"),
-    NodeKind.PARALLEL_SPLIT: KindStyle("parallel split", DIAMOND_BOX, ("<", ">"), "parallel", "◇+",
-                                       _GATEWAY_MERMAID, _GATEWAY_DOT, glyph="+"),
-    NodeKind.PARALLEL_JOIN: KindStyle("parallel join", DIAMOND_BOX, ("<", ">"), "parallel", "◇+",
-                                      _GATEWAY_MERMAID, _GATEWAY_DOT, glyph="+"),
-}
-
-
 class UnknownNodeKind(ValueError):
     """A node kind the graph does not know how to draw."""
 
 
+@functools.cache
 def kind_style(kind: object) -> KindStyle:
-    """How nodes of ``kind`` are drawn; raises :class:`UnknownNodeKind` for a kind without a drawing
-    (never a default shape: a new kind must be given one here)."""
+    """How nodes of ``kind`` are drawn; raises :class:`UnknownNodeKind` for a kind without an entry in the
+    engine's node-kind table (never a default shape: a new kind is given its drawing there)."""
     try:
-        return KIND_STYLES[kind]  # type: ignore[index]
-    except (KeyError, TypeError):
-        known = ", ".join(KIND_STYLES)
-        raise UnknownNodeKind(f"no drawing for node kind {kind!r}; the known kinds are {known}") from None
+        entry = spec(kind)
+    except UnknownNodeKindError as error:
+        raise UnknownNodeKind(f"no drawing for node kind {kind!r}: {error}") from None
+    drawing = entry.drawing
+    return KindStyle(entry.description, BOXES[drawing.shape], drawing.symbol, drawing.legend, drawing.sample,
+                     drawing.mermaid, drawing.dot, glyph=drawing.glyph, boxed_when_short=drawing.boxed_when_short)
 
 
 def node_caption(label: str, kind: NodeKind) -> str:

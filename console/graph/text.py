@@ -28,7 +28,6 @@ from console.graph.style import (
     EDGE_NOT_TAKEN_STYLE,
     EDGE_STYLE,
     EDGE_TAKEN_STYLE,
-    KIND_STYLES,
     LABEL_STYLE,
     NODE_STYLE,
     STATE_DESCRIPTIONS,
@@ -37,6 +36,7 @@ from console.graph.style import (
     kind_style,
 )
 from console.graph.zoom import NodeFace, Zoom, node_face
+from engine.kinds import KINDS
 
 ARROWS = {Orientation.LEFT_RIGHT: "▶", Orientation.TOP_BOTTOM: "▼"}
 ARROW = ARROWS[Orientation.LEFT_RIGHT]
@@ -134,8 +134,7 @@ def legend_rich(zoom: Zoom = Zoom.FULL, with_states: bool = True, width: int | N
     ``model``, only the states and kinds of node that it has."""
     states = LEGEND_ORDER if model is None else [state for state in LEGEND_ORDER
                                                  if any(node.state is state for node in model.nodes)]
-    kinds = list(KIND_STYLES) if model is None else [kind for kind in KIND_STYLES
-                                                     if any(node.kind is kind for node in model.nodes)]
+    kinds = list(KINDS) if model is None else [kind for kind in KINDS if any(node.kind is kind for node in model.nodes)]
     entries: list[tuple[bool, str, str]] = []  # (starts a group, text, style)
     if with_states:
         entries += [(False, f"{STATE_MARKERS[state]} {STATE_DESCRIPTIONS[state]}", STATE_STYLES[state])

@@ -21,7 +21,7 @@ from console.graph.canvas import fit, wrap
 from console.graph.layout import Spacing
 from console.graph.model import GraphNode, NodeState
 from console.graph.style import STATE_MARKERS, kind_style
-from engine.blueprint import NodeKind
+from engine.kinds import spec
 
 
 class Zoom(StrEnum):
@@ -107,6 +107,6 @@ def node_face(node: GraphNode, zoom: Zoom, with_state: bool) -> NodeFace:
 
 def token_count(node: GraphNode) -> str:
     """``1/2`` at a parallel join waiting for its branches, ``×3`` where several tokens rest, else ``""``."""
-    if node.kind is NodeKind.PARALLEL_JOIN and node.state is NodeState.WAITING:
+    if spec(node.kind).waits and node.state is NodeState.WAITING:
         return f"{node.tokens}/{node.incoming}"
     return f"×{node.tokens}" if node.tokens > 1 else ""

@@ -1,0 +1,224 @@
+"""Node kinds, one entry each: how a node of the kind is written, validated, entered by a token, drawn and
+exported. Adding a kind is adding an entry to :data:`KINDS` (and a member to
+:class:`~engine.blueprint.NodeKind`); nothing else keys on kind names. An unknown kind is an error wherever
+it is met (:func:`spec`), never a silent pass-through or a default shape.
+
+The arrival functions are the state machine's rules for each kind. They act on the machine's working copy of
+an instance (``engine.machine._Step``) through a handful of its methods: ``create_execution``, ``follow``,
+``end_instance``, ``exclusive_split`` and ``parallel_join``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from engine.blueprint import NodeKind
+from engine.errors import WorkflowError
+
+if TYPE_CHECKING:
+    from collections import deque
+
+    from engine.blueprint import Edge, Node
+    from engine.graph import NodePlan
+
+Report = Callable[[str, str], None]  # (where, message): validation's error() or warn()
+
+
+class Family(StrEnum):
+    """What a kind is, in BPMN's words: an event, an activity (task) or a gateway."""
+
+    EVENT = "EVENT"
+    TASK = "TASK"
+    GATEWAY = "GATEWAY"
+
+
+class Shape(StrEnum):
+    """The outline a kind is drawn with; each renderer has its own characters or syntax for it."""
+
+    ROUND = "round"
+    SQUARE = "square"
+    DIAMOND = "diamond"
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """How a kind is drawn and exported: the outline, the brackets of its compact symbol (``[●]``), the glyph a
+    gateway shows before its label (``X``, ``+``), its name in a legend and the legend's sample of it, whether the
+    short-labels zoom still boxes it with its label, and its Mermaid shape (opening, closing) and DOT attributes."""
+
+    shape: Shape
+    symbol: tuple[str, str]
+    legend: str
+    sample: str
+    mermaid: tuple[str, str]
+    dot: str
+    glyph: str = ""
+    boxed_when_short: bool = False
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """One node kind.
+
+    ``written``: the Go engine's type fields that select it (``type``, and ``internal_type`` with
+    ``event_type`` or ``gateway_type``). ``arrive(step, plan, queue)``: what a token arriving does.
+    ``check(node_id, node, outgoing, incoming, error, warn)``: the kind's own validation. The flags say what
+    the blueprint-wide checks and the machine's scans need: ``starts`` / ``ends`` an instance, ``chooses`` (the
+    conditions on its outgoing edges choose one; no match stops the instance there), ``forks`` (a token down
+    every outgoing edge is what it is for: no warning), ``opens``/``closes`` a parallel block, and ``waits`` (a
+    join: fires once tokens came down every incoming edge).
+    """
+
+    kind: NodeKind
+    description: str
+    family: Family
+    written: dict[str, str]
+    arrive: Callable[[Any, NodePlan, deque[str]], None]
+    drawing: Drawing
+    check: Callable[[str, Node, list[Edge], list[Edge], Report, Report], None] | None = None
+    starts: bool = False
+    ends: bool = False
+    chooses: bool = False
+    forks: bool = False
+    opens: bool = False
+    closes: bool = False
+    waits: bool = False
+
+
+# -- arrivals ------------------------------------------------------------------------------------------
+
+
+def _pass_on(step: Any, plan: NodePlan, queue: deque[str]) -> None:
+    """START, an exclusive join, a parallel split: the token goes on down every outgoing edge."""
+    step.follow(plan.id, plan.edges, queue)
+
+
+def _create_execution(step: Any, plan: NodePlan, queue: deque[str]) -> None:
+    step.create_execution(plan.id)
+
+
+def _end(step: Any, plan: NodePlan, queue: deque[str]) -> None:
+    step.end_instance(plan.id, queue)
+
+
+def _exclusive_split(step: Any, plan: NodePlan, queue: deque[str]) -> None:
+    step.exclusive_split(plan, queue)
+
+
+def _parallel_join(step: Any, plan: NodePlan, queue: deque[str]) -> None:
+    step.parallel_join(plan, queue)
+
+
+# -- checks --------------------------------------------------------------------------------------------
+
+
+def _check_start(node_id: str, node: Node, outgoing: list[Edge], incoming: list[Edge], error: Report,
+                 warn: Report) -> None:
+    if incoming:
+        error(f"node {node_id!r}", "a START event cannot have incoming edges")
+
+
+def _check_end(node_id: str, node: Node, outgoing: list[Edge], incoming: list[Edge], error: Report,
+               warn: Report) -> None:
+    if outgoing:
+        warn(f"node {node_id!r}", "an END event ends the instance; its outgoing edges are never followed")
+
+
+def _check_task(node_id: str, node: Node, outgoing: list[Edge], incoming: list[Edge], error: Report,
+                warn: Report) -> None:
+    if not (node.task_id or "").strip():
+        error(f"node {node_id!r}", "a TASK node needs a task_id")
+
+
+def _check_exclusive_split(node_id: str, node: Node, outgoing: list[Edge], incoming: list[Edge], error: Report,
+                           warn: Report) -> None:
+    defaults = [e.id for e in outgoing if not e.has_condition]
+    if len(defaults) > 1:
+        error(f"node {node_id!r}", f"an exclusive split may have one default edge, found {len(defaults)}: "
+              + ", ".join(repr(d) for d in defaults))
+    if not outgoing:
+        error(f"node {node_id!r}", "an exclusive split needs outgoing edges")
+
+
+def _check_parallel_join(node_id: str, node: Node, outgoing: list[Edge], incoming: list[Edge], error: Report,
+                         warn: Report) -> None:
+    if len(incoming) < 2:
+        warn(f"node {node_id!r}", "a parallel join with fewer than 2 incoming edges waits for nothing")
+
+
+# -- the table ---------------------------------------------------------------------------------------------
+
+_ROUND_SYMBOL, _SQUARE_SYMBOL, _GATEWAY_SYMBOL = ("(", ")"), ("[", "]"), ("<", ">")
+_GATEWAY_MERMAID, _GATEWAY_DOT = ('{"', '"}'), "shape=diamond"
+
+
+def _gateway(kind: NodeKind, description: str, arrive, glyph: str, legend: str, **flags: Any) -> KindSpec:
+    return KindSpec(kind, description, Family.GATEWAY,
+                    {"type": "INTERNAL", "internal_type": "GATEWAY", "gateway_type": kind.value}, arrive,
+                    Drawing(Shape.DIAMOND, _GATEWAY_SYMBOL, legend, f"◇{glyph}", _GATEWAY_MERMAID, _GATEWAY_DOT,
+                            glyph=glyph), **flags)
+
+
+KINDS: dict[NodeKind, KindSpec] = {spec.kind: spec for spec in (
+    KindSpec(NodeKind.START, "start event", Family.EVENT,
+             {"type": "INTERNAL", "internal_type": "EVENT", "event_type": "START"}, _pass_on,
+             Drawing(Shape.ROUND, _ROUND_SYMBOL, "start/end", "( )", ('(["', '"])'), "shape=circle"),
+             check=_check_start, starts=True),
+    KindSpec(NodeKind.END, "end event", Family.EVENT,
+             {"type": "INTERNAL", "internal_type": "EVENT", "event_type": "END"}, _end,
+             Drawing(Shape.ROUND, _ROUND_SYMBOL, "start/end", "( )", ('(("', '"))'), "shape=doublecircle"),
+             check=_check_end, ends=True),
+    KindSpec(NodeKind.TASK, "task", Family.TASK, {"type": "TASK"}, _create_execution,
+             Drawing(Shape.SQUARE, _SQUARE_SYMBOL, "task", "┌┐", ('["', '"]'), 'shape=box, style="rounded,filled"',
+                     boxed_when_short=True),
+             check=_check_task),
+    _gateway(NodeKind.EXCLUSIVE_SPLIT, "exclusive split", _exclusive_split, "X", "exclusive",
+             check=_check_exclusive_split, chooses=True),
+    _gateway(NodeKind.EXCLUSIVE_JOIN, "exclusive join", _pass_on, "X", "exclusive"),
+    _gateway(NodeKind.PARALLEL_SPLIT, "parallel split", _pass_on, "+", "parallel", forks=True, opens=True),
+    _gateway(NodeKind.PARALLEL_JOIN, "parallel join", _parallel_join, "+", "parallel",
+             check=_check_parallel_join, closes=True, waits=True),
+)}
+
+
+class UnknownNodeKindError(WorkflowError):
+    """A node kind with no entry in :data:`KINDS`."""
+
+
+def spec(kind: object) -> KindSpec:
+    """The entry of ``kind``; :class:`UnknownNodeKindError` for a kind without one (never a default)."""
+    try:
+        return KINDS[kind]  # type: ignore[index]
+    except (KeyError, TypeError):
+        known = ", ".join(k.value for k in KINDS)
+        raise UnknownNodeKindError(f"unknown node kind {kind!r}; the known kinds are {known}") from None
+
+
+def kind_of(node: Node) -> NodeKind | None:
+    """The kind a node's type fields select, or ``None`` when they name none of :data:`KINDS`."""
+    for entry in KINDS.values():
+        if all(getattr(node, name) == value for name, value in entry.written.items()):
+            return entry.kind
+    return None
+
+
+def written_problem(node: Node) -> str:
+    """Why a node's type fields select no kind: the first field that names nothing known, with the choices."""
+    entries = list(KINDS.values())
+    for name in ("type", "internal_type", "event_type", "gateway_type"):
+        choices = list(dict.fromkeys(e.written[name] for e in entries if name in e.written))  # table order
+        if not choices:
+            continue
+        value = getattr(node, name)
+        if value not in choices:
+            field = "node type" if name == "type" else name
+            return f"unknown {field} {value!r} (expected {_either(choices)})"
+        entries = [e for e in entries if e.written.get(name, value) == value]
+    return "its type fields name no known node kind"
+
+
+def _either(choices: list[str]) -> str:
+    return choices[0] if len(choices) == 1 else ", ".join(choices[:-1]) + " or " + choices[-1]
