@@ -44,7 +44,7 @@ from console.cli_reports import blueprints_command, history_command, incidents_c
 from console.cli_runtime import demo_command, workers_command
 from console.output import print_error
 from console.settings import debug_enabled, resolve_db_path
-from engine.errors import InvalidValueError, MalformedExecutionIdError, WorkflowError
+from engine.errors import DatabasePathError, InvalidValueError, MalformedExecutionIdError, WorkflowError
 from engine.workers import WorkerLoadError
 
 try:  # Typer >= 0.20 vendors Click; older versions depend on it.
@@ -53,7 +53,7 @@ except ImportError:  # pragma: no cover
     from click.exceptions import ClickException, UsageError
 
 EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-BAD_INPUT_ERRORS = (BadInputError, MalformedExecutionIdError, InvalidValueError, WorkerLoadError)
+BAD_INPUT_ERRORS = (BadInputError, MalformedExecutionIdError, InvalidValueError, WorkerLoadError, DatabasePathError)
 
 
 def exit_code_for(error: BaseException) -> int:

@@ -21,7 +21,6 @@ from engine.errors import json_kind
 from engine.operations import Operations
 from engine.validate import MAX_JSON_BYTES
 from store import open_store
-from store.database import not_a_file
 
 _ID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")
 
@@ -153,9 +152,8 @@ def require_database(db: str, *, create: bool = False) -> None:
     if "://" in db or db == ":memory:":
         return
     path = Path(db).expanduser()
-    kind = not_a_file(path)
-    if kind is not None:  # a FIFO, a socket, /dev/null: SQLite would only say "disk I/O error"
-        raise BadInputError(f"{db}: is {kind}, not a database file")
+    if path.exists() and not path.is_file() and not path.is_dir():
+        return  # a FIFO, a socket, /dev/null: open_store names what it is (a DatabasePathError, exit 2)
     if create:
         if not path.exists() and not path.resolve().parent.is_dir():
             raise BadInputError(f"{db}: the directory {path.resolve().parent} does not exist")

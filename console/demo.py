@@ -169,7 +169,7 @@ def build_demo(manager: WorkflowManager, samples: Path | None = None, seed: int 
     paths = sorted(samples.glob("*.json"))
     stored = manager.add_workflows([(path.read_text(), str(path)) for path in paths])  # all or none
     summary.blueprints += [f"{path.stem} v{version}" for path, (version, _) in zip(paths, stored, strict=True)]
-    summary.existing = sum(manager.store.count_instances().values())
+    summary.existing = sum(manager.count_instances().values())
     recipes = _recipes(seed)
     found = _started(manager, recipes) if summary.existing else []
     if (not found and summary.existing >= MIN_INSTANCES) or len(found) == len(recipes):
@@ -179,7 +179,7 @@ def build_demo(manager: WorkflowManager, samples: Path | None = None, seed: int 
     os.environ["WFCONSOLE_DEMO_SPEED"] = "0"  # build instantly; the live workers keep their delays
     # The clock goes on from the last change of a build cut short, so that no history goes back in time.
     since = max((row.updated_at for row in found), default=None)
-    demo_manager = WorkflowManager(manager.store, clock=_DemoClock(random.Random(seed), since=since))
+    demo_manager = manager.with_clock(_DemoClock(random.Random(seed), since=since))
     driver = _Driver(demo_manager, collect_workers(module), module.MANUAL_OUTPUTS)
     try:
         if found:  # the one a build cut short may have left half-way: its steps are safe to run again

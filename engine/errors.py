@@ -114,3 +114,8 @@ class InvalidReferenceError(InvalidValueError):
 
 class StoreError(WorkflowError):
     """The database cannot be used: corrupt, read-only, locked past the timeout, or a newer schema."""
+
+
+class DatabasePathError(StoreError):
+    """The database path names something that is not a database file (a directory, a FIFO, a socket, a device)
+    or lies in a directory that does not exist: a caller's mistake in the path, not a broken database."""

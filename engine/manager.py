@@ -119,6 +119,10 @@ class WorkflowManager:
         self._latest: dict[str, int] = {}
         self._lock = threading.Lock()
 
+    def with_clock(self, clock: Clock) -> WorkflowManager:
+        """A manager on the same store whose events take their time from ``clock`` (no handlers registered)."""
+        return WorkflowManager(self.store, clock=clock)
+
     # -- handlers ---------------------------------------------------------------------------------
 
     def register_task_handler(self, handler: TaskHandler) -> None:
@@ -344,7 +348,12 @@ class WorkflowManager:
         return view
 
     def list_instances(self, query: InstanceQuery | None = None) -> list[InstanceSummary]:
+        """One page of instances matching ``query`` (all filters off by default), newest first."""
         return self.store.list_instances(query or InstanceQuery())
+
+    def count_instances(self, query: InstanceQuery | None = None) -> dict[str, int]:
+        """Instances per status matching the query's filters (its status filter ignored)."""
+        return self.store.count_instances(query)
 
     def get_execution(self, execution_id: str):
         """One execution, open or finished; raise ``UnknownExecutionError``."""

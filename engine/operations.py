@@ -163,7 +163,7 @@ class Operations:
 
     def count_instances(self, query: InstanceQuery | None = None) -> dict[str, int]:
         """Instances per status matching the query's filters (its status filter ignored)."""
-        return self._store.count_instances(query)
+        return self.manager.count_instances(query)
 
     def workflow(self, workflow_id: str, version: int | None = None) -> CompiledBlueprint:
         """The compiled blueprint (the newest version when ``version`` is None); raises

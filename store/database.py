@@ -27,7 +27,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import SQLModel
 
-from engine.errors import StoreError
+from engine.errors import DatabasePathError, StoreError
 from store import migrations, tables
 
 WRITE_OPTION = "wfconsole_write"
@@ -71,10 +71,10 @@ def database_url(path_or_url: str | os.PathLike) -> str:
         return "sqlite://"
     path = Path(text).expanduser().resolve()
     if not path.parent.is_dir():
-        raise StoreError(f"{path}: the directory {path.parent} does not exist")
+        raise DatabasePathError(f"{path}: the directory {path.parent} does not exist")
     kind = not_a_file(path)
     if kind is not None:
-        raise StoreError(f"{path}: is {kind}, not a database file")
+        raise DatabasePathError(f"{text}: is {kind}, not a database file")
     if not path.exists():
         try:
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
