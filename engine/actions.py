@@ -31,11 +31,14 @@ class Action(StrEnum):
     SET_VARIABLES = "set_variables"
     UNSET_VARIABLES = "unset_variables"
     RESUME = "resume"  # evaluate again the exclusive split where the instance stopped
+    MOVE_TOKENS = "move_tokens"  # remove tokens from nodes and place tokens on others, in one step
+    MIGRATE = "migrate"  # move the instance to another version of its workflow
     START = "start"  # start an instance (of a workflow, not on one: always allowed)
 
 
 EXECUTION_ACTIONS = (Action.COMPLETE, Action.FAIL, Action.RETRY)
-INSTANCE_ACTIONS = (Action.CANCEL, Action.SET_VARIABLES, Action.UNSET_VARIABLES, Action.RESUME)
+INSTANCE_ACTIONS = (Action.CANCEL, Action.SET_VARIABLES, Action.UNSET_VARIABLES, Action.RESUME, Action.MOVE_TOKENS,
+                    Action.MIGRATE)
 
 
 def describe_execution(execution: Execution) -> str:
@@ -77,7 +80,9 @@ def instance_refusal(action: Action, instance_id: str, instance_status: Instance
     if instance_status not in _CHANGEABLE:
         rule = {Action.CANCEL: "only an ACTIVE or FAILED instance can be cancelled",
                 Action.SET_VARIABLES: "variables can be set only on an ACTIVE or FAILED instance",
-                Action.UNSET_VARIABLES: "variables can be unset only on an ACTIVE or FAILED instance"}[action]
+                Action.UNSET_VARIABLES: "variables can be unset only on an ACTIVE or FAILED instance",
+                Action.MOVE_TOKENS: "tokens can be moved only in an ACTIVE or FAILED instance",
+                Action.MIGRATE: "only an ACTIVE or FAILED instance can be migrated"}[action]
         return f"instance {instance_id[:8]} is {instance_status.value}: {rule}"
     return None
 

@@ -62,6 +62,7 @@ class Event:
     at: datetime
     actor: str | None = None
     new_uuid: Callable[[], str] = new_uuid4
+    batch_id: str | None = None  # set when the event is one item of an operator's batch: recorded with the step
 
 
 def _replace(record: Any, **changes: Any) -> Any:
@@ -150,7 +151,7 @@ _HISTORY_ENTRY_IS_PLAIN = _has_exactly(
 _CHANGE_SET_IS_PLAIN = _has_exactly(
     ChangeSet, ("instance_id", "new_instance", "status", "error", "clear_error", "ended_at", "context", "tokens_added",
                 "tokens_removed", "token_status", "executions_added", "executions_updated", "history",
-                "context_removed"))
+                "context_removed", "version"))
 
 # The plain strings that history details hold (``status.value``), without the enum's property lookup.
 _TOKEN_STATUS_TEXT = {status: status.value for status in TokenStatus}
@@ -363,7 +364,7 @@ def stuck_joins(bp: CompiledBlueprint, state: InstanceState) -> list[tuple[str, 
                 unmarked.add(token.node_id)
     for join_id in sorted(unmarked):
         needed = len(bp.incoming[join_id])
-        most = _most_arrivals(bp, join_id)
+        most = most_arrivals(bp, join_id)
         could_arrive = sum(most.get(t.node_id, 0) for t in state.tokens.values() if t.node_id != join_id)
         if arrived[join_id] + could_arrive < needed:
             others = "no other token can still reach it" if not could_arrive else \
@@ -384,7 +385,7 @@ def mark_join_stuck(bp: CompiledBlueprint, state: InstanceState, join_id: str, r
     return step.finish()
 
 
-def _most_arrivals(bp: CompiledBlueprint, join_id: str) -> dict[str, float]:
+def most_arrivals(bp: CompiledBlueprint, join_id: str) -> dict[str, float]:
     """The most tokens one token leaving each node could still bring to ``join_id``.
 
     A node that passes its token down every edge (a task, a parallel split, ...) adds its edges' counts
@@ -464,6 +465,7 @@ class _Step:
                 "instance_id": state.id, "new_instance": None, "status": None, "error": None, "clear_error": False,
                 "ended_at": None, "context": {}, "tokens_added": [], "tokens_removed": [], "token_status": {},
                 "executions_added": [], "executions_updated": [], "history": [], "context_removed": [],
+                "version": None,
             })
         else:
             self.changes = ChangeSet(instance_id=state.id)
@@ -696,6 +698,8 @@ class _Step:
     # -- result ----------------------------------------------------------------------------------
 
     def finish(self) -> Transition:
+        if self.event.batch_id is not None and self.history:
+            self.record(HistoryKind.BATCH_ITEM, batch_id=self.event.batch_id)
         new_state = _replaced(self.state, {
             "status": self.status, "error": self.error, "ended_at": self.ended_at, "context": self.context,
             "tokens": self.tokens, "executions": self.executions, "updated_at": self.event.at,

@@ -12,11 +12,14 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from engine import machine
+from engine import machine, repair
 from engine.errors import (
     BlueprintConflictError,
     InvalidValueError,
@@ -51,6 +54,7 @@ from engine.validate import BlueprintSource, compile_blueprint
 from engine.values import check_json_object
 
 log = logging.getLogger("wfconsole.engine")
+_BATCH: ContextVar[str | None] = ContextVar("wfconsole_batch", default=None)  # the batch a step belongs to
 
 Clock = Callable[[], datetime]
 TaskHandler = Callable[[TaskPayload], Any]
@@ -284,6 +288,49 @@ class WorkflowManager:
         self._operate(instance_id, actor,
                       lambda bp, state, event: machine.unset_variables(bp, state, list(keys), event))
 
+    def move_tokens(self, instance_id: str, remove: list[str], add: list[str], *, actor: str | None = None,
+                    forced: bool = False) -> None:
+        """Remove the tokens on the nodes ``remove`` and place tokens on the nodes ``add``, in one step
+        (:func:`engine.repair.move_tokens`). Raises :class:`~engine.repair.RepairRefusedError` when it would leave
+        the instance unable to finish, unless ``forced`` (then recorded as forced)."""
+        self._operate(instance_id, actor, lambda bp, state, event: repair.move_tokens(
+            bp, state, list(remove), list(add), event, forced=forced))
+
+    def migrate(self, instance_id: str, to_version: int, mapping: dict[str, str] | None = None, *,
+                actor: str | None = None, forced: bool = False) -> None:
+        """Move the instance to version ``to_version`` of its workflow; tokens go to the nodes of the same id, or
+        of ``mapping`` (old node id -> new node id) for nodes renamed or removed (:func:`engine.repair.migrate`)."""
+        target = self.get_workflow(self._workflow_of(instance_id), to_version)
+        self._operate(instance_id, actor, lambda bp, state, event: repair.migrate(
+            bp, target, state, dict(mapping or {}), event, forced=forced))
+
+    def preview_repair(self, instance_id: str, remove: list[str] = (), add: list[str] = (), *,
+                       to_version: int | None = None, mapping: dict[str, str] | None = None,
+                       actor: str | None = None) -> repair.Repair:
+        """What moving tokens (or, with ``to_version``, migrating) would do, applying nothing: the transition and
+        the findings on the state it would leave. Refusals (an unknown node, a token with no target) raise."""
+        view = self.get_status(instance_id, history_limit=0)
+        state = view.state()
+        bp = self.get_workflow(view.workflow_id, view.version)
+        event = self._event(actor, operator=True)
+        if to_version is not None:
+            target = self.get_workflow(view.workflow_id, to_version)
+            return repair.preview_migration(bp, target, state, dict(mapping or {}), event)
+        return repair.preview(bp, state, list(remove), list(add), event)
+
+    @contextmanager
+    def batch(self, batch_id: str) -> Iterator[None]:
+        """Within the block, every step this thread makes is recorded as an item of the batch ``batch_id``
+        (a BATCH_ITEM entry in the instance's history, with the actor)."""
+        token = _BATCH.set(batch_id)
+        try:
+            yield
+        finally:
+            _BATCH.reset(token)
+
+    def _workflow_of(self, instance_id: str) -> str:
+        return self.get_status(instance_id, history_limit=0).workflow_id
+
     def retry_instance(self, instance_id: str, *, actor: str | None = None) -> None:
         """Evaluate again the exclusive split where a FAILED instance stopped, and resume it if one matches."""
         self._operate(instance_id, actor, machine.retry_instance)
@@ -370,7 +417,9 @@ class WorkflowManager:
             actor = default_actor()  # the OS user, from the environment: checked like any other
         if actor is not None:
             check_actor(actor)
-        return machine.event_at(self.clock(), actor)
+        event = machine.event_at(self.clock(), actor)
+        batch_id = _BATCH.get()
+        return event if batch_id is None else replace(event, batch_id=batch_id)
 
     def _load(self, tx, instance_id: str) -> InstanceState:
         state = tx.load_instance(instance_id)

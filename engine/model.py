@@ -53,6 +53,9 @@ class HistoryKind(StrEnum):
     EXECUTION_CANCELLED = "EXECUTION_CANCELLED"
     CONTEXT_SET = "CONTEXT_SET"
     CONTEXT_UNSET = "CONTEXT_UNSET"
+    INSTANCE_MODIFIED = "INSTANCE_MODIFIED"  # an operator moved tokens (the moves are the entries around it)
+    INSTANCE_MIGRATED = "INSTANCE_MIGRATED"  # an operator moved the instance to another version of its workflow
+    BATCH_ITEM = "BATCH_ITEM"  # the step was one item of an operator's batch (its id)
     CONDITION_ERROR = "CONDITION_ERROR"
     HANDLER_ERROR = "HANDLER_ERROR"
     EXECUTION_STUCK = "EXECUTION_STUCK"
@@ -160,6 +163,7 @@ class ChangeSet:
     executions_updated: list[Execution] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
     context_removed: list[str] = field(default_factory=list)  # keys deleted from the context
+    version: int | None = None  # set when the instance moves to another version of its workflow (a migration)
 
 
 @dataclass(frozen=True)

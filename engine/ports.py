@@ -16,8 +16,10 @@ from typing import Any, Protocol
 
 from engine.blueprint import Blueprint
 from engine.errors import Problem
-from engine.model import ChangeSet, Execution, HistoryEntry, InstanceState, InstanceStatus, Token
+from engine.model import ChangeSet, Execution, ExecutionStatus, HistoryEntry, InstanceState, InstanceStatus, Token
 from engine.reports import MINUTES, Activity, ExecutionCounts, HistoryHit, HistoryQuery, IncidentPage
+
+_OPEN = (ExecutionStatus.ACTIVE, ExecutionStatus.FAILED, ExecutionStatus.STUCK)
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,15 @@ class InstanceView:
     def incidents(self) -> list[Execution]:
         """The FAILED executions of the instance, waiting for an operator."""
         return [e for e in self.executions if e.status == "FAILED"]
+
+    def state(self) -> InstanceState:
+        """What the state machine needs of this instance (its open executions only), for a step computed from a
+        read: a preview, never applied."""
+        return InstanceState(
+            id=self.id, workflow_id=self.workflow_id, version=self.version, status=self.status,
+            context=dict(self.context), tokens={t.id: t for t in self.tokens},
+            executions={e.id: e for e in self.executions if e.status in _OPEN},
+            created_at=self.created_at, updated_at=self.updated_at, error=self.error, ended_at=self.ended_at)
 
 
 @dataclass(frozen=True)

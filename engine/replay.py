@@ -87,14 +87,19 @@ def _apply(state: ReplayedState, entry: HistoryEntry) -> None:  # noqa: C901 - o
         state.status, state.error = "FAILED", d["reason"]
     elif kind is HistoryKind.INSTANCE_RESUMED:
         state.status, state.error = "ACTIVE", None
-    # EDGE_TAKEN, JOIN_FIRED, JOIN_STUCK, CONDITION_ERROR, HANDLER_ERROR and STALE_REPORT (a worker's report
-    # under a claim no longer current, ignored) describe; they change nothing.
+    elif kind is HistoryKind.INSTANCE_MIGRATED:
+        state.version = d["to_version"]
+    # EDGE_TAKEN, JOIN_FIRED, JOIN_STUCK, CONDITION_ERROR, HANDLER_ERROR, STALE_REPORT (a worker's report
+    # under a claim no longer current, ignored), INSTANCE_MODIFIED (the token moves are the entries after it)
+    # and BATCH_ITEM describe; they change nothing.
 
 
 def differences(view: InstanceView) -> list[str]:
     """What the stored state and the replay of its history disagree on (empty when they agree)."""
     replayed = replay(view.history)
     found: list[str] = []
+    if replayed.version != view.version:
+        found.append(f"version: stored {view.version}, replayed {replayed.version}")
     if replayed.status != view.status:
         found.append(f"status: stored {view.status}, replayed {replayed.status}")
     if (replayed.error or None) != (view.error or None):

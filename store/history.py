@@ -23,7 +23,8 @@ NOTABLE_KINDS = frozenset({
     HistoryKind.TOKEN_STATUS, HistoryKind.EXECUTION_FAILED, HistoryKind.EXECUTION_RETRIED,
     HistoryKind.EXECUTION_CANCELLED, HistoryKind.CONDITION_ERROR, HistoryKind.HANDLER_ERROR,
     HistoryKind.EXECUTION_STUCK, HistoryKind.EXECUTION_ATTEMPT_FAILED, HistoryKind.JOIN_STUCK,
-    HistoryKind.CONTEXT_UNSET, HistoryKind.STALE_REPORT,
+    HistoryKind.CONTEXT_UNSET, HistoryKind.STALE_REPORT, HistoryKind.INSTANCE_MODIFIED,
+    HistoryKind.INSTANCE_MIGRATED, HistoryKind.BATCH_ITEM,
 })
 """Kinds that routine steps do not write (failures, incidents, operators' interventions). A row holding one
 is marked ``notable``, and the partial index ``ix_history_notable`` finds those rows: a search for such a

@@ -327,6 +327,9 @@ class SqliteWriteTransaction:
             if changes.ended_at is not None:
                 sets.append("ended_at = ?")
                 params.append(dump_time(changes.ended_at))
+            if changes.version is not None:  # a migration to another version of the workflow
+                sets.append("version = ?")
+                params.append(changes.version)
             if changes.context or changes.context_removed:
                 context_text = dump_json(opened.context)
                 opened.context_size = len(context_text)

@@ -92,7 +92,8 @@ def test_the_engine_says_which_actions_apply_and_why_not(ops, manager, recorder)
     [execution] = view.executions
     allowed = ops.permissions(view, execution)
     assert {a for a in (*EXECUTION_ACTIONS, *INSTANCE_ACTIONS) if allowed.allows(a)} == {
-        Action.COMPLETE, Action.FAIL, Action.CANCEL, Action.SET_VARIABLES, Action.UNSET_VARIABLES}
+        Action.COMPLETE, Action.FAIL, Action.CANCEL, Action.SET_VARIABLES, Action.UNSET_VARIABLES, Action.MOVE_TOKENS,
+        Action.MIGRATE}
     assert "only a FAILED or STUCK execution can be retried" in allowed.why_not(Action.RETRY)
     assert "only an instance that stopped FAILED" in allowed.why_not(Action.RESUME)
     ops.cancel(instance_id, "withdrawn")
