@@ -40,6 +40,7 @@ from console.cli_operate import (
     unset_command,
 )
 from console.cli_options import DbOption
+from console.cli_repair import batch_command, migrate_command, move_command
 from console.cli_reports import blueprints_command, history_command, incidents_command, overview_command
 from console.cli_runtime import demo_command, workers_command
 from console.output import print_error
@@ -167,6 +168,9 @@ COMMANDS: list[tuple[str, Callable[..., None]]] = [
     ("cancel", cancel_command),
     ("set", set_command),
     ("unset", unset_command),
+    ("move", move_command),
+    ("migrate", migrate_command),
+    ("batch", batch_command),
     ("graph", graph_command),
     ("workers", workers_command),
     ("demo", demo_command),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 import typer
@@ -15,6 +16,7 @@ from console.output import (
     EXIT_DONE_WITH_INCIDENT,
     instance_doc,
     instance_summary_doc,
+    iso,
     print_error,
     short_id,
     write_json,
@@ -24,6 +26,7 @@ from engine.errors import NoMatchingConditionError
 from engine.model import InstanceStatus
 from engine.operations import Operations
 from engine.ports import InstanceQuery, InstanceView
+from engine.text import visible
 from engine.values import MAX_VALUES_BYTES
 
 InstanceArgument = Annotated[
@@ -187,6 +190,9 @@ def show_command(
     ctx: typer.Context, instance: InstanceArgument,
     history: Annotated[int | None, typer.Option("--history", metavar="N", min=0,
                                                 help="Only the newest N history entries. Default: all.")] = None,
+    variable: Annotated[str | None, typer.Option("--variable", metavar="NAME",
+                                                 help="Only this variable's changes: when, how, by whom, "
+                                                      "to what.")] = None,
     db: DbOption = None, as_json: JsonOption = False,
 ) -> None:
     """Show one instance: status, tokens, executions (with full ids for `done`), context and history.
@@ -196,8 +202,28 @@ def show_command(
     Example:  wfconsole show 3fa85f64 --json | jq '.context'
     """
     with open_operations(db_path(ctx, db)) as ops:
+        if variable is not None:
+            instance_id = ops.resolve_instance(instance)
+            _print_variable(instance_id, variable, ops.variable_history(instance_id, variable), as_json)
+            return
         view = ops.instance(ops.resolve_instance(instance), history_limit=history)
     if as_json:
         write_json(instance_doc(view))
         return
     print_instance(stdout_console(), view)
+
+
+def _print_variable(instance_id: str, name: str, changes: list, as_json: bool) -> None:
+    """A variable's changes, oldest first (``show --variable``)."""
+    if as_json:
+        write_json({"instance_id": instance_id, "variable": name, "changes": [
+            {"at": iso(c.at), "how": c.how, "actor": c.actor, "value": c.value, "execution_id": c.execution_id}
+            for c in changes]})
+        return
+    console = stdout_console()
+    for change in changes:
+        shown_value = "(unset)" if change.how == "unset" else json.dumps(change.value, ensure_ascii=False)
+        by = f" by {change.actor}" if change.actor else ""
+        source = f" (output of {change.execution_id.split(':')[1]})" if change.execution_id else ""
+        console.print(Text(visible(f"{iso(change.at)}  {change.how:<7} {name} = {shown_value}{by}{source}")),
+                      soft_wrap=True)

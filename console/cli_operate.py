@@ -23,6 +23,7 @@ from engine.actions import Action
 from engine.errors import NoMatchingConditionError, UnknownExecutionError, WorkflowError
 from engine.operations import Operations
 from engine.outcomes import ActionResult, Ignored
+from engine.repair_ops import UnmappedOutputsError
 from engine.reports import Incident
 from engine.text import visible
 
@@ -55,11 +56,16 @@ def done_command(
     ctx: typer.Context, execution: ExecutionArgument,
     outputs: Annotated[str | None, typer.Option("--outputs", "-o", metavar="JSON",
                                                 help="The task's outputs, a JSON object.")] = None,
+    allow_unmapped: Annotated[bool, typer.Option(
+        "--allow-unmapped", help="Accept output keys the task's output mapping does not map (dropped).")] = False,
     db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False,
 ) -> None:
     """Complete an open execution with its outputs; the instance moves on.
 
-    Completing a FAILED or STUCK execution resolves its incident. Completing an execution that is already
+    An output the task's output mapping does not map is refused, naming the nearest mapped one (a typo would
+    otherwise be dropped silently), unless --allow-unmapped. When the next split tests a variable that neither
+    the context nor the outputs set, a warning says so. Completing a FAILED or STUCK execution resolves its
+    incident. Completing an execution that is already
     finished (or whose instance is no longer ACTIVE) changes nothing and says so (exit 0: safe to repeat).
 
     Example:  wfconsole done 3fa85f64:manual_review --outputs '{"decision": "approved"}'
@@ -67,7 +73,13 @@ def done_command(
     values: dict[str, Any] = parse_json_object(outputs, "--outputs") if outputs is not None else {}
     with open_operations(db_path(ctx, db), actor=actor_name(actor)) as ops:
         execution_id = ops.resolve_execution(execution)
-        result = ops.complete(execution_id, values)
+        try:
+            result = ops.complete(execution_id, values, allow_unmapped=allow_unmapped)
+        except UnmappedOutputsError as error:
+            raise UnmappedOutputsError(f"{error}; --allow-unmapped sends them all the same", error.keys) from None
+        if result.applied and not as_json:
+            for warning in ops.completion_warnings(execution_id, values):
+                print_notice(f"warning: {warning}")
         if result.completion is not None and result.completion.ignored is Ignored.UNKNOWN_EXECUTION:
             raise UnknownExecutionError(result.message)  # a mistyped id, not a repeat
         if not result.applied and not as_json:  # exit 0: repeating a completion is safe (SPEC §3)
@@ -187,7 +199,7 @@ _RECORDED = {Action.COMPLETE: "the completion was recorded, but ", Action.START:
 # The ``action`` field of --json documents: the command's name, as scripts have read it.
 _ACTION_NAMES = {Action.COMPLETE: "done", Action.FAIL: "fail", Action.RETRY: "retry", Action.CANCEL: "cancel",
                  Action.SET_VARIABLES: "set", Action.UNSET_VARIABLES: "unset", Action.RESUME: "retry_instance",
-                 Action.START: "start"}
+                 Action.START: "start", Action.MOVE_TOKENS: "move", Action.MIGRATE: "migrate"}
 
 
 def retry_failed_command(

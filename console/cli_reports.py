@@ -3,6 +3,7 @@ and ``blueprints``. Each prints a table, or one JSON document with ``--json``.""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -36,11 +37,15 @@ def incidents_command(ctx: typer.Context, limit: LimitOption = 200, db: DbOption
     """
     with open_operations(db_path(ctx, db)) as ops:
         page = ops.incidents(limit)
+        # What each stopped split tests, and the values it has now: what to set before retry-instance.
+        needs = {i.key: ops.split_variables(i.instance_id).get(i.node_id, {}) for i in page.incidents
+                 if i.kind is IncidentKind.NO_MATCH}
     if as_json:
         write_json({"incidents": [{
             "kind": i.kind, "instance_id": i.instance_id, "short_id": short_id(i.instance_id),
             "workflow_id": i.workflow_id, "version": i.version, "node_id": i.node_id, "since": iso(i.since),
             "reason": i.reason, "execution_id": i.execution_id, "task_id": i.task_id, "attempt": i.attempt,
+            **({"variables": needs[i.key]} if i.key in needs else {}),
         } for i in page.incidents], "total": page.total, "failed": page.failed, "stuck": page.stuck})
         return
     console = stdout_console()
@@ -58,9 +63,14 @@ def incidents_command(ctx: typer.Context, limit: LimitOption = 200, db: DbOption
         # instance (retry-instance, cancel), whose node is then shown beside it.
         target = (f"{short_id(i.instance_id)}:{i.node_id}" if i.execution_id
                   else f"{short_id(i.instance_id)} at {i.node_id}")
+        reason = i.reason
+        if i.key in needs:
+            tested = ", ".join(f"{name}={json.dumps(value, ensure_ascii=False)}"
+                               for name, value in needs[i.key].items())
+            reason += f" · it tests {tested}" if tested else ""
         table.add_row(Text(_INCIDENT_LABELS[i.kind], style=STATUS_STYLES[_INCIDENT_STATUS[i.kind]]), shown(target),
                       _short_time(i.since), shown(f"{i.workflow_id} v{i.version}"), str(i.attempt or ""),
-                      shown(i.reason))
+                      shown(reason))
     console.print(table)
     console.print(Text(f"{len(page.incidents)} of {page.total} incident(s) shown · failed {page.failed}, "
                        f"stuck {page.stuck}", style="dim"))

@@ -33,6 +33,7 @@ from engine.manager import WorkflowManager, default_actor, parse_execution_id
 from engine.model import Execution, InstanceState, InstanceStatus
 from engine.outcomes import ActionResult
 from engine.ports import BlueprintSummary, InstanceQuery, InstanceSummary, InstanceView, StoredBlueprint
+from engine.repair_ops import RepairOperations
 from engine.reports import Activity, ExecutionCounts, HistoryHit, HistoryQuery, Incident, IncidentKind, IncidentPage
 
 _ID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")
@@ -61,7 +62,7 @@ class BulkResult:
         return len(self.done) + len(self.refused)
 
 
-class Operations:
+class Operations(RepairOperations):
     """The engine as the console and the CLI use it; ``actor`` is recorded with every action."""
 
     def __init__(self, manager: WorkflowManager, actor: str | None = None) -> None:
@@ -276,13 +277,19 @@ class Operations:
                                 f"{workflow_id} started", stopped=error)
         return ActionResult(Action.START, instance_id, True, f"instance {instance_id} of {workflow_id} started")
 
-    def complete(self, execution_id: str, outputs: dict[str, Any] | None = None) -> ActionResult:
+    def complete(self, execution_id: str, outputs: dict[str, Any] | None = None, *,
+                 allow_unmapped: bool = False) -> ActionResult:
         """Complete an open execution with ``outputs`` (resolving its incident if it is FAILED or STUCK).
 
-        A completion that changes nothing (already completed, retried or cancelled meanwhile, the instance not
-        ACTIVE) is not an error: the result says ``applied=False`` and why, as its transaction saw it.
+        Completing by hand is strict: an output key the task's mapping does not map is refused
+        (:class:`~engine.repair_ops.UnmappedOutputsError`, naming the nearest mapped key) unless
+        ``allow_unmapped`` (then it is dropped, as the API's ``task_done`` drops it). A completion that changes
+        nothing (already completed, retried or cancelled meanwhile, the instance not ACTIVE) is not an error:
+        the result says ``applied=False`` and why, as its transaction saw it.
         """
         instance_id, node_id = parse_execution_id(execution_id)
+        if outputs and not allow_unmapped:
+            self.check_outputs(execution_id, outputs)
         where = f"{node_id} of instance {short_id(instance_id)}"
         try:
             completion = self.manager.task_done(execution_id, outputs, actor=self.actor)

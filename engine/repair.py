@@ -34,10 +34,13 @@ from engine.soundness import Finding, check_tokens
 class RepairRefusedError(InvalidStateError):
     """The repair would leave the instance unable to finish; ``findings`` says why. Nothing was changed."""
 
-    def __init__(self, findings: list[Finding]) -> None:
+    def __init__(self, findings: list[Finding], hint: str = "force it to apply it all the same (recorded as forced)"
+                 ) -> None:
         self.findings = findings
         blocking = "; ".join(str(f) for f in findings if f.blocking)
-        super().__init__(f"refused: {blocking} (force it to apply it all the same; it is recorded as forced)")
+        why = "; ".join(str(f) for f in findings if not f.blocking)
+        cannot_force = any(f.kind == "no_tokens" for f in findings)
+        super().__init__(f"refused: {blocking}" + (f" ({why})" if why else "") + ("" if cannot_force else f"; {hint}"))
 
 
 @dataclass(frozen=True)

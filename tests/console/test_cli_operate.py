@@ -35,7 +35,9 @@ def _history(cli: Cli, instance_id: str) -> list[dict]:
 
 def test_done_with_the_full_id_maps_outputs_and_moves_on(cli: Cli, loan: dict) -> None:
     execution = loan["open_executions"][0]["id"]
-    out = cli.ok("done", execution, "--outputs", '{"score": 710, "unmapped": 1}').stdout
+    assert_one_line_error(cli("done", execution, "--outputs", '{"scor": 710}'), 2,
+                          "scor: not an output of credit_check; did you mean score?", "--allow-unmapped")
+    out = cli.ok("done", execution, "--outputs", '{"score": 710, "unmapped": 1}', "--allow-unmapped").stdout
     assert f"credit_check of instance {loan['short_id']} marked done by" in out
     assert "open: manual_review (ACTIVE)" in out
     shown = cli.json("show", loan["instance_id"])
