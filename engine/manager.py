@@ -275,6 +275,11 @@ class WorkflowManager:
         values = check_json_object(values, "variables")
         if not values:
             raise InvalidValueError("set_variables needs at least one variable")
+        for key, value in values.items():
+            if not key.strip():
+                raise InvalidValueError("a variable name must not be empty")
+            if value == "":
+                raise InvalidValueError(f"variable {key!r}: an empty value; set null to clear it, or unset it")
         self._operate(instance_id, actor, lambda bp, state, event: machine.set_variables(bp, state, values, event))
 
     def unset_variables(self, instance_id: str, keys: list[str], *, actor: str | None = None) -> None:

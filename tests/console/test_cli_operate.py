@@ -188,9 +188,10 @@ def test_cancel_twice_is_refused(cli: Cli, loan: dict) -> None:
 
 
 def test_set_parses_json_values_and_bare_words(cli: Cli, loan: dict) -> None:
-    doc = cli.json("set", loan["short_id"], "amount=2500", "approved=true", "reviewer=alice", "note=",
+    assert_one_line_error(cli("set", loan["short_id"], "note="), 2, "'note': an empty value")
+    doc = cli.json("set", loan["short_id"], "amount=2500", "approved=true", "reviewer=alice",
                    'zip="01234"', 'tags=["vip", 1]', "limits={\"max\": 1.5}", "nothing=null", "version=1.2.3")
-    expected = {"amount": 2500, "approved": True, "reviewer": "alice", "note": "", "zip": "01234",
+    expected = {"amount": 2500, "approved": True, "reviewer": "alice", "zip": "01234",
                 "tags": ["vip", 1], "limits": {"max": 1.5}, "nothing": None, "version": "1.2.3"}
     assert doc["values"] == expected
     context = cli.json("show", loan["instance_id"])["context"]

@@ -4,8 +4,10 @@ Each example stores a random blueprint (``strategies.blueprints``) in a fresh in
 starts an instance with a random context and applies a random sequence of operations: completions with
 random outputs (mapped and unmapped keys, values of several types), duplicate and late completions,
 ``fail_task``, ``retry``, ``cancel``, ``set_variables``, ``retry_instance``, the runtime's
-``fail_attempt`` and ``mark_stuck``, ``check_joins``, claims (each taking over the one before) and workers'
-completions and failures carrying a current or a stale claim. After every step the stored instance must
+``fail_attempt`` and ``mark_stuck``, ``check_joins``, claims (each taking over the one before), workers'
+completions and failures carrying a current or a stale claim, and an operator's repairs: token moves
+(random removals and placements, refused when the instance could never finish) and migrations between two
+versions. After every step the stored instance must
 satisfy every invariant of :mod:`reliability.invariants` (token placement, joins, finished instances,
 unique execution ids, append-only history, replay == stored state), and the outcome of the step must be
 the one the state before it predicts: an operation refused with a ``WorkflowError`` changed nothing; a
@@ -26,6 +28,7 @@ from reliability.invariants import assert_instance
 
 from engine import (
     InvalidStateError,
+    InvalidValueError,
     NoMatchingConditionError,
     StaleClaimError,
     WorkflowError,
@@ -43,12 +46,12 @@ STEPS = 30
 OPERATIONS = (
     "complete", "complete", "complete", "complete", "duplicate", "fail_task", "retry", "cancel",
     "set_variables", "retry_instance", "fail_attempt", "mark_stuck", "check_joins", "claim", "claim",
-    "worker_report", "worker_report",
+    "worker_report", "worker_report", "move", "migrate",
 )
 
 # A FAILED instance (stopped at a split) mostly gets what an operator would do: fix variables, retry.
 WHEN_FAILED = ("set_variables", "set_variables", "retry_instance", "retry_instance", "complete", "cancel",
-               "fail_task")
+               "fail_task", "move", "migrate")
 
 bounded = settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -80,6 +83,7 @@ class Driver:
         self.clock = Clock()
         self.manager = WorkflowManager(self.store, clock=self.clock)
         self.manager.add_workflow(blueprint)
+        self.manager.add_workflow({**blueprint, "version": 2})  # the same graph: migrations map by node id
         self.bp = compile_blueprint(blueprint)
         self.instance_id: str | None = None
         self.last: tuple | None = None  # (execution, payload, allowed) of the current operation
@@ -186,8 +190,9 @@ class Driver:
                 m.retry_instance(self.instance_id, actor="prop")
                 return True, None
             if operation == "check_joins":
-                # In a block-structured blueprint every waiting join can still fire.
-                return False, m.check_joins(self.instance_id, actor="prop")
+                # In a block-structured blueprint every waiting join can still fire (unless an operator moved
+                # tokens: then it may mark one STUCK).
+                return (False if self.structured else None), m.check_joins(self.instance_id, actor="prop")
             if operation == "claim":  # a lease that lapses at once: the next claim takes it over
                 execution = self._pick(data, before.executions, ("ACTIVE",))
                 if execution is None:
@@ -196,6 +201,20 @@ class Driver:
                 return None, self.store.claim_execution(execution.id, f"worker-{execution.claim + 1}", now, now)
             if operation == "worker_report":
                 return self._worker_report(before, data)
+            if operation == "move":
+                holding = sorted({t.node_id for t in before.tokens})
+                remove = data.draw(st.lists(st.sampled_from(holding), max_size=1), label="remove") if holding else []
+                add = data.draw(st.lists(st.sampled_from(sorted(self.bp.nodes)), max_size=1), label="add")
+                if not remove and not add:
+                    return None, None
+                self.last = (None, (remove, add), None)
+                m.move_tokens(self.instance_id, remove, add, actor="prop")
+                self.structured = False  # an operator may leave a state no flow of the blueprint reaches
+                return True, None
+            if operation == "migrate":
+                self.last = (None, 2 if before.version == 1 else 1, None)
+                m.migrate(self.instance_id, self.last[1], actor="prop")
+                return True, None
         except WorkflowError as error:
             return None, error
         raise AssertionError(f"unknown operation {operation}")
@@ -289,7 +308,9 @@ class Driver:
                 assert isinstance(outcome, InvalidStateError)
         elif operation == "set_variables" and self.last:
             _, values, _ = self.last
-            if was_open:
+            if any(value == "" for value in values.values()):  # an empty value is refused
+                assert isinstance(outcome, InvalidValueError) and after == before
+            elif was_open:
                 assert outcome is None
                 assert all(after.context[k] == v for k, v in values.items())
             else:
@@ -305,7 +326,19 @@ class Driver:
                 assert after.status == "FAILED" and f"{outcome.node_id!r}" in after.error
                 assert any(t.node_id == outcome.node_id and t.status == "FAILED" for t in after.tokens)
         elif operation == "check_joins":
-            assert outcome == []
+            assert outcome == [] or not self.structured  # after a move a join may have lost its branches
+        elif operation == "move" and self.last:
+            if outcome is None or (isinstance(outcome, NoMatchingConditionError) and outcome.committed):
+                marker = [h for h in after.history[len(before.history):] if h.kind is HistoryKind.INSTANCE_MODIFIED]
+                assert len(marker) == 1 and marker[0].details["forced"] is False
+                assert (marker[0].details["removed"], marker[0].details["added"]) == self.last[1]
+            else:
+                assert isinstance(outcome, WorkflowError) and after == before
+        elif operation == "migrate" and self.last:
+            if outcome is None:
+                assert after.version == self.last[1] and before.status in ("ACTIVE", "FAILED")
+            else:
+                assert isinstance(outcome, InvalidStateError) and before.status not in ("ACTIVE", "FAILED")
 
     def close(self) -> None:
         self.store.close()

@@ -165,3 +165,39 @@ def test_steps_in_a_batch_are_recorded_with_its_id(manager) -> None:
     other = manager.start_workflow("linear")
     manager.cancel(other, "alone")
     assert all(h.kind is not HistoryKind.BATCH_ITEM for h in manager.get_status(other).history)
+
+
+def test_a_batch_over_10000_instances_stopped_half_way_and_resumed_does_nothing_twice() -> None:
+    from engine.operations import Operations
+    from engine.ports import InstanceQuery
+    from store import open_store
+
+    store = open_store(":memory:")
+    manager = WorkflowManager(store)
+    manager.add_workflow(bps.linear())
+    for _ in range(10_000):
+        manager.start_workflow("linear")
+    ops = Operations(manager, actor="ops")
+    chosen = ops.matching_ids(InstanceQuery(workflow_id="linear", status="ACTIVE"))
+    assert len(chosen) == 10_000
+    act = ops.batch_action("set", values={"flag": True})  # stays ACTIVE: only the batch's record tells done
+    seen: list[int] = []
+    first = ops.batch(chosen, act, should_stop=lambda: len(seen) >= 5_000, progress=lambda n, total: seen.append(n))
+    assert first.stopped and len(first.done) == 5_000 and first.refused == []
+    second = ops.batch(chosen, act, batch_id=first.batch_id)
+    assert not second.stopped and len(second.skipped) == 5_000 and len(second.done) == 5_000
+    assert set(first.done).isdisjoint(second.done) and set(first.done) | set(second.done) == set(chosen)
+    sample = manager.get_status(chosen[0])
+    assert [h.kind for h in sample.history].count(HistoryKind.CONTEXT_SET) == 1  # done once
+    store.close()
+
+
+def test_an_empty_variable_name_or_value_is_refused(manager) -> None:
+    manager.add_workflow(bps.linear())
+    instance_id = manager.start_workflow("linear")
+    with pytest.raises(InvalidValueError, match="a variable name must not be empty"):
+        manager.set_variables(instance_id, {" ": 1})
+    with pytest.raises(InvalidValueError, match="'note': an empty value; set null to clear it, or unset it"):
+        manager.set_variables(instance_id, {"note": ""})
+    manager.set_variables(instance_id, {"note": None})
+    assert manager.get_status(instance_id).context == {"note": None}

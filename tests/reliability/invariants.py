@@ -139,8 +139,11 @@ def _scan_history(history: list[HistoryEntry], bp: CompiledBlueprint, structured
     consumed: dict[str, int] = Counter()  # WAITING tokens removed at a join since it last fired
     arrived: dict[str, Counter] = {}  # join -> incoming edge id -> arrivals not yet consumed
     ended = False
+    repaired = False  # an operator moved tokens: a join may get a token no edge brought
     for h in history:
         d = h.details
+        if h.kind in (HistoryKind.INSTANCE_MODIFIED, HistoryKind.INSTANCE_MIGRATED):
+            repaired = True
         if ended and h.kind is not HistoryKind.HANDLER_ERROR:
             problems.append(f"seq {h.seq}: {h.kind} after the instance finished")
         if h.kind is HistoryKind.INSTANCE_STARTED:
@@ -187,7 +190,7 @@ def _scan_history(history: list[HistoryEntry], bp: CompiledBlueprint, structured
             incoming = [e.id for e in bp.incoming[h.node_id]]
             pending = arrived.setdefault(h.node_id, Counter())
             missing = [e for e in incoming if pending[e] < 1]
-            if missing:
+            if missing and not repaired:
                 problems.append(f"seq {h.seq}: join {h.node_id!r} fired before branches {missing} arrived")
             for e in incoming:
                 pending[e] -= 1
