@@ -21,6 +21,7 @@ from typing import Any
 from engine.bpmn.feel import FeelError, feel_to_cel
 from engine.bpmn.forms import BpmnForm, GatewayRole
 from engine.bpmn.xml import BPMN, CAMUNDA, WF, ZEEBE, Element, XmlError, parse_xml, qualified, split
+from engine.conditions import ConditionError, compile_condition
 from engine.errors import BlueprintError, Problem
 from engine.kinds import KINDS, KindSpec
 
@@ -74,7 +75,7 @@ def read_bpmn(text: str, origin: str | None = None) -> ImportedBlueprint:
     reader = _Reader(root)
     imported = reader.read()
     if reader.problems or imported is None:
-        raise BlueprintError(reader.problems, origin)
+        raise BlueprintError(reader.in_file_order(), origin)
     return imported
 
 
@@ -135,20 +136,30 @@ class _Reader:
     def __init__(self, root: Element) -> None:
         self.root = root
         self.problems: list[Problem] = []
+        self.lines: list[int] = []  # the line of each problem, to list them in the file's order
         self.index = bpmn_index()
         self.used_ids = {ident for element in root.iter() for ident in (element.get("id"), element.get(f"{{{WF}}}id"))
                          if ident}
         self.unmapped: set[str] = set()  # ids of elements already reported as not mapped
 
     def report(self, element: Element, message: str, inside: Element | None = None) -> None:
-        self.problems.append(Problem(where(element, inside), message))
+        self.add(Problem(where(element, inside), message), element.line)
+
+    def add(self, problem: Problem, line: int) -> None:
+        self.problems.append(problem)
+        self.lines.append(line)
+
+    def in_file_order(self) -> list[Problem]:
+        """The problems by line (the order found within one)."""
+        order = sorted(range(len(self.problems)), key=lambda number: self.lines[number])
+        return [self.problems[number] for number in order]
 
     def read(self) -> ImportedBlueprint | None:
         if self.root.tag != f"{{{BPMN}}}definitions":
             namespace, local = split(self.root.tag)
-            self.problems.append(Problem(f"{qualified(self.root.tag)}, line {self.root.line}", (
+            self.add(Problem(f"{local}, line {self.root.line}", (
                 f"the document is a <{local}>{f' of {namespace}' if namespace else ''}, not BPMN 2.0's <definitions> "
-                f"(namespace {BPMN})")))
+                f"(namespace {BPMN})")), self.root.line)
             return None
         self._check_collaborations()
         process = self._process()
@@ -175,13 +186,12 @@ class _Reader:
         if len(running) == 1:
             return running[0]
         if not running:
-            self.problems.append(Problem(f"definitions, line {self.root.line}",
-                                         "no process with flow elements (start events, tasks, flows) in the file"))
+            self.add(Problem(f"definitions, line {self.root.line}",
+                             "no process with flow elements (start events, tasks, flows) in the file"), self.root.line)
         else:
             listed = ", ".join(f"{p.get('id', '?')!r} (line {p.line})" for p in running)
-            self.problems.append(Problem(f"definitions, line {self.root.line}",
-                                         f"{len(running)} processes ({listed}); a blueprint is one process: "
-                                         "keep one pool per file"))
+            self.add(Problem(f"definitions, line {self.root.line}", f"{len(running)} processes ({listed}); a blueprint "
+                             "is one process: keep one pool per file"), self.root.line)
         return None
 
     def _workflow_fields(self, process: Element) -> dict[str, Any]:
@@ -304,7 +314,16 @@ class _Reader:
         return _Flow(element, ident, element.get("sourceRef", ""), element.get("targetRef", ""), condition)
 
     def _condition(self, flow: Element, expression: Element) -> str | None:
-        """The CEL text of a flow's condition (``None``: no condition); each problem reported."""
+        """The CEL text of a flow's condition (``None``: no condition), compiled; each problem reported."""
+        cel = self._cel(flow, expression)
+        if cel is not None:
+            try:
+                compile_condition(cel)
+            except ConditionError as error:
+                self.report(expression, f"the condition {_short(cel)} (as CEL): {error}", inside=flow)
+        return cel
+
+    def _cel(self, flow: Element, expression: Element) -> str | None:
         if len(expression):
             self.report(expression, "holds elements; a condition is text", inside=flow)
             return None

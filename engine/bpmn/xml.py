@@ -78,12 +78,13 @@ def split(tag: str) -> tuple[str, str]:
 
 
 def qualified(tag: str) -> str:
-    """``{namespace}local`` as a person reads it: ``zeebe:input``, ``serviceTask`` (BPMN's own, unprefixed)."""
+    """``{namespace}local`` as a person reads it: ``zeebe:input``, ``serviceTask`` (BPMN's own, unprefixed),
+    ``include (http://www.w3.org/2001/XInclude)`` (a namespace without a usual prefix)."""
     namespace, local = split(tag)
     if namespace == BPMN:
         return local
     prefix = PREFIXES.get(namespace)
-    return f"{prefix}:{local}" if prefix else (f"{{{namespace}}}{local}" if namespace else local)
+    return f"{prefix}:{local}" if prefix else (f"{local} ({namespace})" if namespace else local)
 
 
 def is_xml_id(text: str) -> bool:
