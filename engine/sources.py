@@ -80,15 +80,22 @@ def _where(where: str, imported: ImportedBlueprint, places: dict[str, Place]) ->
     """The validator names a node or edge as ``node 'id'`` (or by its index, ``nodes[3].name``), a field of
     the blueprint by its name."""
     if where in places:
-        return f"{where} ({places[where].element}, line {places[where].line})"
+        return f"{where} ({_place(where, places[where])})"
     indexed = _INDEXED.fullmatch(where)
     if indexed:
         kind, number, rest = indexed.group(1)[:-1], int(indexed.group(2)), indexed.group(3)
         items = imported.blueprint.get(indexed.group(1), [])
         named = f"{kind} {items[number].get('id', '')!r}" if number < len(items) else ""
         if named in places:
-            return f"{named} ({places[named].element}, line {places[named].line}){rest}"
+            return f"{named} ({_place(named, places[named])}){rest}"
         return where
     if where.split(".")[0] in _BLUEPRINT_FIELDS:
         return f"{where} (process {imported.process.element_id!r}, line {imported.process.line})"
     return where
+
+
+def _place(named: str, place: Place) -> str:
+    """``userTask, line 12``; ``exclusiveGateway 'g', line 8`` when the node's id is not its element's (the join
+    a gateway that joins and splits becomes, an edge between the two)."""
+    same = named.endswith(f" {place.element_id!r}")
+    return f"{place.element}, line {place.line}" if same else f"{place.element} {place.element_id!r}, line {place.line}"

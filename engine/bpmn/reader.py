@@ -18,16 +18,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.bpmn.feel import FeelError, feel_to_cel
-from engine.bpmn.forms import BpmnForm, GatewayRole
+from engine.bpmn.expressions import read_condition
+from engine.bpmn.forms import GatewayRole
 from engine.bpmn.xml import BPMN, CAMUNDA, WF, ZEEBE, Element, XmlError, parse_xml, qualified, split
-from engine.conditions import ConditionError, compile_condition
 from engine.errors import BlueprintError, Problem
 from engine.kinds import KINDS, KindSpec
 
-CEL_LANGUAGE = "https://cel.dev"  # what the writer puts in a condition's language attribute
-_CEL_LANGUAGES = {"cel", "https://cel.dev", "http://cel.dev", "https://github.com/google/cel-spec"}
-_JUEL = re.compile(r"[$#]\{(.*)\}", re.DOTALL)
 _BREAKS = re.compile(r"\s*[\r\n\t]\s*")
 # Children of a process or a flow node that change nothing about how it runs.
 _INERT = {"documentation", "extensionElements", "laneSet", "textAnnotation", "association", "group",
@@ -308,52 +304,11 @@ class _Reader:
         if missing:
             self.report(element, f"has no {' and no '.join(missing)}: a flow goes from one element to another")
         expression = element.find(f"{{{BPMN}}}conditionExpression")
-        condition = None if expression is None else self._condition(element, expression)
+        condition = None if expression is None else read_condition(element, expression,
+                                                                   self.root.get("expressionLanguage"), self.report)
         if ident is None or missing:
             return None
         return _Flow(element, ident, element.get("sourceRef", ""), element.get("targetRef", ""), condition)
-
-    def _condition(self, flow: Element, expression: Element) -> str | None:
-        """The CEL text of a flow's condition (``None``: no condition), compiled; each problem reported."""
-        cel = self._cel(flow, expression)
-        if cel is not None:
-            try:
-                compile_condition(cel)
-            except ConditionError as error:
-                self.report(expression, f"the condition {_short(cel)} (as CEL): {error}", inside=flow)
-        return cel
-
-    def _cel(self, flow: Element, expression: Element) -> str | None:
-        if len(expression):
-            self.report(expression, "holds elements; a condition is text", inside=flow)
-            return None
-        text = expression.text or ""
-        language = (expression.get("language") or self._default_language() or "").strip()
-        if _is_cel(language):
-            return text if text.strip() else None
-        stripped = text.strip()
-        if not stripped:
-            return None
-        if "feel" in language.lower() or (not language and stripped.startswith("=")):
-            try:
-                return feel_to_cel(stripped)
-            except FeelError as error:
-                self.report(expression, f"the condition {_short(stripped)} is not simple FEEL that wfconsole "
-                                        f"translates to CEL: {error}; write a comparison such as '=amount > 100' "
-                                        f"or CEL with language=\"{CEL_LANGUAGE}\"", inside=flow)
-                return None
-        if language:
-            self.report(expression, f"the condition is in {language!r}; wfconsole reads CEL and simple FEEL",
-                        inside=flow)
-            return None
-        juel = _JUEL.fullmatch(stripped)
-        return juel.group(1).strip() if juel else stripped  # Camunda 7's ${...}: what is inside, read as CEL
-
-    def _default_language(self) -> str | None:
-        """The definitions' expressionLanguage, when it is CEL or FEEL (BPMN's default, XPath, is ignored: no
-        modeler writes XPath conditions while leaving it so)."""
-        language = self.root.get("expressionLanguage") or ""
-        return language if _is_cel(language) or "feel" in language.lower() else None
 
     # -- gateways, references, defaults ---------------------------------------------------------------
 
@@ -467,16 +422,5 @@ def _version_tag(process: Element) -> tuple[Element, str] | None:
     return (process, tag.strip()) if tag is not None else None
 
 
-def _is_cel(language: str) -> bool:
-    return language.lower().rstrip("/") in _CEL_LANGUAGES
-
-
-def _short(text: str, limit: int = 60) -> str:
-    return repr(text if len(text) <= limit else text[:limit - 1] + "…")
-
-
 def _either(choices: list[str]) -> str:
     return choices[0] if len(choices) == 1 else ", ".join(choices[:-1]) + " or " + choices[-1]
-
-
-__all__ = ["CEL_LANGUAGE", "BpmnForm", "ImportedBlueprint", "Place", "bpmn_index", "read_bpmn", "where"]

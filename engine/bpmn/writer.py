@@ -16,8 +16,8 @@ from xml.sax.saxutils import escape
 
 from engine.blueprint import Blueprint
 from engine.bpmn.diagram import Bounds, Diagram
+from engine.bpmn.expressions import CEL_LANGUAGE
 from engine.bpmn.forms import Written
-from engine.bpmn.reader import CEL_LANGUAGE
 from engine.bpmn.xml import BPMN, BPMNDI, DC, DI, PREFIXES, WF, XSI, ZEEBE, Element, is_xml_id, split
 from engine.errors import WorkflowError
 from engine.graph import CompiledBlueprint

@@ -17,7 +17,7 @@ from SpiffWorkflow.bpmn.parser import BpmnParser
 from console.graph import build_graph
 from console.graph.bpmn import SHAPE_PIXELS, bpmn_diagram, render_bpmn
 from engine.blueprint import NodeKind
-from engine.bpmn.reader import CEL_LANGUAGE
+from engine.bpmn.expressions import CEL_LANGUAGE
 from engine.graph import CompiledBlueprint
 from engine.kinds import spec
 from engine.sources import compile_text

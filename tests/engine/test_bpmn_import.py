@@ -362,3 +362,16 @@ def test_a_kind_maps_by_its_entry_in_the_table(monkeypatch: pytest.MonkeyPatch) 
                                definitions=(None, "timerEventDefinition"))
     monkeypatch.setitem(reader.KINDS, NodeKind.END, dataclasses.replace(end, bpmn=form))
     assert kinds(read_bpmn(text).blueprint) == {"s": "START", "done": "END"}
+
+
+def test_the_validators_findings_name_the_element_a_node_came_from() -> None:
+    """The join a gateway that joins and splits becomes is named with the gateway it came from."""
+    text = bpmn("""
+<bpmn:startEvent id="start" /><bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="a" />
+<bpmn:task id="a" /><bpmn:task id="b" />
+<bpmn:sequenceFlow id="f2" sourceRef="a" targetRef="g" /><bpmn:sequenceFlow id="f3" sourceRef="b" targetRef="g" />
+<bpmn:parallelGateway id="g" />
+<bpmn:sequenceFlow id="f4" sourceRef="g" targetRef="b" /><bpmn:sequenceFlow id="f5" sourceRef="g" targetRef="end" />
+<bpmn:endEvent id="end" />""")
+    wheres = [problem.where for problem in validate_text(text)]
+    assert wheres == ["node 'g_join' (parallelGateway 'g', line 8)", "node 'end' (endEvent, line 10)"]
