@@ -61,7 +61,7 @@ def problems_report(refused: BlueprintRefused) -> Table:
     """Every error and warning of a refused blueprint, each with the node or edge it is about."""
     table = Table(box=None, padding=(0, 1), expand=True, show_edge=False)
     table.add_column("", no_wrap=True)
-    table.add_column("WHERE", style="bold", max_width=40)  # wrapped: a BPMN file's ends with the element's line
+    table.add_column("WHERE", style="bold", max_width=34)  # wrapped: a BPMN file's ends with the element's line
     table.add_column("PROBLEM", ratio=1)
     for problem in sorted(refused.problems, key=lambda p: p.severity != "error"):
         table.add_row(_severity(problem), shown(problem.where), shown(problem.message))
