@@ -41,10 +41,19 @@ class GatewayRole(StrEnum):
 
 
 class Report(Protocol):
-    """How a form's reader reports what it cannot map: the element (``inside`` the node's element, for a child
-    or an extension of it) and what is wrong; the reader adds the element's id and line."""
+    """How what cannot be mapped is reported: the element (``inside`` the node's element, for a child or an
+    extension of it) and what is wrong; the reader adds the element's id and line."""
 
     def __call__(self, element: Element, message: str, inside: Element | None = None) -> None: ...
+
+
+class ReadContext(Protocol):
+    """What a form's reader has besides its element: :meth:`report`, and the file's elements by id (what a
+    message event's ``messageRef`` or a boundary event's ``attachedToRef`` names)."""
+
+    def report(self, element: Element, message: str, inside: Element | None = None) -> None: ...
+
+    def element(self, ident: str) -> Element | None: ...
 
 
 @dataclass(frozen=True)
@@ -63,8 +72,9 @@ class BpmnForm:
     ``element``: the element the writer writes (in BPMN's namespace); ``accepts``: further elements the reader
     reads as this kind. ``definitions``: the event definitions (``timerEventDefinition``) an element of the
     kind carries, ``None`` for none; the first is written. ``role``: for a gateway, which side of its element
-    the kind is. ``read(element, report)``: the node fields the element holds beyond its id, name and kind
-    (``task_id``, mappings; a timer's duration), problems reported; ``write(node)``: what the writer adds.
+    the kind is. ``read(element, context)``: the node fields the element holds beyond its id, name and kind
+    (``task_id``, mappings; a timer's duration), problems reported to the :class:`ReadContext`;
+    ``write(node)``: what the writer adds.
     ``shape``: attributes of its diagram shape (an exclusive gateway's ``isMarkerVisible``, without which
     modelers leave out its X).
     """
@@ -73,7 +83,7 @@ class BpmnForm:
     accepts: tuple[str, ...] = ()
     definitions: tuple[str | None, ...] = (None,)
     role: GatewayRole | None = None
-    read: Callable[[Element, Report], dict[str, Any]] | None = None
+    read: Callable[[Element, ReadContext], dict[str, Any]] | None = None
     write: Callable[[Node], Written] | None = None
     shape: dict[str, str] = field(default_factory=dict)
 
@@ -86,9 +96,10 @@ class BpmnForm:
 # -- tasks -------------------------------------------------------------------------------------------------
 
 
-def read_task(element: Element, report: Report) -> dict[str, Any]:
+def read_task(element: Element, context: ReadContext) -> dict[str, Any]:
     """A task's ``task_id`` (its Zeebe task type or Camunda 7 topic, else its id) and its input and output
     mappings (Zeebe io mappings, or Camunda 7 parameters of the form ``${name}``)."""
+    report = context.report
     extensions = _extensions(element)
     inputs: dict[str, str] = {}
     outputs: dict[str, str] = {}

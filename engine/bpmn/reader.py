@@ -137,9 +137,14 @@ class _Reader:
         self.used_ids = {ident for element in root.iter() for ident in (element.get("id"), element.get(f"{{{WF}}}id"))
                          if ident}
         self.unmapped: set[str] = set()  # ids of elements already reported as not mapped
+        self.by_id = {element.get("id", ""): element for element in root.iter() if element.get("id")}
 
     def report(self, element: Element, message: str, inside: Element | None = None) -> None:
         self.add(Problem(where(element, inside), message), element.line)
+
+    def element(self, ident: str) -> Element | None:
+        """The file's element with this id (a form's reader may follow a reference)."""
+        return self.by_id.get(ident)
 
     def add(self, problem: Problem, line: int) -> None:
         self.problems.append(problem)
@@ -261,7 +266,7 @@ class _Reader:
                                      f"map: the {local} would not run as drawn")
         form = entries[0].bpmn
         assert form is not None  # indexed from the entries that have one
-        fields = dict(form.read(element, self.report)) if form.read is not None else {}
+        fields = dict(form.read(element, self)) if form.read is not None else {}
         if form.read is None:
             self._refuse_mappings(element)
         if ident is None:
@@ -316,7 +321,6 @@ class _Reader:
         """Check each flow's ends and each default; decide each element's node(s): a gateway's role(s) by
         its flows."""
         by_xml_id = {node.element.get("id", ""): node for node in nodes}
-        known = {element.get("id", "") for element in self.root.iter() if element.get("id")}
         incoming: dict[str, int] = defaultdict(int)
         outgoing: dict[str, list[_Flow]] = defaultdict(list)
         for flow in flows:
@@ -327,7 +331,7 @@ class _Reader:
                 ends_found = False
                 if ref in self.unmapped:
                     continue  # that element is reported already
-                if ref in known:
+                if ref in self.by_id:
                     self.report(flow.element, f"{end} {ref!r} is not a flow node of this process")
                 else:
                     self.report(flow.element, f"{end} {ref!r} names no element of the file")
