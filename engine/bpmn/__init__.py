@@ -6,7 +6,8 @@
   and edge is drawn, computed by a front end's layout) in, BPMN XML with diagram interchange out.
 - :mod:`engine.bpmn.forms`: how a node kind is written in BPMN (its entry's ``bpmn`` field in
   :data:`engine.kinds.KINDS`): a new kind maps by its entry, not by a branch in the reader or the writer.
-- :mod:`engine.bpmn.feel`: simple FEEL conditions translated to CEL.
+- :mod:`engine.bpmn.expressions`: a flow's condition as CEL, whatever language it came in;
+  :mod:`engine.bpmn.feel`: simple FEEL conditions translated to CEL.
 - :mod:`engine.bpmn.xml`: the XML parser for files from outside: no DTD, so no entity expansion and no
   external fetches; every element knows its line.
 
