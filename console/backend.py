@@ -18,7 +18,7 @@ from engine.errors import BlueprintError, Problem
 from engine.graph import CompiledBlueprint
 from engine.operations import Operations
 from engine.ports import BlueprintSummary
-from engine.validate import compile_blueprint, validate
+from engine.sources import compile_text, validate_text
 from store import open_store
 
 
@@ -133,21 +133,21 @@ class ConsoleBackend:
         return BlueprintDetail(summary, compiled, warnings, render_blueprint_graph(compiled), newest_version)
 
     def load_blueprint_file(self, path: str) -> LoadedBlueprint:
-        """Validate the blueprint file at ``path`` and store it.
+        """Validate the blueprint file at ``path`` (JSON, or BPMN 2.0 XML) and store it.
 
         Raises :class:`BlueprintRefused` listing every problem when it has errors (nothing is stored),
         ``BadInputError`` when the file cannot be read, ``BlueprintConflictError`` when another blueprint
         is stored under the same workflow id and version.
         """
         if path.strip() in ("", "-"):
-            raise BadInputError("type the path of a blueprint JSON file")
+            raise BadInputError("type the path of a blueprint file (JSON or BPMN)")
         if any(c in path for c in "*?[") and not Path(path.strip()).expanduser().exists():
             raise BadInputError(f"{path.strip()}: one file at a time here; `wfconsole load {path.strip()}` loads "
                                 "every file that matches, all or none")
         text = read_text_file(path.strip(), "blueprint file")
         try:
-            compiled = compile_blueprint(text, path)
+            compiled = compile_text(text, path)
         except BlueprintError:
-            raise BlueprintRefused(path, validate(text, path)) from None
+            raise BlueprintRefused(path, validate_text(text, path)) from None
         [(version, created)] = self.ops.load_blueprints([(compiled.blueprint, path)])
         return LoadedBlueprint(path, compiled.workflow_id, version, created, list(compiled.warnings))

@@ -14,10 +14,11 @@ from console.cli_tables import problems_table, stdout_console
 from console.formatting import shown
 from console.output import print_error, problem_doc, write_json
 from engine.errors import BlueprintError, Problem
-from engine.validate import compile_blueprint, parse_blueprint, validate
+from engine.sources import compile_text, parse_text, validate_text
 
 FilesArgument = Annotated[
-    list[str], typer.Argument(metavar="FILE", help="Blueprint JSON files (Go engine format).", show_default=False),
+    list[str], typer.Argument(metavar="FILE", help="Blueprint files: JSON (Go engine format) or BPMN 2.0 XML.",
+                              show_default=False),
 ]
 
 
@@ -46,19 +47,22 @@ class _Checked:
 
 def _check(file: str, text: str) -> _Checked:
     try:
-        blueprint = parse_blueprint(text, file)
+        blueprint = parse_text(text, file)
         workflow_id, version = blueprint.workflow_id, blueprint.version
     except BlueprintError:
         workflow_id, version = None, None
-    return _Checked(file, workflow_id, version, validate(text, file))
+    return _Checked(file, workflow_id, version, validate_text(text, file))
 
 
 def validate_command(files: FilesArgument, as_json: JsonOption = False) -> None:
     """Check blueprint files and print every error and warning, each naming its node or edge.
 
+    A file whose text starts with "<" is read as BPMN 2.0 XML: its problems also name the element and line.
     Nothing is stored. Exit code 1 when any file has an error (warnings alone pass).
 
     Example:  wfconsole validate sample_data/*.json
+
+    Example:  wfconsole validate order.bpmn
 
     Example:  wfconsole validate --json order_fulfilment.json | jq '.files[].problems'
     """
@@ -89,15 +93,18 @@ def load_command(ctx: typer.Context, files: FilesArgument, db: DbOption = None, 
 
     Every file is validated before anything is stored: if one has an error, or differs from a stored blueprint
     (or from another file) with the same workflow id and version, nothing is loaded (exit 1).
-    Loading an identical blueprint again is a no-op; a changed blueprint needs a new "version".
+    Loading an identical blueprint again is a no-op; a changed blueprint needs a new "version" (in a BPMN
+    file, the process's version tag).
 
     Example:  wfconsole load sample_data/*.json --db ops.db
+
+    Example:  wfconsole load order.bpmn
     """
     texts = [(file, read_text_file(file, "blueprint file")) for file in files]
     compiled, refused = [], []
     for file, text in texts:
         try:
-            compiled.append((file, compile_blueprint(text, file)))
+            compiled.append((file, compile_text(text, file)))
         except BlueprintError as error:
             refused.append(str(error))
     if refused:  # one line per refused file; the last one says that nothing was stored

@@ -1,4 +1,4 @@
-"""``wfconsole graph``: a blueprint (or an instance on it) as a text drawing, Mermaid or Graphviz DOT."""
+"""``wfconsole graph``: a blueprint (or an instance on it) as a text drawing, Mermaid, Graphviz DOT or BPMN 2.0."""
 
 from __future__ import annotations
 
@@ -17,17 +17,18 @@ from engine.errors import UnknownInstanceError, UnknownWorkflowError
 from engine.graph import CompiledBlueprint
 from engine.operations import Operations
 from engine.ports import InstanceView
-from engine.validate import compile_blueprint
+from engine.sources import compile_text
 
 
 class GraphFormat(StrEnum):
     TEXT = "text"
     MERMAID = "mermaid"
     DOT = "dot"
+    BPMN = "bpmn"
 
 
 def _is_file(target: str) -> bool:
-    return target.endswith(".json") or "/" in target or target == "-"
+    return target.endswith((".json", ".bpmn", ".xml")) or "/" in target or target == "-"
 
 
 def _resolve(ops: Operations, target: str, version: int | None) -> tuple[CompiledBlueprint, InstanceView | None]:
@@ -74,9 +75,11 @@ def graph_command(
     ctx: typer.Context,
     target: Annotated[str, typer.Argument(metavar="WORKFLOW|INSTANCE|FILE", show_default=False,
                                           help="A loaded workflow_id, an instance id or prefix (its state is "
-                                               "drawn on the graph), or a blueprint .json file.")],
+                                               "drawn on the graph), or a blueprint file (.json or .bpmn).")],
     fmt: Annotated[GraphFormat, typer.Option("--format", "-f", case_sensitive=False,
-                                             help="text (a drawing for the terminal), mermaid or dot.")
+                                             help="text (a drawing for the terminal), mermaid, dot or bpmn "
+                                                  "(BPMN 2.0 XML with the diagram laid out as in the terminal, "
+                                                  "for bpmn.io or Camunda Modeler).")
                    ] = GraphFormat.TEXT,
     version: Annotated[int | None, typer.Option("--version", min=1, help="Which version of WORKFLOW. "
                                                 "Default: the newest.")] = None,
@@ -88,9 +91,11 @@ def graph_command(
                      ] = None,
     db: DbOption = None, as_json: JsonOption = False,
 ) -> None:
-    """Draw a workflow's graph, or an instance's tokens on it, as text, Mermaid or Graphviz DOT.
+    """Draw a workflow's graph, or an instance's tokens on it, as text, Mermaid, Graphviz DOT or BPMN 2.0.
 
-    A workflow_id is looked up first, then an instance id; a path ending in .json is drawn without a database.
+    A workflow_id is looked up first, then an instance id; a path ending in .json or .bpmn is drawn without a
+    database. BPMN is the blueprint alone (an instance's state has no place in it); loading the file back gives
+    the same blueprint.
 
     Example:  wfconsole graph loan_approval
 
@@ -99,26 +104,33 @@ def graph_command(
     Example:  wfconsole graph 3fa85f64 --format mermaid > incident.mmd
 
     Example:  wfconsole graph order_fulfilment --format dot | dot -Tsvg > order.svg
+
+    Example:  wfconsole graph loan_approval --format bpmn > loan_approval.bpmn
     """
     from console.graph import build_graph
 
     if _is_file(target):
-        compiled: CompiledBlueprint = compile_blueprint(read_text_file(target, "blueprint file"), target)
+        compiled: CompiledBlueprint = compile_text(read_text_file(target, "blueprint file"), target)
         view = None
     else:
         with open_operations(db_path(ctx, db)) as ops:
             compiled, view = _resolve(ops, target, version)
     model = build_graph(compiled, view)
     if fmt is not GraphFormat.TEXT:
-        _write_export(model, fmt, as_json)
+        _write_export(model, compiled, fmt, as_json)
     else:
         _write_text(model, *_terminal_size(width), as_json)
 
 
-def _write_export(model: Any, fmt: GraphFormat, as_json: bool) -> None:
+def _write_export(model: Any, compiled: CompiledBlueprint, fmt: GraphFormat, as_json: bool) -> None:
     from console.graph import render_dot, render_mermaid
 
-    rendered = (render_mermaid if fmt is GraphFormat.MERMAID else render_dot)(model)
+    if fmt is GraphFormat.BPMN:
+        from console.graph.bpmn import render_bpmn
+
+        rendered = render_bpmn(model, compiled)
+    else:
+        rendered = (render_mermaid if fmt is GraphFormat.MERMAID else render_dot)(model)
     if as_json:
         write_json(_graph_doc(model, fmt, rendered, None))
     else:

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from engine.blueprint import NodeKind
+from engine.bpmn.forms import BpmnForm, GatewayRole, read_task, write_task
 from engine.errors import WorkflowError
 
 if TYPE_CHECKING:
@@ -69,7 +70,9 @@ class KindSpec:
     the blueprint-wide checks and the machine's scans need: ``starts`` / ``ends`` an instance, ``chooses`` (the
     conditions on its outgoing edges choose one; no match stops the instance there), ``forks`` (a token down
     every outgoing edge is what it is for: no warning), ``opens``/``closes`` a parallel block, and ``waits`` (a
-    join: fires once tokens came down every incoming edge).
+    join: fires once tokens came down every incoming edge). ``bpmn``: how it is written in BPMN 2.0, which the
+    BPMN reader and writer (:mod:`engine.bpmn`) read instead of a branch per kind (``None``: it has no BPMN form,
+    and exporting a node of it is refused).
     """
 
     kind: NodeKind
@@ -86,6 +89,7 @@ class KindSpec:
     opens: bool = False
     closes: bool = False
     waits: bool = False
+    bpmn: BpmnForm | None = None
 
 
 # -- arrivals ------------------------------------------------------------------------------------------
@@ -153,6 +157,7 @@ def _check_parallel_join(node_id: str, node: Node, outgoing: list[Edge], incomin
 
 _ROUND_SYMBOL, _SQUARE_SYMBOL, _GATEWAY_SYMBOL = ("(", ")"), ("[", "]"), ("<", ">")
 _GATEWAY_MERMAID, _GATEWAY_DOT = ('{"', '"}'), "shape=diamond"
+_MARKER = {"isMarkerVisible": "true"}  # BPMN diagrams draw an exclusive gateway's X only when told to
 
 
 def _gateway(kind: NodeKind, description: str, arrive, glyph: str, legend: str, **flags: Any) -> KindSpec:
@@ -166,21 +171,28 @@ KINDS: dict[NodeKind, KindSpec] = {spec.kind: spec for spec in (
     KindSpec(NodeKind.START, "start event", Family.EVENT,
              {"type": "INTERNAL", "internal_type": "EVENT", "event_type": "START"}, _pass_on,
              Drawing(Shape.ROUND, _ROUND_SYMBOL, "start/end", "( )", ('(["', '"])'), "shape=circle"),
-             check=_check_start, starts=True),
+             check=_check_start, starts=True, bpmn=BpmnForm("startEvent")),
     KindSpec(NodeKind.END, "end event", Family.EVENT,
              {"type": "INTERNAL", "internal_type": "EVENT", "event_type": "END"}, _end,
              Drawing(Shape.ROUND, _ROUND_SYMBOL, "start/end", "( )", ('(("', '"))'), "shape=doublecircle"),
-             check=_check_end, ends=True),
+             check=_check_end, ends=True,
+             bpmn=BpmnForm("endEvent", definitions=(None, "terminateEventDefinition"))),
     KindSpec(NodeKind.TASK, "task", Family.TASK, {"type": "TASK"}, _create_execution,
              Drawing(Shape.SQUARE, _SQUARE_SYMBOL, "task", "┌┐", ('["', '"]'), 'shape=box, style="rounded,filled"',
                      boxed_when_short=True),
-             check=_check_task),
+             check=_check_task,
+             bpmn=BpmnForm("serviceTask", accepts=("task", "userTask", "manualTask"), read=read_task,
+                           write=write_task)),
     _gateway(NodeKind.EXCLUSIVE_SPLIT, "exclusive split", _exclusive_split, "X", "exclusive",
-             check=_check_exclusive_split, chooses=True),
-    _gateway(NodeKind.EXCLUSIVE_JOIN, "exclusive join", _pass_on, "X", "exclusive"),
-    _gateway(NodeKind.PARALLEL_SPLIT, "parallel split", _pass_on, "+", "parallel", forks=True, opens=True),
+             check=_check_exclusive_split, chooses=True,
+             bpmn=BpmnForm("exclusiveGateway", role=GatewayRole.SPLIT, shape=_MARKER)),
+    _gateway(NodeKind.EXCLUSIVE_JOIN, "exclusive join", _pass_on, "X", "exclusive",
+             bpmn=BpmnForm("exclusiveGateway", role=GatewayRole.JOIN, shape=_MARKER)),
+    _gateway(NodeKind.PARALLEL_SPLIT, "parallel split", _pass_on, "+", "parallel", forks=True, opens=True,
+             bpmn=BpmnForm("parallelGateway", role=GatewayRole.SPLIT)),
     _gateway(NodeKind.PARALLEL_JOIN, "parallel join", _parallel_join, "+", "parallel",
-             check=_check_parallel_join, closes=True, waits=True),
+             check=_check_parallel_join, closes=True, waits=True,
+             bpmn=BpmnForm("parallelGateway", role=GatewayRole.JOIN)),
 )}
 
 

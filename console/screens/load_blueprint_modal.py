@@ -24,7 +24,7 @@ from engine.text import visible
 
 
 class PathSuggester(Suggester):
-    """Completes a path from the files of its folder (folders and ``.json`` files; Tab or → accepts). A name
+    """Completes a path from the files of its folder (folders, ``.json`` and ``.bpmn`` files; Tab or → accepts). A name
     holding a control or bidi character is not proposed: it would be drawn raw in the field, and could not
     be typed back anyway."""
 
@@ -38,7 +38,7 @@ class PathSuggester(Suggester):
             names = sorted(entry.name + (os.sep if entry.is_dir() else "") for entry in os.scandir(base)
                            if entry.name.startswith(start) and not entry.name.startswith(".")
                            and visible(entry.name) == entry.name
-                           and (entry.is_dir() or entry.name.endswith(".json")))
+                           and (entry.is_dir() or entry.name.endswith((".json", ".bpmn"))))
         except OSError:
             return None
         return f"{folder}{os.sep if folder else ''}{names[0]}" if names else None
@@ -61,7 +61,7 @@ def problems_report(refused: BlueprintRefused) -> Table:
     """Every error and warning of a refused blueprint, each with the node or edge it is about."""
     table = Table(box=None, padding=(0, 1), expand=True, show_edge=False)
     table.add_column("", no_wrap=True)
-    table.add_column("WHERE", style="bold", no_wrap=True, max_width=34)
+    table.add_column("WHERE", style="bold", max_width=34)  # wrapped: a BPMN file's ends with the element's line
     table.add_column("PROBLEM", ratio=1)
     for problem in sorted(refused.problems, key=lambda p: p.severity != "error"):
         table.add_row(_severity(problem), shown(problem.where), shown(problem.message))
@@ -103,8 +103,8 @@ class LoadBlueprintModal(ModalScreen[LoadedBlueprint | None]):
             yield Static("It is validated first: a blueprint with errors is refused and nothing is stored. Loading "
                          "the same file again changes nothing; a changed blueprint needs a new \"version\".",
                          classes="hint")
-            yield Label(shown(f"Path of a blueprint JSON file (relative to {os.getcwd()}; Tab completes, Enter "
-                              "loads):"))
+            yield Label(shown(f"Path of a blueprint file, JSON or BPMN (relative to {os.getcwd()}; Tab completes, "
+                              "Enter loads):"))
             yield PathInput(self.initial_path, placeholder="e.g. sample_data/order_fulfilment.json", id="load-path",
                             suggester=PathSuggester())
             yield Static("", id="load-outcome")
