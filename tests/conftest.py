@@ -95,3 +95,23 @@ def manager(store: SqliteStore, clock: FakeClock, recorder: TaskRecorder) -> Wor
     wm = WorkflowManager(store, clock=clock)
     wm.register_task_handler(recorder)
     return wm
+
+
+# -- PostgreSQL (tests/postgres_server.py) --------------------------------------------------------------
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """The URL of an empty schema of its own on the test PostgreSQL server (skips when there is none)."""
+    import postgres_server
+
+    server = postgres_server.server()
+    url = server.fresh_schema()
+    yield url
+    server.drop_schema(url)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    import postgres_server
+
+    postgres_server.close()
