@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from engine.blueprint import Blueprint
@@ -238,3 +238,8 @@ class RuntimeStore(Store, Protocol):
 
     def instances_with_waiting_tokens(self, limit: int = 500) -> list[str]:
         """Ids of ACTIVE instances holding a token WAITING at a parallel join."""
+
+    def take_turn(self, job: str, now: datetime, period: timedelta) -> bool:
+        """``True`` for one caller per ``period`` among all the runtimes on the database (on every host): the
+        periodic ``job`` (the stuck check) is then run once per period for the whole cluster, by whoever
+        comes first. Atomic: two callers at the same moment never both get the turn."""

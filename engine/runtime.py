@@ -158,8 +158,8 @@ class WorkerRuntime:
                           seconds=max(0.5, self.lease.total_seconds() / 3), id="renew", executor="control")
         scheduler.add_job(self._guarded(self.check_overruns), "interval", seconds=1.0, id="overruns",
                           executor="control")
-        scheduler.add_job(self._guarded(self.check_stuck), "interval", seconds=self.stuck_interval, id="stuck",
-                          executor="control")
+        scheduler.add_job(self._guarded(self.check_stuck_in_turn), "interval", seconds=self.stuck_interval,
+                          id="stuck", executor="control")
         self._scheduler = scheduler
         scheduler.start()
         log.info("runtime %s started with workers for %s", self.owner, ", ".join(self.registry.task_ids))
@@ -449,6 +449,18 @@ class WorkerRuntime:
             self.on_outcome(execution, outcome, elapsed, error)
 
     # -- the stuck-token check --------------------------------------------------------------------
+
+    def check_stuck_in_turn(self) -> list[StuckFinding]:
+        """The scheduled stuck check: run when it is this runtime's turn, so that the runtimes sharing a database
+        (on any number of hosts) check it once per ``stuck_interval`` between them (``take_turn``), not each."""
+        now = self.clock()
+        try:
+            # A little shorter than the interval: the runtime that took the last turn can take the next on time.
+            mine = self.store.take_turn("stuck-check", now, timedelta(seconds=self.stuck_interval * 0.9))
+        except StoreError as error:
+            self._store_failed("the stuck check", error)
+            return []
+        return self.check_stuck() if mine else []
 
     def check_stuck(self) -> list[StuckFinding]:
         """Mark STUCK, once each: attempts running past their timeout, lapsed leases no local worker can

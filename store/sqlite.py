@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -612,24 +612,35 @@ class SqliteStore(SqliteReports):
             for blueprint, warnings in blueprints:
                 definition = blueprint.model_dump_json(exclude_none=True)
                 digest = hashlib.sha256(canonical_json(blueprint.model_dump(mode="json")).encode()).hexdigest()
-                row = tx.cursor.execute("SELECT digest FROM blueprints WHERE workflow_id = ? AND version = ?",
-                                        (blueprint.workflow_id, blueprint.version)).fetchone()
-                if row is not None:
-                    if row[0] == digest:
-                        stored.append(False)
-                        continue
-                    raise BlueprintConflictError(
-                        f"version {blueprint.version} of workflow {blueprint.workflow_id!r} is already stored with "
-                        "different content; give the changed blueprint a new version",
-                        key=(blueprint.workflow_id, blueprint.version))
-                tx.cursor.execute(
+                if tx.cursor.execute("SELECT 1 FROM blueprints WHERE workflow_id = ? AND version = ?",
+                                     (blueprint.workflow_id, blueprint.version)).fetchone() is not None:
+                    stored.append(self._stored_digest_is(tx.cursor, blueprint, digest))
+                    continue
+                # ON CONFLICT: another host storing the same version at this moment (on PostgreSQL, where
+                # this transaction does not hold the whole database) stored it first.
+                inserted = tx.cursor.execute(
                     "INSERT INTO blueprints (workflow_id, version, name, definition, digest, warnings, node_count, "
-                    "edge_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "edge_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1",
                     (blueprint.workflow_id, blueprint.version, blueprint.name, definition, digest,
                      dump_json([[p.where, p.message, p.severity] for p in warnings]), len(blueprint.nodes),
-                     len(blueprint.edges), dump_time(datetime.now(UTC))))
+                     len(blueprint.edges), dump_time(datetime.now(UTC)))).fetchone()
+                if inserted is None:
+                    stored.append(self._stored_digest_is(tx.cursor, blueprint, digest))
+                    continue
                 stored.append(True)
         return stored
+
+    @staticmethod
+    def _stored_digest_is(cursor: Any, blueprint: Blueprint, digest: str) -> bool:
+        """``False`` when the stored version is this very blueprint; a conflict when it is another one."""
+        row = cursor.execute("SELECT digest FROM blueprints WHERE workflow_id = ? AND version = ?",
+                             (blueprint.workflow_id, blueprint.version)).fetchone()
+        if row[0] == digest:
+            return False
+        raise BlueprintConflictError(
+            f"version {blueprint.version} of workflow {blueprint.workflow_id!r} is already stored with "
+            "different content; give the changed blueprint a new version",
+            key=(blueprint.workflow_id, blueprint.version))
 
     def get_blueprint(self, workflow_id: str, version: int | None = None) -> StoredBlueprint | None:
         """The stored blueprint; parsed once per (workflow, version, digest) and then shared: read-only."""
@@ -745,6 +756,15 @@ class SqliteStore(SqliteReports):
                 "SELECT id FROM instances INDEXED BY ix_instances_token_marks WHERE token_marks IS NOT NULL "
                 "AND token_marks LIKE '%WAITING%' AND status = 'ACTIVE' LIMIT ?", (limit,)).fetchall()
         return [r[0] for r in rows]
+
+    def take_turn(self, job: str, now: datetime, period: timedelta) -> bool:
+        """A row of wf_meta per job holds when the next turn is due; one statement takes it and moves it on (the
+        upsert's row lock makes it atomic on PostgreSQL, BEGIN IMMEDIATE on SQLite)."""
+        with self.write() as tx:
+            return tx.cursor.execute(
+                "INSERT INTO wf_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                "SET value = excluded.value WHERE wf_meta.value <= ? RETURNING key",
+                (f"turn:{job}", dump_time(now + period), dump_time(now))).fetchone() is not None
 
     # -- instances --------------------------------------------------------------------------------
 

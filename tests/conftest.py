@@ -115,3 +115,13 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     import postgres_server
 
     postgres_server.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request, tmp_path: Path) -> Iterator[str]:
+    """What ``open_store`` takes for a new, empty database: a file in ``tmp_path``, then (the same test again)
+    a schema of its own on the test PostgreSQL server. For the suites that must hold on both backends."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "wf.db")
+        return
+    yield request.getfixturevalue("postgres_url")
