@@ -213,7 +213,12 @@ class Store(Reports, Protocol):
 
 
 class RuntimeStore(Store, Protocol):
-    """What the worker runtime needs beyond :class:`Store`: leases and the scans of the stuck check."""
+    """What the worker runtime needs beyond :class:`Store`: leases and the scans of the stuck check.
+
+    A store that can tell when another process or host creates work may also have
+    ``wait_for_work(timeout: float) -> bool`` (True when work came within ``timeout`` seconds; PostgreSQL's
+    LISTEN/NOTIFY): the runtime then polls at once instead of at its next ``poll_interval``.
+    """
 
     def claim_execution(self, execution_id: str, owner: str, now: datetime, lease_until: datetime) -> Execution | None:
         """Lease an ACTIVE execution to ``owner`` if nobody holds a live lease on it and its retry time has

@@ -162,6 +162,8 @@ class WorkerRuntime:
                           id="stuck", executor="control")
         self._scheduler = scheduler
         scheduler.start()
+        if callable(getattr(self.store, "wait_for_work", None)):
+            threading.Thread(target=self._listen, name=f"wfconsole-listen-{self.owner}", daemon=True).start()
         log.info("runtime %s started with workers for %s", self.owner, ", ".join(self.registry.task_ids))
 
     def stop(self, grace: float = 30.0) -> None:
@@ -190,6 +192,28 @@ class WorkerRuntime:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         log.info("runtime %s stopped", self.owner)
+
+    def _listen(self) -> None:
+        """Where the store can tell (``wait_for_work``: PostgreSQL's LISTEN), run the poll as soon as another
+        process or host creates work, instead of at the next ``poll_interval``; the poll stays the fallback."""
+        scheduler = self._scheduler
+        failures = 0
+        while self._scheduler is scheduler and scheduler is not None and not self._stopping:
+            try:
+                woken = self.store.wait_for_work(timeout=1.0)
+                failures = 0
+            except StoreError as error:
+                failures += 1
+                if failures == 1:
+                    log.warning("runtime %s cannot listen for new work (polling every %.1f s meanwhile): %s",
+                                self.owner, self.poll_interval, error)
+                time.sleep(min(30.0, self.poll_interval * 2 ** failures))
+                continue
+            if woken and not self._stopping:
+                try:
+                    scheduler.modify_job("poll", next_run_time=datetime.now().astimezone())
+                except Exception:  # noqa: BLE001 - stopping: the job is gone
+                    return
 
     # -- dispatch and recovery --------------------------------------------------------------------
 

@@ -14,7 +14,11 @@ row layout (``store.tables``), the same caches of decoded rows. What differs is 
 - a claim skips an execution another host is claiming (``FOR UPDATE SKIP LOCKED``) instead of waiting;
 - reads run in ``REPEATABLE READ READ ONLY`` transactions: one snapshot, as on SQLite;
 - :meth:`PostgresStore.change_token` is the server's transaction snapshot, which moves whenever any write
-  transaction on the server ends (cheap: no table is read and no write pays for it).
+  transaction on the server ends (cheap: no table is read and no write pays for it);
+- a commit that created executions wakes the idle workers on every host (``NOTIFY`` on the channel
+  ``wfconsole_work``, sent after the commit by a thread of the store that coalesces them, so that the commits
+  themselves do not queue for the server's notification lock); :meth:`PostgresStore.wait_for_work` is what the
+  worker runtime listens with, its poll staying the fallback.
 
 Schema creation and upgrades: :func:`prepare_postgres_schema`, with the versioned steps of
 :mod:`store.migrations`, under an advisory lock so that hosts opening a new database at once create it once.
@@ -25,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -196,6 +201,13 @@ _NO_STATES = _NoStates()
 class PostgresWriteTransaction(SqliteWriteTransaction):
     """A write transaction on PostgreSQL: the instance row locked for the step, numbers from sequences."""
 
+    new_work = False  # set when a change set adds executions: the commit wakes the workers
+
+    def apply(self, changes: Any, result: Any = None) -> None:
+        super().apply(changes, result)
+        if changes.executions_added:
+            self.new_work = True
+
     _LOAD_INSTANCE = SqliteWriteTransaction._LOAD_INSTANCE + " FOR UPDATE"
     _LOAD_OPEN = SqliteWriteTransaction._LOAD_OPEN + " FOR UPDATE"
     _NEXT_NO = "nextval('instances_no_seq')"
@@ -229,12 +241,13 @@ _READ_BEGIN = b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 class _PgTransaction:
     """One transaction on a pooled connection; a context manager, like :class:`store.sqlite._Transaction`."""
 
-    __slots__ = ("store", "write", "connection", "cursor")
+    __slots__ = ("store", "write", "connection", "cursor", "tx")
 
     def __init__(self, store: PostgresStore, write: bool) -> None:
         self.store = store
         self.write = write
         self.connection: psycopg.Connection | None = None
+        self.tx: PostgresWriteTransaction | None = None
 
     def __enter__(self) -> Any:
         store = self.store
@@ -260,7 +273,8 @@ class _PgTransaction:
         decoded = getattr(connection, "_wf_decoded", None)
         if decoded is None:
             decoded = connection._wf_decoded = _Executions()
-        return PostgresWriteTransaction(self.cursor, decoded, _NO_STATES)
+        self.tx = PostgresWriteTransaction(self.cursor, decoded, _NO_STATES)
+        return self.tx
 
     def __exit__(self, error_type: Any, error: BaseException | None, traceback: Any) -> bool:
         connection = self.connection
@@ -282,6 +296,8 @@ class _PgTransaction:
         finally:
             self.store._putconn(connection, broken=broken)
         if error is None:
+            if self.tx is not None and self.tx.new_work:
+                self.store._notifier.wake()
             return False
         translated = self.store._translated(error)
         if translated is error:
@@ -289,6 +305,58 @@ class _PgTransaction:
                 raise error
             return False
         raise translated from None
+
+
+WORK_CHANNEL = "wfconsole_work"
+
+
+class _Notifier:
+    """Sends ``NOTIFY wfconsole_work`` after commits that created executions, from a thread of its own and
+    at most one per ``interval``: a NOTIFY inside the step's transaction would make every such commit take
+    the server's notification lock in turn (commits queue behind each other), and one per commit would cost
+    the step a round trip. A wake-up lost to a dropped connection leaves the workers to their poll."""
+
+    interval = 0.01
+
+    def __init__(self, target: PostgresTarget) -> None:
+        self.target = target
+        self.wanted = threading.Event()
+        self.closed = False
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def wake(self) -> None:
+        self.wanted.set()
+        if self.thread is None:
+            with self.lock:
+                if self.thread is None and not self.closed:
+                    self.thread = threading.Thread(target=self._run, name="wfconsole-notify", daemon=True)
+                    self.thread.start()
+
+    def _run(self) -> None:
+        connection = None
+        while not self.closed:
+            self.wanted.wait()
+            if self.closed:
+                break
+            self.wanted.clear()
+            try:
+                if connection is None or connection.closed:
+                    connection = psycopg.connect(self.target.conninfo, autocommit=True)
+                connection.execute(f"NOTIFY {WORK_CHANNEL}")
+            except psycopg.Error:
+                if connection is not None:
+                    connection.close()
+                connection = None
+            time.sleep(self.interval)
+        if connection is not None:
+            connection.close()
+
+    def close(self) -> None:
+        self.closed = True
+        self.wanted.set()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
 
 
 # -- the store -------------------------------------------------------------------------------------------
@@ -307,6 +375,8 @@ class PostgresStore(SqliteStore):
         self.pool.open(wait=False)
         self._watch: psycopg.Connection | None = None  # change_token's own connection
         self._watch_lock = threading.Lock()
+        self._notifier = _Notifier(target)
+        self._listener: psycopg.Connection | None = None  # wait_for_work's, LISTENing on WORK_CHANNEL
 
     # -- connections ----------------------------------------------------------------------------------
 
@@ -360,7 +430,26 @@ class PostgresStore(SqliteStore):
             if self._watch is not None:
                 self._watch.close()
                 self._watch = None
+        self._notifier.close()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
         self.pool.close()
+
+    def wait_for_work(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a commit (on any host) that created executions; ``True`` when one
+        came. For the worker runtime's listener thread: one connection, LISTENing on ``wfconsole_work``. A
+        lost connection is opened again at the next call (``False`` meanwhile: the runtime's poll goes on)."""
+        try:
+            if self._listener is None or self._listener.closed:
+                self._listener = psycopg.connect(self.target.conninfo, autocommit=True)
+                self._listener.execute(f"LISTEN {WORK_CHANNEL}")
+            return any(True for _ in self._listener.notifies(timeout=timeout, stop_after=1))
+        except psycopg.Error as error:
+            listener, self._listener = self._listener, None
+            if listener is not None:
+                listener.close()
+            raise StoreError(f"{self.source}: {describe_postgres_error(error, self.target)}") from None
 
     def change_token(self) -> int:
         """The server's current snapshot (``pg_current_snapshot()``): it changes whenever a write transaction

@@ -579,3 +579,35 @@ def test_two_runtimes_on_one_database_never_run_one_execution_at_the_same_time(d
     for instance_id in instance_ids:
         history = manager.get_status(instance_id).history
         assert sum(1 for h in history if h.kind is HistoryKind.EXECUTION_COMPLETED) == 1
+
+
+def test_work_created_on_another_host_wakes_an_idle_runtime_before_its_poll(postgres_url: str) -> None:
+    """PostgreSQL: a runtime polling once a minute still starts within seconds on work another host created
+    (LISTEN/NOTIFY); its own first poll ran at start, before the work existed."""
+    setup = open_store(postgres_url)
+    WorkflowManager(setup).add_workflow(chain("w", "t"))
+    store = open_store(postgres_url)
+    registry = WorkerRegistry()
+    ran = threading.Event()
+
+    def work(inputs):
+        ran.set()
+        return {"result": 1}
+
+    registry.register("t", work)
+    runtime = WorkerRuntime(WorkflowManager(store), registry, owner="idle", poll_interval=60)
+    runtime.start()
+    try:
+        threading.Event().wait(0.5)  # its first poll ran and found nothing; the next is a minute away
+        other_host = WorkflowManager(open_store(postgres_url))
+        instance_id = other_host.start_workflow("w", {"value": 1})
+        assert ran.wait(timeout=10), "the runtime was not woken by the new work"
+    finally:
+        runtime.stop(grace=5)
+        other_host.store.close()
+        store.close()
+    deadline = time.monotonic() + 5
+    while setup.get_instance(instance_id).status != "COMPLETED" and time.monotonic() < deadline:
+        threading.Event().wait(0.05)
+    assert setup.get_instance(instance_id).status == "COMPLETED"
+    setup.close()
