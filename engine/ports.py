@@ -208,6 +208,10 @@ class Store(Reports, Protocol):
     def list_executions(self, statuses: list[str], limit: int = 200) -> list[Execution]:
         """Executions in the given statuses, oldest first."""
 
+    def copy_from(self, source: Store, *, force: bool = False, progress: Any = None) -> Any:
+        """Copy everything ``source`` (a store of any backend) holds into this database, verified afterwards;
+        refuse a database that is not empty unless ``force``."""
+
     def close(self) -> None:
         """Release the database."""
 

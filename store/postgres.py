@@ -43,7 +43,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlmodel import SQLModel
 
-from engine.errors import InvalidValueError, StoreError
+from engine.errors import DatabaseConnectionError, InvalidValueError, StoreError
 from engine.model import HistoryEntry
 from store import migrations, tables
 from store.history import history_rows
@@ -63,17 +63,20 @@ class PostgresTarget:
         try:
             parsed = make_url(url)
         except ArgumentError:
-            raise StoreError(f"{redact(url)}: not a PostgreSQL URL (postgresql://user@host:5432/database)") from None
+            raise DatabaseConnectionError(
+                f"{redact(url)}: not a PostgreSQL URL (postgresql://user@host:5432/database)") from None
+        # URL.set(password=None) would keep the password (None is "not given" there): _replace it.
+        shown = parsed._replace(drivername="postgresql", password=None)
         if not parsed.database:
-            raise StoreError(f"{parsed.set(password=None).render_as_string()}: the URL names no database "
-                             "(postgresql://user@host:5432/database)")
+            raise DatabaseConnectionError(f"{shown.render_as_string(hide_password=False)}: the URL names no "
+                                          "database (postgresql://user@host:5432/database)")
         self.password = parsed.password
         self.user = parsed.username
         self.host = parsed.host or "localhost"
         self.port = parsed.port or 5432
         self.database = parsed.database
         # For people: never the password (engine.ports.Store.source).
-        self.source = parsed.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+        self.source = shown.render_as_string(hide_password=False)
         params: dict[str, Any] = {key: value for key, value in parsed.query.items()}
         params.update(dbname=parsed.database, connect_timeout=params.get("connect_timeout", CONNECT_TIMEOUT))
         for key, value in (("host", parsed.host), ("port", parsed.port), ("user", parsed.username),
@@ -133,7 +136,8 @@ def describe_postgres_error(error: BaseException, target: PostgresTarget | None 
 
 def _after_fatal(text: str) -> str:
     """The server's own words of a libpq message, without the "connection to server at ... failed:" part."""
-    return text.split("FATAL:", 1)[-1].split("failed: ")[-1].strip()
+    text = text.split("FATAL:", 1)[-1].split("failed: ")[-1].strip()
+    return text.split(" Is the server running")[0]
 
 
 # -- SQL shared with the SQLite store ------------------------------------------------------------------
@@ -175,6 +179,9 @@ class PgCursor:
 
     def fetchall(self) -> list:
         return self.raw.fetchall()
+
+    def fetchmany(self, size: int) -> list:
+        return self.raw.fetchmany(size)
 
     def __iter__(self):
         return iter(self.raw)
@@ -472,6 +479,11 @@ class PostgresStore(SqliteStore):
                         raise StoreError(f"{self.source}: {describe_postgres_error(error, self.target)}") from None
         return int.from_bytes(hashlib.blake2b(snapshot.encode(), digest_size=8).digest(), "big")
 
+    def _after_copy(self, cursor: Any) -> None:
+        """Rows were copied in with their numbers: the sequences go on after the largest."""
+        cursor.execute("SELECT setval('instances_no_seq', COALESCE((SELECT MAX(no) FROM instances), 0) + 1, false)")
+        cursor.execute("SELECT setval('history_seq', COALESCE((SELECT MAX(seq) FROM history), 0) + 1, false)")
+
     # A claim skips an execution another host is claiming at this moment (SKIP LOCKED) instead of waiting for
     # it: that host gets it.
     _CLAIM = ("UPDATE executions SET lease_owner = ?, lease_until = ?, updated_at = ?, claim = claim + 1 "
@@ -537,7 +549,11 @@ def open_postgres_store(url: str, *, pool_size: int = 8) -> PostgresStore:
     """
     target = PostgresTarget(url)
     try:
-        with psycopg.connect(target.conninfo, autocommit=True) as connection:
+        connection = psycopg.connect(target.conninfo, autocommit=True)
+    except psycopg.Error as error:
+        raise DatabaseConnectionError(f"{target.source}: {describe_postgres_error(error, target)}") from None
+    try:
+        with connection:
             prepare_postgres_schema(connection, target)
     except StoreError:
         raise

@@ -766,6 +766,18 @@ class SqliteStore(SqliteReports):
                 "SET value = excluded.value WHERE wf_meta.value <= ? RETURNING key",
                 (f"turn:{job}", dump_time(now + period), dump_time(now))).fetchone() is not None
 
+    # -- copying a database -------------------------------------------------------------------------
+
+    def copy_from(self, source: SqliteStore, *, force: bool = False, progress: Any = None) -> Any:
+        """Copy everything ``source`` (a store of either backend) holds into this database and verify it; a
+        non-empty one is refused unless ``force`` (:func:`store.copy.copy_database`)."""
+        from store.copy import copy_database
+
+        return copy_database(source, self, force=force, progress=progress)
+
+    def _after_copy(self, cursor: Any) -> None:
+        """After rows were copied in with their numbers: nothing to do where numbers are MAX() + 1."""
+
     # -- instances --------------------------------------------------------------------------------
 
     def append_history(self, instance_id: str, entries: list[HistoryEntry]) -> None:
