@@ -26,10 +26,13 @@ Schema creation and upgrades: :func:`prepare_postgres_schema`, with the versione
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import random
 import re
 import threading
 import time
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -366,6 +369,35 @@ class _Notifier:
             self.thread.join(timeout=5)
 
 
+class RetryableError(StoreError):
+    """A deadlock or serialization failure: the transaction was rolled back and may simply be run again."""
+
+
+RETRIES = 8
+
+
+def retried(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Run the store's own transaction ``method`` again after a deadlock or serialization failure (rolled back:
+    nothing of it stayed), after a short random pause, up to ``RETRIES`` times; the caller never sees one."""
+
+    @functools.wraps(method)
+    def run(self: PostgresStore, *args: Any, **kwargs: Any) -> Any:
+        for attempt in range(RETRIES):
+            try:
+                return method(self, *args, **kwargs)
+            except RetryableError:
+                if attempt == RETRIES - 1:
+                    raise
+                _pause(attempt)
+        raise AssertionError("unreachable")
+
+    return run
+
+
+def _pause(attempt: int) -> None:
+    time.sleep(random.uniform(0, 0.002 * 2 ** attempt))
+
+
 # -- the store -------------------------------------------------------------------------------------------
 
 
@@ -412,6 +444,8 @@ class PostgresStore(SqliteStore):
             connection.close()
 
     def _translated(self, error: BaseException) -> BaseException:
+        if isinstance(error, pg_errors.SerializationFailure | pg_errors.DeadlockDetected):
+            return RetryableError(f"{self.source}: {describe_postgres_error(error, self.target)}")
         if isinstance(error, psycopg.Error):
             if isinstance(error, pg_errors.CharacterNotInRepertoire | pg_errors.UntranslatableCharacter):
                 return InvalidValueError(f"text the database cannot store: {describe_postgres_error(error)}")
@@ -483,6 +517,17 @@ class PostgresStore(SqliteStore):
         """Rows were copied in with their numbers: the sequences go on after the largest."""
         cursor.execute("SELECT setval('instances_no_seq', COALESCE((SELECT MAX(no) FROM instances), 0) + 1, false)")
         cursor.execute("SELECT setval('history_seq', COALESCE((SELECT MAX(seq) FROM history), 0) + 1, false)")
+
+    # The store's own transactions, retried after a deadlock or serialization failure. (The engine's steps run
+    # at READ COMMITTED, which has no serialization failures, and lock their instance before anything else and
+    # its executions in id order, as these do: they cannot deadlock with each other or with these.)
+    claim_execution = retried(SqliteStore.claim_execution)
+    renew_leases = retried(SqliteStore.renew_leases)
+    renew_claims = retried(SqliteStore.renew_claims)
+    release_leases = retried(SqliteStore.release_leases)
+    take_turn = retried(SqliteStore.take_turn)
+    save_blueprints = retried(SqliteStore.save_blueprints)
+    append_history = retried(SqliteStore.append_history)
 
     # A claim skips an execution another host is claiming at this moment (SKIP LOCKED) instead of waiting for
     # it: that host gets it.

@@ -330,3 +330,36 @@ def test_a_new_postgres_database_has_the_tables_columns_and_indexes_of_a_new_sql
             "AND data_type = 'text'", (schema,))}
     assert {"columns": columns, "indexes": indexes} == _shape_sqlite(tmp_path / "new.db")
     assert collations == {"C"}  # byte order, as SQLite compares text
+
+
+def test_a_deadlock_in_the_stores_own_transaction_is_retried_not_reported(postgres_url, monkeypatch) -> None:
+    """release_leases locks the owner's executions; another transaction holding the second one asks for the
+    first: a deadlock, which the server resolves by rolling back release_leases (it waits with the shorter
+    deadlock_timeout). The store runs it again; the caller sees only the result."""
+    import store.postgres as postgres
+
+    pauses: list[int] = []
+    monkeypatch.setattr(postgres, "_pause", pauses.append)
+    store = open_store(postgres_url)
+    manager = WorkflowManager(store)
+    manager.add_workflow(bps.linear())
+    executions = sorted(manager.get_status(manager.start_workflow("linear")).executions[0].id for _ in range(2))
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    for execution_id in executions:
+        store.claim_execution(execution_id, "host-a", now, now + timedelta(minutes=5))
+    first, second = executions
+    with psycopg.connect(postgres_url) as rival:
+        rival.execute("SET deadlock_timeout = '10s'")
+        rival.execute("SELECT 1 FROM executions WHERE id = %s FOR UPDATE", (second,))
+        released: list = []
+        worker = threading.Thread(target=lambda: released.append(store.release_leases("host-a")))
+        worker.start()
+        threading.Event().wait(0.3)  # release_leases holds the first and waits for the second
+        rival.execute("SELECT 1 FROM executions WHERE id = %s FOR UPDATE", (first,))  # the cycle
+        rival.rollback()
+        worker.join(timeout=30)
+    assert released == [2] and pauses, "the deadlock was not retried"
+    assert all(store.get_execution(e).lease_owner is None for e in executions)
+    store.close()
