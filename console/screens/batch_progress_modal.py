@@ -41,13 +41,12 @@ class RefusalsTable(ColumnedTable):
 
 
 class BatchProgressModal(ModalScreen[BatchResult | None]):
-    """Runs the batch at once. ``s`` (or Esc) stops it after the instance in hand; at the end ``r`` resumes
-    a stopped batch and Esc closes, returning the last :class:`BatchResult`."""
+    """Runs the batch at once. Esc stops it after the instance in hand; at the end ``R`` resumes a stopped
+    batch and Esc closes, returning the last :class:`BatchResult`."""
 
     BINDINGS = [
-        Binding("s", "stop", "Stop"),
-        Binding("r", "resume", "Resume"),
         Binding("escape", "escape", "Stop / Close"),
+        Binding("R", "resume", "Resume"),  # R resumes, as on the instance screen
     ]
 
     DEFAULT_CSS = """
@@ -83,8 +82,8 @@ class BatchProgressModal(ModalScreen[BatchResult | None]):
             yield RefusalsTable(id="batch-refusals")
             yield Static("", id="batch-hint", classes="hint")
             with Horizontal(id="batch-run-buttons"):
-                yield Button("Stop (s)", id="stop", variant="error")
-                yield Button("Resume (r)", id="resume", variant="warning")
+                yield Button("Stop (Esc)", id="stop", variant="error")
+                yield Button("Resume (R)", id="resume", variant="warning")
                 yield Button("Close (Esc)", id="close")
 
     def on_mount(self) -> None:
@@ -94,7 +93,7 @@ class BatchProgressModal(ModalScreen[BatchResult | None]):
         self._stop.clear()
         self.running = True
         self._show_buttons()
-        self.query_one("#batch-hint", Static).update("s or Esc stops it after the instance in hand")
+        self.query_one("#batch-hint", Static).update("Esc stops it after the instance in hand")
         self._run(batch_id)
 
     def _show_buttons(self) -> None:
@@ -146,7 +145,7 @@ class BatchProgressModal(ModalScreen[BatchResult | None]):
         table = self.query_one(RefusalsTable)
         table.display = bool(result.refused)
         table.show(result.refused)
-        hint = "r resumes it: the instances it did are skipped · " if result.stopped else ""
+        hint = "R resumes it: the instances it did are skipped · " if result.stopped else ""
         self.query_one("#batch-hint", Static).update(f"{hint}each one is in its history with the batch id · "
                                                      "Esc closes")
         self._show_buttons()

@@ -9,7 +9,7 @@ progress, a key to stop it and each refusal named at the end.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -89,9 +89,7 @@ class InstancesBatchActions:
         if not marked and (self.page is None or not self.page.total):
             self.notify("no instance to act on: the listing is empty", severity="warning")
             return
-        query = self.listing_query()
-        self._prepare_batch(marked, InstanceQuery(status=query.status, workflow_id=query.workflow_id,
-                                                  text=query.text, task_id=query.task_id, version=query.version))
+        self._prepare_batch(marked, replace(self.listing_query(), offset=0))  # every filter, from the first row
 
     @work(thread=True, exclusive=True, group="batch-prepare", exit_on_error=False)
     def _prepare_batch(self, marked: dict[str, InstanceSummary], query: InstanceQuery) -> None:
@@ -185,7 +183,7 @@ class InstancesBatchActions:
         if options:
             text.append(visible(f"with {options}\n"), style="dim")
         text.append("Each in its own transaction, recorded in its history with the batch id and you as the "
-                    "actor; refusals are listed at the end; s stops it between two instances.\n\n", style="dim")
+                    "actor; refusals are listed at the end; Esc stops it between two instances.\n\n", style="dim")
         for instance_id in ids[:LISTED]:
             text.append(f"• {short_id(instance_id)}\n", style="bold")
         if len(ids) > LISTED:

@@ -554,7 +554,7 @@ async def test_a_batch_stopped_half_way_resumes_without_doing_anything_twice(sce
     def act(instance_id: str):
         if instance_id == ids[2]:
             reached.set()
-            gate.wait(10)  # the operator presses s while the third one is in hand
+            gate.wait(10)  # the operator presses Esc while the third one is in hand
         return ops.cancel(instance_id, "batch test")
 
     app = make_app(scenario)
@@ -565,13 +565,13 @@ async def test_a_batch_stopped_half_way_resumes_without_doing_anything_twice(sce
             chosen, act, batch_id=batch_id, should_stop=stop, progress=progress))
         app.push_screen(modal)
         assert await wait_until(pilot, reached.is_set, 10)
-        await pilot.press("s")
+        await pilot.press("escape")  # stop: after the instance in hand
         gate.set()
         assert await wait_until(pilot, lambda: not modal.running, 10)
         first = modal.result
         assert first is not None and first.stopped and len(first.done) == 3
         assert modal.query_one("#resume").display
-        await pilot.press("r")
+        await pilot.press("R")
         assert await wait_until(pilot, lambda: not modal.running and modal.result is not first, 10)
         second = modal.result
         assert second.batch_id == first.batch_id and sorted(second.skipped) == sorted(first.done)
