@@ -52,7 +52,7 @@ class BatchModal(ModalScreen[BatchRequest | None]):
     DEFAULT_CSS = """
     BatchModal { align: center middle; }
     BatchModal > Vertical {
-        width: 110; max-width: 100%; height: auto; max-height: 100%;
+        width: 110; max-width: 100%; height: auto; max-height: 100%; overflow-y: auto;
         border: thick $warning; background: $surface; padding: 0 1;
     }
     BatchModal #batch-title { text-style: bold; }
@@ -66,13 +66,14 @@ class BatchModal(ModalScreen[BatchRequest | None]):
     BatchModal .option-row Label { width: 22; padding: 1 1 0 0; text-align: right; }
     BatchModal .option-row Input { width: 1fr; }
     BatchModal #batch-error { color: $error; height: auto; }
-    BatchModal #batch-buttons { height: auto; align-horizontal: right; }
+    BatchModal #batch-buttons { height: auto; align-horizontal: right; dock: bottom; }
     BatchModal Button { margin-left: 1; }
     """
 
     def __init__(self, marked: int, filter_text: str, matching: int, nodes: list[str] | None = None) -> None:
         """``marked`` rows are marked; ``matching`` instances match ``filter_text`` (the count when listed; it
-        is counted again when confirmed). ``nodes`` are the node ids a move may name (``None``: unknown)."""
+        is counted again when confirmed; an empty text: no filter). ``nodes`` are the node ids a move may name
+        (``None``: unknown)."""
         super().__init__()
         self.marked = marked
         self.filter_text = filter_text
@@ -81,14 +82,14 @@ class BatchModal(ModalScreen[BatchRequest | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Batch action: each instance in its own transaction, recorded with the batch id",
-                        id="batch-title")
+            yield Label("Batch action (each instance in its own transaction)", id="batch-title")
             with Horizontal(id="batch-choices"):
                 with RadioSet(id="scope"):
                     yield RadioButton(f"the {self.marked:,} marked instance(s)", value=self.marked > 0,
                                       disabled=not self.marked, id="scope-marked")
-                    yield RadioButton(shown(f"every instance matching {self.filter_text}: {self.matching:,}"),
-                                      value=not self.marked, id="scope-filter")
+                    words = (f"all {self.matching:,} matching {self.filter_text}" if self.filter_text else
+                             f"every instance: {self.matching:,}")
+                    yield RadioButton(shown(words), value=not self.marked, id="scope-filter")
                 with RadioSet(id="action"):
                     for index, (action, words) in enumerate(ACTIONS):
                         yield RadioButton(words, value=index == 0, id=f"action-{action}")
@@ -110,7 +111,7 @@ class BatchModal(ModalScreen[BatchRequest | None]):
                 with Horizontal(classes="option-row"):
                     yield Label("Place a token on")
                     yield Input(placeholder="node ids, comma-separated (or none)", id="move-to")
-                yield Checkbox("Force: apply even where an instance could then never finish (recorded as forced)",
+                yield Checkbox("Force where an instance could then never finish (recorded as forced)",
                                id="move-force")
             yield Static("Retry: every failed or stuck execution of each instance gets a new attempt. Resume: an "
                          "instance stopped at a split has it evaluated again. Migrate: the version and the node "

@@ -52,7 +52,7 @@ class BatchProgressModal(ModalScreen[BatchResult | None]):
     DEFAULT_CSS = """
     BatchProgressModal { align: center middle; }
     BatchProgressModal > Vertical {
-        width: 110; max-width: 100%; height: auto; max-height: 100%;
+        width: 110; max-width: 100%; height: auto; max-height: 100%; overflow-y: auto;
         border: thick $warning; background: $surface; padding: 0 1;
     }
     BatchProgressModal #batch-run-title { text-style: bold; }
@@ -60,7 +60,7 @@ class BatchProgressModal(ModalScreen[BatchResult | None]):
     BatchProgressModal #batch-counts { height: auto; }
     BatchProgressModal .hint { color: $text-muted; }
     BatchProgressModal RefusalsTable { display: none; }
-    BatchProgressModal #batch-run-buttons { height: auto; align-horizontal: right; }
+    BatchProgressModal #batch-run-buttons { height: auto; align-horizontal: right; dock: bottom; }
     BatchProgressModal Button { margin-left: 1; }
     """
 

@@ -45,13 +45,13 @@ class BatchContext:
 
 
 def filter_words(query: InstanceQuery) -> str:
-    """The listing's filters in words: ``status=FAILED workflow=loan_approval search='x'`` or ``no filter``."""
+    """The listing's filters in words: ``status=FAILED workflow=loan_approval search='x'`` (empty: none)."""
     parts = [f"status={query.status}" if query.status else "",
              f"workflow={query.workflow_id}" if query.workflow_id else "",
              f"version={query.version}" if query.version else "",
              f"task={query.task_id}" if query.task_id else "",
              f"search={query.text!r}" if query.text else ""]
-    return " ".join(p for p in parts if p) or "no filter (every instance)"
+    return " ".join(p for p in parts if p)
 
 
 class InstancesBatchActions:
@@ -78,8 +78,7 @@ class InstancesBatchActions:
         if not marked:
             return None
         line = Text(f" {marked} marked", style="bold yellow")
-        line.append(": b acts on them (or on every instance the filter matches) · space marks or unmarks · "
-                    "Esc unmarks all", style="dim")
+        line.append(" · b acts on them · space marks or unmarks · Esc unmarks all", style="dim")
         return line
 
     def action_batch(self) -> None:
@@ -176,7 +175,9 @@ class InstancesBatchActions:
     @staticmethod
     def _confirm_body(request: BatchRequest, ids: list[str], query: InstanceQuery) -> Text:
         text = Text()
-        scope = "the marked rows" if request.scope == "marked" else f"every instance matching {filter_words(query)}"
+        words = filter_words(query)
+        scope = "the marked rows" if request.scope == "marked" else \
+            f"every instance matching {words}" if words else "every instance (no filter)"
         text.append(visible(f"{len(ids):,} instance(s): {scope}, fixed now (instances that match later are "
                             "left out).\n"), style="")
         options = {k: v for k, v in request.options.items() if v not in (None, [], {}, False)}

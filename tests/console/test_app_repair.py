@@ -463,7 +463,7 @@ async def test_batch_on_every_instance_the_filter_matches_lists_each_refusal(sce
         await settle(pilot)
         modal = app.screen
         assert isinstance(modal, BatchModal) and modal.scope == "filter"
-        assert "every instance matching workflow=order_fulfilment: 5" in str(
+        assert "all 5 matching workflow=order_fulfilment" in str(
             modal.query_one("#scope-filter", RadioButton).label)
         await pick_action(pilot, "set")
         modal.query_one("#set-key", Input).value = "priority"
