@@ -14,7 +14,7 @@ from app_pilot import settle, wait_until
 from app_scenarios import NOW, Scenario, build_scenario, seeded_ids
 from test_app_repair import order_fulfilment_v2, select_execution, tick
 from textual.pilot import Pilot
-from textual.widgets import RadioButton, TextArea
+from textual.widgets import Input, RadioButton, TextArea
 
 from console.app import WfConsoleApp
 from console.formatting import ConsoleClock
@@ -132,6 +132,9 @@ def test_split_variables_form_of_an_incident(snap_compare, scenario: Scenario, s
         table.move_cursor(row=[i.instance_id for i in table._incidents].index(scenario.ids["claim_failed"]))
         await pilot.press("e")
         await settle(pilot)
+        for field in pilot.app.screen.query(Input):  # the focused field's cursor steady, not caught mid-blink
+            field.cursor_blink = False
+        await pilot.pause()
 
     assert snap_compare(make_app(scenario, "incidents"), terminal_size=SIZES[size], run_before=run_before)
 
