@@ -445,9 +445,11 @@ class PostgresStore(SqliteStore):
         super().__init__(None, target.source, 0, warnings=warnings)  # type: ignore[arg-type]
         self.target = target
         self.pool_size = pool_size
+        # reconnect_timeout=0: a connection that cannot be made is not retried in the background for minutes;
+        # the next transaction asks for one again (and says why in one line when the server stays away).
         self.pool = psycopg_pool.ConnectionPool(
             target.conninfo, min_size=1, max_size=pool_size, open=False, name="wfconsole",
-            kwargs={"autocommit": True}, timeout=30.0, reconnect_timeout=0)
+            kwargs={"autocommit": True}, timeout=float(CONNECT_TIMEOUT), reconnect_timeout=0)
         self.pool.open(wait=False)
         self._watch: psycopg.Connection | None = None  # change_token's own connection
         self._watch_lock = threading.Lock()
