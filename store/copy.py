@@ -74,7 +74,7 @@ def copy_database(source: SqliteStore, target: SqliteStore, *, force: bool = Fal
             names = ", ".join(columns)
             insert = f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' for _ in columns)})"
             key = ", ".join(c.name for c in SQLModel.metadata.tables[table].primary_key.columns)
-            rows = reader.execute(f"SELECT {names} FROM {table} ORDER BY {key}")
+            rows = source._stream(reader, f"SELECT {names} FROM {table} ORDER BY {key}")
             copied = 0
             while batch := rows.fetchmany(BATCH):
                 writer.executemany(insert, batch)

@@ -32,6 +32,7 @@ import random
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -551,6 +552,12 @@ class PostgresStore(SqliteStore):
                     if attempt:
                         raise StoreError(f"{self.source}: {describe_postgres_error(error, self.target)}") from None
         return int.from_bytes(hashlib.blake2b(snapshot.encode(), digest_size=8).digest(), "big")
+
+    @staticmethod
+    def _stream(cursor: Any, sql: str) -> Any:
+        """A server-side cursor in the read's transaction: ``fetchmany`` brings the rows a batch at a time,
+        where a client-side one would hold the whole table (a copy reads every history row)."""
+        return PgCursor(cursor.raw.connection.cursor(name=f"wf_copy_{uuid.uuid4().hex[:8]}")).execute(sql)
 
     def _after_copy(self, cursor: Any) -> None:
         """Rows were copied in with their numbers: the sequences go on after the largest."""

@@ -783,6 +783,11 @@ class SqliteStore(SqliteReports):
 
         return copy_database(source, self, force=force, progress=progress)
 
+    @staticmethod
+    def _stream(cursor: Any, sql: str) -> Any:
+        """``sql``'s rows, to be read with ``fetchmany`` without holding them all (SQLite's cursor steps)."""
+        return cursor.execute(sql)
+
     def _after_copy(self, cursor: Any) -> None:
         """After rows were copied in with their numbers: nothing to do where numbers are MAX() + 1."""
 

@@ -50,7 +50,11 @@ def _world(manager: WorkflowManager) -> list[str]:
 # -- copy ------------------------------------------------------------------------------------------------
 
 
-def test_a_sqlite_database_copied_to_postgres_and_back_is_the_same_database(tmp_path: Path, postgres_url) -> None:
+def test_a_sqlite_database_copied_to_postgres_and_back_is_the_same_database(tmp_path: Path, postgres_url,
+                                                                           monkeypatch) -> None:
+    from store import copy as copying
+
+    monkeypatch.setattr(copying, "BATCH", 3)  # many batches, streamed from each side
     source = open_store(tmp_path / "source.db")
     ids = _world(WorkflowManager(source))
     target = open_store(postgres_url)
