@@ -95,6 +95,12 @@ class NoMatchingConditionError(WorkflowError):
         self.committed = committed
 
 
+class UnreadableTimerError(NoMatchingConditionError):
+    """A token reached a timer whose due time the context cannot give (a missing key, a value that is neither a
+    date-time nor a duration): the instance stopped FAILED there, as at a split without a match, and resumes the
+    same way (set the variable, then ``retry_instance``)."""
+
+
 class InvalidStateError(WorkflowError):
     """An operator action was asked of something in the wrong state; nothing was changed."""
 

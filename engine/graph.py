@@ -13,6 +13,7 @@ from typing import Any
 from engine.blueprint import Blueprint, Edge, Node, NodeKind
 from engine.conditions import Condition
 from engine.errors import Problem
+from engine.timing import TimerSpec, read_timer
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class NodePlan:
     outputs: tuple[tuple[str, str], ...]  # output_mapping as (local name, context key) pairs, in order
     join_needed: int  # a parallel join fires when this many tokens wait: its incoming edges, at least 1
     arrive: Callable[[Any, NodePlan, Any], None]  # what a token arriving does: its kind's entry in engine.kinds
+    timer: TimerSpec | None = None  # a TIMER event's: when its token goes on
 
 
 def _arrival(kind: NodeKind | None) -> Callable[[Any, NodePlan, Any], None]:
@@ -44,6 +46,12 @@ def _arrival(kind: NodeKind | None) -> Callable[[Any, NodePlan, Any], None]:
         raise UnknownNodeKindError(f"node {plan.id!r} has no known kind: a token cannot enter it")
 
     return refuse
+
+
+def _timer(node: Node, kind: NodeKind | None) -> TimerSpec | None:
+    """A TIMER event's spec (validated at load); ``None`` for other kinds."""
+    raw = node.extra("timer")
+    return read_timer(raw) if kind is NodeKind.TIMER and raw is not None else None
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,7 @@ class CompiledBlueprint:
                 outputs=tuple(node.output_mapping.items()),
                 join_needed=max(1, len(self.incoming.get(node_id, []))),
                 arrive=_arrival(self.kinds.get(node_id)),
+                timer=_timer(node, self.kinds.get(node_id)),
             )
         object.__setattr__(self, "plans", plans)  # a frozen dataclass: set once, here
 

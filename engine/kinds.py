@@ -16,8 +16,9 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from engine.blueprint import NodeKind
-from engine.bpmn.forms import BpmnForm, GatewayRole, read_task, write_task
+from engine.bpmn.forms import BpmnForm, GatewayRole, read_task, read_timer_event, write_task, write_timer_event
 from engine.errors import WorkflowError
+from engine.timing import TimerValueError, read_timer
 
 if TYPE_CHECKING:
     from collections import deque
@@ -69,8 +70,10 @@ class KindSpec:
     ``check(node_id, node, outgoing, incoming, error, warn)``: the kind's own validation. The flags say what
     the blueprint-wide checks and the machine's scans need: ``starts`` / ``ends`` an instance, ``chooses`` (the
     conditions on its outgoing edges choose one; no match stops the instance there), ``forks`` (a token down
-    every outgoing edge is what it is for: no warning), ``opens``/``closes`` a parallel block, and ``waits`` (a
-    join: fires once tokens came down every incoming edge). ``bpmn``: how it is written in BPMN 2.0, which the
+    every outgoing edge is what it is for: no warning), ``opens``/``closes`` a parallel block, ``waits`` (a
+    join: fires once tokens came down every incoming edge) and ``halts`` (a token that cannot go on there stops
+    the instance FAILED at the node until an operator resumes it: a split without a match, a timer whose time
+    cannot be read). ``bpmn``: how it is written in BPMN 2.0, which the
     BPMN reader and writer (:mod:`engine.bpmn`) read instead of a branch per kind (``None``: it has no BPMN form,
     and exporting a node of it is refused).
     """
@@ -89,6 +92,7 @@ class KindSpec:
     opens: bool = False
     closes: bool = False
     waits: bool = False
+    halts: bool = False
     bpmn: BpmnForm | None = None
 
 
@@ -106,6 +110,10 @@ def _create_execution(step: Any, plan: NodePlan, queue: deque[str]) -> None:
 
 def _end(step: Any, plan: NodePlan, queue: deque[str]) -> None:
     step.end_instance(plan.id, queue)
+
+
+def _wait_timer(step: Any, plan: NodePlan, queue: deque[str]) -> None:
+    step.wait_timer(plan, queue)
 
 
 def _exclusive_split(step: Any, plan: NodePlan, queue: deque[str]) -> None:
@@ -135,6 +143,21 @@ def _check_task(node_id: str, node: Node, outgoing: list[Edge], incoming: list[E
                 warn: Report) -> None:
     if not (node.task_id or "").strip():
         error(f"node {node_id!r}", "a TASK node needs a task_id")
+
+
+def _check_timer(node_id: str, node: Node, outgoing: list[Edge], incoming: list[Edge], error: Report,
+                 warn: Report) -> None:
+    raw = node.extra("timer")
+    if raw is None:
+        error(f"node {node_id!r}", "a TIMER event needs a 'timer': a duration ('PT15M') or an object with "
+              "'duration', 'date' or 'key'")
+        return
+    try:
+        read_timer(raw)
+    except TimerValueError as problem:
+        error(f"node {node_id!r}", f"field 'timer': {problem}")
+    if not outgoing:
+        error(f"node {node_id!r}", "a TIMER event needs an outgoing edge")
 
 
 def _check_exclusive_split(node_id: str, node: Node, outgoing: list[Edge], incoming: list[Edge], error: Report,
@@ -183,8 +206,15 @@ KINDS: dict[NodeKind, KindSpec] = {spec.kind: spec for spec in (
              check=_check_task,
              bpmn=BpmnForm("serviceTask", accepts=("task", "userTask", "manualTask"), read=read_task,
                            write=write_task)),
+    KindSpec(NodeKind.TIMER, "timer event", Family.EVENT,
+             {"type": "INTERNAL", "internal_type": "EVENT", "event_type": "TIMER"}, _wait_timer,
+             Drawing(Shape.ROUND, _ROUND_SYMBOL, "timer", "(◷)", ('(["', '"])'), 'shape=circle, style="dashed"',
+                     glyph="◷"),
+             check=_check_timer, halts=True,
+             bpmn=BpmnForm("intermediateCatchEvent", definitions=("timerEventDefinition",), read=read_timer_event,
+                           write=write_timer_event)),
     _gateway(NodeKind.EXCLUSIVE_SPLIT, "exclusive split", _exclusive_split, "X", "exclusive",
-             check=_check_exclusive_split, chooses=True,
+             check=_check_exclusive_split, chooses=True, halts=True,
              bpmn=BpmnForm("exclusiveGateway", role=GatewayRole.SPLIT, shape=_MARKER)),
     _gateway(NodeKind.EXCLUSIVE_JOIN, "exclusive join", _pass_on, "X", "exclusive",
              bpmn=BpmnForm("exclusiveGateway", role=GatewayRole.JOIN, shape=_MARKER)),

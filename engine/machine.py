@@ -21,7 +21,7 @@ from typing import Any
 
 from engine.actions import Action, execution_refusal, instance_refusal
 from engine.conditions import ConditionEvaluationError
-from engine.errors import InvalidStateError, NoMatchingConditionError, WorkflowError
+from engine.errors import InvalidStateError, NoMatchingConditionError, UnreadableTimerError, WorkflowError
 from engine.graph import CompiledBlueprint, NodePlan
 from engine.kinds import spec
 from engine.model import (
@@ -36,7 +36,10 @@ from engine.model import (
     Token,
     TokenStatus,
     Transition,
+    Wait,
+    WaitKind,
 )
+from engine.timing import TimerValueError, lateness
 
 MAX_ARRIVALS_PER_EVENT = 100_000
 """A guard against a runaway transition; validation already refuses cycles made of gateways only."""
@@ -151,7 +154,7 @@ _HISTORY_ENTRY_IS_PLAIN = _has_exactly(
 _CHANGE_SET_IS_PLAIN = _has_exactly(
     ChangeSet, ("instance_id", "new_instance", "status", "error", "clear_error", "ended_at", "context", "tokens_added",
                 "tokens_removed", "token_status", "executions_added", "executions_updated", "history",
-                "context_removed", "version"))
+                "context_removed", "version", "waits_added", "waits_removed"))
 
 # The plain strings that history details hold (``status.value``), without the enum's property lookup.
 _TOKEN_STATUS_TEXT = {status: status.value for status in TokenStatus}
@@ -275,9 +278,9 @@ def retry_instance(bp: CompiledBlueprint, state: InstanceState, event: Event) ->
     """
     _refuse(instance_refusal(Action.RESUME, state.id, state.status))
     stopped = [t for t in state.tokens.values()
-               if t.status is TokenStatus.FAILED and _chooses(bp, t.node_id)]
+               if t.status is TokenStatus.FAILED and spec(bp.kinds[t.node_id]).halts]
     if not stopped:
-        raise InvalidStateError(f"instance {state.id} did not stop at an exclusive split: nothing to retry")
+        raise InvalidStateError(f"instance {state.id} did not stop at an exclusive split or a timer: nothing to retry")
     step = _Step(bp, state, event)
     step.set_status(InstanceStatus.ACTIVE, HistoryKind.INSTANCE_RESUMED, clear_error=True)
     for token in sorted(stopped, key=lambda t: t.created_at):
@@ -322,6 +325,24 @@ def mark_stuck(bp: CompiledBlueprint, state: InstanceState, execution: Execution
                           lease_until=execution.lease_until)
     step.set_token_status(execution.id, TokenStatus.STUCK)
     step.record(HistoryKind.EXECUTION_STUCK, node_id=execution.node_id, execution_id=execution.id, reason=reason)
+    return step.finish()
+
+
+def fire_timer(bp: CompiledBlueprint, state: InstanceState, wait_id: str, event: Event) -> Transition | None:
+    """A timer of the instance came due: its token goes on. ``None`` (nothing to do) when the instance holds no
+    such timer any more (fired already, by this runtime or another one; or its token was removed) or is not
+    ACTIVE (a FAILED instance's timers fire once it is resumed)."""
+    wait = next((w for w in state.waits if w.id == wait_id), None)
+    if wait is None or state.status is not _INSTANCE_ACTIVE or wait.token_id not in state.tokens:
+        return None
+    step = _Step(bp, state, event)
+    details: dict[str, Any] = {"wait_id": wait.id, "kind": wait.kind.value}
+    if wait.due_at is not None:
+        details["due_at"] = wait.due_at.isoformat()
+        details["late_seconds"] = round(lateness(wait.due_at, event.at).total_seconds(), 3)
+    step.add_entry(HistoryKind.TIMER_FIRED, wait.node_id, None, details)
+    step.remove_token(wait.token_id)  # its wait goes with it
+    step.leave(wait.node_id)
     return step.finish()
 
 
@@ -459,13 +480,14 @@ class _Step:
         self.context = dict(state.context)
         self.tokens = dict(state.tokens)
         self.executions = dict(state.executions)
+        self.waits: dict[str, Wait] = {w.id: w for w in state.waits} if state.waits else {}
         if _CHANGE_SET_IS_PLAIN:  # ChangeSet(instance_id=state.id) at half the cost: one per step
             self.changes = changes = _new(ChangeSet)
             changes.__dict__.update({
                 "instance_id": state.id, "new_instance": None, "status": None, "error": None, "clear_error": False,
                 "ended_at": None, "context": {}, "tokens_added": [], "tokens_removed": [], "token_status": {},
                 "executions_added": [], "executions_updated": [], "history": [], "context_removed": [],
-                "version": None,
+                "version": None, "waits_added": [], "waits_removed": [],
             })
         else:
             self.changes = ChangeSet(instance_id=state.id)
@@ -546,7 +568,28 @@ class _Step:
             changes.tokens_removed.append(token_id)
         if changes.token_status:
             changes.token_status.pop(token_id, None)
+        if self.waits:  # a token's timers end with it
+            for wait in [w for w in self.waits.values() if w.token_id == token_id]:
+                self.remove_wait(wait.id)
         self.add_entry(_TOKEN_REMOVED_ENTRY, token.node_id, None, {"token_id": token_id})
+
+    def add_wait(self, wait: Wait) -> None:
+        self.waits[wait.id] = wait
+        self.changes.waits_added.append(wait)
+        details: dict[str, Any] = {"wait_id": wait.id, "kind": wait.kind.value, "token_id": wait.token_id}
+        if wait.due_at is not None:
+            details["due_at"] = wait.due_at.isoformat()
+        if wait.boundary is not None:
+            details["boundary"] = wait.boundary
+        self.add_entry(HistoryKind.TIMER_SET, wait.node_id, None, details)
+
+    def remove_wait(self, wait_id: str) -> None:
+        del self.waits[wait_id]
+        changes = self.changes
+        if any(w.id == wait_id for w in changes.waits_added):  # added in this step: the store never sees it
+            changes.waits_added = [w for w in changes.waits_added if w.id != wait_id]
+        else:
+            changes.waits_removed.append(wait_id)
 
     def set_token_status(self, token_id: str, status: TokenStatus) -> None:
         token = self.tokens[token_id]
@@ -607,14 +650,15 @@ class _Step:
 
     # -- moving tokens ---------------------------------------------------------------------------
 
-    def leave(self, node_id: str, reenter: bool = False) -> None:
-        """Move a token out of ``node_id`` along its outgoing edges (with ``reenter``, arrive at ``node_id``
-        again instead), and on until every token rests."""
+    def leave(self, node_id: str, reenter: bool = False,
+              edges: tuple[tuple[str, str], ...] | None = None) -> None:
+        """Move a token out of ``node_id`` along its outgoing edges (only ``edges``, when given; with ``reenter``,
+        arrive at ``node_id`` again instead), and on until every token rests."""
         queue: deque[str] = deque()
         if reenter:
             queue.append(node_id)
         else:
-            self.follow(node_id, self.plans[node_id].edges, queue)
+            self.follow(node_id, self.plans[node_id].edges if edges is None else edges, queue)
         # A FAILED split does not stop the other tokens of this step: they come to rest as usual, so
         # that retry_instance can resume the instance with nothing lost.
         while queue and self.status in _MOVING:
@@ -672,11 +716,30 @@ class _Step:
         reason = f"no condition matched at exclusive split {node_id!r} and it has no default edge"
         if problems:
             reason += " (" + "; ".join(problems) + ")"
+        self.halt(node_id, reason, NoMatchingConditionError)
+
+    def halt(self, node_id: str, reason: str, error: type[NoMatchingConditionError]) -> None:
+        """The token cannot go on at ``node_id`` (a kind that ``halts``): it stays there FAILED and the instance
+        stops FAILED with ``reason``, until an operator resumes it (:func:`retry_instance`)."""
         self.add_token(f"{self.state.id}:{node_id}:{self.event.new_uuid()}", node_id, TokenStatus.FAILED)
         self.error = reason
         self.changes.error = reason
         self.set_status(InstanceStatus.FAILED, HistoryKind.INSTANCE_FAILED, node_id=node_id, reason=reason)
-        self.failure = NoMatchingConditionError(f"instance {self.state.id}: {reason}", self.state.id, node_id)
+        self.failure = error(f"instance {self.state.id}: {reason}", self.state.id, node_id)
+
+    def wait_timer(self, plan: NodePlan, queue: deque[str]) -> None:
+        """A timer event: the token waits there until its due time, when the runtime fires it (:func:`fire_timer`).
+        A due time the context cannot give (a missing key, a value that is no time) halts the instance there."""
+        node_id = plan.id
+        try:
+            due_at = plan.timer.due(self.event.at, self.context)
+        except TimerValueError as problem:
+            self.halt(node_id, f"timer {node_id!r}: {problem}", UnreadableTimerError)
+            return
+        token_id = f"{self.state.id}:{node_id}:{self.event.new_uuid()}"
+        self.add_token(token_id, node_id, _TOKEN_ACTIVE)
+        self.add_wait(Wait(id=token_id, kind=WaitKind.TIMER, node_id=node_id, token_id=token_id,
+                           created_at=self.event.at, due_at=due_at))
 
     def parallel_join(self, plan: NodePlan, queue: deque[str]) -> None:
         """The token waits; once as many wait as the join has incoming edges, they go on as one."""
@@ -703,6 +766,7 @@ class _Step:
         new_state = _replaced(self.state, {
             "status": self.status, "error": self.error, "ended_at": self.ended_at, "context": self.context,
             "tokens": self.tokens, "executions": self.executions, "updated_at": self.event.at,
+            "waits": tuple(self.waits.values()) if self.waits else (),
         })
         dispatch = self.dispatch if self.status is _INSTANCE_ACTIVE else []
         return _make_transition({"state": new_state, "changes": self.changes, "dispatch": dispatch,

@@ -390,6 +390,21 @@ class WorkflowManager:
                 marked.append(join_id)
         return marked
 
+    def fire_timer(self, instance_id: str, wait_id: str, *, actor: str | None = None) -> bool:
+        """Fire a timer of the instance that has come due, in one write transaction: its token goes on. ``False``
+        (nothing changed) when the instance holds no such timer any more: another runtime fired it first, or its
+        token was removed meanwhile; the write lock makes the check and the firing one step, so a timer fires
+        once however many runtimes share the database."""
+        with self.store.write() as tx:
+            state = self._load(tx, instance_id)
+            bp = self.get_workflow(state.workflow_id, state.version)
+            transition = machine.fire_timer(bp, state, wait_id, self._event(actor))
+            if transition is None:
+                return False
+            tx.apply(transition.changes, transition.state)
+        self._after_commit(transition)
+        return True
+
     # -- reading ----------------------------------------------------------------------------------
 
     def get_status(self, instance_id: str, history_limit: int | None = None) -> InstanceView:

@@ -16,7 +16,16 @@ from typing import Any, Protocol
 
 from engine.blueprint import Blueprint
 from engine.errors import Problem
-from engine.model import ChangeSet, Execution, ExecutionStatus, HistoryEntry, InstanceState, InstanceStatus, Token
+from engine.model import (
+    ChangeSet,
+    Execution,
+    ExecutionStatus,
+    HistoryEntry,
+    InstanceState,
+    InstanceStatus,
+    Token,
+    Wait,
+)
 from engine.reports import MINUTES, Activity, ExecutionCounts, HistoryHit, HistoryQuery, IncidentPage
 
 _OPEN = (ExecutionStatus.ACTIVE, ExecutionStatus.FAILED, ExecutionStatus.STUCK)
@@ -82,6 +91,7 @@ class InstanceView:
     updated_at: datetime
     ended_at: datetime | None = None
     error: str | None = None
+    waits: list[Wait] = field(default_factory=list)  # the timers the instance's tokens wait for
 
     @property
     def incidents(self) -> list[Execution]:
@@ -95,7 +105,8 @@ class InstanceView:
             id=self.id, workflow_id=self.workflow_id, version=self.version, status=self.status,
             context=dict(self.context), tokens={t.id: t for t in self.tokens},
             executions={e.id: e for e in self.executions if e.status in _OPEN},
-            created_at=self.created_at, updated_at=self.updated_at, error=self.error, ended_at=self.ended_at)
+            created_at=self.created_at, updated_at=self.updated_at, error=self.error, ended_at=self.ended_at,
+            waits=tuple(self.waits))
 
 
 @dataclass(frozen=True)
@@ -110,6 +121,15 @@ class InstanceQuery:
     version: int | None = None  # of ``workflow_id``'s blueprint
     limit: int = 50
     offset: int = 0
+
+
+@dataclass(frozen=True)
+class DueTimer:
+    """A timer that has come due: which instance, which of its waits, and when it was due."""
+
+    instance_id: str
+    wait_id: str
+    due_at: datetime
 
 
 class WriteTransaction(Protocol):
@@ -238,3 +258,6 @@ class RuntimeStore(Store, Protocol):
 
     def instances_with_waiting_tokens(self, limit: int = 500) -> list[str]:
         """Ids of ACTIVE instances holding a token WAITING at a parallel join."""
+
+    def due_timers(self, now: datetime, limit: int = 100) -> list[DueTimer]:
+        """The timers of ACTIVE instances due at ``now`` or before, the earliest first, at most ``limit``."""

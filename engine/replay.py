@@ -35,6 +35,7 @@ class ReplayedState:
     context: dict[str, Any] = field(default_factory=dict)
     tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (node, status)
     executions: dict[str, ReplayedExecution] = field(default_factory=dict)
+    waits: dict[str, tuple[str, str, str, str | None]] = field(default_factory=dict)  # id -> (node, kind, token, due)
 
 
 def replay(history: list[HistoryEntry]) -> ReplayedState:
@@ -60,6 +61,12 @@ def _apply(state: ReplayedState, entry: HistoryEntry) -> None:  # noqa: C901 - o
         state.tokens[d["token_id"]] = (entry.node_id or "", d["status"])
     elif kind is HistoryKind.TOKEN_REMOVED:
         state.tokens.pop(d["token_id"], None)
+        for wait_id in [w for w, (_, _, token, _) in state.waits.items() if token == d["token_id"]]:
+            del state.waits[wait_id]  # a token's waits end with it
+    elif kind is HistoryKind.TIMER_SET:
+        state.waits[d["wait_id"]] = (entry.node_id or "", d["kind"], d["token_id"], d.get("due_at"))
+    elif kind is HistoryKind.TIMER_FIRED:
+        state.waits.pop(d["wait_id"], None)
     elif kind is HistoryKind.TOKEN_STATUS:
         node, _ = state.tokens[d["token_id"]]
         state.tokens[d["token_id"]] = (node, d["status"])
@@ -119,4 +126,8 @@ def differences(view: InstanceView) -> list[str]:
         if stored != again:
             found.append(f"execution {execution.id}: stored {stored}, replayed {again}")
     found.extend(f"execution {e}: in the history, not stored" for e in replayed.executions)
+    stored_waits = {w.id: (w.node_id, str(w.kind), w.token_id, w.due_at.isoformat() if w.due_at else None)
+                    for w in view.waits}
+    if stored_waits != replayed.waits:
+        found.append(f"waits: stored {stored_waits}, replayed {replayed.waits}")
     return found
