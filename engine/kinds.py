@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from engine.blueprint import NodeKind
 from engine.bpmn.forms import BpmnForm, GatewayRole, read_task, read_timer_event, write_task, write_timer_event
 from engine.errors import WorkflowError
-from engine.timing import TimerValueError, read_timer
+from engine.people import people_problems
+from engine.timing import TimerValueError, boundary_items, read_timer
 
 if TYPE_CHECKING:
     from collections import deque
@@ -143,6 +144,51 @@ def _check_task(node_id: str, node: Node, outgoing: list[Edge], incoming: list[E
                 warn: Report) -> None:
     if not (node.task_id or "").strip():
         error(f"node {node_id!r}", "a TASK node needs a task_id")
+    where = f"node {node_id!r}"
+    if node.extra("deadline") is not None:
+        try:
+            read_timer(node.extra("deadline"))
+        except TimerValueError as problem:
+            error(where, f"field 'deadline': {problem}")
+    _check_boundaries(where, node, outgoing, error)
+    for problem in people_problems(node):
+        error(where, problem)
+
+
+def _check_boundaries(where: str, node: Node, outgoing: list[Edge], error: Report) -> None:
+    """A TASK's ``boundary_timers``: each a readable timer with an ``edge`` that is one of the task's own outgoing
+    edges, no edge used twice, and an edge left for when the task completes."""
+    raw = node.extra("boundary_timers")
+    if raw is None:
+        return
+    if not isinstance(raw, (list, dict)):
+        error(where, "field 'boundary_timers': expected a list of objects with a timer and an 'edge'")
+        return
+    leaving = [e.id for e in outgoing]
+    used: set[str] = set()
+    for index, item in enumerate(boundary_items(raw)):
+        field = f"field 'boundary_timers[{index}]'"
+        if not isinstance(item, dict):
+            error(where, f"{field}: expected an object with 'duration', 'date' or 'key', and 'edge'")
+            continue
+        try:
+            read_timer(item)
+        except TimerValueError as problem:
+            error(where, f"{field}: {problem}")
+        edge = item.get("edge")
+        if not isinstance(edge, str) or not edge:
+            error(where, f"{field}: needs an 'edge', the outgoing edge the token takes when the timer fires")
+        elif edge not in leaving:
+            listed = ", ".join(repr(e) for e in leaving) or "none"
+            error(where, f"{field}: edge {edge!r} is not an outgoing edge of this task (its edges: {listed})")
+        elif edge in used:
+            error(where, f"{field}: edge {edge!r} is the timeout edge of another boundary timer too")
+        else:
+            used.add(edge)
+        if not isinstance(item.get("interrupting", True), bool):
+            error(where, f"{field}: 'interrupting' must be true or false")
+    if leaving and not [e for e in leaving if e not in used]:
+        error(where, "every outgoing edge is a boundary timer's: the task needs an edge for when it completes")
 
 
 def _check_timer(node_id: str, node: Node, outgoing: list[Edge], incoming: list[Edge], error: Report,

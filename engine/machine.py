@@ -228,7 +228,7 @@ def retry(bp: CompiledBlueprint, state: InstanceState, execution: Execution, eve
     step = _Step(bp, state, event)
     step.update_execution(execution, status=ExecutionStatus.RETRIED)
     step.remove_token(execution.id)
-    new_id = step.create_execution(execution.node_id, attempt=execution.attempt + 1, retry_of=execution.id)
+    new_id = step.create_execution(execution.node_id, attempt=execution.attempt + 1, retry_of=execution)
     step.record(HistoryKind.EXECUTION_RETRIED, node_id=execution.node_id, execution_id=execution.id,
                 new_execution_id=new_id, attempt=execution.attempt + 1)
     return step.finish()
@@ -340,10 +340,38 @@ def fire_timer(bp: CompiledBlueprint, state: InstanceState, wait_id: str, event:
     if wait.due_at is not None:
         details["due_at"] = wait.due_at.isoformat()
         details["late_seconds"] = round(lateness(wait.due_at, event.at).total_seconds(), 3)
+    if wait.kind is WaitKind.BOUNDARY:
+        _fire_boundary(bp, step, state, wait, details)
+        return step.finish()
     step.add_entry(HistoryKind.TIMER_FIRED, wait.node_id, None, details)
     step.remove_token(wait.token_id)  # its wait goes with it
     step.leave(wait.node_id)
     return step.finish()
+
+
+def _fire_boundary(bp: CompiledBlueprint, step: _Step, state: InstanceState, wait: Wait,
+                   details: dict[str, Any]) -> None:
+    """A task's boundary timer: interrupting, the execution is cancelled and its token takes the timeout edge;
+    not, a second token takes it and the task stays open."""
+    boundaries = bp.plans[wait.node_id].boundaries
+    if wait.boundary is None or wait.boundary >= len(boundaries):  # the instance migrated to a version without it
+        step.add_entry(HistoryKind.TIMER_FIRED, wait.node_id, wait.token_id, {**details, "ignored": True})
+        step.remove_wait(wait.id)
+        return
+    boundary = boundaries[wait.boundary]
+    details.update(edge_id=boundary.edge_id, interrupting=boundary.interrupting)
+    step.add_entry(HistoryKind.TIMER_FIRED, wait.node_id, wait.token_id, details)
+    if boundary.interrupting:
+        execution = step.executions.get(wait.token_id)
+        if execution is not None:
+            reason = f"boundary timer fired ({boundary.timer.describe()}): the token took edge {boundary.edge_id!r}"
+            step.update_execution(execution, status=ExecutionStatus.CANCELLED, error=reason)
+            step.record(HistoryKind.EXECUTION_CANCELLED, node_id=wait.node_id, execution_id=execution.id,
+                        reason=reason)
+        step.remove_token(wait.token_id)  # its other timers go with it
+    else:
+        step.remove_wait(wait.id)
+    step.leave(wait.node_id, edges=((boundary.edge_id, boundary.target_id),))
 
 
 def claim_is_current(execution: Execution, claim: int) -> bool:
@@ -597,26 +625,68 @@ class _Step:
         self.changes.token_status[token_id] = status
         self.record(HistoryKind.TOKEN_STATUS, node_id=token.node_id, token_id=token_id, status=status.value)
 
-    def create_execution(self, node_id: str, attempt: int = 1, retry_of: str | None = None) -> str:
+    def create_execution(self, node_id: str, attempt: int = 1, retry_of: Execution | None = None) -> str:
         plan = self.plans[node_id]
         at = self.event.at
         execution_id = f"{self.state.id}:{node_id}:{self.event.new_uuid()}"
         context = self.context
         inputs = {local: context.get(ctx_key) for local, ctx_key in plan.inputs} if plan.inputs else {}
-        execution = _make_execution({
+        fields = {
             "id": execution_id, "instance_id": self.state.id, "node_id": node_id, "task_id": plan.task_id,
             "inputs": inputs, "status": _EXECUTION_ACTIVE, "attempt": attempt, "created_at": at,
             "updated_at": at,
-        })
+        }
+        details: dict[str, Any] = {"task_id": plan.task_id, "inputs": inputs, "attempt": attempt}
+        if retry_of is not None:
+            details["retry_of"] = retry_of.id
+        if plan.deadline is not None or plan.people is not None:
+            self._task_terms(plan, fields, details, retry_of)
+        execution = _make_execution(fields)
         self.executions[execution_id] = execution
         self.changes.executions_added.append(execution)
-        details: dict[str, Any] = {"task_id": plan.task_id, "inputs": inputs, "attempt": attempt}
-        if retry_of:
-            details["retry_of"] = retry_of
         self.add_entry(_EXECUTION_CREATED_ENTRY, node_id, execution_id, details)
         self.add_token(execution_id, node_id, _TOKEN_ACTIVE)
+        if plan.boundaries:
+            self._set_boundaries(plan, execution_id)
         self.dispatch.append(_payload(execution))
         return execution_id
+
+    def _task_terms(self, plan: NodePlan, fields: dict[str, Any], details: dict[str, Any],
+                    retry_of: Execution | None) -> None:
+        """A task's deadline (a retry keeps its execution's) and who does it: into the execution's fields and
+        the EXECUTION_CREATED entry (a deadline the context cannot give is left out, the reason recorded)."""
+        if plan.deadline is not None:
+            if retry_of is not None:
+                due_at = retry_of.due_at
+            else:
+                try:
+                    due_at = plan.deadline.due(self.event.at, self.context)
+                except TimerValueError as problem:
+                    due_at = None
+                    details["deadline_problem"] = str(problem)
+            if due_at is not None:
+                fields["due_at"] = due_at
+                details["due_at"] = due_at.isoformat()
+        if plan.people is not None:
+            assignee, group = plan.people.resolve(self.context)
+            if retry_of is not None and retry_of.assignee:
+                assignee = retry_of.assignee  # whoever worked on it keeps it
+            if assignee:
+                fields["assignee"] = details["assignee"] = assignee
+            if group:
+                fields["candidate_group"] = details["candidate_group"] = group
+
+    def _set_boundaries(self, plan: NodePlan, execution_id: str) -> None:
+        """The boundary timers of a new execution: a wait each on the task's token (they end with it)."""
+        for index, boundary in enumerate(plan.boundaries):
+            try:
+                due_at = boundary.timer.due(self.event.at, self.context)
+            except TimerValueError as problem:
+                self.record(HistoryKind.CONDITION_ERROR, node_id=plan.id, edge_id=boundary.edge_id,
+                            error=f"boundary timer {index} not set: {problem}")
+                continue
+            self.add_wait(Wait(id=f"{execution_id}~b{index}", kind=WaitKind.BOUNDARY, node_id=plan.id,
+                               token_id=execution_id, created_at=self.event.at, due_at=due_at, boundary=index))
 
     def update_execution(self, execution: Execution, **fields: Any) -> None:
         if fields.get("status", execution.status) is not _EXECUTION_ACTIVE:

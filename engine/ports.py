@@ -119,6 +119,8 @@ class InstanceQuery:
     text: str | None = None
     task_id: str | None = None
     version: int | None = None  # of ``workflow_id``'s blueprint
+    overdue_at: datetime | None = None  # keep the instances with an ACTIVE execution whose deadline is before this
+    assignee: str | None = None  # keep the instances with an open execution assigned to this user
     limit: int = 50
     offset: int = 0
 

@@ -24,6 +24,8 @@ class ReplayedExecution:
     attempt: int = 1
     outputs: dict[str, Any] | None = None
     error: str | None = None
+    due_at: str | None = None
+    assignee: str | None = None
 
 
 @dataclass
@@ -73,7 +75,7 @@ def _apply(state: ReplayedState, entry: HistoryEntry) -> None:  # noqa: C901 - o
     elif kind is HistoryKind.EXECUTION_CREATED:
         state.executions[entry.execution_id] = ReplayedExecution(
             id=entry.execution_id, node_id=entry.node_id or "", task_id=d["task_id"], inputs=d["inputs"],
-            attempt=d["attempt"])
+            attempt=d["attempt"], due_at=d.get("due_at"), assignee=d.get("assignee"))
     elif kind is HistoryKind.EXECUTION_COMPLETED:
         execution.status, execution.outputs = "COMPLETED", d["outputs"]
     elif kind is HistoryKind.EXECUTION_FAILED:
@@ -121,8 +123,9 @@ def differences(view: InstanceView) -> list[str]:
         if other is None:
             found.append(f"execution {execution.id}: stored, never created in the history")
             continue
-        stored = (str(execution.status), execution.attempt, execution.inputs, execution.outputs, execution.error)
-        again = (other.status, other.attempt, other.inputs, other.outputs, other.error)
+        stored = (str(execution.status), execution.attempt, execution.inputs, execution.outputs, execution.error,
+                  execution.due_at.isoformat() if execution.due_at else None, execution.assignee)
+        again = (other.status, other.attempt, other.inputs, other.outputs, other.error, other.due_at, other.assignee)
         if stored != again:
             found.append(f"execution {execution.id}: stored {stored}, replayed {again}")
     found.extend(f"execution {e}: in the history, not stored" for e in replayed.executions)

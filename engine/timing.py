@@ -142,3 +142,31 @@ def read_timer(raw: Any) -> TimerSpec:
 def lateness(due_at: datetime, now: datetime) -> timedelta:
     """How late something due at ``due_at`` is at ``now`` (zero when not yet due)."""
     return max(timedelta(0), now - due_at)
+
+
+@dataclass(frozen=True)
+class BoundaryTimer:
+    """A timer on a task's execution (``boundary_timers`` of a TASK node): when it fires, the token takes the
+    timeout ``edge``; ``interrupting`` cancels the execution first, else a second token goes and the task stays."""
+
+    timer: TimerSpec
+    edge_id: str
+    target_id: str
+    interrupting: bool = True
+
+    def describe(self) -> str:
+        """``◷ PT1H`` (interrupting) or ``◷ PT1H, task stays``: the timeout edge's label in drawings."""
+        return f"◷ {self.timer.describe()}" + ("" if self.interrupting else ", task stays")
+
+
+def boundary_items(raw: Any) -> list[Any]:
+    """A TASK's ``boundary_timers`` as a list (``None`` is none; one object is one)."""
+    if raw is None:
+        return []
+    return raw if isinstance(raw, list) else [raw]
+
+
+def timeout_edge_ids(raw: Any) -> set[str]:
+    """The edges a TASK's ``boundary_timers`` take when they fire: not followed when the task completes."""
+    return {item["edge"] for item in boundary_items(raw)
+            if isinstance(item, dict) and isinstance(item.get("edge"), str)}

@@ -19,6 +19,7 @@ from engine.graph import CompiledBlueprint
 from engine.kinds import KINDS, Family, kind_of, written_problem
 from engine.text import CONTROL_CHARACTERS as CONTROL_CHARACTERS  # re-exported: its old home
 from engine.text import unsafe_character
+from engine.timing import timeout_edge_ids
 
 MAX_NODES = 10_000
 MAX_EDGES = 40_000
@@ -225,7 +226,8 @@ def _check_edges(nodes, kinds, outgoing, incoming, error, warn) -> dict[str, Con
         edges = outgoing.get(node_id, [])
         if entry.check is not None:
             entry.check(node_id, nodes[node_id], edges, incoming.get(node_id, []), error, warn)
-        if len(edges) > 1 and not (entry.forks or entry.chooses or entry.ends):
+        timeouts = timeout_edge_ids(nodes[node_id].extra("boundary_timers"))  # taken only when a timer fires
+        if len([e for e in edges if e.id not in timeouts]) > 1 and not (entry.forks or entry.chooses or entry.ends):
             warn(f"node {node_id!r}", f"{len(edges)} outgoing edges: a token goes down each, as from a parallel "
                  "split; use a PARALLEL_SPLIT gateway to say so")
         for edge in edges:

@@ -885,6 +885,14 @@ class SqliteStore(SqliteReports):
             clauses.append("id IN (SELECT instance_id FROM executions INDEXED BY ix_executions_open "
                            "WHERE status IN ('ACTIVE', 'FAILED', 'STUCK') AND task_id = ?)")
             params.append(query.task_id)
+        if query.overdue_at is not None:
+            clauses.append("id IN (SELECT instance_id FROM executions INDEXED BY ix_executions_open "
+                           "WHERE status IN ('ACTIVE', 'FAILED', 'STUCK') AND status = 'ACTIVE' AND due_at < ?)")
+            params.append(dump_time(query.overdue_at))
+        if query.assignee:
+            clauses.append("id IN (SELECT instance_id FROM executions INDEXED BY ix_executions_open "
+                           "WHERE status IN ('ACTIVE', 'FAILED', 'STUCK') AND assignee = ?)")
+            params.append(query.assignee)
         if query.text:
             pattern = like_pattern(query.text)
             clauses.append(

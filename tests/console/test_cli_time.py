@@ -1,0 +1,64 @@
+"""The command line on timers, deadlines, messages and people: list --overdue, show's timers and due times."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.console.cli_support import Cli
+
+START = {"id": "start", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "START"}
+END = {"id": "end", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "END"}
+
+
+def flow(workflow_id: str, **review: object) -> dict:
+    review_node = {"id": "review", "type": "TASK", "task_id": "review", **review}
+    return {"workflow_id": workflow_id, "nodes": [START, review_node, END],
+            "edges": [{"id": "e1", "source_id": "start", "target_id": "review"},
+                      {"id": "e2", "source_id": "review", "target_id": "end"}]}
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(str(tmp_path / "wf.db"), CliRunner())
+
+
+def load(cli: Cli, tmp_path: Path, blueprint: dict) -> None:
+    path = tmp_path / f"{blueprint['workflow_id']}.json"
+    path.write_text(json.dumps(blueprint))
+    cli.ok("load", str(path))
+
+
+def test_list_overdue_keeps_the_instances_with_a_task_past_its_deadline(cli: Cli, tmp_path: Path) -> None:
+    load(cli, tmp_path, flow("late", deadline={"key": "due"}))
+    late = cli.start("late", {"due": "2020-01-01T00:00:00Z"})["instance_id"]
+    cli.start("late", {"due": "2999-01-01T00:00:00Z"})
+    listed = cli.json("list", "--overdue")
+    assert [i["id"] for i in listed["instances"]] == [late] and listed["total"] == 1
+    shown = cli.ok("show", late).stdout
+    assert "DUE" in shown and "late " in shown
+
+
+def test_show_lists_an_instances_timers(cli: Cli, tmp_path: Path) -> None:
+    blueprint = flow("timed")
+    blueprint["nodes"].insert(1, {"id": "wait", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "TIMER",
+                                  "timer": "PT1H"})
+    blueprint["edges"] = [{"id": "e0", "source_id": "start", "target_id": "wait"},
+                          {"id": "e1", "source_id": "wait", "target_id": "review"}, blueprint["edges"][1]]
+    load(cli, tmp_path, blueprint)
+    instance_id = cli.start("timed")["instance_id"]
+    shown = cli.ok("show", instance_id).stdout
+    assert "Timers" in shown and "wait" in shown
+    assert cli.json("show", instance_id)["waits"][0]["kind"] == "TIMER"
+
+
+def test_a_bad_timer_is_one_line_naming_the_node_and_field(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(flow("bad", deadline="soon")))
+    result = cli("load", str(path))
+    assert result.exit_code != 0 and "node 'review': field 'deadline': 'soon' is not an ISO 8601 duration" in (
+        result.stderr)
+    assert "Traceback" not in result.stderr
