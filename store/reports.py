@@ -137,7 +137,7 @@ class SqliteReports:
             # Uses ix_executions_open for status = 'ACTIVE'; a row lookup per ACTIVE execution only.
             for task_id, leased, count, late in cur.execute(
                     "SELECT task_id, lease_until IS NOT NULL AND lease_until >= ?, COUNT(*), "
-                    "SUM(due_at IS NOT NULL AND due_at < ?) FROM executions "
+                    "SUM(CASE WHEN due_at IS NOT NULL AND due_at < ? THEN 1 ELSE 0 END) FROM executions "
                     f"WHERE status = 'ACTIVE' AND {OPEN_EXECUTIONS} GROUP BY 1, 2", (stamp, stamp)):
                 overdue += late or 0
                 if leased:
