@@ -163,7 +163,7 @@ class WaitRow(SQLModel, table=True):
     writes here only when its waits change."""
 
     __tablename__ = "waits"
-    __table_args__ = (Index("ix_waits_due", "due_at", sqlite_where=text("due_at IS NOT NULL")),
+    __table_args__ = (Index("ix_waits_due", "due_at", **_partial("due_at IS NOT NULL")),
                       {"sqlite_with_rowid": False})
 
     id: str = Field(primary_key=True)
