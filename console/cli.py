@@ -38,6 +38,7 @@ from console.cli_operate import (
     retry_command,
     retry_failed_command,
     retry_instance_command,
+    send_command,
     set_command,
     unset_command,
 )
@@ -176,6 +177,7 @@ COMMANDS: list[tuple[str, Callable[..., None]]] = [
     ("retry-failed", retry_failed_command),
     ("retry-instance", retry_instance_command),
     ("cancel", cancel_command),
+    ("send", send_command),
     ("set", set_command),
     ("unset", unset_command),
     ("move", move_command),

@@ -137,6 +137,32 @@ def cancel_command(ctx: typer.Context, instance: InstanceArgument, reason: Reaso
         render_result(ops, ops.cancel(ops.resolve_instance(instance), reason), as_json)
 
 
+def send_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The message's name, as the message event writes it.")],
+    to: Annotated[str | None, typer.Option("--to", metavar="ID", help="The instance (id or a unique prefix).")] = None,
+    key: Annotated[str | None, typer.Option("--key", metavar="KEY=VALUE",
+                                            help="The waiting instance whose context holds this value (JSON; a "
+                                                 "bare word is a string).")] = None,
+    payload: Annotated[str, typer.Option("--payload", metavar="JSON",
+                                         help="The message's payload, mapped into the context as the message "
+                                              "event's output_mapping says.")] = "{}",
+    db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False,
+) -> None:
+    """Deliver a message to the instance waiting for it at a message event: by --to ID or --key K=V.
+
+    A message no instance waits for is refused (exit 1) and not kept: send it again once the instance waits.
+
+    Example:  wfconsole send payment_received --key order_id=SO-1 --payload '{"amount": 120}'
+    """
+    if (to is None) == (key is None):
+        raise BadInputError("give the instance: --to ID or --key KEY=VALUE (one of them)")
+    body = parse_json_object(payload, "--payload")
+    with open_operations(db_path(ctx, db), actor=actor_name(actor)) as ops:
+        correlation = ops.resolve_instance(to) if to is not None else parse_assignments([key or ""])
+        render_result(ops, ops.send_message(name, correlation, body), as_json)
+
+
 def set_command(
     ctx: typer.Context, instance: InstanceArgument,
     assignments: Annotated[list[str], typer.Argument(metavar="KEY=JSON", show_default=False,
@@ -199,7 +225,8 @@ _RECORDED = {Action.COMPLETE: "the completion was recorded, but ", Action.START:
 # The ``action`` field of --json documents: the command's name, as scripts have read it.
 _ACTION_NAMES = {Action.COMPLETE: "done", Action.FAIL: "fail", Action.RETRY: "retry", Action.CANCEL: "cancel",
                  Action.SET_VARIABLES: "set", Action.UNSET_VARIABLES: "unset", Action.RESUME: "retry_instance",
-                 Action.START: "start", Action.MOVE_TOKENS: "move", Action.MIGRATE: "migrate"}
+                 Action.START: "start", Action.MOVE_TOKENS: "move", Action.MIGRATE: "migrate",
+                 Action.SEND_MESSAGE: "send", Action.CLAIM: "claim", Action.RELEASE: "release"}
 
 
 def retry_failed_command(

@@ -34,6 +34,9 @@ class Action(StrEnum):
     MOVE_TOKENS = "move_tokens"  # remove tokens from nodes and place tokens on others, in one step
     MIGRATE = "migrate"  # move the instance to another version of its workflow
     START = "start"  # start an instance (of a workflow, not on one: always allowed)
+    SEND_MESSAGE = "send_message"  # deliver a message to an instance waiting for it
+    CLAIM = "claim"  # take a person's task: its assignee becomes the operator
+    RELEASE = "release"  # give a claimed task back
 
 
 EXECUTION_ACTIONS = (Action.COMPLETE, Action.FAIL, Action.RETRY)

@@ -25,6 +25,7 @@ class NodeKind(StrEnum):
     PARALLEL_SPLIT = "PARALLEL_SPLIT"
     PARALLEL_JOIN = "PARALLEL_JOIN"
     TIMER = "TIMER"
+    MESSAGE = "MESSAGE"
 
 
 class Node(BaseModel):

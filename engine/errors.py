@@ -110,6 +110,11 @@ class StaleClaimError(InvalidStateError):
     operator): nothing was changed but the history, which records the stale report."""
 
 
+class MessageNotDeliveredError(InvalidStateError):
+    """A message that no instance waits for (or that several would take, where one was meant): refused, nothing
+    changed. Messages are not kept for an instance that waits later: the sender tries again."""
+
+
 class InvalidValueError(WorkflowError):
     """A value (outputs, context, variable) that JSON cannot hold, or a malformed argument."""
 

@@ -37,6 +37,7 @@ class NodePlan:
     deadline: TimerSpec | None = None  # a TASK's: when its execution is due (overdue after)
     boundaries: tuple[BoundaryTimer, ...] = ()  # a TASK's boundary timers, in the order written
     people: TaskPeople | None = None  # a TASK's assignee and candidate group, if it names any
+    message: str | None = None  # a MESSAGE event's: the name of the message its token waits for
 
 
 def _arrival(kind: NodeKind | None) -> Callable[[Any, NodePlan, Any], None]:
@@ -109,6 +110,7 @@ class CompiledBlueprint:
                 deadline=_deadline(node, kind),
                 boundaries=boundaries,
                 people=read_people(node) if kind is NodeKind.TASK else None,
+                message=node.extra("message") if kind is NodeKind.MESSAGE else None,
             )
         object.__setattr__(self, "plans", plans)  # a frozen dataclass: set once, here
 

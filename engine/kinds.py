@@ -16,7 +16,16 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from engine.blueprint import NodeKind
-from engine.bpmn.forms import BpmnForm, GatewayRole, read_task, read_timer_event, write_task, write_timer_event
+from engine.bpmn.forms import (
+    BpmnForm,
+    GatewayRole,
+    read_message_event,
+    read_task,
+    read_timer_event,
+    write_message_event,
+    write_task,
+    write_timer_event,
+)
 from engine.errors import WorkflowError
 from engine.people import people_problems
 from engine.timing import TimerValueError, boundary_items, read_timer
@@ -117,6 +126,10 @@ def _wait_timer(step: Any, plan: NodePlan, queue: deque[str]) -> None:
     step.wait_timer(plan, queue)
 
 
+def _wait_message(step: Any, plan: NodePlan, queue: deque[str]) -> None:
+    step.wait_message(plan)
+
+
 def _exclusive_split(step: Any, plan: NodePlan, queue: deque[str]) -> None:
     step.exclusive_split(plan, queue)
 
@@ -206,6 +219,18 @@ def _check_timer(node_id: str, node: Node, outgoing: list[Edge], incoming: list[
         error(f"node {node_id!r}", "a TIMER event needs an outgoing edge")
 
 
+def _check_message(node_id: str, node: Node, outgoing: list[Edge], incoming: list[Edge], error: Report,
+                   warn: Report) -> None:
+    name = node.extra("message")
+    if not isinstance(name, str) or not name.strip():
+        error(f"node {node_id!r}", "a MESSAGE event needs a 'message': the name of the message it waits for")
+    elif name != name.strip() or not name.isprintable():
+        error(f"node {node_id!r}", f"field 'message': {name!r} has leading or trailing spaces or unprintable "
+              "characters")
+    if not outgoing:
+        error(f"node {node_id!r}", "a MESSAGE event needs an outgoing edge")
+
+
 def _check_exclusive_split(node_id: str, node: Node, outgoing: list[Edge], incoming: list[Edge], error: Report,
                            warn: Report) -> None:
     defaults = [e.id for e in outgoing if not e.has_condition]
@@ -259,6 +284,13 @@ KINDS: dict[NodeKind, KindSpec] = {spec.kind: spec for spec in (
              check=_check_timer, halts=True,
              bpmn=BpmnForm("intermediateCatchEvent", definitions=("timerEventDefinition",), read=read_timer_event,
                            write=write_timer_event)),
+    KindSpec(NodeKind.MESSAGE, "message event", Family.EVENT,
+             {"type": "INTERNAL", "internal_type": "EVENT", "event_type": "MESSAGE"}, _wait_message,
+             Drawing(Shape.ROUND, _ROUND_SYMBOL, "message", "(✉)", ('(["', '"])'), 'shape=circle, style="dashed"',
+                     glyph="✉"),
+             check=_check_message,
+             bpmn=BpmnForm("intermediateCatchEvent", definitions=("messageEventDefinition",), read=read_message_event,
+                           write=write_message_event)),
     _gateway(NodeKind.EXCLUSIVE_SPLIT, "exclusive split", _exclusive_split, "X", "exclusive",
              check=_check_exclusive_split, chooses=True, halts=True,
              bpmn=BpmnForm("exclusiveGateway", role=GatewayRole.SPLIT, shape=_MARKER)),

@@ -349,6 +349,30 @@ def fire_timer(bp: CompiledBlueprint, state: InstanceState, wait_id: str, event:
     return step.finish()
 
 
+def message_wait(state: InstanceState, name: str) -> Wait | None:
+    """The instance's oldest wait for the message ``name``, if its token waits for one."""
+    return next((w for w in state.waits if w.kind is WaitKind.MESSAGE and w.message == name), None)
+
+
+def receive_message(bp: CompiledBlueprint, state: InstanceState, wait_id: str, payload: dict[str, Any],
+                    event: Event) -> Transition | None:
+    """Deliver a message to the message event the instance waits at: its payload is mapped into the context as
+    a task's outputs are (the event's ``output_mapping``; what is not mapped is dropped) and the token goes on.
+    ``None`` when the instance no longer waits there or is not ACTIVE."""
+    wait = next((w for w in state.waits if w.id == wait_id), None)
+    if wait is None or state.status is not _INSTANCE_ACTIVE or wait.token_id not in state.tokens:
+        return None
+    step = _Step(bp, state, event)
+    mapping = bp.plans[wait.node_id].outputs
+    written = {ctx_key: payload[local] for local, ctx_key in mapping if local in payload}
+    step.add_entry(HistoryKind.MESSAGE_RECEIVED, wait.node_id, None,
+                   {"wait_id": wait.id, "message": wait.message, "payload": dict(payload), "written": written})
+    step.set_context(written)
+    step.remove_token(wait.token_id)
+    step.leave(wait.node_id)
+    return step.finish()
+
+
 def _fire_boundary(bp: CompiledBlueprint, step: _Step, state: InstanceState, wait: Wait,
                    details: dict[str, Any]) -> None:
     """A task's boundary timer: interrupting, the execution is cancelled and its token takes the timeout edge;
@@ -609,6 +633,8 @@ class _Step:
             details["due_at"] = wait.due_at.isoformat()
         if wait.boundary is not None:
             details["boundary"] = wait.boundary
+        if wait.message is not None:
+            details["message"] = wait.message
         self.add_entry(HistoryKind.TIMER_SET, wait.node_id, None, details)
 
     def remove_wait(self, wait_id: str) -> None:
@@ -796,6 +822,14 @@ class _Step:
         self.changes.error = reason
         self.set_status(InstanceStatus.FAILED, HistoryKind.INSTANCE_FAILED, node_id=node_id, reason=reason)
         self.failure = error(f"instance {self.state.id}: {reason}", self.state.id, node_id)
+
+    def wait_message(self, plan: NodePlan) -> None:
+        """A message event: the token waits there until a message of its name is sent to the instance
+        (:func:`receive_message`)."""
+        token_id = f"{self.state.id}:{plan.id}:{self.event.new_uuid()}"
+        self.add_token(token_id, plan.id, _TOKEN_ACTIVE)
+        self.add_wait(Wait(id=token_id, kind=WaitKind.MESSAGE, node_id=plan.id, token_id=token_id,
+                           created_at=self.event.at, message=plan.message))
 
     def wait_timer(self, plan: NodePlan, queue: deque[str]) -> None:
         """A timer event: the token waits there until its due time, when the runtime fires it (:func:`fire_timer`).

@@ -24,6 +24,7 @@ from engine.errors import (
     BlueprintConflictError,
     InvalidValueError,
     MalformedExecutionIdError,
+    MessageNotDeliveredError,
     NoMatchingConditionError,
     StaleClaimError,
     UnknownExecutionError,
@@ -389,6 +390,71 @@ class WorkflowManager:
                 state = transition.state
                 marked.append(join_id)
         return marked
+
+    def send_message(self, name: str, correlation: str | dict[str, Any], payload: dict[str, Any] | None = None, *,
+                     actor: str | None = None) -> str:
+        """Deliver the message ``name`` to the instance waiting for it that ``correlation`` names: an instance id,
+        or ``{context_key: value}`` (the one waiting instance whose context holds that value). Its payload is
+        mapped into the context as a task's outputs are, and the token goes on; return the instance's id.
+
+        Raises :class:`MessageNotDeliveredError` (nothing changed) when no instance so named waits for it, or
+        when a context value matches several waiting instances; a message is never kept for later.
+        """
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidValueError("a message needs a name")
+        payload = check_json_object(payload, "payload")
+        if isinstance(correlation, dict):
+            if len(correlation) != 1:
+                raise InvalidValueError("correlate a message by one context key and its value")
+            candidates = self._correlated(name, correlation)
+        elif isinstance(correlation, str) and correlation:
+            candidates = [correlation]
+        else:
+            raise InvalidValueError("correlate a message by an instance id or a context key and value")
+        for instance_id in candidates:
+            if self._deliver(name, instance_id, correlation, payload, actor):
+                return instance_id
+        who = f"instance {correlation}" if isinstance(correlation, str) else \
+            "no instance whose " + " and ".join(f"{k} is {v!r}" for k, v in correlation.items())
+        raise MessageNotDeliveredError(f"message {name!r} not delivered: {who} waits for it "
+                                       "(messages are not kept; send it again once the instance waits)")
+
+    def _correlated(self, name: str, correlation: dict[str, Any]) -> list[str]:
+        """The waiting instances whose context holds the correlation's value; refuse when several do."""
+        ((key, value),) = correlation.items()
+        found = []
+        for instance_id, _ in self.store.message_waits(name):
+            view = self.store.get_instance(instance_id, history_limit=0)
+            if view is not None and key in view.context and view.context[key] == value and instance_id not in found:
+                found.append(instance_id)
+        if len(found) > 1:
+            listed = ", ".join(i[:8] for i in found[:5]) + (", ..." if len(found) > 5 else "")
+            raise MessageNotDeliveredError(f"message {name!r} not delivered: {len(found)} waiting instances have "
+                                           f"{key} = {value!r} ({listed}); send it to one of them by id")
+        return found
+
+    def _deliver(self, name: str, instance_id: str, correlation: Any, payload: dict[str, Any],
+                 actor: str | None) -> bool:
+        with self.store.write() as tx:
+            state = tx.load_instance(instance_id)
+            if state is None:
+                if isinstance(correlation, str):
+                    raise UnknownInstanceError(f"unknown instance {instance_id!r}")
+                return False
+            if isinstance(correlation, dict):  # checked again under the lock: the context may have changed
+                ((key, value),) = correlation.items()
+                if state.context.get(key, object()) != value:
+                    return False
+            wait = machine.message_wait(state, name)
+            if wait is None:
+                return False
+            bp = self.get_workflow(state.workflow_id, state.version)
+            transition = machine.receive_message(bp, state, wait.id, payload, self._event(actor, operator=True))
+            if transition is None:
+                return False
+            tx.apply(transition.changes, transition.state)
+        self._after_commit(transition)
+        return True
 
     def fire_timer(self, instance_id: str, wait_id: str, *, actor: str | None = None) -> bool:
         """Fire a timer of the instance that has come due, in one write transaction: its token goes on. ``False``

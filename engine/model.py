@@ -64,6 +64,9 @@ class HistoryKind(StrEnum):
     STALE_REPORT = "STALE_REPORT"  # a worker's report under a claim that is no longer current: changed nothing
     TIMER_SET = "TIMER_SET"  # a wait began: a timer (due_at) or a message subscription (message)
     TIMER_FIRED = "TIMER_FIRED"  # a timer came due and the runtime fired it (its lateness in the details)
+    MESSAGE_RECEIVED = "MESSAGE_RECEIVED"  # a message was delivered to a waiting message event (its payload)
+    TASK_CLAIMED = "TASK_CLAIMED"  # a person claimed a task (or took it over, forced): the execution's assignee
+    TASK_RELEASED = "TASK_RELEASED"  # the assignee gave the task back: anyone of its group may claim it
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ class Execution:
 class WaitKind(StrEnum):
     TIMER = "TIMER"  # a token held at a timer event until due_at
     BOUNDARY = "BOUNDARY"  # a boundary timer on a task's execution: due_at, then the timeout edge
+    MESSAGE = "MESSAGE"  # a token held at a message event until a message of that name is sent to it
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,7 @@ class Wait:
     created_at: datetime
     due_at: datetime | None = None
     boundary: int | None = None
+    message: str | None = None  # the message a MESSAGE wait is for
 
 
 @dataclass(frozen=True)

@@ -324,6 +324,13 @@ class Operations(RepairOperations):
         return ActionResult(Action.RETRY, instance_id, True, f"{node_id} retried on instance {short_id(instance_id)} "
                             f"as execution {new_id.rsplit(':', 1)[-1][:8]}", execution_id, new_id)
 
+    def send_message(self, name: str, correlation: str | dict[str, Any], payload: dict[str, Any]) -> ActionResult:
+        """Deliver the message ``name`` to the instance ``correlation`` names (an id, or ``{key: value}`` of its
+        context); :class:`~engine.errors.MessageNotDeliveredError` when none waits for it (nothing kept)."""
+        instance_id = self.manager.send_message(name, correlation, payload, actor=self.actor)
+        return ActionResult(Action.SEND_MESSAGE, instance_id, True,
+                            f"message {name!r} delivered to instance {short_id(instance_id)}")
+
     def cancel(self, instance_id: str, reason: str) -> ActionResult:
         """Cancel an ACTIVE or FAILED instance with ``reason``."""
         why = _reason(reason)

@@ -230,6 +230,9 @@ class Store(Reports, Protocol):
     def list_executions(self, statuses: list[str], limit: int = 200) -> list[Execution]:
         """Executions in the given statuses, oldest first."""
 
+    def message_waits(self, name: str, limit: int = 1000) -> list[tuple[str, str]]:
+        """(instance id, wait id) of the ACTIVE instances waiting for the message ``name``, oldest first."""
+
     def copy_from(self, source: Store, *, force: bool = False, progress: Any = None) -> Any:
         """Copy everything ``source`` (a store of any backend) holds into this database, verified afterwards;
         refuse a database that is not empty unless ``force``."""

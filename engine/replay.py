@@ -67,7 +67,7 @@ def _apply(state: ReplayedState, entry: HistoryEntry) -> None:  # noqa: C901 - o
             del state.waits[wait_id]  # a token's waits end with it
     elif kind is HistoryKind.TIMER_SET:
         state.waits[d["wait_id"]] = (entry.node_id or "", d["kind"], d["token_id"], d.get("due_at"))
-    elif kind is HistoryKind.TIMER_FIRED:
+    elif kind is HistoryKind.TIMER_FIRED or kind is HistoryKind.MESSAGE_RECEIVED:
         state.waits.pop(d["wait_id"], None)
     elif kind is HistoryKind.TOKEN_STATUS:
         node, _ = state.tokens[d["token_id"]]

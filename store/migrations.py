@@ -210,6 +210,27 @@ def _v7_time_and_people(connection: sqlite3.Connection) -> None:
     for statement in _V7_STATEMENTS:
         connection.execute(statement)
 
+_V8_STATEMENTS = (
+    "CREATE INDEX IF NOT EXISTS ix_waits_message ON waits (message) WHERE message IS NOT NULL",
+)
+
+
+def _v8_messages(connection: sqlite3.Connection) -> None:
+    """Version 8: message events. A wait may be for a message (``waits.message``, NULL for every timer), indexed
+    by the message's name for ``send_message``."""
+    if "message" not in {row[1] for row in connection.execute("PRAGMA table_info(waits)")}:
+        connection.execute("ALTER TABLE waits ADD COLUMN message VARCHAR")
+    for statement in _V8_STATEMENTS:
+        connection.execute(statement)
+
+
+def _v8_messages_postgres(connection: sqlite3.Connection) -> None:
+    """Version 8 on PostgreSQL: what :func:`_v8_messages` does on SQLite."""
+    connection.execute('ALTER TABLE waits ADD COLUMN message TEXT COLLATE "C"')
+    for statement in _V8_STATEMENTS:
+        connection.execute(statement)
+
+
 POSTGRES_BASELINE = 6
 """The schema version PostgreSQL databases start from: the first with PostgreSQL support."""
 
@@ -221,6 +242,7 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (5, _v5_large_contexts),
     (6, _v6_claim_tokens),
     (7, _v7_time_and_people),
+    (8, _v8_messages),
 ]
 
 
@@ -245,6 +267,7 @@ def _v7_time_and_people_postgres(connection: sqlite3.Connection) -> None:
 
 POSTGRES_MIGRATIONS: list[tuple[int, Migration]] = [
     (7, _v7_time_and_people_postgres),
+    (8, _v8_messages_postgres),
 ]
 
 

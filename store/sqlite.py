@@ -136,15 +136,16 @@ _INSTANCE_COLUMNS = (
 def _wait_row(wait: Wait) -> list:
     """A wait as the instance row's ``waits`` column lists it."""
     return [wait.id, _text(wait.kind), wait.node_id, wait.token_id, dump_time(wait.created_at),
-            dump_time(wait.due_at), wait.boundary]
+            dump_time(wait.due_at), wait.boundary, wait.message]
 
 
 def _waits(text: str | None) -> tuple[Wait, ...]:
     """The waits of an instance row's ``waits`` column (NULL: none)."""
     if not text:
         return ()
-    return tuple(Wait(id=i, kind=_WAIT_KIND[k], node_id=n, token_id=t, created_at=load_time(c), due_at=load_time(d),
-                      boundary=b) for i, k, n, t, c, d, b in load_json(text))
+    return tuple(Wait(id=row[0], kind=_WAIT_KIND[row[1]], node_id=row[2], token_id=row[3], created_at=load_time(row[4]),
+                      due_at=load_time(row[5]), boundary=row[6], message=row[7] if len(row) > 7 else None)
+                 for row in load_json(text))
 
 
 _WAIT_KIND = {kind.value: kind for kind in WaitKind}
@@ -427,10 +428,10 @@ class SqliteWriteTransaction:
         if changes.waits_removed:
             cur.executemany("DELETE FROM waits WHERE id = ?", [(w,) for w in changes.waits_removed])
         if changes.waits_added:
-            cur.executemany("INSERT INTO waits (id, instance_id, kind, node_id, due_at, created_at) "
-                            "VALUES (?, ?, ?, ?, ?, ?)",
-                            [(w.id, instance_id, _text(w.kind), w.node_id, dump_time(w.due_at), dump_time(w.created_at))
-                             for w in changes.waits_added])
+            cur.executemany("INSERT INTO waits (id, instance_id, kind, node_id, due_at, created_at, message) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            [(w.id, instance_id, _text(w.kind), w.node_id, dump_time(w.due_at), dump_time(w.created_at),
+                              w.message) for w in changes.waits_added])
         if result is not None:
             waits = list(result.waits)
         else:  # the change set alone: the column as stored, with the changes
@@ -815,6 +816,15 @@ class SqliteStore(SqliteReports):
                 "AND (SELECT status FROM instances WHERE id = w.instance_id) = 'ACTIVE' "
                 "ORDER BY w.due_at, w.id LIMIT ?", (dump_time(now), limit)).fetchall()
         return [DueTimer(r[0], r[1], load_time(r[2])) for r in rows]
+
+    def message_waits(self, name: str, limit: int = 1000) -> list[tuple[str, str]]:
+        """(instance id, wait id) of the ACTIVE instances waiting for the message ``name``, oldest first."""
+        with self.read() as cur:
+            rows = cur.execute(
+                "SELECT w.instance_id, w.id FROM waits w INDEXED BY ix_waits_message WHERE w.message = ? "
+                "AND (SELECT status FROM instances WHERE id = w.instance_id) = 'ACTIVE' "
+                "ORDER BY w.created_at, w.id LIMIT ?", (name, limit)).fetchall()
+        return [(r[0], r[1]) for r in rows]
 
     def take_turn(self, job: str, now: datetime, period: timedelta) -> bool:
         """A row of wf_meta per job holds when the next turn is due; one statement takes it and moves it on (the

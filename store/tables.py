@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, Text, text
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 def _partial(condition: str) -> dict:
@@ -164,6 +164,8 @@ class WaitRow(SQLModel, table=True):
 
     __tablename__ = "waits"
     __table_args__ = (Index("ix_waits_due", "due_at", **_partial("due_at IS NOT NULL")),
+                      # The instances waiting for a message, by its name (schema v8): what send_message looks up.
+                      Index("ix_waits_message", "message", **_partial("message IS NOT NULL")),
                       {"sqlite_with_rowid": False})
 
     id: str = Field(primary_key=True)
@@ -172,6 +174,7 @@ class WaitRow(SQLModel, table=True):
     node_id: str
     due_at: str | None = None
     created_at: str
+    message: str | None = None  # the name of the message a MESSAGE wait is for (schema v8)
 
 
 class HistoryRow(SQLModel, table=True):

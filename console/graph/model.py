@@ -109,9 +109,13 @@ class GraphModel:
 
 
 def _label(compiled: CompiledBlueprint, node_id: str) -> str:
-    """A node's label, with when a timer event fires (``Cool-off · PT15M``)."""
-    node, timer = compiled.nodes[node_id], compiled.plans[node_id].timer
-    return f"{node.label} · {timer.describe()}" if timer is not None else node.label
+    """A node's label, with when a timer event fires (``Cool-off · PT15M``) or what a message event waits for."""
+    node, plan = compiled.nodes[node_id], compiled.plans[node_id]
+    if plan.timer is not None:
+        return f"{node.label} · {plan.timer.describe()}"
+    if plan.message is not None and plan.message != node.label:
+        return f"{node.label} · {plan.message}"
+    return node.label
 
 
 def build_graph(compiled: CompiledBlueprint, instance: InstanceView | None = None) -> GraphModel:

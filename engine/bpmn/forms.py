@@ -263,3 +263,41 @@ def write_timer_event(node: Node) -> Written:
     child.text = text
     definition.append(child)
     return Written(body=[definition])
+
+
+# -- message events ----------------------------------------------------------------------------------------
+
+
+def read_message_event(element: Element, context: ReadContext) -> dict[str, Any]:
+    """A message catch event's ``message``: the name of the ``message`` element its ``messageRef`` names (or
+    wfconsole's own ``wf:message``); its ``output_mapping`` from Zeebe output mappings, as a task's."""
+    definition = element.find(f"{{{BPMN}}}messageEventDefinition")
+    name = definition.get(f"{{{WF}}}message") if definition is not None else None
+    if not name and definition is not None and definition.get("messageRef"):
+        message = context.element(definition.get("messageRef") or "")
+        name = (message.get("name") if message is not None else None) or definition.get("messageRef")
+    if not name:
+        context.report(definition if definition is not None else element,
+                       "names no message (a messageRef to a message with a name)", inside=element)
+        return {}
+    fields: dict[str, Any] = {"message": name.strip()}
+    outputs: dict[str, str] = {}
+    for extension in _extensions(element):
+        if extension.tag == f"{{{ZEEBE}}}ioMapping":
+            _zeebe_mappings(element, extension, {}, outputs, context.report)
+    if outputs:
+        fields["output_mapping"] = outputs
+    return fields
+
+
+def write_message_event(node: Node) -> Written:
+    """``messageEventDefinition`` with the message's name in ``wf:message``; the payload's mapping as Zeebe
+    output mappings."""
+    definition = Element(f"{{{BPMN}}}messageEventDefinition", {f"{{{WF}}}message": str(node.extra("message") or "")})
+    extensions = []
+    if node.output_mapping:
+        mapping = Element(f"{{{ZEEBE}}}ioMapping")
+        for local, key in node.output_mapping.items():
+            mapping.append(_zeebe_item("output", local, key))
+        extensions.append(mapping)
+    return Written(extensions=extensions, body=[definition])

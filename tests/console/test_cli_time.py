@@ -62,3 +62,28 @@ def test_a_bad_timer_is_one_line_naming_the_node_and_field(cli: Cli, tmp_path: P
     assert result.exit_code != 0 and "node 'review': field 'deadline': 'soon' is not an ISO 8601 duration" in (
         result.stderr)
     assert "Traceback" not in result.stderr
+
+
+ORDER = {"workflow_id": "order", "nodes": [
+    START,
+    {"id": "paid", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "MESSAGE", "message": "payment_received",
+     "output_mapping": {"amount": "paid_amount"}},
+    {"id": "close", "type": "TASK", "task_id": "close"}, END,
+], "edges": [{"id": "e1", "source_id": "start", "target_id": "paid"},
+             {"id": "e2", "source_id": "paid", "target_id": "close"},
+             {"id": "e3", "source_id": "close", "target_id": "end"}]}
+
+
+def test_send_delivers_a_message_by_key_or_by_id_and_refuses_one_for_nobody(cli: Cli, tmp_path: Path) -> None:
+    load(cli, tmp_path, ORDER)
+    first = cli.start("order", {"order_id": "SO-1"})["instance_id"]
+    second = cli.start("order", {"order_id": "SO-2"})["instance_id"]
+    sent = cli.json("send", "payment_received", "--key", "order_id=SO-1", "--payload", '{"amount": 120}')
+    assert sent["action"] == "send" and sent["applied"] and sent["instance"]["instance_id"] == first
+    assert cli.json("show", first)["context"]["paid_amount"] == 120
+    cli.ok("send", "payment_received", "--to", second[:8])
+    refused = cli("send", "payment_received", "--key", "order_id=SO-9")
+    assert refused.exit_code == 1 and "no instance whose order_id is 'SO-9' waits for it" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    both = cli("send", "payment_received", "--to", first, "--key", "order_id=SO-1")
+    assert both.exit_code == 2 and "one of them" in both.stderr

@@ -29,7 +29,7 @@ def test_an_unknown_kind_is_an_error_never_a_default() -> None:
         spec("SIGNAL")
     assert kind_of(Node(id="n", type="INTERNAL", internal_type="EVENT", event_type="SIGNAL")) is None
     assert written_problem(Node(id="n", type="INTERNAL", internal_type="EVENT", event_type="SIGNAL")) == (
-        "unknown event_type 'SIGNAL' (expected START, END or TIMER)")
+        "unknown event_type 'SIGNAL' (expected START, END, TIMER or MESSAGE)")
     assert written_problem(Node(id="n", type="JOB")) == "unknown node type 'JOB' (expected INTERNAL or TASK)"
 
 
