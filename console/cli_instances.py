@@ -149,6 +149,9 @@ def list_command(
              "console's open tasks.")] = None,
     overdue: Annotated[bool, typer.Option(
         "--overdue", help="Only instances with an ACTIVE execution past its deadline.")] = False,
+    mine: Annotated[bool, typer.Option(
+        "--mine", help="Only instances with an open task assigned to you ($WFCONSOLE_USER or your login "
+                       "name; claim one with `wfconsole claim`).")] = False,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most this many rows.")] = 50,
     db: DbOption = None, as_json: JsonOption = False,
 ) -> None:
@@ -162,6 +165,8 @@ def list_command(
 
     Example:  wfconsole list --overdue                 (tasks past their deadline)
 
+    Example:  wfconsole list --mine                    (tasks assigned to you)
+
     Example:  wfconsole list --json | jq -r '.instances[].id'
     """
     wanted = parse_status(status) if status is not None else None
@@ -173,10 +178,11 @@ def list_command(
             ops.require_workflow(workflow)
         task_id = filter_text("--task", task)
         overdue_at = datetime.now(UTC) if overdue else None
+        assignee = ops.actor if mine else None
         summaries = ops.instances(InstanceQuery(status=wanted, workflow_id=workflow, text=text, task_id=task_id,
-                                                overdue_at=overdue_at, limit=limit))
+                                                overdue_at=overdue_at, assignee=assignee, limit=limit))
         counts = ops.count_instances(InstanceQuery(workflow_id=workflow, text=text, task_id=task_id,
-                                                   overdue_at=overdue_at))
+                                                   overdue_at=overdue_at, assignee=assignee))
     total = counts.get(str(wanted), 0) if wanted else sum(counts.values())
     if as_json:
         write_json({"instances": [instance_summary_doc(s) for s in summaries], "total": total, "counts": counts})
@@ -187,7 +193,8 @@ def list_command(
                             + (f" of workflow {workflow}" if workflow else "")
                             + (f" matching {text!r}" if text else "")
                             + (f" with an open execution of task {task_id}" if task_id else "")
-                            + (" with a task past its deadline" if overdue else "")))
+                            + (" with a task past its deadline" if overdue else "")
+                            + (f" with a task assigned to {assignee}" if assignee else "")))
         return
     console.print(instances_table(summaries))
     by_status = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))

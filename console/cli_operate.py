@@ -58,6 +58,8 @@ def done_command(
                                                 help="The task's outputs, a JSON object.")] = None,
     allow_unmapped: Annotated[bool, typer.Option(
         "--allow-unmapped", help="Accept output keys the task's output mapping does not map (dropped).")] = False,
+    force: Annotated[bool, typer.Option("--force",
+                                        help="Complete a task someone else has claimed (recorded).")] = False,
     db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False,
 ) -> None:
     """Complete an open execution with its outputs; the instance moves on.
@@ -74,7 +76,7 @@ def done_command(
     with open_operations(db_path(ctx, db), actor=actor_name(actor)) as ops:
         execution_id = ops.resolve_execution(execution)
         try:
-            result = ops.complete(execution_id, values, allow_unmapped=allow_unmapped)
+            result = ops.complete(execution_id, values, allow_unmapped=allow_unmapped, force=force)
         except UnmappedOutputsError as error:
             raise UnmappedOutputsError(f"{error}; --allow-unmapped sends them all the same", error.keys) from None
         if result.applied and not as_json:
@@ -135,6 +137,32 @@ def cancel_command(ctx: typer.Context, instance: InstanceArgument, reason: Reaso
     _reason(reason)
     with open_operations(db_path(ctx, db), actor=actor_name(actor)) as ops:
         render_result(ops, ops.cancel(ops.resolve_instance(instance), reason), as_json)
+
+
+ForceClaimOption = Annotated[bool, typer.Option(
+    "--force", help="Act on a task someone else has claimed (recorded as forced).")]
+
+
+def claim_command(ctx: typer.Context, execution: ExecutionArgument, force: ForceClaimOption = False,
+                  db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False) -> None:
+    """Claim a person's task: you (--actor, $WFCONSOLE_USER or your login name) become its assignee.
+
+    A task someone else claimed is refused unless --force (recorded with whose claim it was).
+
+    Example:  wfconsole claim 3fa85f64:manual_review
+    """
+    with open_operations(db_path(ctx, db), actor=actor_name(actor)) as ops:
+        render_result(ops, ops.claim(ops.resolve_execution(execution), force=force), as_json)
+
+
+def release_command(ctx: typer.Context, execution: ExecutionArgument, force: ForceClaimOption = False,
+                    db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False) -> None:
+    """Give a task you claimed back, so that anyone of its group may claim it (someone else's: --force).
+
+    Example:  wfconsole release 3fa85f64:manual_review
+    """
+    with open_operations(db_path(ctx, db), actor=actor_name(actor)) as ops:
+        render_result(ops, ops.release(ops.resolve_execution(execution), force=force), as_json)
 
 
 def send_command(

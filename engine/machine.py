@@ -19,7 +19,7 @@ from difflib import get_close_matches
 from operator import attrgetter
 from typing import Any
 
-from engine.actions import Action, execution_refusal, instance_refusal
+from engine.actions import Action, claim_refusal, execution_refusal, instance_refusal
 from engine.conditions import ConditionEvaluationError
 from engine.errors import InvalidStateError, NoMatchingConditionError, UnreadableTimerError, WorkflowError
 from engine.graph import CompiledBlueprint, NodePlan
@@ -190,7 +190,7 @@ def start(bp: CompiledBlueprint, instance_id: str, context: dict[str, Any], even
 
 
 def task_done(bp: CompiledBlueprint, state: InstanceState, execution_id: str,
-              outputs: dict[str, Any], event: Event) -> Transition | None:
+              outputs: dict[str, Any], event: Event, overriding: str | None = None) -> Transition | None:
     """Complete an execution; ``None`` when it is not an open execution of an ACTIVE instance (a no-op)."""
     execution = state.executions.get(execution_id)
     if state.status is not _INSTANCE_ACTIVE or execution is None or execution_id not in state.tokens:
@@ -202,8 +202,10 @@ def task_done(bp: CompiledBlueprint, state: InstanceState, execution_id: str,
     written = {ctx_key: outputs[local] for local, ctx_key in mapping if local in outputs} if mapping else {}
     resolved = execution.status in _INCIDENT
     step.update_execution(execution, status=_EXECUTION_COMPLETED, outputs=dict(outputs))
-    step.add_entry(_EXECUTION_COMPLETED_ENTRY, node_id, execution_id,
-                   {"outputs": dict(outputs), "written": written, "resolved_incident": resolved})
+    details = {"outputs": dict(outputs), "written": written, "resolved_incident": resolved}
+    if overriding is not None:  # completed, forced, by someone other than the person who claimed it
+        details["forced_over"] = overriding
+    step.add_entry(_EXECUTION_COMPLETED_ENTRY, node_id, execution_id, details)
     step.set_context(written, execution_id=execution_id)
     step.remove_token(execution_id)
     step.leave(node_id)
@@ -396,6 +398,31 @@ def _fire_boundary(bp: CompiledBlueprint, step: _Step, state: InstanceState, wai
     else:
         step.remove_wait(wait.id)
     step.leave(wait.node_id, edges=((boundary.edge_id, boundary.target_id),))
+
+
+def claim_task(bp: CompiledBlueprint, state: InstanceState, execution: Execution, user: str, event: Event,
+               forced: bool = False) -> Transition:
+    """``user`` claims a person's task: the execution's assignee becomes ``user`` (taking it over from someone
+    else only ``forced``, recorded with whose it was)."""
+    _refuse(claim_refusal(Action.CLAIM, state.status, execution, user, forced))
+    step = _Step(bp, state, event)
+    step.update_execution(execution, assignee=user, lease_owner=execution.lease_owner,
+                          lease_until=execution.lease_until, next_attempt_at=execution.next_attempt_at)
+    step.record(HistoryKind.TASK_CLAIMED, node_id=execution.node_id, execution_id=execution.id, assignee=user,
+                previous=execution.assignee, forced=bool(forced and execution.assignee))
+    return step.finish()
+
+
+def release_task(bp: CompiledBlueprint, state: InstanceState, execution: Execution, user: str, event: Event,
+                 forced: bool = False) -> Transition:
+    """The assignee (or, ``forced``, anyone) gives a claimed task back: it has no assignee again."""
+    _refuse(claim_refusal(Action.RELEASE, state.status, execution, user, forced))
+    step = _Step(bp, state, event)
+    step.update_execution(execution, assignee=None, lease_owner=execution.lease_owner,
+                          lease_until=execution.lease_until, next_attempt_at=execution.next_attempt_at)
+    step.record(HistoryKind.TASK_RELEASED, node_id=execution.node_id, execution_id=execution.id,
+                previous=execution.assignee, forced=bool(forced and execution.assignee != user))
+    return step.finish()
 
 
 def claim_is_current(execution: Execution, claim: int) -> bool:
@@ -665,7 +692,8 @@ class _Step:
         details: dict[str, Any] = {"task_id": plan.task_id, "inputs": inputs, "attempt": attempt}
         if retry_of is not None:
             details["retry_of"] = retry_of.id
-        if plan.deadline is not None or plan.people is not None:
+        if plan.deadline is not None or plan.people is not None or (
+                retry_of is not None and (retry_of.assignee or retry_of.due_at)):
             self._task_terms(plan, fields, details, retry_of)
         execution = _make_execution(fields)
         self.executions[execution_id] = execution
@@ -693,14 +721,13 @@ class _Step:
             if due_at is not None:
                 fields["due_at"] = due_at
                 details["due_at"] = due_at.isoformat()
-        if plan.people is not None:
-            assignee, group = plan.people.resolve(self.context)
-            if retry_of is not None and retry_of.assignee:
-                assignee = retry_of.assignee  # whoever worked on it keeps it
-            if assignee:
-                fields["assignee"] = details["assignee"] = assignee
-            if group:
-                fields["candidate_group"] = details["candidate_group"] = group
+        assignee, group = plan.people.resolve(self.context) if plan.people is not None else (None, None)
+        if retry_of is not None and retry_of.assignee:
+            assignee = retry_of.assignee  # whoever worked on it keeps it
+        if assignee:
+            fields["assignee"] = details["assignee"] = assignee
+        if group:
+            fields["candidate_group"] = details["candidate_group"] = group
 
     def _set_boundaries(self, plan: NodePlan, execution_id: str) -> None:
         """The boundary timers of a new execution: a wait each on the task's token (they end with it)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import os
 import re
 import threading
 import uuid
@@ -20,8 +21,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine import machine, repair
+from engine.actions import Action, claim_refusal
 from engine.errors import (
     BlueprintConflictError,
+    InvalidStateError,
     InvalidValueError,
     MalformedExecutionIdError,
     MessageNotDeliveredError,
@@ -74,7 +77,11 @@ def utc_now() -> datetime:
 
 
 def default_actor() -> str:
-    """The OS user, the default actor of operator actions."""
+    """The current user, the default actor of operator actions (and whose tasks "mine" lists):
+    ``$WFCONSOLE_USER``, else the OS user."""
+    named = os.environ.get("WFCONSOLE_USER", "").strip()
+    if named:
+        return named
     try:
         return getpass.getuser()
     except Exception:  # no user name in this environment (e.g. a container without passwd entry)
@@ -215,7 +222,7 @@ class WorkflowManager:
         return instance_id
 
     def task_done(self, execution_id: str, outputs: dict[str, Any] | None = None, *,
-                  actor: str | None = None, claim: int | None = None) -> Completion:
+                  actor: str | None = None, claim: int | None = None, force: bool = False) -> Completion:
         """Complete an execution with ``outputs``; return what happened (:class:`~engine.outcomes.Completion`).
 
         A duplicate or late completion changes nothing and is not an error (SPEC §3): the outcome says it
@@ -223,6 +230,9 @@ class WorkflowManager:
         ``claim``: when that claim is no longer current (taken over, released, or ended by an operator's
         fail), the completion is ignored (``Ignored.STALE_CLAIM``) and recorded as a ``STALE_REPORT``. A
         completion without ``claim`` (an operator's, an external handler's) is not fenced.
+
+        A person's task claimed by someone other than ``actor`` is refused (``InvalidStateError``) unless
+        ``force``; a forced completion records whose claim it overrode.
         """
         instance_id, _ = parse_execution_id(execution_id)
         outputs = check_json_object(outputs, "outputs")
@@ -246,7 +256,16 @@ class WorkflowManager:
                     log.info("completion ignored: %s", outcome.message,
                              extra={"instance_id": instance_id, "execution_id": execution_id})
                     return outcome
-            transition = machine.task_done(bp, state, execution_id, outputs, machine.event_at(self.clock(), actor))
+            overriding = None
+            if claim is None and actor is not None:
+                execution = state.executions.get(execution_id)
+                if execution is not None and execution.assignee and execution.assignee != actor:
+                    refusal = claim_refusal(Action.COMPLETE, state.status, execution, actor, force)
+                    if refusal is not None:
+                        raise InvalidStateError(refusal)
+                    overriding = execution.assignee
+            transition = machine.task_done(bp, state, execution_id, outputs, machine.event_at(self.clock(), actor),
+                                           overriding)
             if transition is None:
                 outcome = ignored_completion(execution_id, state, tx.load_execution(execution_id))
                 log.debug("completion ignored: %s", outcome.message,
@@ -373,6 +392,17 @@ class WorkflowManager:
         log.info("%s", stale_claim_message(execution, claim),
                  extra={"instance_id": instance_id, "execution_id": execution_id})
         return True
+
+    def claim_task(self, execution_id: str, *, actor: str | None = None, force: bool = False) -> None:
+        """``actor`` (default: the current user, :func:`default_actor`) claims a person's task: it becomes the
+        execution's assignee. Taking over someone else's claim needs ``force`` (recorded)."""
+        user = actor or default_actor()
+        self._operate_on_execution(execution_id, user, machine.claim_task, user, forced=force)
+
+    def release_task(self, execution_id: str, *, actor: str | None = None, force: bool = False) -> None:
+        """Give a claimed task back (someone else's claim only with ``force``, recorded): anyone may claim it."""
+        user = actor or default_actor()
+        self._operate_on_execution(execution_id, user, machine.release_task, user, forced=force)
 
     def mark_stuck(self, execution_id: str, reason: str, *, actor: str | None = None) -> None:
         """Mark an ACTIVE execution STUCK with ``reason`` (recorded once in the history)."""

@@ -86,6 +86,10 @@ def _apply(state: ReplayedState, entry: HistoryEntry) -> None:  # noqa: C901 - o
         execution.status = "RETRIED"
     elif kind is HistoryKind.EXECUTION_CANCELLED:
         execution.status, execution.error = "CANCELLED", d["reason"]
+    elif kind is HistoryKind.TASK_CLAIMED:
+        execution.assignee = d["assignee"]
+    elif kind is HistoryKind.TASK_RELEASED:
+        execution.assignee = None
     elif kind is HistoryKind.EXECUTION_STUCK:
         execution.status, execution.error = "STUCK", d["reason"]
     elif kind is HistoryKind.INSTANCE_COMPLETED:  # an END also ends a no-match of the same step

@@ -87,3 +87,26 @@ def test_send_delivers_a_message_by_key_or_by_id_and_refuses_one_for_nobody(cli:
     assert len(refused.stderr.strip().splitlines()) == 1
     both = cli("send", "payment_received", "--to", first, "--key", "order_id=SO-1")
     assert both.exit_code == 2 and "one of them" in both.stderr
+
+
+def test_claim_release_list_mine_and_done_on_someone_elses_task(cli: Cli, tmp_path: Path) -> None:
+    load(cli, tmp_path, flow("people", candidate_group="claims"))
+    instance_id = cli.start("people")["instance_id"]
+    execution = f"{instance_id[:8]}:review"
+    alice, bob = {"WFCONSOLE_USER": "alice"}, {"WFCONSOLE_USER": "bob"}
+    assert cli.json("claim", execution, env=alice)["action"] == "claim"
+    assert [i["instance_id"] if "instance_id" in i else i["id"] for i in
+            cli.json("list", "--mine", env=alice)["instances"]] == [instance_id]
+    assert cli.json("list", "--mine", env=bob)["instances"] == []
+    shown = cli.ok("show", instance_id).stdout
+    assert "alice" in shown and "group claims" in shown
+    refused = cli("done", execution, env=bob)
+    assert refused.exit_code == 1 and "claimed by alice: completing it as bob needs force" in refused.stderr
+    taken = cli("claim", execution, env=bob)
+    assert taken.exit_code == 1 and "claimed by alice" in taken.stderr
+    cli.ok("release", execution, env=alice)
+    cli.ok("claim", execution, env=bob)
+    cli.ok("done", execution, "--force", env=alice)
+    history = cli.json("show", instance_id)["history"]
+    done = next(h for h in history if h["kind"] == "EXECUTION_COMPLETED")
+    assert done["actor"] == "alice" and done["details"]["forced_over"] == "bob"
