@@ -150,6 +150,10 @@ def _waits(text: str | None) -> tuple[Wait, ...]:
 
 _WAIT_KIND = {kind.value: kind for kind in WaitKind}
 
+# An instance's open executions: "+status" makes SQLite take the primary key's range, not the partial index of
+# every open execution.
+_OPEN_EXECUTIONS_OF = f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE id > ? AND id < ? AND +{OPEN_EXECUTIONS}"
+
 
 class _OpenState:
     """An instance's context and tokens as its row holds them, kept by a write transaction so that a change
@@ -271,14 +275,14 @@ class SqliteWriteTransaction:
             self._known.update(state.executions)
             return state
         cur = self.cursor
-        row = cur.execute(self._LOAD_INSTANCE, (instance_id,)).fetchone()
+        found = cur.execute(self._LOAD_INSTANCE, (instance_id,))
+        sent = self._send(_OPEN_EXECUTIONS_OF, _instance_range(instance_id))
+        row = found.fetchone()
         if row is None:
             return None
         opened = self._open[instance_id] = _OpenState.from_columns(cur, row[8], row[9], row[10])
-        executions = {e.id: e for e in map(self._decoded.get_or_decode, cur.execute(
-            # "+status": the primary key's range, not the partial index of every open execution.
-            f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE id > ? AND id < ? AND +{OPEN_EXECUTIONS}",
-            _instance_range(instance_id)))}
+        executions = {e.id: e for e in map(self._decoded.get_or_decode, sent if sent is not None else cur.execute(
+            _OPEN_EXECUTIONS_OF, _instance_range(instance_id)))}
         self._known.update(executions)
         return InstanceState(
             id=row[0], workflow_id=row[1], version=row[2], status=InstanceStatus(row[3]), error=row[4],
@@ -288,6 +292,11 @@ class SqliteWriteTransaction:
                     for t in opened.tokens.values()},
             executions=executions, waits=_waits(row[11]),
         )
+
+    def _send(self, sql: str, params: tuple) -> Any:
+        """Where the database takes statements without waiting for each answer (PostgreSQL's pipeline), send
+        ``sql`` now, to be read later, and return its cursor; here ``None``: it runs when it is read."""
+        return None
 
     def forget(self, execution_ids: list[str] | None = None) -> None:
         """Drop the kept states of the instances of these executions (all, for ``None``): for a write that
