@@ -162,3 +162,11 @@ def test_the_current_user_is_wfconsole_user_else_the_login_name(monkeypatch) -> 
 def test_bad_people_fields_are_refused_at_load(people: dict, expected: str) -> None:
     errors = [str(p) for p in validate(review_flow(**people)) if p.severity == "error"]
     assert any(e.startswith(expected) for e in errors), errors
+
+
+def test_an_assignee_key_nothing_sets_is_a_warning_naming_node_and_field() -> None:
+    problems = validate(review_flow(assignee_key="reviewer"))
+    assert [str(p) for p in problems] == [
+        "node 'review': field 'assignee_key': no task or message event sets 'reviewer'; it must come with the start "
+        "context, else the task has no assignee"]
+    assert problems[0].severity == "warning"
