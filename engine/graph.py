@@ -14,7 +14,7 @@ from engine.blueprint import Blueprint, Edge, Node, NodeKind
 from engine.conditions import Condition
 from engine.errors import Problem
 from engine.people import TaskPeople, read_people
-from engine.timing import BoundaryTimer, TimerSpec, boundary_items, read_timer
+from engine.timing import BoundaryTimer, Schedule, TimerSpec, boundary_items, read_schedule, read_timer
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,7 @@ class NodePlan:
     boundaries: tuple[BoundaryTimer, ...] = ()  # a TASK's boundary timers, in the order written
     people: TaskPeople | None = None  # a TASK's assignee and candidate group, if it names any
     message: str | None = None  # a MESSAGE event's: the name of the message its token waits for
+    schedule: Schedule | None = None  # a START's timer: instances of the newest version started on it
 
 
 def _arrival(kind: NodeKind | None) -> Callable[[Any, NodePlan, Any], None]:
@@ -111,6 +112,8 @@ class CompiledBlueprint:
                 boundaries=boundaries,
                 people=read_people(node) if kind is NodeKind.TASK else None,
                 message=node.extra("message") if kind is NodeKind.MESSAGE else None,
+                schedule=read_schedule(node.extra("timer")) if kind is NodeKind.START and node.extra("timer")
+                else None,
             )
         object.__setattr__(self, "plans", plans)  # a frozen dataclass: set once, here
 

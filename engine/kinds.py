@@ -28,7 +28,7 @@ from engine.bpmn.forms import (
 )
 from engine.errors import WorkflowError
 from engine.people import people_problems
-from engine.timing import TimerValueError, boundary_items, read_timer
+from engine.timing import TimerValueError, boundary_items, read_schedule, read_timer
 
 if TYPE_CHECKING:
     from collections import deque
@@ -145,6 +145,11 @@ def _check_start(node_id: str, node: Node, outgoing: list[Edge], incoming: list[
                  warn: Report) -> None:
     if incoming:
         error(f"node {node_id!r}", "a START event cannot have incoming edges")
+    if node.extra("timer") is not None:  # a timer start: instances started on a schedule
+        try:
+            read_schedule(node.extra("timer"))
+        except TimerValueError as problem:
+            error(f"node {node_id!r}", f"field 'timer': {problem}")
 
 
 def _check_end(node_id: str, node: Node, outgoing: list[Edge], incoming: list[Edge], error: Report,

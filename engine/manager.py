@@ -486,6 +486,34 @@ class WorkflowManager:
         self._after_commit(transition)
         return True
 
+    def start_scheduled(self, workflow_id: str, *, actor: str | None = None) -> str | None:
+        """Start an instance of ``workflow_id``'s newest version if its timer start is due; return its id, else
+        ``None`` (not due, no timer start, or another runtime took this due time). The due time is moved on and
+        the instance started in one transaction: each due time starts one instance. Due times missed while no
+        runtime ran start one instance, not one each, and the schedule goes on from now."""
+        bp = self.get_workflow(workflow_id)
+        schedule = bp.plans[bp.start_id].schedule
+        if schedule is None:
+            return None
+        now = self.clock()
+        due = self.store.schedule_due(workflow_id)
+        if due is None:  # its first: schedule it
+            with self.store.write() as tx:
+                tx.take_schedule(workflow_id, None, schedule.next_after(now))
+            return None
+        if due > now:
+            return None
+        instance_id = str(uuid.uuid4())
+        with self.store.write() as tx:
+            if not tx.take_schedule(workflow_id, due, schedule.next_after(now)):
+                return None
+            event = self._event(actor or f"timer start ({schedule.describe()})")
+            transition = machine.start(bp, instance_id, {}, event)
+            tx.apply(transition.changes, transition.state)
+        log.info("instance started on schedule", extra={"instance_id": instance_id, "workflow_id": workflow_id})
+        self._after_commit(transition)
+        return instance_id
+
     def fire_timer(self, instance_id: str, wait_id: str, *, actor: str | None = None) -> bool:
         """Fire a timer of the instance that has come due, in one write transaction: its token goes on. ``False``
         (nothing changed) when the instance holds no such timer any more: another runtime fired it first, or its

@@ -143,6 +143,10 @@ class WriteTransaction(Protocol):
     def load_execution(self, execution_id: str) -> Execution | None:
         """Any execution, open or finished, or ``None``."""
 
+    def take_schedule(self, workflow_id: str, expected: datetime | None, next_due: datetime) -> bool:
+        """Move the timer start's next due time from ``expected`` (``None``: none yet) to ``next_due`` if it is
+        still ``expected``; ``False`` when another transaction moved it first."""
+
     def apply(self, changes: ChangeSet, result: InstanceState | None = None) -> None:
         """Write a change set: instance row, context, tokens, executions and history entries.
 
@@ -232,6 +236,9 @@ class Store(Reports, Protocol):
 
     def message_waits(self, name: str, limit: int = 1000) -> list[tuple[str, str]]:
         """(instance id, wait id) of the ACTIVE instances waiting for the message ``name``, oldest first."""
+
+    def schedule_due(self, workflow_id: str) -> datetime | None:
+        """When the timer start of ``workflow_id`` is next due, or ``None`` before its first schedule."""
 
     def copy_from(self, source: Store, *, force: bool = False, progress: Any = None) -> Any:
         """Copy everything ``source`` (a store of any backend) holds into this database, verified afterwards;

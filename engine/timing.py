@@ -170,3 +170,50 @@ def timeout_edge_ids(raw: Any) -> set[str]:
     """The edges a TASK's ``boundary_timers`` take when they fire: not followed when the task completes."""
     return {item["edge"] for item in boundary_items(raw)
             if isinstance(item, dict) and isinstance(item.get("edge"), str)}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A timer start's schedule (a START node's ``timer``): a five-field ``cron`` expression (UTC) or an
+    ``interval`` (a duration). :meth:`next_after` is the first time after a moment."""
+
+    cron: str | None = None
+    interval: Duration | None = None
+
+    def next_after(self, moment: datetime) -> datetime:
+        """The first time of the schedule strictly after ``moment``."""
+        if self.interval is not None:
+            return self.interval.after(moment)
+        from apscheduler.triggers.cron import CronTrigger  # parses cron; the runtime runs on APScheduler anyway
+
+        trigger = CronTrigger.from_crontab(self.cron or "", timezone=UTC)
+        found = trigger.get_next_fire_time(None, moment + timedelta(microseconds=1))
+        if found is None:
+            raise TimerValueError(f"cron {self.cron!r} never fires again")
+        return found.astimezone(UTC)
+
+    def describe(self) -> str:
+        return f"cron {self.cron}" if self.cron else f"every {self.interval.text if self.interval else '?'}"
+
+
+def read_schedule(raw: Any) -> Schedule:
+    """A START node's ``timer``: ``{"cron": "0 9 * * MON-FRI"}`` or ``{"interval": "PT1H"}``; raise
+    :class:`TimerValueError` saying what is wrong (a bad cron expression in APScheduler's words)."""
+    if not isinstance(raw, dict) or len([k for k in ("cron", "interval") if raw.get(k)]) != 1:
+        raise TimerValueError("a timer start needs exactly one of 'cron' (five fields, UTC) or 'interval' (a "
+                              "duration such as 'PT1H')")
+    if raw.get("interval"):
+        interval = parse_duration(raw["interval"])
+        if not interval.months and interval.span < timedelta(seconds=1):
+            raise TimerValueError(f"interval {raw['interval']!r} is shorter than a second")
+        return Schedule(interval=interval)
+    cron = raw["cron"]
+    if not isinstance(cron, str):
+        raise TimerValueError("'cron' must be a string of five fields, such as '0 9 * * MON-FRI'")
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(cron, timezone=UTC)
+    except ValueError as error:
+        raise TimerValueError(f"cron {cron!r}: {error}") from None
+    return Schedule(cron=cron)

@@ -298,6 +298,16 @@ class SqliteWriteTransaction:
         ``sql`` now, to be read later, and return its cursor; here ``None``: it runs when it is read."""
         return None
 
+    def take_schedule(self, workflow_id: str, expected: datetime | None, next_due: datetime) -> bool:
+        """Move a timer start's next due time from ``expected`` (``None``: it has none yet) to ``next_due``, if it
+        is still ``expected``: one conditional write, so two runtimes never both take one due time."""
+        key = f"schedule:{workflow_id}"
+        if expected is None:
+            return self.cursor.execute("INSERT INTO wf_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING "
+                                       "RETURNING key", (key, dump_time(next_due))).fetchone() is not None
+        return self.cursor.execute("UPDATE wf_meta SET value = ? WHERE key = ? AND value = ? RETURNING key",
+                                   (dump_time(next_due), key, dump_time(expected))).fetchone() is not None
+
     def forget(self, execution_ids: list[str] | None = None) -> None:
         """Drop the kept states of the instances of these executions (all, for ``None``): for a write that
         changes executions other than through :meth:`apply` (claims and leases)."""
@@ -825,6 +835,12 @@ class SqliteStore(SqliteReports):
                 "AND (SELECT status FROM instances WHERE id = w.instance_id) = 'ACTIVE' "
                 "ORDER BY w.due_at, w.id LIMIT ?", (dump_time(now), limit)).fetchall()
         return [DueTimer(r[0], r[1], load_time(r[2])) for r in rows]
+
+    def schedule_due(self, workflow_id: str) -> datetime | None:
+        """When the timer start of ``workflow_id`` is next due, or ``None`` before its first schedule."""
+        with self.read() as cur:
+            row = cur.execute("SELECT value FROM wf_meta WHERE key = ?", (f"schedule:{workflow_id}",)).fetchone()
+        return load_time(row[0]) if row else None
 
     def message_waits(self, name: str, limit: int = 1000) -> list[tuple[str, str]]:
         """(instance id, wait id) of the ACTIVE instances waiting for the message ``name``, oldest first."""

@@ -113,6 +113,8 @@ def _label(compiled: CompiledBlueprint, node_id: str) -> str:
     node, plan = compiled.nodes[node_id], compiled.plans[node_id]
     if plan.timer is not None:
         return f"{node.label} · {plan.timer.describe()}"
+    if plan.schedule is not None:
+        return f"{node.label} · {plan.schedule.describe()}"
     if plan.message is not None and plan.message != node.label:
         return f"{node.label} · {plan.message}"
     return node.label
