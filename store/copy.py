@@ -23,7 +23,7 @@ from store import tables  # noqa: F401 - the table models, registered in SQLMode
 if TYPE_CHECKING:
     from store.sqlite import SqliteStore
 
-COPIED = ("blueprints", "instances", "contexts", "executions", "history")
+COPIED = ("blueprints", "instances", "contexts", "executions", "history", "waits")
 """The tables copied, parents first (the foreign keys)."""
 BATCH = 1000
 
