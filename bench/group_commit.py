@@ -138,13 +138,23 @@ class ThreadedEngine:
 
 def measure_threads(workdir: str, durability: str, instances: int, segment: int, thread_counts: list[int],
                     floor_ks: list[int], batch_steps: int | None = None, off: bool = False,
-                    freeze: bool = False) -> dict[str, Any]:
+                    freeze: bool = False, autocheckpoint: int | None = None) -> dict[str, Any]:
     """Floors of K steps per commit and the engine with each thread count, interleaved in segments.
 
     With ``off``, the engine with group commit off (``batch_steps=1``) runs beside, at each thread count.
+    ``freeze``: ``gc.freeze()`` once everything is set up; ``autocheckpoint``: the engine's connections'
+    ``wal_autocheckpoint`` (SQLite's default: 1000 pages).
     """
+    from sqlalchemy import Engine as SqlEngine
+    from sqlalchemy import event
+
     from bench.engine import Floor
 
+    def checkpoint_interval(dbapi_connection, _record) -> None:
+        dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
+
+    if autocheckpoint is not None:
+        event.listen(SqlEngine, "connect", checkpoint_interval)
     work = Path(workdir)
     runs: dict[str, Any] = {}
     for k in floor_ks:
