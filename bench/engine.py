@@ -411,6 +411,12 @@ def preload_database(path: str, instances: int, history_rows: int, workdir: str)
     return {**loaded, "seconds": round(time.perf_counter() - started, 1), "peak_rss_mb": _peak_rss_mb()}
 
 
+def _spiff_peer_child(**args: Any) -> Any:
+    from bench.spiff_peer import measure_peer
+
+    return measure_peer(**args)
+
+
 def _group_commit_child(name: str):
     def child(**args: Any) -> Any:
         from bench import group_commit
@@ -423,7 +429,8 @@ CHILD_KINDS = {"durability": measure_durability, "scaling": measure_scaling, "al
                "floor_alone": measure_floor_alone, "worker": concurrency_worker, "start": start_instances,
                "preload": preload_database, "threads": _group_commit_child("measure_threads"),
                "wal_frames": _group_commit_child("measure_wal_frames"),
-               "runtime": _group_commit_child("measure_runtime")}
+               "runtime": _group_commit_child("measure_runtime"), "peer": _spiff_peer_child}
+
 
 
 def _child_main(spec: str) -> None:
@@ -635,6 +642,22 @@ def bench_runtime(workdir: Path, durability: str, instances: int, repeats: int, 
             "steps_per_commit": median([r["batches"][1] / r["batches"][0] for r in runs["on"] if r["batches"]])}
 
 
+def bench_peer(workdir: Path, durability: str, instances: int, repeats: int, segment: int) -> dict[str, Any]:
+    """SpiffWorkflow serialized to SQLite after each step, interleaved with the engine (one thread)."""
+    reps = [run_child("peer", workdir=str(workdir), durability=durability, instances=instances, segment=segment)
+            for _ in range(repeats)]
+    for r in reps:
+        if r["engine_completed"] != instances or r["spiff_completed"] != instances:
+            raise RuntimeError(f"the peer run finished {r['engine_completed']} and {r['spiff_completed']} "
+                               f"of {instances} instances")
+    return {"durability": durability, "instances": instances,
+            "engine_per_s": median([r["runs"]["engine"]["per_s"] for r in reps]),
+            "spiff_per_s": median([r["runs"]["spiff"]["per_s"] for r in reps]),
+            "engine_starts_per_s": median([r["starts"]["engine"]["per_s"] for r in reps]),
+            "spiff_starts_per_s": median([r["starts"]["spiff"]["per_s"] for r in reps]),
+            "engine_vs_spiff": median([r["runs"]["engine"]["per_s"] / r["runs"]["spiff"]["per_s"] for r in reps])}
+
+
 def group_commit_table(result: dict[str, Any]) -> list[str]:
     lines = ["", "group commit (issue 20): completions/s, median of the runs; ratios are medians of per-run ratios"]
     for d in result.get("group_commit", {}).values():
@@ -669,6 +692,11 @@ def group_commit_table(result: dict[str, Any]) -> list[str]:
                      f"{rt['durability']}: group commit on {rt['on_per_s']:,.0f} completions/s, off "
                      f"{rt['off_per_s']:,.0f}/s, on/off {rt['on_vs_off']:.2f}, "
                      f"{rt['steps_per_commit']:.2f} steps per commit")
+    for p in result.get("peer", {}).values():
+        lines.append(f"peer, {p['durability']}: SpiffWorkflow 3 serialized to SQLite after each "
+                     f"step {p['spiff_per_s']:,.0f} completions/s ({p['spiff_starts_per_s']:,.0f} starts/s); the "
+                     f"engine, one thread, {p['engine_per_s']:,.0f}/s ({p['engine_starts_per_s']:,.0f} starts/s): "
+                     f"engine/peer {p['engine_vs_spiff']:.1f}x")
     return lines
 
 
@@ -701,6 +729,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             result["wal_frames"] = run_child("wal_frames", workdir=str(workdir), instances=min(args.instances, 300),
                                              thread_counts=[1, 8])
             result["runtime"] = bench_runtime(workdir, "FULL", args.instances, args.repeats, 8)
+            result["peer"] = {d: bench_peer(workdir, d, min(args.instances, 200), args.repeats, args.batch)
+                              for d in ("FULL", "NORMAL")}
         result["targets_met"] = all([*(d["met"] for d in result.get("durability", {}).values()),
                                      *(result[p]["met"] for p in ("scaling", "concurrency") if p in result),
                                      *(t["met"] for d in result.get("group_commit", {}).values()

@@ -47,6 +47,8 @@ def test_engine_benchmark_quick_run_reports_every_field(tmp_path: Path) -> None:
         assert part["steps_per_commit"] >= 1 and part["targets"]
     assert {"floor", "engine, 1 thread(s)", "engine, 8 thread(s)"} <= result["wal_frames"].keys()
     assert result["runtime"]["on_per_s"] > 0 and result["runtime"]["off_per_s"] > 0
+    assert set(result["peer"]) == {"FULL", "NORMAL"}
+    assert all(p["spiff_per_s"] > 0 and p["engine_vs_spiff"] > 0 for p in result["peer"].values())
     assert isinstance(result["targets_met"], bool)
     assert not list(tmp_path.iterdir()), "the benchmark left files behind"
 
