@@ -46,6 +46,7 @@ from engine.ports import (
 )
 from store.codec import canonical_json, dump_json, dump_time, like_pattern, load_json, load_time
 from store.database import describe_database_error
+from store.group_commit import GroupCommit, GroupCommitSettings
 from store.history import HISTORY_COLUMNS, history_entries, insert_history
 from store.reports import SqliteReports
 from store.tables import CONTEXT_INLINE_LIMIT, OPEN_EXECUTIONS
@@ -515,7 +516,7 @@ class _Transaction:
     to the pool, so that threads waiting there for a connection are not starved.
     """
 
-    __slots__ = ("store", "write", "pooled", "connection", "cursor", "states")
+    __slots__ = ("store", "write", "pooled", "connection", "cursor", "states", "step_cursor")
 
     def __init__(self, store: SqliteStore, write: bool) -> None:
         self.store = store
@@ -580,6 +581,32 @@ class _Transaction:
             return False  # let the body's own exception go on as it is
         raise translated from None
 
+    # -- several steps in one transaction (store.group_commit) --------------------------------------
+
+    def next_step(self) -> SqliteWriteTransaction:
+        """A later step of this write transaction, in a savepoint of its own."""
+        try:
+            self.cursor.execute("SAVEPOINT wf_step")
+        except BaseException as error:
+            raise self._translated(error) from None
+        self.step_cursor = self.connection.cursor()
+        return SqliteWriteTransaction(self.step_cursor, self.pooled.info["wf_decoded"], self.states)
+
+    def end_step(self, failed: bool) -> None:
+        """Keep the later step's work, or undo it (and forget the states: they may hold what was undone)."""
+        self.step_cursor.close()
+        if failed:
+            self.states.clear()
+            self.cursor.execute("ROLLBACK TO wf_step")
+        self.cursor.execute("RELEASE wf_step")
+
+    @property
+    def alive(self) -> bool:
+        return self.connection.in_transaction
+
+    def translated(self, error: BaseException) -> BaseException:
+        return self._translated(error)
+
     def _end(self) -> None:
         """Close the cursor; keep the connection for the next transaction, or give it back to the pool."""
         cursor = getattr(self, "cursor", None)
@@ -617,7 +644,8 @@ class SqliteStore(SqliteReports):
     _CLAIM = ("UPDATE executions SET lease_owner = ?, lease_until = ?, updated_at = ?, claim = claim + 1 "
               f"WHERE id = ? AND {_CLAIMABLE}")
 
-    def __init__(self, engine: Engine, source: str, busy_timeout_ms: int, *, warnings: list[str] | None = None) -> None:
+    def __init__(self, engine: Engine, source: str, busy_timeout_ms: int, *, warnings: list[str] | None = None,
+                 group_commit: GroupCommitSettings | None = None) -> None:
         self.engine = engine
         self.source = source
         self.busy_timeout_ms = busy_timeout_ms
@@ -627,15 +655,21 @@ class SqliteStore(SqliteReports):
         # The last pooled connection used, between transactions, with its driver connection.
         self._idle: list[tuple[Any, sqlite3.Connection]] = []
         self._blueprints: dict[tuple[str, int, str], StoredBlueprint] = {}
+        group_commit = group_commit or GroupCommitSettings()
+        self.group_commit = GroupCommit(lambda: _Transaction(self, write=True), group_commit) \
+            if group_commit.enabled else None
 
     # -- transactions -----------------------------------------------------------------------------
 
     def write(self) -> _Transaction:
         """One BEGIN IMMEDIATE transaction; commit on normal exit, roll back on an exception.
 
-        Use as ``with store.write() as tx:``; ``tx`` is a :class:`SqliteWriteTransaction`.
+        Use as ``with store.write() as tx:``; ``tx`` is a :class:`SqliteWriteTransaction`. With group commit
+        (on unless ``group_commit.max_steps`` is 1), writes of other threads that arrive meanwhile join the
+        transaction, each in a savepoint, and every one returns after the one commit (store.group_commit).
         """
-        return _Transaction(self, write=True)
+        group = self.group_commit
+        return group.step() if group is not None else _Transaction(self, write=True)
 
     def read(self) -> _Transaction:
         """A deferred transaction: every query inside it sees the same snapshot.
