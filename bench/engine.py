@@ -411,9 +411,26 @@ def preload_database(path: str, instances: int, history_rows: int, workdir: str)
     return {**loaded, "seconds": round(time.perf_counter() - started, 1), "peak_rss_mb": _peak_rss_mb()}
 
 
+def _spiff_peer_child(**args: Any) -> Any:
+    from bench.spiff_peer import measure_peer
+
+    return measure_peer(**args)
+
+
+def _group_commit_child(name: str):
+    def child(**args: Any) -> Any:
+        from bench import group_commit
+
+        return getattr(group_commit, name)(**args)
+    return child
+
+
 CHILD_KINDS = {"durability": measure_durability, "scaling": measure_scaling, "alone": measure_alone,
                "floor_alone": measure_floor_alone, "worker": concurrency_worker, "start": start_instances,
-               "preload": preload_database}
+               "preload": preload_database, "threads": _group_commit_child("measure_threads"),
+               "wal_frames": _group_commit_child("measure_wal_frames"),
+               "runtime": _group_commit_child("measure_runtime"), "peer": _spiff_peer_child}
+
 
 
 def _child_main(spec: str) -> None:
@@ -425,10 +442,16 @@ def _child_main(spec: str) -> None:
 # -- orchestration (the parent) --------------------------------------------------------------------
 
 
-def run_child(kind: str, **args: Any) -> dict[str, Any]:
-    """Run one measurement in a fresh interpreter; return its JSON result."""
+def run_child(kind: str, *, tree: Path | None = None, **args: Any) -> dict[str, Any]:
+    """Run one measurement in a fresh interpreter; return its JSON result. With ``tree``, this script runs
+    from that copy of the repository (its ``bench/`` replaced by this one's), on that tree's engine."""
     spec = json.dumps({"kind": kind, **args})
-    done = subprocess.run([sys.executable, __file__, "--child", spec], cwd=ROOT, capture_output=True, text=True)
+    script, cwd = Path(__file__), ROOT
+    if tree is not None:
+        for name in ("engine.py", "group_commit.py", "preload.py"):
+            shutil.copyfile(_HERE / name, tree / "bench" / name)
+        script, cwd = tree / "bench" / "engine.py", tree
+    done = subprocess.run([sys.executable, str(script), "--child", spec], cwd=cwd, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{kind} run failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -543,6 +566,140 @@ def bench_concurrency(workdir: Path, instances: int, processes: int, repeats: in
     }
 
 
+def bench_group_commit(workdir: Path, durability: str, instances: int, repeats: int, segment: int,
+                       against: Path | None) -> dict[str, Any]:
+    """Floors of K steps per commit, the engine with 1/4/8/16 threads (group commit on and off) and, with
+    ``against``, the engine of that tree with one thread: children alternating, each interleaved inside."""
+    from bench.group_commit import FLOOR_KS, THREADS
+
+    reps, befores = [], []
+    for repeat in range(repeats):
+        def after() -> None:
+            reps.append(run_child("threads", workdir=str(workdir), durability=durability, instances=instances,
+                                  segment=segment, thread_counts=list(THREADS), floor_ks=list(FLOOR_KS), off=True))
+
+        def before() -> None:
+            befores.append(run_child("threads", tree=against, workdir=str(workdir), durability=durability,
+                                     instances=instances, segment=segment, thread_counts=[1], floor_ks=[1]))
+
+        for step in ((after, before) if repeat % 2 == 0 else (before, after)):
+            if step is after or against is not None:
+                step()
+    out: dict[str, Any] = {"durability": durability, "repeats": repeats, "runs": reps, "before_runs": befores}
+    floor = [r["floor K=1"]["per_s"] for r in reps]
+    out["floor"] = {f"K={k}": {"per_s": median([r[f"floor K={k}"]["per_s"] for r in reps]),
+                               "vs_K1": median([r[f"floor K={k}"]["per_s"] / f
+                                                for r, f in zip(reps, floor, strict=True)])}
+                    for k in FLOOR_KS}
+    for mode in ("on", "off"):
+        out[mode] = {}
+        for t in THREADS:
+            key = f"{mode} {t}"
+            out[mode][t] = {
+                "per_s": median([r[key]["per_s"] for r in reps]),
+                "vs_floor": median([r[key]["per_s"] / f for r, f in zip(reps, floor, strict=True)]),
+                "vs_1_thread": median([r[key]["per_s"] / r[f"{mode} 1"]["per_s"] for r in reps]),
+                "p50_ms": median([r[key]["p50_ms"] for r in reps]),
+                "p99_ms": median([r[key]["p99_ms"] for r in reps]),
+                "p99_vs_1_thread": median([r[key]["p99_ms"] / r[f"{mode} 1"]["p99_ms"] for r in reps]),
+            }
+    out["steps_per_commit"] = median([r["batches"][1] / r["batches"][0] for r in reps if r["batches"]])
+    if befores:  # each against its own floor: the disk's weather cancels out
+        after_ratio = [r["on 1"]["per_s"] / r["floor K=1"]["per_s"] for r in reps]
+        before_ratio = [b["on 1"]["per_s"] / b["floor K=1"]["per_s"] for b in befores]
+        out["before_1_thread_per_s"] = median([b["on 1"]["per_s"] for b in befores])
+        out["one_thread_vs_before"] = median([a / b for a, b in zip(after_ratio, before_ratio, strict=True)])
+        out["one_thread_vs_before_raw"] = median([r["on 1"]["per_s"] / b["on 1"]["per_s"]
+                                                  for r, b in zip(reps, befores, strict=True)])
+    on = out["on"]
+    targets = {"8 threads >= 1.5x floor": (on[8]["vs_floor"], 1.5) if durability == "FULL" else None,
+               "8 threads >= 2.5x 1 thread": (on[8]["vs_1_thread"], 2.5) if durability == "FULL" else None,
+               "8 threads >= 2x 1 thread": (on[8]["vs_1_thread"], 2.0) if durability == "NORMAL" else None,
+               "p99 8 threads <= 3x 1 thread": (on[8]["p99_vs_1_thread"], 3.0),
+               "1 thread >= 95% of before": (out.get("one_thread_vs_before"), 0.95) if befores else None}
+    out["targets"] = {}
+    for name, pair in targets.items():
+        if pair is None:
+            continue
+        value, bound = pair
+        met = value <= bound if name.startswith("p99") else value >= bound
+        out["targets"][name] = {"value": value, "bound": bound, "met": met}
+    return out
+
+
+def bench_runtime(workdir: Path, durability: str, instances: int, repeats: int, workers: int) -> dict[str, Any]:
+    """The worker runtime's pool with no-op workers, group commit on and off, alternating."""
+    runs: dict[str, list] = {"on": [], "off": []}
+    for repeat in range(repeats):
+        for mode in (("on", "off") if repeat % 2 == 0 else ("off", "on")):
+            runs[mode].append(run_child("runtime", workdir=str(workdir), durability=durability, instances=instances,
+                                        workers=workers, batch_steps=64 if mode == "on" else 1))
+    return {"durability": durability, "workers": workers, "instances": instances, "runs": runs,
+            "on_per_s": median([r["completions_per_s"] for r in runs["on"]]),
+            "off_per_s": median([r["completions_per_s"] for r in runs["off"]]),
+            "on_vs_off": median([a["completions_per_s"] / b["completions_per_s"]
+                                 for a, b in zip(runs["on"], runs["off"], strict=True)]),
+            "steps_per_commit": median([r["batches"][1] / r["batches"][0] for r in runs["on"] if r["batches"]])}
+
+
+def bench_peer(workdir: Path, durability: str, instances: int, repeats: int, segment: int) -> dict[str, Any]:
+    """SpiffWorkflow serialized to SQLite after each step, interleaved with the engine (one thread)."""
+    reps = [run_child("peer", workdir=str(workdir), durability=durability, instances=instances, segment=segment)
+            for _ in range(repeats)]
+    for r in reps:
+        if r["engine_completed"] != instances or r["spiff_completed"] != instances:
+            raise RuntimeError(f"the peer run finished {r['engine_completed']} and {r['spiff_completed']} "
+                               f"of {instances} instances")
+    return {"durability": durability, "instances": instances,
+            "engine_per_s": median([r["runs"]["engine"]["per_s"] for r in reps]),
+            "spiff_per_s": median([r["runs"]["spiff"]["per_s"] for r in reps]),
+            "engine_starts_per_s": median([r["starts"]["engine"]["per_s"] for r in reps]),
+            "spiff_starts_per_s": median([r["starts"]["spiff"]["per_s"] for r in reps]),
+            "engine_vs_spiff": median([r["runs"]["engine"]["per_s"] / r["runs"]["spiff"]["per_s"] for r in reps])}
+
+
+def group_commit_table(result: dict[str, Any]) -> list[str]:
+    lines = ["", "group commit (issue 20): completions/s, median of the runs; ratios are medians of per-run ratios"]
+    for d in result.get("group_commit", {}).values():
+        lines.append("")
+        lines.append(f"{d['durability']}: floor with K steps per commit (plain sqlite3)")
+        lines.append("  " + "   ".join(f"K={k.split('=')[1]}: {v['per_s']:,.0f}/s ({v['vs_K1']:.2f}x)"
+                                       for k, v in d["floor"].items()))
+        lines.append(f"{d['durability']}: the engine, T threads completing at once on one store "
+                     f"(steps per commit with group commit: {d['steps_per_commit']:.2f})")
+        lines.append(f"  {'threads':>7}  {'on /s':>8} {'vs floor':>8} {'vs 1 thr':>8} {'p50 ms':>7} {'p99 ms':>7}"
+                     f" {'p99 vs 1':>8}   {'off /s':>8} {'vs floor':>8} {'p99 ms':>7}")
+        for t, on in d["on"].items():
+            off = d["off"][t]
+            lines.append(f"  {t:>7}  {on['per_s']:>8,.0f} {on['vs_floor']:>8.2f} {on['vs_1_thread']:>8.2f} "
+                         f"{on['p50_ms']:>7.2f} {on['p99_ms']:>7.2f} {on['p99_vs_1_thread']:>8.2f}   "
+                         f"{off['per_s']:>8,.0f} {off['vs_floor']:>8.2f} {off['p99_ms']:>7.2f}")
+        if "one_thread_vs_before" in d:
+            lines.append(f"  1 thread before group commit: {d['before_1_thread_per_s']:,.0f}/s; after/before "
+                         f"{d['one_thread_vs_before']:.3f} (each against its own floor), "
+                         f"{d['one_thread_vs_before_raw']:.3f} raw")
+        for name, target in d["targets"].items():
+            lines.append(f"  target {name}: {target['value']:.2f} -> {'met' if target['met'] else 'NOT met'}")
+    frames = result.get("wal_frames")
+    if frames:
+        lines.append("")
+        lines.append("WAL frames per completion (NORMAL, checkpoints off): "
+                     + ", ".join(f"{k} {v:.1f}" for k, v in frames.items()))
+    rt = result.get("runtime")
+    if rt:
+        lines.append("")
+        lines.append(f"worker runtime, {rt['workers']} pool threads, no-op workers, {rt['instances']} instances, "
+                     f"{rt['durability']}: group commit on {rt['on_per_s']:,.0f} completions/s, off "
+                     f"{rt['off_per_s']:,.0f}/s, on/off {rt['on_vs_off']:.2f}, "
+                     f"{rt['steps_per_commit']:.2f} steps per commit")
+    for p in result.get("peer", {}).values():
+        lines.append(f"peer, {p['durability']}: SpiffWorkflow 3 serialized to SQLite after each "
+                     f"step {p['spiff_per_s']:,.0f} completions/s ({p['spiff_starts_per_s']:,.0f} starts/s); the "
+                     f"engine, one thread, {p['engine_per_s']:,.0f}/s ({p['engine_starts_per_s']:,.0f} starts/s): "
+                     f"engine/peer {p['engine_vs_spiff']:.1f}x")
+    return lines
+
+
 def machine() -> dict[str, Any]:
     return {"cores": os.cpu_count(), "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
             "machine": platform.machine(), "system": f"{platform.system()} {platform.release()}",
@@ -565,8 +722,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                               args.preload_instances, args.preload_history)
         if "concurrency" in parts:
             result["concurrency"] = bench_concurrency(workdir, args.instances, args.processes, args.repeats)
+        if "groupcommit" in parts:
+            against = Path(args.against).resolve() if args.against else None
+            result["group_commit"] = {d: bench_group_commit(workdir, d, args.instances, args.repeats, args.batch,
+                                                            against) for d in ("FULL", "NORMAL")}
+            result["wal_frames"] = run_child("wal_frames", workdir=str(workdir), instances=min(args.instances, 300),
+                                             thread_counts=[1, 8])
+            result["runtime"] = bench_runtime(workdir, "FULL", args.instances, args.repeats, 8)
+            result["peer"] = {d: bench_peer(workdir, d, min(args.instances, 200), args.repeats, args.batch)
+                              for d in ("FULL", "NORMAL")}
         result["targets_met"] = all([*(d["met"] for d in result.get("durability", {}).values()),
-                                     *(result[p]["met"] for p in ("scaling", "concurrency") if p in result)])
+                                     *(result[p]["met"] for p in ("scaling", "concurrency") if p in result),
+                                     *(t["met"] for d in result.get("group_commit", {}).values()
+                                       for t in d["targets"].values())])
         return result
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -615,6 +783,7 @@ def table(result: dict[str, Any]) -> str:
         p = sc["preload"]
         lines.append(f"preloaded database: {p['instances']:,} finished instances, {p['history_rows']:,} history "
                      f"rows, {p['file_mb']} MB, written in {p['seconds']} s (peak RSS {p['peak_rss_mb']:.0f} MB)")
+    lines.extend(group_commit_table(result))
     lines.append("all targets met" if result["targets_met"] else "targets NOT all met")
     return "\n".join(lines)
 
@@ -629,8 +798,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preload-instances", type=int, default=100_000)
     parser.add_argument("--preload-history", type=int, default=1_000_000)
     parser.add_argument("--processes", type=int, default=4)
-    parser.add_argument("--parts", default="durability,scaling,concurrency",
-                        help="comma-separated subset of durability,scaling,concurrency")
+    parser.add_argument("--parts", default="durability,scaling,concurrency,groupcommit",
+                        help="comma-separated subset of durability,scaling,concurrency,groupcommit")
+    parser.add_argument("--against", default=None,
+                        help="groupcommit: a copy of the tree before group commit, measured in the same run")
     parser.add_argument("--dir", default=None, help="where the database files go (default: the temp dir)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -33,11 +33,14 @@ from console.cli_input import BadInputError
 from console.cli_instances import list_command, show_command, start_command
 from console.cli_operate import (
     cancel_command,
+    claim_command,
     done_command,
     fail_command,
+    release_command,
     retry_command,
     retry_failed_command,
     retry_instance_command,
+    send_command,
     set_command,
     unset_command,
 )
@@ -176,6 +179,9 @@ COMMANDS: list[tuple[str, Callable[..., None]]] = [
     ("retry-failed", retry_failed_command),
     ("retry-instance", retry_instance_command),
     ("cancel", cancel_command),
+    ("send", send_command),
+    ("claim", claim_command),
+    ("release", release_command),
     ("set", set_command),
     ("unset", unset_command),
     ("move", move_command),

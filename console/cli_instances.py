@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -146,6 +147,11 @@ def list_command(
         "--task", "-t", metavar="TASK",
         help="Only instances with an open (ACTIVE, FAILED or STUCK) execution of this task_id, as Enter on the "
              "console's open tasks.")] = None,
+    overdue: Annotated[bool, typer.Option(
+        "--overdue", help="Only instances with an ACTIVE execution past its deadline.")] = False,
+    mine: Annotated[bool, typer.Option(
+        "--mine", help="Only instances with an open task assigned to you ($WFCONSOLE_USER or your login "
+                       "name; claim one with `wfconsole claim`).")] = False,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most this many rows.")] = 50,
     db: DbOption = None, as_json: JsonOption = False,
 ) -> None:
@@ -157,6 +163,10 @@ def list_command(
 
     Example:  wfconsole list --search ada@example.com
 
+    Example:  wfconsole list --overdue                 (tasks past their deadline)
+
+    Example:  wfconsole list --mine                    (tasks assigned to you)
+
     Example:  wfconsole list --json | jq -r '.instances[].id'
     """
     wanted = parse_status(status) if status is not None else None
@@ -167,9 +177,12 @@ def list_command(
         if workflow:
             ops.require_workflow(workflow)
         task_id = filter_text("--task", task)
+        overdue_at = datetime.now(UTC) if overdue else None
+        assignee = ops.actor if mine else None
         summaries = ops.instances(InstanceQuery(status=wanted, workflow_id=workflow, text=text, task_id=task_id,
-                                                limit=limit))
-        counts = ops.count_instances(InstanceQuery(workflow_id=workflow, text=text, task_id=task_id))
+                                                overdue_at=overdue_at, assignee=assignee, limit=limit))
+        counts = ops.count_instances(InstanceQuery(workflow_id=workflow, text=text, task_id=task_id,
+                                                   overdue_at=overdue_at, assignee=assignee))
     total = counts.get(str(wanted), 0) if wanted else sum(counts.values())
     if as_json:
         write_json({"instances": [instance_summary_doc(s) for s in summaries], "total": total, "counts": counts})
@@ -179,7 +192,9 @@ def list_command(
         console.print(shown("no instances" + (f" in status {wanted}" if wanted else "")
                             + (f" of workflow {workflow}" if workflow else "")
                             + (f" matching {text!r}" if text else "")
-                            + (f" with an open execution of task {task_id}" if task_id else "")))
+                            + (f" with an open execution of task {task_id}" if task_id else "")
+                            + (" with a task past its deadline" if overdue else "")
+                            + (f" with a task assigned to {assignee}" if assignee else "")))
         return
     console.print(instances_table(summaries))
     by_status = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))

@@ -58,6 +58,8 @@ def done_command(
                                                 help="The task's outputs, a JSON object.")] = None,
     allow_unmapped: Annotated[bool, typer.Option(
         "--allow-unmapped", help="Accept output keys the task's output mapping does not map (dropped).")] = False,
+    force: Annotated[bool, typer.Option("--force",
+                                        help="Complete a task someone else has claimed (recorded).")] = False,
     db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False,
 ) -> None:
     """Complete an open execution with its outputs; the instance moves on.
@@ -74,7 +76,7 @@ def done_command(
     with open_operations(db_path(ctx, db), actor=actor_name(actor)) as ops:
         execution_id = ops.resolve_execution(execution)
         try:
-            result = ops.complete(execution_id, values, allow_unmapped=allow_unmapped)
+            result = ops.complete(execution_id, values, allow_unmapped=allow_unmapped, force=force)
         except UnmappedOutputsError as error:
             raise UnmappedOutputsError(f"{error}; --allow-unmapped sends them all the same", error.keys) from None
         if result.applied and not as_json:
@@ -135,6 +137,58 @@ def cancel_command(ctx: typer.Context, instance: InstanceArgument, reason: Reaso
     _reason(reason)
     with open_operations(db_path(ctx, db), actor=actor_name(actor)) as ops:
         render_result(ops, ops.cancel(ops.resolve_instance(instance), reason), as_json)
+
+
+ForceClaimOption = Annotated[bool, typer.Option(
+    "--force", help="Act on a task someone else has claimed (recorded as forced).")]
+
+
+def claim_command(ctx: typer.Context, execution: ExecutionArgument, force: ForceClaimOption = False,
+                  db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False) -> None:
+    """Claim a person's task: you (--actor, $WFCONSOLE_USER or your login name) become its assignee.
+
+    A task someone else claimed is refused unless --force (recorded with whose claim it was).
+
+    Example:  wfconsole claim 3fa85f64:manual_review
+    """
+    with open_operations(db_path(ctx, db), actor=actor_name(actor)) as ops:
+        render_result(ops, ops.claim(ops.resolve_execution(execution), force=force), as_json)
+
+
+def release_command(ctx: typer.Context, execution: ExecutionArgument, force: ForceClaimOption = False,
+                    db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False) -> None:
+    """Give a task you claimed back, so that anyone of its group may claim it (someone else's: --force).
+
+    Example:  wfconsole release 3fa85f64:manual_review
+    """
+    with open_operations(db_path(ctx, db), actor=actor_name(actor)) as ops:
+        render_result(ops, ops.release(ops.resolve_execution(execution), force=force), as_json)
+
+
+def send_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The message's name, as the message event writes it.")],
+    to: Annotated[str | None, typer.Option("--to", metavar="ID", help="The instance (id or a unique prefix).")] = None,
+    key: Annotated[str | None, typer.Option("--key", metavar="KEY=VALUE",
+                                            help="The waiting instance whose context holds this value (JSON; a "
+                                                 "bare word is a string).")] = None,
+    payload: Annotated[str, typer.Option("--payload", metavar="JSON",
+                                         help="The message's payload, mapped into the context as the message "
+                                              "event's output_mapping says.")] = "{}",
+    db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False,
+) -> None:
+    """Deliver a message to the instance waiting for it at a message event: by --to ID or --key K=V.
+
+    A message no instance waits for is refused (exit 1) and not kept: send it again once the instance waits.
+
+    Example:  wfconsole send payment_received --key order_id=SO-1 --payload '{"amount": 120}'
+    """
+    if (to is None) == (key is None):
+        raise BadInputError("give the instance: --to ID or --key KEY=VALUE (one of them)")
+    body = parse_json_object(payload, "--payload")
+    with open_operations(db_path(ctx, db), actor=actor_name(actor)) as ops:
+        correlation = ops.resolve_instance(to) if to is not None else parse_assignments([key or ""])
+        render_result(ops, ops.send_message(name, correlation, body), as_json)
 
 
 def set_command(
@@ -199,7 +253,8 @@ _RECORDED = {Action.COMPLETE: "the completion was recorded, but ", Action.START:
 # The ``action`` field of --json documents: the command's name, as scripts have read it.
 _ACTION_NAMES = {Action.COMPLETE: "done", Action.FAIL: "fail", Action.RETRY: "retry", Action.CANCEL: "cancel",
                  Action.SET_VARIABLES: "set", Action.UNSET_VARIABLES: "unset", Action.RESUME: "retry_instance",
-                 Action.START: "start", Action.MOVE_TOKENS: "move", Action.MIGRATE: "migrate"}
+                 Action.START: "start", Action.MOVE_TOKENS: "move", Action.MIGRATE: "migrate",
+                 Action.SEND_MESSAGE: "send", Action.CLAIM: "claim", Action.RELEASE: "release"}
 
 
 def retry_failed_command(

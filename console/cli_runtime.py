@@ -76,8 +76,9 @@ def run_workers(db_path: str, modules: list[str], *, poll_interval: float = 1.0,
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, lambda *_: stop.set())
-    print(visible(f"wfconsole workers on {db_path}: {len(registry)} worker(s) for {', '.join(registry.task_ids)}; "
-                  f"runtime {runtime.owner}. Ctrl-C stops."), flush=True)
+    serving = (f"{len(registry)} worker(s) for {', '.join(registry.task_ids)}" if len(registry)
+               else "no workers, firing timers only")
+    print(visible(f"wfconsole workers on {db_path}: {serving}; runtime {runtime.owner}. Ctrl-C stops."), flush=True)
     runtime.start()
     try:
         while not stop.wait(0.5):
@@ -119,7 +120,7 @@ ModulesOption = Annotated[
 
 def workers_command(
     ctx: typer.Context,
-    module: ModulesOption,
+    module: ModulesOption = None,
     db: DbOption = None,
     poll: Annotated[float, typer.Option("--poll", min=0.05, help="Seconds between polls for runnable work.")] = 1.0,
     stuck_interval: Annotated[float, typer.Option("--stuck-interval", min=0.5,
@@ -133,13 +134,13 @@ def workers_command(
 ) -> None:
     """Run task workers headless: claim executions whose task has a worker, run them, record the outcome.
 
-    Prints a line per finished attempt. Several `workers` processes may share one database: a lease makes sure an execution never runs twice at once, and work of a process that died is taken over. SIGINT/SIGTERM stop claiming, let running attempts finish within --grace seconds and release the leases of the rest.
+    Prints a line per finished attempt. Timers that come due are fired too (late ones first, in order, at start); without --module it only fires timers. Several `workers` processes may share one database: a lease makes sure an execution never runs twice at once, and work of a process that died is taken over. SIGINT/SIGTERM stop claiming, let running attempts finish within --grace seconds and release the leases of the rest.
 
     Example:  wfconsole workers --module sample_data/workers.py --db ops.db
     """
     path = db_path(ctx, db)
     require_database(path)  # a mistyped --db must not become an empty database polled for ever
-    code = run_workers(path, module, poll_interval=poll, stuck_interval=stuck_interval,
+    code = run_workers(path, module or [], poll_interval=poll, stuck_interval=stuck_interval,
                        lease_seconds=lease, max_workers=concurrency, grace=grace, verbose=verbose)
     raise typer.Exit(code)
 

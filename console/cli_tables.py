@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from console.formatting import shown, token_places
+from console.formatting import due_text, shown, token_places
 from console.output import short_id
 from engine.actions import OPEN
 from engine.errors import Problem
@@ -130,6 +130,8 @@ def print_instance(console: Console, view: InstanceView) -> None:
     _section(console, "Tokens", _tokens_table(view), bool(view.tokens))
     _section(console, "Executions", _executions_table(view), bool(view.executions))
     _open_execution_ids(console, view)
+    if view.waits:
+        _section(console, "Timers", _waits_table(view), True)
     _section(console, "Context", _context_table(view.context), bool(view.context))
     _section(console, "History", _history_table(view), bool(view.history))
 
@@ -156,15 +158,37 @@ def _executions_table(view: InstanceView) -> Table:
     table.add_column("TASK", overflow="fold")
     table.add_column("STATUS", no_wrap=True)
     table.add_column("TRY", justify="right")
+    # Deadlines and people only when the instance has any: the usual table stays as it was.
+    people = any(e.due_at or e.assignee or e.candidate_group for e in view.executions)
+    if people:
+        table.add_column("DUE", no_wrap=True)
+        table.add_column("WHO", overflow="fold")
     table.add_column("INPUTS → OUTPUTS / ERROR", overflow="fold")
+    now = datetime.now(UTC)
     for e in view.executions:
         detail = compact_json(e.inputs)
         if e.outputs is not None:
             detail += " → " + compact_json(e.outputs)
         if e.error:
             detail += f" ✗ {e.error}"
-        table.add_row(shown(f"{short_id(view.id)}:{e.node_id}"), shown(e.task_id), styled(e.status),
-                      str(e.attempt), shown(detail))
+        cells = [shown(f"{short_id(view.id)}:{e.node_id}"), shown(e.task_id), styled(e.status), str(e.attempt)]
+        if people:
+            late = due_text(e.due_at, now, e.status in OPEN)
+            who = " · ".join(part for part in (e.assignee or "", f"group {e.candidate_group}" if e.candidate_group
+                                                else "") if part)
+            cells += [Text(late, style="bold red" if late.startswith("late") else ""), shown(who)]
+        table.add_row(*cells, shown(detail))
+    return table
+
+
+def _waits_table(view: InstanceView) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("NODE", overflow="fold")
+    table.add_column("TIMER", no_wrap=True)
+    table.add_column("DUE (UTC)", no_wrap=True)
+    for wait in view.waits:
+        kind = "boundary timer" if wait.kind == "BOUNDARY" else "timer"
+        table.add_row(shown(wait.node_id), kind, when(wait.due_at) if wait.due_at else "")
     return table
 
 

@@ -72,6 +72,13 @@ def duration(delta: timedelta) -> str:
     return f"{days}d{hours:02d}h"
 
 
+def due_text(due_at: datetime | None, now: datetime, is_open: bool = True) -> str:
+    """An execution's deadline as the lists show it: ``late 1h05m``, ``due in 12m``, or ``""`` (none, or done)."""
+    if due_at is None or not is_open:
+        return ""
+    return f"late {duration(now - due_at)}" if now >= due_at else f"due in {duration(due_at - now)}"
+
+
 def short_id(identifier: str, length: int = 8) -> str:
     """The first ``length`` characters of an id: enough to tell instances apart on screen."""
     return identifier[:length]

@@ -55,6 +55,9 @@ def execution_doc(execution: Execution) -> dict[str, Any]:
         "error": execution.error,
         "created_at": iso(execution.created_at),
         "updated_at": iso(execution.updated_at),
+        "due_at": iso(execution.due_at),
+        "assignee": execution.assignee,
+        "candidate_group": execution.candidate_group,
     }
 
 
@@ -103,6 +106,8 @@ def instance_doc(view: InstanceView) -> dict[str, Any]:
         "tokens": [token_doc(t) for t in view.tokens],
         "executions": [execution_doc(e) for e in view.executions],
         "incidents": [e.id for e in view.incidents],
+        "waits": [{"id": w.id, "kind": str(w.kind), "node_id": w.node_id, "token_id": w.token_id,
+                   "due_at": iso(w.due_at)} for w in view.waits],
         "history": [history_doc(h) for h in view.history],
     }
 

@@ -34,6 +34,9 @@ class Action(StrEnum):
     MOVE_TOKENS = "move_tokens"  # remove tokens from nodes and place tokens on others, in one step
     MIGRATE = "migrate"  # move the instance to another version of its workflow
     START = "start"  # start an instance (of a workflow, not on one: always allowed)
+    SEND_MESSAGE = "send_message"  # deliver a message to an instance waiting for it
+    CLAIM = "claim"  # take a person's task: its assignee becomes the operator
+    RELEASE = "release"  # give a claimed task back
 
 
 EXECUTION_ACTIONS = (Action.COMPLETE, Action.FAIL, Action.RETRY)
@@ -66,6 +69,36 @@ def execution_refusal(action: Action, instance_status: InstanceStatus, execution
     if action not in EXECUTION_ACTIONS:
         raise ValueError(f"{action} is not an action on an execution")
     return None
+
+
+def claim_refusal(action: Action, instance_status: InstanceStatus, execution: Execution, user: str,
+                  forced: bool = False) -> str | None:
+    """Why ``user`` cannot claim, release or complete (``action``) ``execution`` now, as far as who works on it
+    goes, or ``None``. A task claimed by someone else is theirs: taking it over, releasing it or completing it
+    needs ``forced`` (and is recorded as forced)."""
+    named = describe_execution(execution)
+    assignee = execution.assignee
+    if action is Action.COMPLETE:
+        if assignee and assignee != user and not forced:
+            return f"{named} is claimed by {assignee}: completing it as {user} needs force (recorded)"
+        return None
+    if execution.status not in OPEN:
+        return f"{named} is {execution.status.value}: only an open task can be claimed or released"
+    if instance_status is not InstanceStatus.ACTIVE:
+        return f"instance {execution.instance_id[:8]} is {instance_status.value}, not ACTIVE"
+    if action is Action.CLAIM:
+        if assignee == user:
+            return f"{named} is yours already"
+        if assignee and not forced:
+            return f"{named} is claimed by {assignee}: they release it, or take it over with force (recorded)"
+        return None
+    if action is Action.RELEASE:
+        if not assignee:
+            return f"{named} is not claimed by anyone"
+        if assignee != user and not forced:
+            return f"{named} is claimed by {assignee}, not {user}: releasing it needs force (recorded)"
+        return None
+    raise ValueError(f"{action} is not a claim action")
 
 
 def instance_refusal(action: Action, instance_id: str, instance_status: InstanceStatus) -> str | None:

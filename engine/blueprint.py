@@ -24,6 +24,8 @@ class NodeKind(StrEnum):
     EXCLUSIVE_JOIN = "EXCLUSIVE_JOIN"
     PARALLEL_SPLIT = "PARALLEL_SPLIT"
     PARALLEL_JOIN = "PARALLEL_JOIN"
+    TIMER = "TIMER"
+    MESSAGE = "MESSAGE"
 
 
 class Node(BaseModel):
@@ -52,6 +54,11 @@ class Node(BaseModel):
     def label(self) -> str:
         """The name to show a person: ``name``, or ``id`` where there is none."""
         return self.name or self.id
+
+    def extra(self, name: str) -> Any:
+        """An optional field the Go engine does not know (``timer``, ``deadline``, ...), or ``None``. They are kept
+        as extra fields rather than declared ones, so that a Go blueprint's stored form (and digest) is unchanged."""
+        return (self.model_extra or {}).get(name)
 
     @property
     def kind(self) -> NodeKind | None:

@@ -95,6 +95,12 @@ class NoMatchingConditionError(WorkflowError):
         self.committed = committed
 
 
+class UnreadableTimerError(NoMatchingConditionError):
+    """A token reached a timer whose due time the context cannot give (a missing key, a value that is neither a
+    date-time nor a duration): the instance stopped FAILED there, as at a split without a match, and resumes the
+    same way (set the variable, then ``retry_instance``)."""
+
+
 class InvalidStateError(WorkflowError):
     """An operator action was asked of something in the wrong state; nothing was changed."""
 
@@ -102,6 +108,11 @@ class InvalidStateError(WorkflowError):
 class StaleClaimError(InvalidStateError):
     """A worker reported under a claim that is no longer current (taken over, released, or ended by an
     operator): nothing was changed but the history, which records the stale report."""
+
+
+class MessageNotDeliveredError(InvalidStateError):
+    """A message that no instance waits for (or that several would take, where one was meant): refused, nothing
+    changed. Messages are not kept for an instance that waits later: the sender tries again."""
 
 
 class InvalidValueError(WorkflowError):

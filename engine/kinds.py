@@ -16,8 +16,19 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from engine.blueprint import NodeKind
-from engine.bpmn.forms import BpmnForm, GatewayRole, read_task, write_task
+from engine.bpmn.forms import (
+    BpmnForm,
+    GatewayRole,
+    read_message_event,
+    read_task,
+    read_timer_event,
+    write_message_event,
+    write_task,
+    write_timer_event,
+)
 from engine.errors import WorkflowError
+from engine.people import people_problems
+from engine.timing import TimerValueError, boundary_items, read_schedule, read_timer
 
 if TYPE_CHECKING:
     from collections import deque
@@ -69,8 +80,10 @@ class KindSpec:
     ``check(node_id, node, outgoing, incoming, error, warn)``: the kind's own validation. The flags say what
     the blueprint-wide checks and the machine's scans need: ``starts`` / ``ends`` an instance, ``chooses`` (the
     conditions on its outgoing edges choose one; no match stops the instance there), ``forks`` (a token down
-    every outgoing edge is what it is for: no warning), ``opens``/``closes`` a parallel block, and ``waits`` (a
-    join: fires once tokens came down every incoming edge). ``bpmn``: how it is written in BPMN 2.0, which the
+    every outgoing edge is what it is for: no warning), ``opens``/``closes`` a parallel block, ``waits`` (a
+    join: fires once tokens came down every incoming edge) and ``halts`` (a token that cannot go on there stops
+    the instance FAILED at the node until an operator resumes it: a split without a match, a timer whose time
+    cannot be read). ``bpmn``: how it is written in BPMN 2.0, which the
     BPMN reader and writer (:mod:`engine.bpmn`) read instead of a branch per kind (``None``: it has no BPMN form,
     and exporting a node of it is refused).
     """
@@ -89,6 +102,7 @@ class KindSpec:
     opens: bool = False
     closes: bool = False
     waits: bool = False
+    halts: bool = False
     bpmn: BpmnForm | None = None
 
 
@@ -108,6 +122,14 @@ def _end(step: Any, plan: NodePlan, queue: deque[str]) -> None:
     step.end_instance(plan.id, queue)
 
 
+def _wait_timer(step: Any, plan: NodePlan, queue: deque[str]) -> None:
+    step.wait_timer(plan, queue)
+
+
+def _wait_message(step: Any, plan: NodePlan, queue: deque[str]) -> None:
+    step.wait_message(plan)
+
+
 def _exclusive_split(step: Any, plan: NodePlan, queue: deque[str]) -> None:
     step.exclusive_split(plan, queue)
 
@@ -123,6 +145,11 @@ def _check_start(node_id: str, node: Node, outgoing: list[Edge], incoming: list[
                  warn: Report) -> None:
     if incoming:
         error(f"node {node_id!r}", "a START event cannot have incoming edges")
+    if node.extra("timer") is not None:  # a timer start: instances started on a schedule
+        try:
+            read_schedule(node.extra("timer"))
+        except TimerValueError as problem:
+            error(f"node {node_id!r}", f"field 'timer': {problem}")
 
 
 def _check_end(node_id: str, node: Node, outgoing: list[Edge], incoming: list[Edge], error: Report,
@@ -135,6 +162,78 @@ def _check_task(node_id: str, node: Node, outgoing: list[Edge], incoming: list[E
                 warn: Report) -> None:
     if not (node.task_id or "").strip():
         error(f"node {node_id!r}", "a TASK node needs a task_id")
+    where = f"node {node_id!r}"
+    if node.extra("deadline") is not None:
+        try:
+            read_timer(node.extra("deadline"))
+        except TimerValueError as problem:
+            error(where, f"field 'deadline': {problem}")
+    _check_boundaries(where, node, outgoing, error)
+    for problem in people_problems(node):
+        error(where, problem)
+
+
+def _check_boundaries(where: str, node: Node, outgoing: list[Edge], error: Report) -> None:
+    """A TASK's ``boundary_timers``: each a readable timer with an ``edge`` that is one of the task's own outgoing
+    edges, no edge used twice, and an edge left for when the task completes."""
+    raw = node.extra("boundary_timers")
+    if raw is None:
+        return
+    if not isinstance(raw, (list, dict)):
+        error(where, "field 'boundary_timers': expected a list of objects with a timer and an 'edge'")
+        return
+    leaving = [e.id for e in outgoing]
+    used: set[str] = set()
+    for index, item in enumerate(boundary_items(raw)):
+        field = f"field 'boundary_timers[{index}]'"
+        if not isinstance(item, dict):
+            error(where, f"{field}: expected an object with 'duration', 'date' or 'key', and 'edge'")
+            continue
+        try:
+            read_timer(item)
+        except TimerValueError as problem:
+            error(where, f"{field}: {problem}")
+        edge = item.get("edge")
+        if not isinstance(edge, str) or not edge:
+            error(where, f"{field}: needs an 'edge', the outgoing edge the token takes when the timer fires")
+        elif edge not in leaving:
+            listed = ", ".join(repr(e) for e in leaving) or "none"
+            error(where, f"{field}: edge {edge!r} is not an outgoing edge of this task (its edges: {listed})")
+        elif edge in used:
+            error(where, f"{field}: edge {edge!r} is the timeout edge of another boundary timer too")
+        else:
+            used.add(edge)
+        if not isinstance(item.get("interrupting", True), bool):
+            error(where, f"{field}: 'interrupting' must be true or false")
+    if leaving and not [e for e in leaving if e not in used]:
+        error(where, "every outgoing edge is a boundary timer's: the task needs an edge for when it completes")
+
+
+def _check_timer(node_id: str, node: Node, outgoing: list[Edge], incoming: list[Edge], error: Report,
+                 warn: Report) -> None:
+    raw = node.extra("timer")
+    if raw is None:
+        error(f"node {node_id!r}", "a TIMER event needs a 'timer': a duration ('PT15M') or an object with "
+              "'duration', 'date' or 'key'")
+        return
+    try:
+        read_timer(raw)
+    except TimerValueError as problem:
+        error(f"node {node_id!r}", f"field 'timer': {problem}")
+    if not outgoing:
+        error(f"node {node_id!r}", "a TIMER event needs an outgoing edge")
+
+
+def _check_message(node_id: str, node: Node, outgoing: list[Edge], incoming: list[Edge], error: Report,
+                   warn: Report) -> None:
+    name = node.extra("message")
+    if not isinstance(name, str) or not name.strip():
+        error(f"node {node_id!r}", "a MESSAGE event needs a 'message': the name of the message it waits for")
+    elif name != name.strip() or not name.isprintable():
+        error(f"node {node_id!r}", f"field 'message': {name!r} has leading or trailing spaces or unprintable "
+              "characters")
+    if not outgoing:
+        error(f"node {node_id!r}", "a MESSAGE event needs an outgoing edge")
 
 
 def _check_exclusive_split(node_id: str, node: Node, outgoing: list[Edge], incoming: list[Edge], error: Report,
@@ -183,8 +282,22 @@ KINDS: dict[NodeKind, KindSpec] = {spec.kind: spec for spec in (
              check=_check_task,
              bpmn=BpmnForm("serviceTask", accepts=("task", "userTask", "manualTask"), read=read_task,
                            write=write_task)),
+    KindSpec(NodeKind.TIMER, "timer event", Family.EVENT,
+             {"type": "INTERNAL", "internal_type": "EVENT", "event_type": "TIMER"}, _wait_timer,
+             Drawing(Shape.ROUND, _ROUND_SYMBOL, "timer", "(◷)", ('(["', '"])'), 'shape=circle, style="dashed"',
+                     glyph="◷"),
+             check=_check_timer, halts=True,
+             bpmn=BpmnForm("intermediateCatchEvent", definitions=("timerEventDefinition",), read=read_timer_event,
+                           write=write_timer_event)),
+    KindSpec(NodeKind.MESSAGE, "message event", Family.EVENT,
+             {"type": "INTERNAL", "internal_type": "EVENT", "event_type": "MESSAGE"}, _wait_message,
+             Drawing(Shape.ROUND, _ROUND_SYMBOL, "message", "(✉)", ('(["', '"])'), 'shape=circle, style="dashed"',
+                     glyph="✉"),
+             check=_check_message,
+             bpmn=BpmnForm("intermediateCatchEvent", definitions=("messageEventDefinition",), read=read_message_event,
+                           write=write_message_event)),
     _gateway(NodeKind.EXCLUSIVE_SPLIT, "exclusive split", _exclusive_split, "X", "exclusive",
-             check=_check_exclusive_split, chooses=True,
+             check=_check_exclusive_split, chooses=True, halts=True,
              bpmn=BpmnForm("exclusiveGateway", role=GatewayRole.SPLIT, shape=_MARKER)),
     _gateway(NodeKind.EXCLUSIVE_JOIN, "exclusive join", _pass_on, "X", "exclusive",
              bpmn=BpmnForm("exclusiveGateway", role=GatewayRole.JOIN, shape=_MARKER)),

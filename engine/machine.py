@@ -19,9 +19,9 @@ from difflib import get_close_matches
 from operator import attrgetter
 from typing import Any
 
-from engine.actions import Action, execution_refusal, instance_refusal
+from engine.actions import Action, claim_refusal, execution_refusal, instance_refusal
 from engine.conditions import ConditionEvaluationError
-from engine.errors import InvalidStateError, NoMatchingConditionError, WorkflowError
+from engine.errors import InvalidStateError, NoMatchingConditionError, UnreadableTimerError, WorkflowError
 from engine.graph import CompiledBlueprint, NodePlan
 from engine.kinds import spec
 from engine.model import (
@@ -36,7 +36,10 @@ from engine.model import (
     Token,
     TokenStatus,
     Transition,
+    Wait,
+    WaitKind,
 )
+from engine.timing import TimerValueError, lateness
 
 MAX_ARRIVALS_PER_EVENT = 100_000
 """A guard against a runaway transition; validation already refuses cycles made of gateways only."""
@@ -151,7 +154,7 @@ _HISTORY_ENTRY_IS_PLAIN = _has_exactly(
 _CHANGE_SET_IS_PLAIN = _has_exactly(
     ChangeSet, ("instance_id", "new_instance", "status", "error", "clear_error", "ended_at", "context", "tokens_added",
                 "tokens_removed", "token_status", "executions_added", "executions_updated", "history",
-                "context_removed", "version"))
+                "context_removed", "version", "waits_added", "waits_removed"))
 
 # The plain strings that history details hold (``status.value``), without the enum's property lookup.
 _TOKEN_STATUS_TEXT = {status: status.value for status in TokenStatus}
@@ -187,7 +190,7 @@ def start(bp: CompiledBlueprint, instance_id: str, context: dict[str, Any], even
 
 
 def task_done(bp: CompiledBlueprint, state: InstanceState, execution_id: str,
-              outputs: dict[str, Any], event: Event) -> Transition | None:
+              outputs: dict[str, Any], event: Event, overriding: str | None = None) -> Transition | None:
     """Complete an execution; ``None`` when it is not an open execution of an ACTIVE instance (a no-op)."""
     execution = state.executions.get(execution_id)
     if state.status is not _INSTANCE_ACTIVE or execution is None or execution_id not in state.tokens:
@@ -199,8 +202,10 @@ def task_done(bp: CompiledBlueprint, state: InstanceState, execution_id: str,
     written = {ctx_key: outputs[local] for local, ctx_key in mapping if local in outputs} if mapping else {}
     resolved = execution.status in _INCIDENT
     step.update_execution(execution, status=_EXECUTION_COMPLETED, outputs=dict(outputs))
-    step.add_entry(_EXECUTION_COMPLETED_ENTRY, node_id, execution_id,
-                   {"outputs": dict(outputs), "written": written, "resolved_incident": resolved})
+    details = {"outputs": dict(outputs), "written": written, "resolved_incident": resolved}
+    if overriding is not None:  # completed, forced, by someone other than the person who claimed it
+        details["forced_over"] = overriding
+    step.add_entry(_EXECUTION_COMPLETED_ENTRY, node_id, execution_id, details)
     step.set_context(written, execution_id=execution_id)
     step.remove_token(execution_id)
     step.leave(node_id)
@@ -225,7 +230,7 @@ def retry(bp: CompiledBlueprint, state: InstanceState, execution: Execution, eve
     step = _Step(bp, state, event)
     step.update_execution(execution, status=ExecutionStatus.RETRIED)
     step.remove_token(execution.id)
-    new_id = step.create_execution(execution.node_id, attempt=execution.attempt + 1, retry_of=execution.id)
+    new_id = step.create_execution(execution.node_id, attempt=execution.attempt + 1, retry_of=execution)
     step.record(HistoryKind.EXECUTION_RETRIED, node_id=execution.node_id, execution_id=execution.id,
                 new_execution_id=new_id, attempt=execution.attempt + 1)
     return step.finish()
@@ -275,9 +280,9 @@ def retry_instance(bp: CompiledBlueprint, state: InstanceState, event: Event) ->
     """
     _refuse(instance_refusal(Action.RESUME, state.id, state.status))
     stopped = [t for t in state.tokens.values()
-               if t.status is TokenStatus.FAILED and _chooses(bp, t.node_id)]
+               if t.status is TokenStatus.FAILED and spec(bp.kinds[t.node_id]).halts]
     if not stopped:
-        raise InvalidStateError(f"instance {state.id} did not stop at an exclusive split: nothing to retry")
+        raise InvalidStateError(f"instance {state.id} did not stop at an exclusive split or a timer: nothing to retry")
     step = _Step(bp, state, event)
     step.set_status(InstanceStatus.ACTIVE, HistoryKind.INSTANCE_RESUMED, clear_error=True)
     for token in sorted(stopped, key=lambda t: t.created_at):
@@ -322,6 +327,101 @@ def mark_stuck(bp: CompiledBlueprint, state: InstanceState, execution: Execution
                           lease_until=execution.lease_until)
     step.set_token_status(execution.id, TokenStatus.STUCK)
     step.record(HistoryKind.EXECUTION_STUCK, node_id=execution.node_id, execution_id=execution.id, reason=reason)
+    return step.finish()
+
+
+def fire_timer(bp: CompiledBlueprint, state: InstanceState, wait_id: str, event: Event) -> Transition | None:
+    """A timer of the instance came due: its token goes on. ``None`` (nothing to do) when the instance holds no
+    such timer any more (fired already, by this runtime or another one; or its token was removed) or is not
+    ACTIVE (a FAILED instance's timers fire once it is resumed)."""
+    wait = next((w for w in state.waits if w.id == wait_id), None)
+    if wait is None or state.status is not _INSTANCE_ACTIVE or wait.token_id not in state.tokens:
+        return None
+    step = _Step(bp, state, event)
+    details: dict[str, Any] = {"wait_id": wait.id, "kind": wait.kind.value}
+    if wait.due_at is not None:
+        details["due_at"] = wait.due_at.isoformat()
+        details["late_seconds"] = round(lateness(wait.due_at, event.at).total_seconds(), 3)
+    if wait.kind is WaitKind.BOUNDARY:
+        _fire_boundary(bp, step, state, wait, details)
+        return step.finish()
+    step.add_entry(HistoryKind.TIMER_FIRED, wait.node_id, None, details)
+    step.remove_token(wait.token_id)  # its wait goes with it
+    step.leave(wait.node_id)
+    return step.finish()
+
+
+def message_wait(state: InstanceState, name: str) -> Wait | None:
+    """The instance's oldest wait for the message ``name``, if its token waits for one."""
+    return next((w for w in state.waits if w.kind is WaitKind.MESSAGE and w.message == name), None)
+
+
+def receive_message(bp: CompiledBlueprint, state: InstanceState, wait_id: str, payload: dict[str, Any],
+                    event: Event) -> Transition | None:
+    """Deliver a message to the message event the instance waits at: its payload is mapped into the context as
+    a task's outputs are (the event's ``output_mapping``; what is not mapped is dropped) and the token goes on.
+    ``None`` when the instance no longer waits there or is not ACTIVE."""
+    wait = next((w for w in state.waits if w.id == wait_id), None)
+    if wait is None or state.status is not _INSTANCE_ACTIVE or wait.token_id not in state.tokens:
+        return None
+    step = _Step(bp, state, event)
+    mapping = bp.plans[wait.node_id].outputs
+    written = {ctx_key: payload[local] for local, ctx_key in mapping if local in payload}
+    step.add_entry(HistoryKind.MESSAGE_RECEIVED, wait.node_id, None,
+                   {"wait_id": wait.id, "message": wait.message, "payload": dict(payload), "written": written})
+    step.set_context(written)
+    step.remove_token(wait.token_id)
+    step.leave(wait.node_id)
+    return step.finish()
+
+
+def _fire_boundary(bp: CompiledBlueprint, step: _Step, state: InstanceState, wait: Wait,
+                   details: dict[str, Any]) -> None:
+    """A task's boundary timer: interrupting, the execution is cancelled and its token takes the timeout edge;
+    not, a second token takes it and the task stays open."""
+    boundaries = bp.plans[wait.node_id].boundaries
+    if wait.boundary is None or wait.boundary >= len(boundaries):  # the instance migrated to a version without it
+        step.add_entry(HistoryKind.TIMER_FIRED, wait.node_id, wait.token_id, {**details, "ignored": True})
+        step.remove_wait(wait.id)
+        return
+    boundary = boundaries[wait.boundary]
+    details.update(edge_id=boundary.edge_id, interrupting=boundary.interrupting)
+    step.add_entry(HistoryKind.TIMER_FIRED, wait.node_id, wait.token_id, details)
+    if boundary.interrupting:
+        execution = step.executions.get(wait.token_id)
+        if execution is not None:
+            reason = f"boundary timer fired ({boundary.timer.describe()}): the token took edge {boundary.edge_id!r}"
+            step.update_execution(execution, status=ExecutionStatus.CANCELLED, error=reason)
+            step.record(HistoryKind.EXECUTION_CANCELLED, node_id=wait.node_id, execution_id=execution.id,
+                        reason=reason)
+        step.remove_token(wait.token_id)  # its other timers go with it
+    else:
+        step.remove_wait(wait.id)
+    step.leave(wait.node_id, edges=((boundary.edge_id, boundary.target_id),))
+
+
+def claim_task(bp: CompiledBlueprint, state: InstanceState, execution: Execution, user: str, event: Event,
+               forced: bool = False) -> Transition:
+    """``user`` claims a person's task: the execution's assignee becomes ``user`` (taking it over from someone
+    else only ``forced``, recorded with whose it was)."""
+    _refuse(claim_refusal(Action.CLAIM, state.status, execution, user, forced))
+    step = _Step(bp, state, event)
+    step.update_execution(execution, assignee=user, lease_owner=execution.lease_owner,
+                          lease_until=execution.lease_until, next_attempt_at=execution.next_attempt_at)
+    step.record(HistoryKind.TASK_CLAIMED, node_id=execution.node_id, execution_id=execution.id, assignee=user,
+                previous=execution.assignee, forced=bool(forced and execution.assignee))
+    return step.finish()
+
+
+def release_task(bp: CompiledBlueprint, state: InstanceState, execution: Execution, user: str, event: Event,
+                 forced: bool = False) -> Transition:
+    """The assignee (or, ``forced``, anyone) gives a claimed task back: it has no assignee again."""
+    _refuse(claim_refusal(Action.RELEASE, state.status, execution, user, forced))
+    step = _Step(bp, state, event)
+    step.update_execution(execution, assignee=None, lease_owner=execution.lease_owner,
+                          lease_until=execution.lease_until, next_attempt_at=execution.next_attempt_at)
+    step.record(HistoryKind.TASK_RELEASED, node_id=execution.node_id, execution_id=execution.id,
+                previous=execution.assignee, forced=bool(forced and execution.assignee != user))
     return step.finish()
 
 
@@ -459,13 +559,14 @@ class _Step:
         self.context = dict(state.context)
         self.tokens = dict(state.tokens)
         self.executions = dict(state.executions)
+        self.waits: dict[str, Wait] = {w.id: w for w in state.waits} if state.waits else {}
         if _CHANGE_SET_IS_PLAIN:  # ChangeSet(instance_id=state.id) at half the cost: one per step
             self.changes = changes = _new(ChangeSet)
             changes.__dict__.update({
                 "instance_id": state.id, "new_instance": None, "status": None, "error": None, "clear_error": False,
                 "ended_at": None, "context": {}, "tokens_added": [], "tokens_removed": [], "token_status": {},
                 "executions_added": [], "executions_updated": [], "history": [], "context_removed": [],
-                "version": None,
+                "version": None, "waits_added": [], "waits_removed": [],
             })
         else:
             self.changes = ChangeSet(instance_id=state.id)
@@ -546,7 +647,30 @@ class _Step:
             changes.tokens_removed.append(token_id)
         if changes.token_status:
             changes.token_status.pop(token_id, None)
+        if self.waits:  # a token's timers end with it
+            for wait in [w for w in self.waits.values() if w.token_id == token_id]:
+                self.remove_wait(wait.id)
         self.add_entry(_TOKEN_REMOVED_ENTRY, token.node_id, None, {"token_id": token_id})
+
+    def add_wait(self, wait: Wait) -> None:
+        self.waits[wait.id] = wait
+        self.changes.waits_added.append(wait)
+        details: dict[str, Any] = {"wait_id": wait.id, "kind": wait.kind.value, "token_id": wait.token_id}
+        if wait.due_at is not None:
+            details["due_at"] = wait.due_at.isoformat()
+        if wait.boundary is not None:
+            details["boundary"] = wait.boundary
+        if wait.message is not None:
+            details["message"] = wait.message
+        self.add_entry(HistoryKind.TIMER_SET, wait.node_id, None, details)
+
+    def remove_wait(self, wait_id: str) -> None:
+        del self.waits[wait_id]
+        changes = self.changes
+        if any(w.id == wait_id for w in changes.waits_added):  # added in this step: the store never sees it
+            changes.waits_added = [w for w in changes.waits_added if w.id != wait_id]
+        else:
+            changes.waits_removed.append(wait_id)
 
     def set_token_status(self, token_id: str, status: TokenStatus) -> None:
         token = self.tokens[token_id]
@@ -554,26 +678,68 @@ class _Step:
         self.changes.token_status[token_id] = status
         self.record(HistoryKind.TOKEN_STATUS, node_id=token.node_id, token_id=token_id, status=status.value)
 
-    def create_execution(self, node_id: str, attempt: int = 1, retry_of: str | None = None) -> str:
+    def create_execution(self, node_id: str, attempt: int = 1, retry_of: Execution | None = None) -> str:
         plan = self.plans[node_id]
         at = self.event.at
         execution_id = f"{self.state.id}:{node_id}:{self.event.new_uuid()}"
         context = self.context
         inputs = {local: context.get(ctx_key) for local, ctx_key in plan.inputs} if plan.inputs else {}
-        execution = _make_execution({
+        fields = {
             "id": execution_id, "instance_id": self.state.id, "node_id": node_id, "task_id": plan.task_id,
             "inputs": inputs, "status": _EXECUTION_ACTIVE, "attempt": attempt, "created_at": at,
             "updated_at": at,
-        })
+        }
+        details: dict[str, Any] = {"task_id": plan.task_id, "inputs": inputs, "attempt": attempt}
+        if retry_of is not None:
+            details["retry_of"] = retry_of.id
+        if plan.deadline is not None or plan.people is not None or (
+                retry_of is not None and (retry_of.assignee or retry_of.due_at)):
+            self._task_terms(plan, fields, details, retry_of)
+        execution = _make_execution(fields)
         self.executions[execution_id] = execution
         self.changes.executions_added.append(execution)
-        details: dict[str, Any] = {"task_id": plan.task_id, "inputs": inputs, "attempt": attempt}
-        if retry_of:
-            details["retry_of"] = retry_of
         self.add_entry(_EXECUTION_CREATED_ENTRY, node_id, execution_id, details)
         self.add_token(execution_id, node_id, _TOKEN_ACTIVE)
+        if plan.boundaries:
+            self._set_boundaries(plan, execution_id)
         self.dispatch.append(_payload(execution))
         return execution_id
+
+    def _task_terms(self, plan: NodePlan, fields: dict[str, Any], details: dict[str, Any],
+                    retry_of: Execution | None) -> None:
+        """A task's deadline (a retry keeps its execution's) and who does it: into the execution's fields and
+        the EXECUTION_CREATED entry (a deadline the context cannot give is left out, the reason recorded)."""
+        if plan.deadline is not None:
+            if retry_of is not None:
+                due_at = retry_of.due_at
+            else:
+                try:
+                    due_at = plan.deadline.due(self.event.at, self.context)
+                except TimerValueError as problem:
+                    due_at = None
+                    details["deadline_problem"] = str(problem)
+            if due_at is not None:
+                fields["due_at"] = due_at
+                details["due_at"] = due_at.isoformat()
+        assignee, group = plan.people.resolve(self.context) if plan.people is not None else (None, None)
+        if retry_of is not None and retry_of.assignee:
+            assignee = retry_of.assignee  # whoever worked on it keeps it
+        if assignee:
+            fields["assignee"] = details["assignee"] = assignee
+        if group:
+            fields["candidate_group"] = details["candidate_group"] = group
+
+    def _set_boundaries(self, plan: NodePlan, execution_id: str) -> None:
+        """The boundary timers of a new execution: a wait each on the task's token (they end with it)."""
+        for index, boundary in enumerate(plan.boundaries):
+            try:
+                due_at = boundary.timer.due(self.event.at, self.context)
+            except TimerValueError as problem:
+                self.record(HistoryKind.CONDITION_ERROR, node_id=plan.id, edge_id=boundary.edge_id,
+                            error=f"boundary timer {index} not set: {problem}")
+                continue
+            self.add_wait(Wait(id=f"{execution_id}~b{index}", kind=WaitKind.BOUNDARY, node_id=plan.id,
+                               token_id=execution_id, created_at=self.event.at, due_at=due_at, boundary=index))
 
     def update_execution(self, execution: Execution, **fields: Any) -> None:
         if fields.get("status", execution.status) is not _EXECUTION_ACTIVE:
@@ -607,14 +773,15 @@ class _Step:
 
     # -- moving tokens ---------------------------------------------------------------------------
 
-    def leave(self, node_id: str, reenter: bool = False) -> None:
-        """Move a token out of ``node_id`` along its outgoing edges (with ``reenter``, arrive at ``node_id``
-        again instead), and on until every token rests."""
+    def leave(self, node_id: str, reenter: bool = False,
+              edges: tuple[tuple[str, str], ...] | None = None) -> None:
+        """Move a token out of ``node_id`` along its outgoing edges (only ``edges``, when given; with ``reenter``,
+        arrive at ``node_id`` again instead), and on until every token rests."""
         queue: deque[str] = deque()
         if reenter:
             queue.append(node_id)
         else:
-            self.follow(node_id, self.plans[node_id].edges, queue)
+            self.follow(node_id, self.plans[node_id].edges if edges is None else edges, queue)
         # A FAILED split does not stop the other tokens of this step: they come to rest as usual, so
         # that retry_instance can resume the instance with nothing lost.
         while queue and self.status in _MOVING:
@@ -672,11 +839,38 @@ class _Step:
         reason = f"no condition matched at exclusive split {node_id!r} and it has no default edge"
         if problems:
             reason += " (" + "; ".join(problems) + ")"
+        self.halt(node_id, reason, NoMatchingConditionError)
+
+    def halt(self, node_id: str, reason: str, error: type[NoMatchingConditionError]) -> None:
+        """The token cannot go on at ``node_id`` (a kind that ``halts``): it stays there FAILED and the instance
+        stops FAILED with ``reason``, until an operator resumes it (:func:`retry_instance`)."""
         self.add_token(f"{self.state.id}:{node_id}:{self.event.new_uuid()}", node_id, TokenStatus.FAILED)
         self.error = reason
         self.changes.error = reason
         self.set_status(InstanceStatus.FAILED, HistoryKind.INSTANCE_FAILED, node_id=node_id, reason=reason)
-        self.failure = NoMatchingConditionError(f"instance {self.state.id}: {reason}", self.state.id, node_id)
+        self.failure = error(f"instance {self.state.id}: {reason}", self.state.id, node_id)
+
+    def wait_message(self, plan: NodePlan) -> None:
+        """A message event: the token waits there until a message of its name is sent to the instance
+        (:func:`receive_message`)."""
+        token_id = f"{self.state.id}:{plan.id}:{self.event.new_uuid()}"
+        self.add_token(token_id, plan.id, _TOKEN_ACTIVE)
+        self.add_wait(Wait(id=token_id, kind=WaitKind.MESSAGE, node_id=plan.id, token_id=token_id,
+                           created_at=self.event.at, message=plan.message))
+
+    def wait_timer(self, plan: NodePlan, queue: deque[str]) -> None:
+        """A timer event: the token waits there until its due time, when the runtime fires it (:func:`fire_timer`).
+        A due time the context cannot give (a missing key, a value that is no time) halts the instance there."""
+        node_id = plan.id
+        try:
+            due_at = plan.timer.due(self.event.at, self.context)
+        except TimerValueError as problem:
+            self.halt(node_id, f"timer {node_id!r}: {problem}", UnreadableTimerError)
+            return
+        token_id = f"{self.state.id}:{node_id}:{self.event.new_uuid()}"
+        self.add_token(token_id, node_id, _TOKEN_ACTIVE)
+        self.add_wait(Wait(id=token_id, kind=WaitKind.TIMER, node_id=node_id, token_id=token_id,
+                           created_at=self.event.at, due_at=due_at))
 
     def parallel_join(self, plan: NodePlan, queue: deque[str]) -> None:
         """The token waits; once as many wait as the join has incoming edges, they go on as one."""
@@ -703,6 +897,7 @@ class _Step:
         new_state = _replaced(self.state, {
             "status": self.status, "error": self.error, "ended_at": self.ended_at, "context": self.context,
             "tokens": self.tokens, "executions": self.executions, "updated_at": self.event.at,
+            "waits": tuple(self.waits.values()) if self.waits else (),
         })
         dispatch = self.dispatch if self.status is _INSTANCE_ACTIVE else []
         return _make_transition({"state": new_state, "changes": self.changes, "dispatch": dispatch,

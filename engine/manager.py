@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import os
 import re
 import threading
 import uuid
@@ -20,10 +21,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine import machine, repair
+from engine.actions import Action, claim_refusal
 from engine.errors import (
     BlueprintConflictError,
+    InvalidStateError,
     InvalidValueError,
     MalformedExecutionIdError,
+    MessageNotDeliveredError,
     NoMatchingConditionError,
     StaleClaimError,
     UnknownExecutionError,
@@ -73,7 +77,11 @@ def utc_now() -> datetime:
 
 
 def default_actor() -> str:
-    """The OS user, the default actor of operator actions."""
+    """The current user, the default actor of operator actions (and whose tasks "mine" lists):
+    ``$WFCONSOLE_USER``, else the OS user."""
+    named = os.environ.get("WFCONSOLE_USER", "").strip()
+    if named:
+        return named
     try:
         return getpass.getuser()
     except Exception:  # no user name in this environment (e.g. a container without passwd entry)
@@ -214,7 +222,7 @@ class WorkflowManager:
         return instance_id
 
     def task_done(self, execution_id: str, outputs: dict[str, Any] | None = None, *,
-                  actor: str | None = None, claim: int | None = None) -> Completion:
+                  actor: str | None = None, claim: int | None = None, force: bool = False) -> Completion:
         """Complete an execution with ``outputs``; return what happened (:class:`~engine.outcomes.Completion`).
 
         A duplicate or late completion changes nothing and is not an error (SPEC §3): the outcome says it
@@ -222,6 +230,9 @@ class WorkflowManager:
         ``claim``: when that claim is no longer current (taken over, released, or ended by an operator's
         fail), the completion is ignored (``Ignored.STALE_CLAIM``) and recorded as a ``STALE_REPORT``. A
         completion without ``claim`` (an operator's, an external handler's) is not fenced.
+
+        A person's task claimed by someone other than ``actor`` is refused (``InvalidStateError``) unless
+        ``force``; a forced completion records whose claim it overrode.
         """
         instance_id, _ = parse_execution_id(execution_id)
         outputs = check_json_object(outputs, "outputs")
@@ -245,7 +256,16 @@ class WorkflowManager:
                     log.info("completion ignored: %s", outcome.message,
                              extra={"instance_id": instance_id, "execution_id": execution_id})
                     return outcome
-            transition = machine.task_done(bp, state, execution_id, outputs, machine.event_at(self.clock(), actor))
+            overriding = None
+            if claim is None and actor is not None:
+                execution = state.executions.get(execution_id)
+                if execution is not None and execution.assignee and execution.assignee != actor:
+                    refusal = claim_refusal(Action.COMPLETE, state.status, execution, actor, force)
+                    if refusal is not None:
+                        raise InvalidStateError(refusal)
+                    overriding = execution.assignee
+            transition = machine.task_done(bp, state, execution_id, outputs, machine.event_at(self.clock(), actor),
+                                           overriding)
             if transition is None:
                 outcome = ignored_completion(execution_id, state, tx.load_execution(execution_id))
                 log.debug("completion ignored: %s", outcome.message,
@@ -373,6 +393,17 @@ class WorkflowManager:
                  extra={"instance_id": instance_id, "execution_id": execution_id})
         return True
 
+    def claim_task(self, execution_id: str, *, actor: str | None = None, force: bool = False) -> None:
+        """``actor`` (default: the current user, :func:`default_actor`) claims a person's task: it becomes the
+        execution's assignee. Taking over someone else's claim needs ``force`` (recorded)."""
+        user = actor or default_actor()
+        self._operate_on_execution(execution_id, user, machine.claim_task, user, forced=force)
+
+    def release_task(self, execution_id: str, *, actor: str | None = None, force: bool = False) -> None:
+        """Give a claimed task back (someone else's claim only with ``force``, recorded): anyone may claim it."""
+        user = actor or default_actor()
+        self._operate_on_execution(execution_id, user, machine.release_task, user, forced=force)
+
     def mark_stuck(self, execution_id: str, reason: str, *, actor: str | None = None) -> None:
         """Mark an ACTIVE execution STUCK with ``reason`` (recorded once in the history)."""
         self._operate_on_execution(execution_id, actor, machine.mark_stuck, reason)
@@ -389,6 +420,114 @@ class WorkflowManager:
                 state = transition.state
                 marked.append(join_id)
         return marked
+
+    def send_message(self, name: str, correlation: str | dict[str, Any], payload: dict[str, Any] | None = None, *,
+                     actor: str | None = None) -> str:
+        """Deliver the message ``name`` to the instance waiting for it that ``correlation`` names: an instance id,
+        or ``{context_key: value}`` (the one waiting instance whose context holds that value). Its payload is
+        mapped into the context as a task's outputs are, and the token goes on; return the instance's id.
+
+        Raises :class:`MessageNotDeliveredError` (nothing changed) when no instance so named waits for it, or
+        when a context value matches several waiting instances; a message is never kept for later.
+        """
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidValueError("a message needs a name")
+        payload = check_json_object(payload, "payload")
+        if isinstance(correlation, dict):
+            if len(correlation) != 1:
+                raise InvalidValueError("correlate a message by one context key and its value")
+            candidates = self._correlated(name, correlation)
+        elif isinstance(correlation, str) and correlation:
+            candidates = [correlation]
+        else:
+            raise InvalidValueError("correlate a message by an instance id or a context key and value")
+        for instance_id in candidates:
+            if self._deliver(name, instance_id, correlation, payload, actor):
+                return instance_id
+        who = f"instance {correlation}" if isinstance(correlation, str) else \
+            "no instance whose " + " and ".join(f"{k} is {v!r}" for k, v in correlation.items())
+        raise MessageNotDeliveredError(f"message {name!r} not delivered: {who} waits for it "
+                                       "(messages are not kept; send it again once the instance waits)")
+
+    def _correlated(self, name: str, correlation: dict[str, Any]) -> list[str]:
+        """The waiting instances whose context holds the correlation's value; refuse when several do."""
+        ((key, value),) = correlation.items()
+        found = []
+        for instance_id, _ in self.store.message_waits(name):
+            view = self.store.get_instance(instance_id, history_limit=0)
+            if view is not None and key in view.context and view.context[key] == value and instance_id not in found:
+                found.append(instance_id)
+        if len(found) > 1:
+            listed = ", ".join(i[:8] for i in found[:5]) + (", ..." if len(found) > 5 else "")
+            raise MessageNotDeliveredError(f"message {name!r} not delivered: {len(found)} waiting instances have "
+                                           f"{key} = {value!r} ({listed}); send it to one of them by id")
+        return found
+
+    def _deliver(self, name: str, instance_id: str, correlation: Any, payload: dict[str, Any],
+                 actor: str | None) -> bool:
+        with self.store.write() as tx:
+            state = tx.load_instance(instance_id)
+            if state is None:
+                if isinstance(correlation, str):
+                    raise UnknownInstanceError(f"unknown instance {instance_id!r}")
+                return False
+            if isinstance(correlation, dict):  # checked again under the lock: the context may have changed
+                ((key, value),) = correlation.items()
+                if state.context.get(key, object()) != value:
+                    return False
+            wait = machine.message_wait(state, name)
+            if wait is None:
+                return False
+            bp = self.get_workflow(state.workflow_id, state.version)
+            transition = machine.receive_message(bp, state, wait.id, payload, self._event(actor, operator=True))
+            if transition is None:
+                return False
+            tx.apply(transition.changes, transition.state)
+        self._after_commit(transition)
+        return True
+
+    def start_scheduled(self, workflow_id: str, *, actor: str | None = None) -> str | None:
+        """Start an instance of ``workflow_id``'s newest version if its timer start is due; return its id, else
+        ``None`` (not due, no timer start, or another runtime took this due time). The due time is moved on and
+        the instance started in one transaction: each due time starts one instance. Due times missed while no
+        runtime ran start one instance, not one each, and the schedule goes on from now."""
+        bp = self.get_workflow(workflow_id)
+        schedule = bp.plans[bp.start_id].schedule
+        if schedule is None:
+            return None
+        now = self.clock()
+        due = self.store.schedule_due(workflow_id)
+        if due is None:  # its first: schedule it
+            with self.store.write() as tx:
+                tx.take_schedule(workflow_id, None, schedule.next_after(now))
+            return None
+        if due > now:
+            return None
+        instance_id = str(uuid.uuid4())
+        with self.store.write() as tx:
+            if not tx.take_schedule(workflow_id, due, schedule.next_after(now)):
+                return None
+            event = self._event(actor or f"timer start ({schedule.describe()})")
+            transition = machine.start(bp, instance_id, {}, event)
+            tx.apply(transition.changes, transition.state)
+        log.info("instance started on schedule", extra={"instance_id": instance_id, "workflow_id": workflow_id})
+        self._after_commit(transition)
+        return instance_id
+
+    def fire_timer(self, instance_id: str, wait_id: str, *, actor: str | None = None) -> bool:
+        """Fire a timer of the instance that has come due, in one write transaction: its token goes on. ``False``
+        (nothing changed) when the instance holds no such timer any more: another runtime fired it first, or its
+        token was removed meanwhile; the write lock makes the check and the firing one step, so a timer fires
+        once however many runtimes share the database."""
+        with self.store.write() as tx:
+            state = self._load(tx, instance_id)
+            bp = self.get_workflow(state.workflow_id, state.version)
+            transition = machine.fire_timer(bp, state, wait_id, self._event(actor))
+            if transition is None:
+                return False
+            tx.apply(transition.changes, transition.state)
+        self._after_commit(transition)
+        return True
 
     # -- reading ----------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ class InstanceStatus(StrEnum):
 
 
 class TokenStatus(StrEnum):
-    ACTIVE = "ACTIVE"  # at a task, its execution running or waiting for a person
+    ACTIVE = "ACTIVE"  # at a task (its execution running or waiting for a person), or at a timer or message event
     WAITING = "WAITING"  # at a parallel join, waiting for the other branches
     FAILED = "FAILED"  # at a task whose execution failed (an incident), or at a split with no match
     STUCK = "STUCK"  # at a task whose execution the stuck-token check found overdue or abandoned
@@ -62,6 +62,11 @@ class HistoryKind(StrEnum):
     EXECUTION_ATTEMPT_FAILED = "EXECUTION_ATTEMPT_FAILED"
     JOIN_STUCK = "JOIN_STUCK"
     STALE_REPORT = "STALE_REPORT"  # a worker's report under a claim that is no longer current: changed nothing
+    TIMER_SET = "TIMER_SET"  # a wait began: a timer (due_at) or a message subscription (message)
+    TIMER_FIRED = "TIMER_FIRED"  # a timer came due and the runtime fired it (its lateness in the details)
+    MESSAGE_RECEIVED = "MESSAGE_RECEIVED"  # a message was delivered to a waiting message event (its payload)
+    TASK_CLAIMED = "TASK_CLAIMED"  # a person claimed a task (or took it over, forced): the execution's assignee
+    TASK_RELEASED = "TASK_RELEASED"  # the assignee gave the task back: anyone of its group may claim it
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,31 @@ class Execution:
     # is current while its holder keeps the lease: a new claim, a release, the holder's own failure report
     # or an operator's fail end it (see engine.machine.claim_is_current).
     claim: int = 0
+    due_at: datetime | None = None  # the task's deadline, if its node declares one
+    assignee: str | None = None  # who works on it (a person's task): claimed, or named by the blueprint
+    candidate_group: str | None = None  # the group whose members may claim it
+
+
+class WaitKind(StrEnum):
+    TIMER = "TIMER"  # a token held at a timer event until due_at
+    BOUNDARY = "BOUNDARY"  # a boundary timer on a task's execution: due_at, then the timeout edge
+    MESSAGE = "MESSAGE"  # a token held at a message event until a message of that name is sent to it
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Something an instance waits for besides a task: a timer due at ``due_at``. ``token_id`` is the token that
+    waits (a timer event's own token, or the task's token, whose id is its execution's, for a boundary timer):
+    removing the token ends the wait. ``boundary`` is the index of a task's boundary timer."""
+
+    id: str
+    kind: WaitKind
+    node_id: str
+    token_id: str
+    created_at: datetime
+    due_at: datetime | None = None
+    boundary: int | None = None
+    message: str | None = None  # the message a MESSAGE wait is for
 
 
 @dataclass(frozen=True)
@@ -131,6 +161,7 @@ class InstanceState:
     updated_at: datetime
     error: str | None = None
     ended_at: datetime | None = None
+    waits: tuple[Wait, ...] = ()  # the timers (and other waits) of the instance's tokens, in the order they began
 
 
 @dataclass(frozen=True)
@@ -164,6 +195,8 @@ class ChangeSet:
     history: list[HistoryEntry] = field(default_factory=list)
     context_removed: list[str] = field(default_factory=list)  # keys deleted from the context
     version: int | None = None  # set when the instance moves to another version of its workflow (a migration)
+    waits_added: list[Wait] = field(default_factory=list)
+    waits_removed: list[str] = field(default_factory=list)  # wait ids
 
 
 @dataclass(frozen=True)

@@ -285,7 +285,7 @@ class Operations(RepairOperations):
         return ActionResult(Action.START, instance_id, True, f"instance {instance_id} of {workflow_id} started")
 
     def complete(self, execution_id: str, outputs: dict[str, Any] | None = None, *,
-                 allow_unmapped: bool = False) -> ActionResult:
+                 allow_unmapped: bool = False, force: bool = False) -> ActionResult:
         """Complete an open execution with ``outputs`` (resolving its incident if it is FAILED or STUCK).
 
         Completing by hand is strict: an output key the task's mapping does not map is refused
@@ -299,7 +299,7 @@ class Operations(RepairOperations):
             self.check_outputs(execution_id, outputs)
         where = f"{node_id} of instance {short_id(instance_id)}"
         try:
-            completion = self.manager.task_done(execution_id, outputs, actor=self.actor)
+            completion = self.manager.task_done(execution_id, outputs, actor=self.actor, force=force)
         except NoMatchingConditionError as error:
             return ActionResult(Action.COMPLETE, instance_id, True, f"{where} marked done by {self.actor}",
                                 execution_id, stopped=error)
@@ -308,6 +308,20 @@ class Operations(RepairOperations):
                                 completion=completion)
         return ActionResult(Action.COMPLETE, instance_id, True, f"{where} marked done by {self.actor}",
                             execution_id, completion=completion)
+
+    def claim(self, execution_id: str, *, force: bool = False) -> ActionResult:
+        """Claim a person's task for this operator (someone else's only with ``force``, recorded)."""
+        instance_id, node_id = parse_execution_id(execution_id)
+        self.manager.claim_task(execution_id, actor=self.actor, force=force)
+        return ActionResult(Action.CLAIM, instance_id, True,
+                            f"{node_id} of instance {short_id(instance_id)} claimed by {self.actor}", execution_id)
+
+    def release(self, execution_id: str, *, force: bool = False) -> ActionResult:
+        """Give a claimed task back (someone else's only with ``force``, recorded)."""
+        instance_id, node_id = parse_execution_id(execution_id)
+        self.manager.release_task(execution_id, actor=self.actor, force=force)
+        return ActionResult(Action.RELEASE, instance_id, True,
+                            f"{node_id} of instance {short_id(instance_id)} released by {self.actor}", execution_id)
 
     def fail(self, execution_id: str, reason: str) -> ActionResult:
         """Fail an ACTIVE or STUCK execution with ``reason``: it becomes an incident."""
@@ -323,6 +337,13 @@ class Operations(RepairOperations):
         new_id = self.manager.retry(execution_id, actor=self.actor)
         return ActionResult(Action.RETRY, instance_id, True, f"{node_id} retried on instance {short_id(instance_id)} "
                             f"as execution {new_id.rsplit(':', 1)[-1][:8]}", execution_id, new_id)
+
+    def send_message(self, name: str, correlation: str | dict[str, Any], payload: dict[str, Any]) -> ActionResult:
+        """Deliver the message ``name`` to the instance ``correlation`` names (an id, or ``{key: value}`` of its
+        context); :class:`~engine.errors.MessageNotDeliveredError` when none waits for it (nothing kept)."""
+        instance_id = self.manager.send_message(name, correlation, payload, actor=self.actor)
+        return ActionResult(Action.SEND_MESSAGE, instance_id, True,
+                            f"message {name!r} delivered to instance {short_id(instance_id)}")
 
     def cancel(self, instance_id: str, reason: str) -> ActionResult:
         """Cancel an ACTIVE or FAILED instance with ``reason``."""

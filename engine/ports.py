@@ -16,7 +16,16 @@ from typing import Any, Protocol
 
 from engine.blueprint import Blueprint
 from engine.errors import Problem
-from engine.model import ChangeSet, Execution, ExecutionStatus, HistoryEntry, InstanceState, InstanceStatus, Token
+from engine.model import (
+    ChangeSet,
+    Execution,
+    ExecutionStatus,
+    HistoryEntry,
+    InstanceState,
+    InstanceStatus,
+    Token,
+    Wait,
+)
 from engine.reports import MINUTES, Activity, ExecutionCounts, HistoryHit, HistoryQuery, IncidentPage
 
 _OPEN = (ExecutionStatus.ACTIVE, ExecutionStatus.FAILED, ExecutionStatus.STUCK)
@@ -82,6 +91,7 @@ class InstanceView:
     updated_at: datetime
     ended_at: datetime | None = None
     error: str | None = None
+    waits: list[Wait] = field(default_factory=list)  # the timers the instance's tokens wait for
 
     @property
     def incidents(self) -> list[Execution]:
@@ -95,7 +105,8 @@ class InstanceView:
             id=self.id, workflow_id=self.workflow_id, version=self.version, status=self.status,
             context=dict(self.context), tokens={t.id: t for t in self.tokens},
             executions={e.id: e for e in self.executions if e.status in _OPEN},
-            created_at=self.created_at, updated_at=self.updated_at, error=self.error, ended_at=self.ended_at)
+            created_at=self.created_at, updated_at=self.updated_at, error=self.error, ended_at=self.ended_at,
+            waits=tuple(self.waits))
 
 
 @dataclass(frozen=True)
@@ -108,8 +119,19 @@ class InstanceQuery:
     text: str | None = None
     task_id: str | None = None
     version: int | None = None  # of ``workflow_id``'s blueprint
+    overdue_at: datetime | None = None  # keep the instances with an ACTIVE execution whose deadline is before this
+    assignee: str | None = None  # keep the instances with an open execution assigned to this user
     limit: int = 50
     offset: int = 0
+
+
+@dataclass(frozen=True)
+class DueTimer:
+    """A timer that has come due: which instance, which of its waits, and when it was due."""
+
+    instance_id: str
+    wait_id: str
+    due_at: datetime
 
 
 class WriteTransaction(Protocol):
@@ -120,6 +142,10 @@ class WriteTransaction(Protocol):
 
     def load_execution(self, execution_id: str) -> Execution | None:
         """Any execution, open or finished, or ``None``."""
+
+    def take_schedule(self, workflow_id: str, expected: datetime | None, next_due: datetime) -> bool:
+        """Move the timer start's next due time from ``expected`` (``None``: none yet) to ``next_due`` if it is
+        still ``expected``; ``False`` when another transaction moved it first."""
 
     def apply(self, changes: ChangeSet, result: InstanceState | None = None) -> None:
         """Write a change set: instance row, context, tokens, executions and history entries.
@@ -208,6 +234,12 @@ class Store(Reports, Protocol):
     def list_executions(self, statuses: list[str], limit: int = 200) -> list[Execution]:
         """Executions in the given statuses, oldest first."""
 
+    def message_waits(self, name: str, limit: int = 1000) -> list[tuple[str, str]]:
+        """(instance id, wait id) of the ACTIVE instances waiting for the message ``name``, oldest first."""
+
+    def schedule_due(self, workflow_id: str) -> datetime | None:
+        """When the timer start of ``workflow_id`` is next due, or ``None`` before its first schedule."""
+
     def copy_from(self, source: Store, *, force: bool = False, progress: Any = None) -> Any:
         """Copy everything ``source`` (a store of any backend) holds into this database, verified afterwards;
         refuse a database that is not empty unless ``force``."""
@@ -247,6 +279,9 @@ class RuntimeStore(Store, Protocol):
 
     def instances_with_waiting_tokens(self, limit: int = 500) -> list[str]:
         """Ids of ACTIVE instances holding a token WAITING at a parallel join."""
+
+    def due_timers(self, now: datetime, limit: int = 100) -> list[DueTimer]:
+        """The timers of ACTIVE instances due at ``now`` or before, the earliest first, at most ``limit``."""
 
     def take_turn(self, job: str, now: datetime, period: timedelta) -> bool:
         """``True`` for one caller per ``period`` among all the runtimes on the database (on every host): the

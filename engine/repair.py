@@ -106,7 +106,7 @@ def _resume_if_unblocked(bp: CompiledBlueprint, step: _Step, state: InstanceStat
     executions left waiting while it was FAILED are dispatched again (as ``retry_instance`` does)."""
     if step.status is not InstanceStatus.FAILED:
         return
-    if any(t.status is TokenStatus.FAILED and spec(bp.kinds[t.node_id]).chooses for t in step.tokens.values()):
+    if any(t.status is TokenStatus.FAILED and spec(bp.kinds[t.node_id]).halts for t in step.tokens.values()):
         return
     step.set_status(InstanceStatus.ACTIVE, HistoryKind.INSTANCE_RESUMED, clear_error=True)
     for execution in step.executions.values():
@@ -155,6 +155,8 @@ def _migrated(source: CompiledBlueprint, target: CompiledBlueprint, state: Insta
         step.remove_token(token.id)
         if spec(target.kinds[node_id]).family is Family.TASK:
             step.create_execution(node_id)
+        elif target.plans[node_id].timer is not None:  # a timer starts again, from the migration
+            step.leave(node_id, reenter=True)
         else:
             step.add_token(f"{state.id}:{node_id}:{event.new_uuid()}", node_id, token.status)
     transition = step.finish()

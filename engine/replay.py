@@ -24,6 +24,8 @@ class ReplayedExecution:
     attempt: int = 1
     outputs: dict[str, Any] | None = None
     error: str | None = None
+    due_at: str | None = None
+    assignee: str | None = None
 
 
 @dataclass
@@ -35,6 +37,7 @@ class ReplayedState:
     context: dict[str, Any] = field(default_factory=dict)
     tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (node, status)
     executions: dict[str, ReplayedExecution] = field(default_factory=dict)
+    waits: dict[str, tuple[str, str, str, str | None]] = field(default_factory=dict)  # id -> (node, kind, token, due)
 
 
 def replay(history: list[HistoryEntry]) -> ReplayedState:
@@ -60,13 +63,19 @@ def _apply(state: ReplayedState, entry: HistoryEntry) -> None:  # noqa: C901 - o
         state.tokens[d["token_id"]] = (entry.node_id or "", d["status"])
     elif kind is HistoryKind.TOKEN_REMOVED:
         state.tokens.pop(d["token_id"], None)
+        for wait_id in [w for w, (_, _, token, _) in state.waits.items() if token == d["token_id"]]:
+            del state.waits[wait_id]  # a token's waits end with it
+    elif kind is HistoryKind.TIMER_SET:
+        state.waits[d["wait_id"]] = (entry.node_id or "", d["kind"], d["token_id"], d.get("due_at"))
+    elif kind is HistoryKind.TIMER_FIRED or kind is HistoryKind.MESSAGE_RECEIVED:
+        state.waits.pop(d["wait_id"], None)
     elif kind is HistoryKind.TOKEN_STATUS:
         node, _ = state.tokens[d["token_id"]]
         state.tokens[d["token_id"]] = (node, d["status"])
     elif kind is HistoryKind.EXECUTION_CREATED:
         state.executions[entry.execution_id] = ReplayedExecution(
             id=entry.execution_id, node_id=entry.node_id or "", task_id=d["task_id"], inputs=d["inputs"],
-            attempt=d["attempt"])
+            attempt=d["attempt"], due_at=d.get("due_at"), assignee=d.get("assignee"))
     elif kind is HistoryKind.EXECUTION_COMPLETED:
         execution.status, execution.outputs = "COMPLETED", d["outputs"]
     elif kind is HistoryKind.EXECUTION_FAILED:
@@ -77,6 +86,10 @@ def _apply(state: ReplayedState, entry: HistoryEntry) -> None:  # noqa: C901 - o
         execution.status = "RETRIED"
     elif kind is HistoryKind.EXECUTION_CANCELLED:
         execution.status, execution.error = "CANCELLED", d["reason"]
+    elif kind is HistoryKind.TASK_CLAIMED:
+        execution.assignee = d["assignee"]
+    elif kind is HistoryKind.TASK_RELEASED:
+        execution.assignee = None
     elif kind is HistoryKind.EXECUTION_STUCK:
         execution.status, execution.error = "STUCK", d["reason"]
     elif kind is HistoryKind.INSTANCE_COMPLETED:  # an END also ends a no-match of the same step
@@ -114,9 +127,14 @@ def differences(view: InstanceView) -> list[str]:
         if other is None:
             found.append(f"execution {execution.id}: stored, never created in the history")
             continue
-        stored = (str(execution.status), execution.attempt, execution.inputs, execution.outputs, execution.error)
-        again = (other.status, other.attempt, other.inputs, other.outputs, other.error)
+        stored = (str(execution.status), execution.attempt, execution.inputs, execution.outputs, execution.error,
+                  execution.due_at.isoformat() if execution.due_at else None, execution.assignee)
+        again = (other.status, other.attempt, other.inputs, other.outputs, other.error, other.due_at, other.assignee)
         if stored != again:
             found.append(f"execution {execution.id}: stored {stored}, replayed {again}")
     found.extend(f"execution {e}: in the history, not stored" for e in replayed.executions)
+    stored_waits = {w.id: (w.node_id, str(w.kind), w.token_id, w.due_at.isoformat() if w.due_at else None)
+                    for w in view.waits}
+    if stored_waits != replayed.waits:
+        found.append(f"waits: stored {stored_waits}, replayed {replayed.waits}")
     return found

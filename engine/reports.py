@@ -33,6 +33,7 @@ class ExecutionCounts:
     no live lease, and a worker of this process handles its task (it will be claimed). ``waiting``: ACTIVE,
     no live lease, no local worker: waiting for a person (or for a worker process elsewhere).
     ``failed`` and ``stuck``: the incidents, counted as :meth:`engine.ports.Reports.list_incidents` lists them.
+    ``overdue``: ACTIVE executions whose deadline (``due_at``) has passed.
     """
 
     running: int = 0
@@ -40,6 +41,7 @@ class ExecutionCounts:
     waiting: int = 0
     failed: int = 0
     stuck: int = 0
+    overdue: int = 0  # ACTIVE executions past their deadline (any of the above but failed and stuck)
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,11 @@ class WorkerRuntime:
                           executor="control")
         scheduler.add_job(self._guarded(self.check_stuck_in_turn), "interval", seconds=self.stuck_interval,
                           id="stuck", executor="control")
+        # At start too: the timers that came due while no runtime ran fire first, in the order they were due.
+        scheduler.add_job(self._guarded(self.fire_due_timers), "interval", seconds=self.poll_interval, id="timers",
+                          executor="control", next_run_time=datetime.now().astimezone())
+        scheduler.add_job(self._guarded(self.start_scheduled), "interval", seconds=self.poll_interval,
+                          id="schedules", executor="control", next_run_time=datetime.now().astimezone())
         self._scheduler = scheduler
         scheduler.start()
         if callable(getattr(self.store, "wait_for_work", None)):
@@ -171,7 +176,7 @@ class WorkerRuntime:
         self._stopping = True
         scheduler, self._scheduler = self._scheduler, None
         if scheduler is not None:
-            for job_id in ("poll", "stuck"):
+            for job_id in ("poll", "stuck", "timers", "schedules"):
                 try:
                     scheduler.remove_job(job_id)
                 except Exception:  # already gone
@@ -471,6 +476,72 @@ class WorkerRuntime:
                  extra={"instance_id": execution.instance_id, "execution_id": execution.id})
         if self.on_outcome is not None:
             self.on_outcome(execution, outcome, elapsed, error)
+
+    # -- timers -------------------------------------------------------------------------------------
+
+    def start_scheduled(self) -> list[str]:
+        """Start the instances whose workflow's timer start is due (each due time once across runtimes);
+        return their ids. Which workflows have one is looked up again every ``stuck_interval`` seconds."""
+        if time.monotonic() >= self._schedules_checked + self.stuck_interval:
+            try:
+                latest = {s.workflow_id: s.version for s in self.store.list_blueprints()}
+                self._scheduled = tuple(w for w, v in latest.items() if (
+                    bp := self.manager.get_workflow(w, v)).plans[bp.start_id].schedule is not None)
+            except WorkflowError as error:
+                self._store_failed("looking for timer starts", error)
+                return []
+            self._schedules_checked = time.monotonic()
+        started = []
+        for workflow_id in self._scheduled:
+            try:
+                instance_id = self.manager.start_scheduled(workflow_id, actor=f"timer start@{self.owner}")
+            except NoMatchingConditionError as error:  # started, then stopped at a split
+                log.warning("workflow %s started on schedule; %s", workflow_id, error)
+                continue
+            except WorkflowError as error:
+                log.warning("timer start of %s failed: %s", workflow_id, error)
+                continue
+            if instance_id is not None:
+                started.append(instance_id)
+        return started
+
+    _schedules_checked = float("-inf")
+    _scheduled: tuple[str, ...] = ()  # the workflows with a timer start, as last looked up
+
+    def fire_due_timers(self, limit: int = 100) -> list[tuple[str, str]]:
+        """Fire every timer due by now, the earliest first, each in a transaction of its own; return the
+        (instance id, wait id) pairs this runtime fired. One another runtime fired first is skipped (the
+        manager's check under the write lock): a timer fires once. Rounds of ``limit`` until none is due."""
+        fired: list[tuple[str, str]] = []
+        while not self._stopping:
+            if self._backoff.waiting(self.clock()):
+                return fired
+            try:
+                due = self.store.due_timers(self.clock(), limit=limit)
+            except StoreError as error:
+                self._store_failed("looking for due timers", error)
+                return fired
+            progressed = False
+            for timer in due:
+                if self._stopping:
+                    break
+                try:
+                    if self.manager.fire_timer(timer.instance_id, timer.wait_id, actor=self.actor):
+                        fired.append((timer.instance_id, timer.wait_id))
+                        progressed = True
+                except NoMatchingConditionError as error:  # committed: the instance stopped at a later split
+                    fired.append((timer.instance_id, timer.wait_id))
+                    progressed = True
+                    log.warning("timer %s fired; %s", timer.wait_id, error, extra={"instance_id": timer.instance_id})
+                except StoreError as error:
+                    self._store_failed(f"firing timer {timer.wait_id}", error)
+                    return fired
+                except WorkflowError as error:
+                    log.warning("timer %s not fired: %s", timer.wait_id, error,
+                                extra={"instance_id": timer.instance_id})
+            if len(due) < limit or not progressed:
+                return fired
+        return fired
 
     # -- the stuck-token check --------------------------------------------------------------------
 

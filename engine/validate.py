@@ -19,6 +19,7 @@ from engine.graph import CompiledBlueprint
 from engine.kinds import KINDS, Family, kind_of, written_problem
 from engine.text import CONTROL_CHARACTERS as CONTROL_CHARACTERS  # re-exported: its old home
 from engine.text import unsafe_character
+from engine.timing import timeout_edge_ids
 
 MAX_NODES = 10_000
 MAX_EDGES = 40_000
@@ -200,6 +201,7 @@ def _check(bp: Blueprint) -> tuple[list[Problem], CompiledBlueprint | None]:
         _check_reachability(starts[0], ends, nodes, outgoing, incoming, error)
     _check_gateway_cycles(kinds, outgoing, error)
     _check_parallel_blocks(kinds, outgoing, incoming, warn)
+    _check_people_keys(nodes, kinds, warn)
 
     if any(p.severity == "error" for p in problems):
         return problems, None
@@ -225,7 +227,8 @@ def _check_edges(nodes, kinds, outgoing, incoming, error, warn) -> dict[str, Con
         edges = outgoing.get(node_id, [])
         if entry.check is not None:
             entry.check(node_id, nodes[node_id], edges, incoming.get(node_id, []), error, warn)
-        if len(edges) > 1 and not (entry.forks or entry.chooses or entry.ends):
+        timeouts = timeout_edge_ids(nodes[node_id].extra("boundary_timers"))  # taken only when a timer fires
+        if len([e for e in edges if e.id not in timeouts]) > 1 and not (entry.forks or entry.chooses or entry.ends):
             warn(f"node {node_id!r}", f"{len(edges)} outgoing edges: a token goes down each, as from a parallel "
                  "split; use a PARALLEL_SPLIT gateway to say so")
         for edge in edges:
@@ -240,6 +243,21 @@ def _check_edges(nodes, kinds, outgoing, incoming, error, warn) -> dict[str, Con
             except ConditionError as problem:
                 error(f"edge {edge.id!r}", str(problem))
     return conditions
+
+
+def _check_people_keys(nodes, kinds, warn) -> None:
+    """An assignee or group read from a context key that no task's or message's output_mapping writes: it must
+    come with the start context (a warning: the validator cannot know that context)."""
+    written = {key for node in nodes.values() for key in node.output_mapping.values()}
+    for node_id, kind in kinds.items():
+        if kind is not NodeKind.TASK:
+            continue
+        for field in ("assignee_key", "candidate_group_key"):
+            key = nodes[node_id].extra(field)
+            if isinstance(key, str) and key.strip() and key.strip() not in written:
+                warn(f"node {node_id!r}", f"field {field!r}: no task or message event sets {key.strip()!r}; it "
+                     "must come with the start context, else the task has no "
+                     + ("assignee" if field == "assignee_key" else "candidate group"))
 
 
 def _check_reachability(start, ends, nodes, outgoing, incoming, error) -> None:

@@ -23,7 +23,7 @@ from store import tables  # noqa: F401 - the table models, registered in SQLMode
 if TYPE_CHECKING:
     from store.sqlite import SqliteStore
 
-COPIED = ("blueprints", "instances", "contexts", "executions", "history")
+COPIED = ("blueprints", "instances", "contexts", "executions", "history", "waits")
 """The tables copied, parents first (the foreign keys)."""
 BATCH = 1000
 
@@ -74,7 +74,7 @@ def copy_database(source: SqliteStore, target: SqliteStore, *, force: bool = Fal
             names = ", ".join(columns)
             insert = f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' for _ in columns)})"
             key = ", ".join(c.name for c in SQLModel.metadata.tables[table].primary_key.columns)
-            rows = reader.execute(f"SELECT {names} FROM {table} ORDER BY {key}")
+            rows = source._stream(reader, f"SELECT {names} FROM {table} ORDER BY {key}")
             copied = 0
             while batch := rows.fetchmany(BATCH):
                 writer.executemany(insert, batch)

@@ -42,6 +42,10 @@ class Durability(StrEnum):
 class StoreSettings:
     durability: Durability = Durability.FULL
     busy_timeout_ms: int = 30_000
+    # Group commit (store.group_commit): the most steps of concurrent writers one commit holds (1: off), and
+    # how long a batch goes on taking queued steps once it began.
+    batch_steps: int = 64
+    batch_ms: float = 10.0
 
 
 _NOT_FILES = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (a named pipe)"), (stat.S_ISSOCK, "a socket"),

@@ -187,6 +187,52 @@ def _v6_claim_tokens(connection: sqlite3.Connection) -> None:
     connection.execute("ALTER TABLE executions ADD COLUMN claim INTEGER DEFAULT '0' NOT NULL")
 
 
+_V7_COLUMNS = (
+    ("instances", "waits", "ALTER TABLE instances ADD COLUMN waits VARCHAR"),
+    ("executions", "due_at", "ALTER TABLE executions ADD COLUMN due_at VARCHAR"),
+    ("executions", "assignee", "ALTER TABLE executions ADD COLUMN assignee VARCHAR"),
+    ("executions", "candidate_group", "ALTER TABLE executions ADD COLUMN candidate_group VARCHAR"),
+)
+_V7_STATEMENTS = (
+    "CREATE TABLE IF NOT EXISTS waits (id VARCHAR NOT NULL, instance_id TEXT NOT NULL, kind VARCHAR NOT NULL, "
+    "node_id VARCHAR NOT NULL, due_at VARCHAR, created_at VARCHAR NOT NULL, PRIMARY KEY (id), "
+    "FOREIGN KEY(instance_id) REFERENCES instances (id) ON DELETE CASCADE) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS ix_waits_due ON waits (due_at) WHERE due_at IS NOT NULL",
+)
+
+
+def _v7_time_and_people(connection: sqlite3.Connection) -> None:
+    """Version 7: timers and who does a task. Instances get their waits (timers) in a column, NULL for every
+    existing one, and the ``waits`` table indexes them by due time; executions get a due time (a deadline) and an
+    assignee and candidate group, NULL for every existing one. (A column already there is left as it is: a
+    database whose version was set back by hand.)"""
+    for table, column, statement in _V7_COLUMNS:
+        if column not in {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}:
+            connection.execute(statement)
+    for statement in _V7_STATEMENTS:
+        connection.execute(statement)
+
+_V8_STATEMENTS = (
+    "CREATE INDEX IF NOT EXISTS ix_waits_message ON waits (message) WHERE message IS NOT NULL",
+)
+
+
+def _v8_messages(connection: sqlite3.Connection) -> None:
+    """Version 8: message events. A wait may be for a message (``waits.message``, NULL for every timer), indexed
+    by the message's name for ``send_message``."""
+    if "message" not in {row[1] for row in connection.execute("PRAGMA table_info(waits)")}:
+        connection.execute("ALTER TABLE waits ADD COLUMN message VARCHAR")
+    for statement in _V8_STATEMENTS:
+        connection.execute(statement)
+
+
+def _v8_messages_postgres(connection: sqlite3.Connection) -> None:
+    """Version 8 on PostgreSQL: what :func:`_v8_messages` does on SQLite."""
+    connection.execute('ALTER TABLE waits ADD COLUMN message TEXT COLLATE "C"')
+    for statement in _V8_STATEMENTS:
+        connection.execute(statement)
+
+
 POSTGRES_BASELINE = 6
 """The schema version PostgreSQL databases start from: the first with PostgreSQL support."""
 
@@ -197,11 +243,33 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (4, _v4_one_row_per_instance),
     (5, _v5_large_contexts),
     (6, _v6_claim_tokens),
+    (7, _v7_time_and_people),
+    (8, _v8_messages),
 ]
 
 
+_V7_POSTGRES = (
+    'ALTER TABLE instances ADD COLUMN waits TEXT COLLATE "C"',
+    'ALTER TABLE executions ADD COLUMN due_at TEXT COLLATE "C"',
+    'ALTER TABLE executions ADD COLUMN assignee TEXT COLLATE "C"',
+    'ALTER TABLE executions ADD COLUMN candidate_group TEXT COLLATE "C"',
+    'CREATE TABLE waits (id TEXT COLLATE "C" NOT NULL, instance_id TEXT COLLATE "C" NOT NULL, '
+    'kind TEXT COLLATE "C" NOT NULL, node_id TEXT COLLATE "C" NOT NULL, due_at TEXT COLLATE "C", '
+    'created_at TEXT COLLATE "C" NOT NULL, PRIMARY KEY (id), '
+    "FOREIGN KEY(instance_id) REFERENCES instances (id) ON DELETE CASCADE)",
+    "CREATE INDEX ix_waits_due ON waits (due_at) WHERE due_at IS NOT NULL",
+)
+
+
+def _v7_time_and_people_postgres(connection: sqlite3.Connection) -> None:
+    """Version 7 on PostgreSQL: what :func:`_v7_time_and_people` does on SQLite."""
+    for statement in _V7_POSTGRES:
+        connection.execute(statement)
+
+
 POSTGRES_MIGRATIONS: list[tuple[int, Migration]] = [
-    # (7, _v7_..._postgres), next to MIGRATIONS' (7, _v7_...)
+    (7, _v7_time_and_people_postgres),
+    (8, _v8_messages_postgres),
 ]
 
 

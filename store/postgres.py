@@ -32,6 +32,7 @@ import random
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -445,9 +446,11 @@ class PostgresStore(SqliteStore):
         super().__init__(None, target.source, 0, warnings=warnings)  # type: ignore[arg-type]
         self.target = target
         self.pool_size = pool_size
+        # reconnect_timeout=0: a connection that cannot be made is not retried in the background for minutes;
+        # the next transaction asks for one again (and says why in one line when the server stays away).
         self.pool = psycopg_pool.ConnectionPool(
             target.conninfo, min_size=1, max_size=pool_size, open=False, name="wfconsole",
-            kwargs={"autocommit": True}, timeout=30.0, reconnect_timeout=0)
+            kwargs={"autocommit": True}, timeout=float(CONNECT_TIMEOUT), reconnect_timeout=0)
         self.pool.open(wait=False)
         self._watch: psycopg.Connection | None = None  # change_token's own connection
         self._watch_lock = threading.Lock()
@@ -549,6 +552,12 @@ class PostgresStore(SqliteStore):
                     if attempt:
                         raise StoreError(f"{self.source}: {describe_postgres_error(error, self.target)}") from None
         return int.from_bytes(hashlib.blake2b(snapshot.encode(), digest_size=8).digest(), "big")
+
+    @staticmethod
+    def _stream(cursor: Any, sql: str) -> Any:
+        """A server-side cursor in the read's transaction: ``fetchmany`` brings the rows a batch at a time,
+        where a client-side one would hold the whole table (a copy reads every history row)."""
+        return PgCursor(cursor.raw.connection.cursor(name=f"wf_copy_{uuid.uuid4().hex[:8]}")).execute(sql)
 
     def _after_copy(self, cursor: Any) -> None:
         """Rows were copied in with their numbers: the sequences go on after the largest."""

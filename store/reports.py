@@ -131,12 +131,15 @@ class SqliteReports:
 
     def execution_counts(self, local_task_ids: Collection[str], now: datetime) -> ExecutionCounts:
         """Count the open executions; ``local_task_ids`` are the tasks this process runs workers for."""
-        running = queued = waiting = 0
+        running = queued = waiting = overdue = 0
+        stamp = dump_time(now)
         with self.read() as cur:
             # Uses ix_executions_open for status = 'ACTIVE'; a row lookup per ACTIVE execution only.
-            for task_id, leased, count in cur.execute(
-                    "SELECT task_id, lease_until IS NOT NULL AND lease_until >= ?, COUNT(*) FROM executions "
-                    f"WHERE status = 'ACTIVE' AND {OPEN_EXECUTIONS} GROUP BY 1, 2", (dump_time(now),)):
+            for task_id, leased, count, late in cur.execute(
+                    "SELECT task_id, lease_until IS NOT NULL AND lease_until >= ?, COUNT(*), "
+                    "SUM(CASE WHEN due_at IS NOT NULL AND due_at < ? THEN 1 ELSE 0 END) FROM executions "
+                    f"WHERE status = 'ACTIVE' AND {OPEN_EXECUTIONS} GROUP BY 1, 2", (stamp, stamp)):
+                overdue += late or 0
                 if leased:
                     running += count
                 elif task_id in local_task_ids:
@@ -144,7 +147,8 @@ class SqliteReports:
                 else:
                     waiting += count
             incidents = _incident_counts(cur)
-        return ExecutionCounts(running, queued, waiting, incidents.get("FAILED", 0), incidents.get("STUCK", 0))
+        return ExecutionCounts(running, queued, waiting, incidents.get("FAILED", 0), incidents.get("STUCK", 0),
+                               overdue)
 
     def list_incidents(self, limit: int = 500) -> IncidentPage:
         """Every FAILED or STUCK token (execution, split or join), oldest incident first, at most ``limit``."""

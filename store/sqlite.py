@@ -33,17 +33,27 @@ from engine.model import (
     InstanceStatus,
     Token,
     TokenStatus,
+    Wait,
+    WaitKind,
 )
-from engine.ports import BlueprintSummary, InstanceQuery, InstanceSummary, InstanceView, StoredBlueprint
+from engine.ports import (
+    BlueprintSummary,
+    DueTimer,
+    InstanceQuery,
+    InstanceSummary,
+    InstanceView,
+    StoredBlueprint,
+)
 from store.codec import canonical_json, dump_json, dump_time, like_pattern, load_json, load_time
 from store.database import describe_database_error
+from store.group_commit import GroupCommit, GroupCommitSettings
 from store.history import HISTORY_COLUMNS, history_entries, insert_history
 from store.reports import SqliteReports
 from store.tables import CONTEXT_INLINE_LIMIT, OPEN_EXECUTIONS
 
 _EXECUTION_COLUMNS = (
     "id, instance_id, node_id, task_id, inputs, outputs, status, attempt, error, created_at, updated_at, "
-    "lease_owner, lease_until, next_attempt_at, claim"
+    "lease_owner, lease_until, next_attempt_at, claim, due_at, assignee, candidate_group"
 )
 
 
@@ -104,6 +114,7 @@ def _execution(row: tuple) -> Execution:
         outputs=load_json(row[5]), status=_EXECUTION_STATUS[row[6]], attempt=row[7], error=row[8],
         created_at=load_time(row[9]), updated_at=load_time(row[10]), lease_owner=row[11],
         lease_until=load_time(row[12]), next_attempt_at=load_time(row[13]), claim=row[14],
+        due_at=load_time(row[15]), assignee=row[16], candidate_group=row[17],
     )
 
 
@@ -119,7 +130,27 @@ def _instance_range(instance_id: str) -> tuple[str, str]:
 
 
 
-_INSTANCE_COLUMNS = "id, workflow_id, version, status, error, created_at, updated_at, ended_at, context, tokens, no"
+_INSTANCE_COLUMNS = (
+    "id, workflow_id, version, status, error, created_at, updated_at, ended_at, context, tokens, no, waits")
+
+
+def _wait_row(wait: Wait) -> list:
+    """A wait as the instance row's ``waits`` column lists it."""
+    return [wait.id, _text(wait.kind), wait.node_id, wait.token_id, dump_time(wait.created_at),
+            dump_time(wait.due_at), wait.boundary, wait.message]
+
+
+def _waits(text: str | None) -> tuple[Wait, ...]:
+    """The waits of an instance row's ``waits`` column (NULL: none)."""
+    if not text:
+        return ()
+    return tuple(Wait(id=row[0], kind=_WAIT_KIND[row[1]], node_id=row[2], token_id=row[3], created_at=load_time(row[4]),
+                      due_at=load_time(row[5]), boundary=row[6], message=row[7] if len(row) > 7 else None)
+                 for row in load_json(text))
+
+
+_WAIT_KIND = {kind.value: kind for kind in WaitKind}
+
 # An instance's open executions: "+status" makes SQLite take the primary key's range, not the partial index of
 # every open execution.
 _OPEN_EXECUTIONS_OF = f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE id > ? AND id < ? AND +{OPEN_EXECUTIONS}"
@@ -260,13 +291,23 @@ class SqliteWriteTransaction:
             context=dict(opened.context),
             tokens={t[0]: Token(id=t[0], node_id=t[1], status=_TOKEN_STATUS[t[2]], created_at=load_time(t[3]))
                     for t in opened.tokens.values()},
-            executions=executions,
+            executions=executions, waits=_waits(row[11]),
         )
 
     def _send(self, sql: str, params: tuple) -> Any:
         """Where the database takes statements without waiting for each answer (PostgreSQL's pipeline), send
         ``sql`` now, to be read later, and return its cursor; here ``None``: it runs when it is read."""
         return None
+
+    def take_schedule(self, workflow_id: str, expected: datetime | None, next_due: datetime) -> bool:
+        """Move a timer start's next due time from ``expected`` (``None``: it has none yet) to ``next_due``, if it
+        is still ``expected``: one conditional write, so two runtimes never both take one due time."""
+        key = f"schedule:{workflow_id}"
+        if expected is None:
+            return self.cursor.execute("INSERT INTO wf_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING "
+                                       "RETURNING key", (key, dump_time(next_due))).fetchone() is not None
+        return self.cursor.execute("UPDATE wf_meta SET value = ? WHERE key = ? AND value = ? RETURNING key",
+                                   (dump_time(next_due), key, dump_time(expected))).fetchone() is not None
 
     def forget(self, execution_ids: list[str] | None = None) -> None:
         """Drop the kept states of the instances of these executions (all, for ``None``): for a write that
@@ -380,7 +421,7 @@ class SqliteWriteTransaction:
             rows = [_execution_params(e) for e in added]
             cur.executemany(
                 f"INSERT INTO executions ({_EXECUTION_COLUMNS}, step_order) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(*row, n) for n, row in enumerate(rows)])
             remember, known = self._decoded.remember, self._known
             for row, e in zip(rows, added, strict=True):
@@ -391,6 +432,8 @@ class SqliteWriteTransaction:
             updated = sorted(updated, key=_execution_id)
         for execution in updated:
             self._update_execution(execution)
+        if changes.waits_added or changes.waits_removed:
+            self._write_waits(iid, changes, result)
         if changes.history:
             self._insert_history(opened.no, iid, changes.history)
         if result is not None and result.executions.keys() <= self._known.keys():
@@ -398,6 +441,25 @@ class SqliteWriteTransaction:
             self._states.keep(iid, result, opened)
         else:
             self._states.drop(iid)
+
+    def _write_waits(self, instance_id: str, changes: ChangeSet, result: InstanceState | None) -> None:
+        """The instance's waits changed: its row's column, and the ``waits`` table that indexes them."""
+        cur = self.cursor
+        if changes.waits_removed:
+            cur.executemany("DELETE FROM waits WHERE id = ?", [(w,) for w in changes.waits_removed])
+        if changes.waits_added:
+            cur.executemany("INSERT INTO waits (id, instance_id, kind, node_id, due_at, created_at, message) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            [(w.id, instance_id, _text(w.kind), w.node_id, dump_time(w.due_at), dump_time(w.created_at),
+                              w.message) for w in changes.waits_added])
+        if result is not None:
+            waits = list(result.waits)
+        else:  # the change set alone: the column as stored, with the changes
+            row = cur.execute("SELECT waits FROM instances WHERE id = ?", (instance_id,)).fetchone()
+            removed = set(changes.waits_removed)
+            waits = [w for w in _waits(row[0] if row else None) if w.id not in removed] + changes.waits_added
+        cur.execute("UPDATE instances SET waits = ? WHERE id = ?",
+                    (dump_json([_wait_row(w) for w in waits]) if waits else None, instance_id))
 
     def _insert_history(self, instance_no: int | None, instance_id: str, entries: list[HistoryEntry]) -> None:
         insert_history(self.cursor, instance_no, instance_id, entries)
@@ -429,6 +491,7 @@ def _json_or_none(value: Any) -> str | None:
 # are written.
 _EXECUTION_UPDATE_COLUMNS = (
     "outputs", "status", "error", "updated_at", "lease_owner", "lease_until", "next_attempt_at", "attempt",
+    "assignee",
 )
 _EXECUTION_ENCODERS = {"outputs": _json_or_none, "status": _text, "updated_at": dump_time,
                        "lease_until": dump_time, "next_attempt_at": dump_time}
@@ -438,7 +501,7 @@ def _execution_params(e: Execution) -> tuple:
     return (e.id, e.instance_id, e.node_id, e.task_id, dump_json(e.inputs),
             None if e.outputs is None else dump_json(e.outputs), _text(e.status), e.attempt, e.error,
             dump_time(e.created_at), dump_time(e.updated_at), e.lease_owner, dump_time(e.lease_until),
-            dump_time(e.next_attempt_at), e.claim)
+            dump_time(e.next_attempt_at), e.claim, dump_time(e.due_at), e.assignee, e.candidate_group)
 
 
 class _Transaction:
@@ -453,7 +516,7 @@ class _Transaction:
     to the pool, so that threads waiting there for a connection are not starved.
     """
 
-    __slots__ = ("store", "write", "pooled", "connection", "cursor", "states")
+    __slots__ = ("store", "write", "pooled", "connection", "cursor", "states", "step_cursor")
 
     def __init__(self, store: SqliteStore, write: bool) -> None:
         self.store = store
@@ -518,6 +581,32 @@ class _Transaction:
             return False  # let the body's own exception go on as it is
         raise translated from None
 
+    # -- several steps in one transaction (store.group_commit) --------------------------------------
+
+    def next_step(self) -> SqliteWriteTransaction:
+        """A later step of this write transaction, in a savepoint of its own."""
+        try:
+            self.cursor.execute("SAVEPOINT wf_step")
+        except BaseException as error:
+            raise self._translated(error) from None
+        self.step_cursor = self.connection.cursor()
+        return SqliteWriteTransaction(self.step_cursor, self.pooled.info["wf_decoded"], self.states)
+
+    def end_step(self, failed: bool) -> None:
+        """Keep the later step's work, or undo it (and forget the states: they may hold what was undone)."""
+        self.step_cursor.close()
+        if failed:
+            self.states.clear()
+            self.cursor.execute("ROLLBACK TO wf_step")
+        self.cursor.execute("RELEASE wf_step")
+
+    @property
+    def alive(self) -> bool:
+        return self.connection.in_transaction
+
+    def translated(self, error: BaseException) -> BaseException:
+        return self._translated(error)
+
     def _end(self) -> None:
         """Close the cursor; keep the connection for the next transaction, or give it back to the pool."""
         cursor = getattr(self, "cursor", None)
@@ -555,7 +644,8 @@ class SqliteStore(SqliteReports):
     _CLAIM = ("UPDATE executions SET lease_owner = ?, lease_until = ?, updated_at = ?, claim = claim + 1 "
               f"WHERE id = ? AND {_CLAIMABLE}")
 
-    def __init__(self, engine: Engine, source: str, busy_timeout_ms: int, *, warnings: list[str] | None = None) -> None:
+    def __init__(self, engine: Engine, source: str, busy_timeout_ms: int, *, warnings: list[str] | None = None,
+                 group_commit: GroupCommitSettings | None = None) -> None:
         self.engine = engine
         self.source = source
         self.busy_timeout_ms = busy_timeout_ms
@@ -565,15 +655,21 @@ class SqliteStore(SqliteReports):
         # The last pooled connection used, between transactions, with its driver connection.
         self._idle: list[tuple[Any, sqlite3.Connection]] = []
         self._blueprints: dict[tuple[str, int, str], StoredBlueprint] = {}
+        group_commit = group_commit or GroupCommitSettings()
+        self.group_commit = GroupCommit(lambda: _Transaction(self, write=True), group_commit) \
+            if group_commit.enabled else None
 
     # -- transactions -----------------------------------------------------------------------------
 
     def write(self) -> _Transaction:
         """One BEGIN IMMEDIATE transaction; commit on normal exit, roll back on an exception.
 
-        Use as ``with store.write() as tx:``; ``tx`` is a :class:`SqliteWriteTransaction`.
+        Use as ``with store.write() as tx:``; ``tx`` is a :class:`SqliteWriteTransaction`. With group commit
+        (on unless ``group_commit.max_steps`` is 1), writes of other threads that arrive meanwhile join the
+        transaction, each in a savepoint, and every one returns after the one commit (store.group_commit).
         """
-        return _Transaction(self, write=True)
+        group = self.group_commit
+        return group.step() if group is not None else _Transaction(self, write=True)
 
     def read(self) -> _Transaction:
         """A deferred transaction: every query inside it sees the same snapshot.
@@ -765,6 +861,30 @@ class SqliteStore(SqliteReports):
                 "AND token_marks LIKE '%WAITING%' AND status = 'ACTIVE' LIMIT ?", (limit,)).fetchall()
         return [r[0] for r in rows]
 
+    def due_timers(self, now: datetime, limit: int = 100) -> list[DueTimer]:
+        with self.read() as cur:
+            rows = cur.execute(
+                "SELECT w.instance_id, w.id, w.due_at FROM waits w INDEXED BY ix_waits_due "
+                "WHERE w.due_at IS NOT NULL AND w.due_at <= ? "
+                "AND (SELECT status FROM instances WHERE id = w.instance_id) = 'ACTIVE' "
+                "ORDER BY w.due_at, w.id LIMIT ?", (dump_time(now), limit)).fetchall()
+        return [DueTimer(r[0], r[1], load_time(r[2])) for r in rows]
+
+    def schedule_due(self, workflow_id: str) -> datetime | None:
+        """When the timer start of ``workflow_id`` is next due, or ``None`` before its first schedule."""
+        with self.read() as cur:
+            row = cur.execute("SELECT value FROM wf_meta WHERE key = ?", (f"schedule:{workflow_id}",)).fetchone()
+        return load_time(row[0]) if row else None
+
+    def message_waits(self, name: str, limit: int = 1000) -> list[tuple[str, str]]:
+        """(instance id, wait id) of the ACTIVE instances waiting for the message ``name``, oldest first."""
+        with self.read() as cur:
+            rows = cur.execute(
+                "SELECT w.instance_id, w.id FROM waits w INDEXED BY ix_waits_message WHERE w.message = ? "
+                "AND (SELECT status FROM instances WHERE id = w.instance_id) = 'ACTIVE' "
+                "ORDER BY w.created_at, w.id LIMIT ?", (name, limit)).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
     def take_turn(self, job: str, now: datetime, period: timedelta) -> bool:
         """A row of wf_meta per job holds when the next turn is due; one statement takes it and moves it on (the
         upsert's row lock makes it atomic on PostgreSQL, BEGIN IMMEDIATE on SQLite)."""
@@ -782,6 +902,11 @@ class SqliteStore(SqliteReports):
         from store.copy import copy_database
 
         return copy_database(source, self, force=force, progress=progress)
+
+    @staticmethod
+    def _stream(cursor: Any, sql: str) -> Any:
+        """``sql``'s rows, to be read with ``fetchmany`` without holding them all (SQLite's cursor steps)."""
+        return cursor.execute(sql)
 
     def _after_copy(self, cursor: Any) -> None:
         """After rows were copied in with their numbers: nothing to do where numbers are MAX() + 1."""
@@ -807,7 +932,7 @@ class SqliteStore(SqliteReports):
             id=row[0], workflow_id=row[1], version=row[2], status=InstanceStatus(row[3]), error=row[4],
             created_at=load_time(row[5]), updated_at=load_time(row[6]), ended_at=load_time(row[7]),
             context=dict(sorted(context.items())), tokens=_tokens(row[9]), executions=executions,
-            history=history,
+            history=history, waits=list(_waits(row[11])),
         )
 
     @staticmethod
@@ -889,6 +1014,14 @@ class SqliteStore(SqliteReports):
             clauses.append("id IN (SELECT instance_id FROM executions INDEXED BY ix_executions_open "
                            "WHERE status IN ('ACTIVE', 'FAILED', 'STUCK') AND task_id = ?)")
             params.append(query.task_id)
+        if query.overdue_at is not None:
+            clauses.append("id IN (SELECT instance_id FROM executions INDEXED BY ix_executions_open "
+                           "WHERE status IN ('ACTIVE', 'FAILED', 'STUCK') AND status = 'ACTIVE' AND due_at < ?)")
+            params.append(dump_time(query.overdue_at))
+        if query.assignee:
+            clauses.append("id IN (SELECT instance_id FROM executions INDEXED BY ix_executions_open "
+                           "WHERE status IN ('ACTIVE', 'FAILED', 'STUCK') AND assignee = ?)")
+            params.append(query.assignee)
         if query.text:
             pattern = like_pattern(query.text)
             clauses.append(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, Text, text
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 8
 
 
 def _partial(condition: str) -> dict:
@@ -78,6 +78,9 @@ class InstanceRow(SQLModel, table=True):
     # The instance's number, in the order instances were started (schema v4): the history's index uses it,
     # where the id (random text, 36 characters) made every step insert at a random place in a large index.
     no: int | None = None
+    # The instance's waits (timers), a JSON array of [id, kind, node_id, token_id, created_at, due_at, boundary];
+    # NULL when there are none (schema v7). The ``waits`` table indexes them by due time.
+    waits: str | None = None
 
 
 # The open executions: the partial index ix_executions_open holds exactly these. SQLite uses a partial index
@@ -147,6 +150,31 @@ class ExecutionRow(SQLModel, table=True):
     # The fencing token of the latest claim: each claim adds one (schema v6). A worker's report carries the
     # number it claimed with; one that is not the current claim's changes nothing (engine.machine.claim_is_current).
     claim: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # When the task is due (its deadline), if it has one (schema v7): the overdue ones are counted and listed.
+    due_at: str | None = None
+    # Who works on a person's task (claimed, or named by the blueprint) and which group may claim it (schema v7).
+    assignee: str | None = None
+    candidate_group: str | None = None
+
+
+class WaitRow(SQLModel, table=True):
+    """A timer of an instance, by when it is due (schema v7): the runtime's scan for due timers reads the index
+    ``ix_waits_due``. The instance row's ``waits`` column holds the same waits for the state machine; a step
+    writes here only when its waits change."""
+
+    __tablename__ = "waits"
+    __table_args__ = (Index("ix_waits_due", "due_at", **_partial("due_at IS NOT NULL")),
+                      # The instances waiting for a message, by its name (schema v8): what send_message looks up.
+                      Index("ix_waits_message", "message", **_partial("message IS NOT NULL")),
+                      {"sqlite_with_rowid": False})
+
+    id: str = Field(primary_key=True)
+    instance_id: str = Field(sa_column=_instance_fk())
+    kind: str
+    node_id: str
+    due_at: str | None = None
+    created_at: str
+    message: str | None = None  # the name of the message a MESSAGE wait is for (schema v8)
 
 
 class HistoryRow(SQLModel, table=True):

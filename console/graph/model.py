@@ -108,6 +108,18 @@ class GraphModel:
         return ()
 
 
+def _label(compiled: CompiledBlueprint, node_id: str) -> str:
+    """A node's label, with when a timer event fires (``Cool-off · PT15M``) or what a message event waits for."""
+    node, plan = compiled.nodes[node_id], compiled.plans[node_id]
+    if plan.timer is not None:
+        return f"{node.label} · {plan.timer.describe()}"
+    if plan.schedule is not None:
+        return f"{node.label} · {plan.schedule.describe()}"
+    if plan.message is not None and plan.message != node.label:
+        return f"{node.label} · {plan.message}"
+    return node.label
+
+
 def build_graph(compiled: CompiledBlueprint, instance: InstanceView | None = None) -> GraphModel:
     """Extract the graph of ``compiled``, with node states and taken edges from ``instance`` if given.
 
@@ -123,7 +135,8 @@ def build_graph(compiled: CompiledBlueprint, instance: InstanceView | None = Non
                          f"not {blueprint.workflow_id} v{blueprint.version}")
     states, token_counts, taken = _instance_facts(compiled, instance)
     nodes = tuple(
-        GraphNode(id=node.id, label=visible(node.label), kind=compiled.kinds[node.id], state=states.get(node.id),
+        GraphNode(id=node.id, label=visible(_label(compiled, node.id)), kind=compiled.kinds[node.id],
+                  state=states.get(node.id),
                   tokens=token_counts.get(node.id, 0), incoming=len(compiled.incoming.get(node.id, [])))
         for node in blueprint.nodes
     )

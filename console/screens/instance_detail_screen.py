@@ -19,6 +19,7 @@ from console.formatting import pretty_json, short_id
 from console.screens.confirm_modal import ConfirmModal
 from console.screens.execution_modal import ExecutionModal
 from console.screens.history_search_screen import HistorySearchScreen
+from console.screens.instance_claim_actions import InstanceClaimActions
 from console.screens.instance_repair_actions import InstanceRepairActions
 from console.screens.live_screen import LiveScreen
 from console.screens.mark_done_flow import ask_completion
@@ -51,7 +52,7 @@ def conditions_reading(compiled: CompiledBlueprint, keys: set[str]) -> list[str]
 SMALL_TERMINAL_ROWS = 30
 
 
-class InstanceDetailScreen(InstanceRepairActions, LiveScreen):
+class InstanceDetailScreen(InstanceClaimActions, InstanceRepairActions, LiveScreen):
     """Everything about one instance. Execution actions apply to the row selected in the executions."""
 
     BINDINGS = [
@@ -65,6 +66,7 @@ class InstanceDetailScreen(InstanceRepairActions, LiveScreen):
         Binding("m", "move_tokens", "Move tokens"),
         Binding("M", "migrate", "Migrate"),
         Binding("v", "variable_history", "Variable history"),
+        Binding("c", "claim", "Claim / release", show=False),  # a person's task: in the palette and ? help
         Binding("h", "search_history", "Search history"),
         Binding("t", "toggle_graph", "Graph"),
         Binding("z", "zoom_graph", "Zoom graph", show=False),  # the graph's own z shows while it has focus

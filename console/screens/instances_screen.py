@@ -34,6 +34,8 @@ class InstancesScreen(InstancesBatchActions, LiveScreen):
         Binding("f", "status('FAILED')", "Failed"),
         Binding("x", "status('CANCELLED')", "Cancelled"),
         Binding("w", "workflow", "Workflow"),
+        Binding("u", "mine", "My tasks", show=False),  # instances with an open task assigned to this operator
+        Binding("o", "overdue", "Overdue", show=False),  # instances with a task past its deadline
         Binding("slash", "search", "Search"),
         Binding("n", "page(1)", "Next page"),
         Binding("p", "page(-1)", "Prev page"),
@@ -52,6 +54,8 @@ class InstancesScreen(InstancesBatchActions, LiveScreen):
         self.text: str | None = None
         self.task_id: str | None = None  # instances with an open execution of this task (from the overview)
         self.version: int | None = None  # of the workflow's blueprint (from the blueprints tab)
+        self.mine = False  # only instances with an open task assigned to this operator
+        self.overdue = False  # only instances with a task past its deadline
         self.page_index = 0
         self.page: InstancesPage | None = None
 
@@ -73,7 +77,8 @@ class InstancesScreen(InstancesBatchActions, LiveScreen):
     def listing_query(self) -> InstanceQuery:
         """The listing query of the filters in force and the current page."""
         return InstanceQuery(status=self.status, workflow_id=self.workflow_id, text=self.text, task_id=self.task_id,
-                             version=self.version,
+                             version=self.version, assignee=self.backend.actor if self.mine else None,
+                             overdue_at=self._overdue_since,
                              limit=PAGE_SIZE, offset=self.page_index * PAGE_SIZE)
 
     def reload(self) -> None:
@@ -104,7 +109,7 @@ class InstancesScreen(InstancesBatchActions, LiveScreen):
         empty = self.query_one("#empty", Static)
         empty.display = not page.rows
         if not page.rows:
-            filtered = self.status or self.workflow_id or self.text or self.task_id
+            filtered = self.status or self.workflow_id or self.text or self.task_id or self.mine or self.overdue
             empty.update("No instance matches these filters. Press a to show every status, Esc to clear every "
                          "filter." if filtered else "No instances in this database yet.")
         self._draw_counts()
@@ -132,6 +137,23 @@ class InstancesScreen(InstancesBatchActions, LiveScreen):
         self.version = version if workflow_id else None
         if self.is_mounted:
             self.reload()  # otherwise on_mount loads with these filters
+
+    _overdue_since = None  # the "now" of the overdue filter, fixed when it was turned on (a query must compare equal)
+
+    def action_mine(self) -> None:
+        """Show only the instances with an open task assigned to you (again: every instance)."""
+        self.mine = not self.mine
+        self.page_index = 0
+        self.notify(f"my tasks ({self.backend.actor})" if self.mine else "every instance", timeout=2)
+        self.reload()
+
+    def action_overdue(self) -> None:
+        """Show only the instances with a task past its deadline (again: every instance)."""
+        self.overdue = not self.overdue
+        self._overdue_since = self.clock.now() if self.overdue else None
+        self.page_index = 0
+        self.notify("tasks past their deadline" if self.overdue else "every instance", timeout=2)
+        self.reload()
 
     def action_status(self, status: str) -> None:
         """Show only instances in ``status`` (empty: every status)."""
@@ -167,6 +189,7 @@ class InstancesScreen(InstancesBatchActions, LiveScreen):
             return
         self.status, self.workflow_id, self.text, self.task_id, self.page_index = None, None, None, None, 0
         self.version = None
+        self.mine, self.overdue, self._overdue_since = False, False, None
         self.reload()
 
     def action_workflow(self) -> None:

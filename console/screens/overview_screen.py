@@ -111,6 +111,8 @@ class OverviewScreen(LiveScreen):
                 if counts.failed or counts.stuck:
                     line.append("   │   ", style="dim")
                 line.append(f"{counts.waiting:,} task(s) waiting for a person", style="bold orange1")
+                if counts.overdue:
+                    line.append(f" ({counts.overdue:,} overdue)", style="bold red")
                 line.append(" → w lists the running instances; in one, d marks a task done", style="dim")
         self.query_one("#attention", Static).update(line)
 

@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.binding import Binding
 
-from console.formatting import ConsoleClock, compact_json, short_execution_id, shown, status_text
+from console.formatting import ConsoleClock, compact_json, due_text, short_execution_id, shown, status_text
 from console.widgets.columned_table import ColumnedTable
 from engine import Execution
 from engine.actions import INCIDENT
 from engine.model import ExecutionStatus
 
 OPEN_STATUSES = (*INCIDENT, ExecutionStatus.ACTIVE)  # the order the cursor looks for one in: incidents first
+
+
+def status_cell(execution: Execution, clock: ConsoleClock) -> Text:
+    """The status, and for an open execution with a deadline how late it is (``ACTIVE late 12m``)."""
+    cell = status_text(execution.status)
+    due = due_text(execution.due_at, clock.now(), execution.status in OPEN_STATUSES)
+    if due:
+        cell.append(f" {due}", style="bold red" if due.startswith("late") else "dim")
+    return cell
+
+
+def task_cell(execution: Execution) -> Text:
+    """The task, and who works on it or may claim it (``review_claim @alice``, ``review_claim (loan-officers)``)."""
+    cell = shown(execution.task_id)
+    if execution.assignee:
+        cell.append(f" @{execution.assignee}", style="bold cyan")
+    elif execution.candidate_group:
+        cell.append(f" ({execution.candidate_group})", style="dim")
+    return cell
 
 
 class ExecutionsTable(ColumnedTable):
@@ -47,7 +67,7 @@ class ExecutionsTable(ColumnedTable):
             detail = shown(" ".join(execution.error.split())) if execution.error else (
                 compact_json(execution.outputs, 48) if execution.outputs is not None else "")
             self.add_row(
-                execution.node_id, execution.task_id, status_text(execution.status), str(execution.attempt),
+                execution.node_id, task_cell(execution), status_cell(execution, clock), str(execution.attempt),
                 short_execution_id(execution.id), clock.age(execution.created_at),
                 clock.ago(execution.updated_at), detail, key=execution.id,
             )

@@ -51,6 +51,9 @@ def counts_line(status: RuntimeStatus) -> Text:
         style = dict(_COUNT_STYLES)[name] if value else "dim"
         line.append(f"{value:,} ", style=style)
         line.append(_COUNT_LABELS[name], style="" if value else "dim")
+        if name == "waiting" and counts.overdue:  # shown only when some are: tasks past their deadline
+            line.append(" · ", style="dim")
+            line.append(f"{counts.overdue:,} overdue", style="bold red")
     return line
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from engine.bpmn.xml import BPMN, CAMUNDA, WF, ZEEBE, Element
+from engine.bpmn.xml import BPMN, CAMUNDA, WF, XSI, ZEEBE, Element
 
 if TYPE_CHECKING:
     from engine.blueprint import Node
@@ -220,3 +220,84 @@ def _put(mapping: dict[str, str], local: str, key: str, item: Element, report: R
                      "task variable once", inside=task)
         return
     mapping[local] = key
+
+
+# -- timer events ------------------------------------------------------------------------------------------
+
+
+def read_timer_event(element: Element, context: ReadContext) -> dict[str, Any]:
+    """A timer catch event's ``timer``: its ``timeDuration`` (``PT15M``) or ``timeDate``; an expression ``=name``
+    (Camunda 8) or ``${name}`` (Camunda 7) reads the context key ``name``. A cycle is refused (it repeats)."""
+    definition = element.find(f"{{{BPMN}}}timerEventDefinition")
+    if definition is None:
+        return {}
+    found = [(name, child) for name in ("timeDuration", "timeDate", "timeCycle")
+             if (child := definition.find(f"{{{BPMN}}}{name}")) is not None]
+    if len(found) != 1:
+        context.report(definition, "needs one timeDuration or timeDate", inside=element)
+        return {}
+    name, child = found[0]
+    text = (child.text or "").strip()
+    if name == "timeCycle":
+        context.report(child, "a timeCycle repeats; wfconsole's timer events wait once (timeDuration or timeDate)",
+                       inside=element)
+        return {}
+    key = text[1:].strip() if text.startswith("=") else (_JUEL_NAME.fullmatch(text) or [None, None])[1]
+    if key is not None and FEEL_NAME.fullmatch(key):
+        return {"timer": {"key": key}}
+    return {"timer": {"duration": text} if name == "timeDuration" else {"date": text}}
+
+
+def write_timer_event(node: Node) -> Written:
+    """``timerEventDefinition`` with a ``timeDuration`` or ``timeDate`` (``=key`` for a context key)."""
+    raw = node.extra("timer")
+    definition = Element(f"{{{BPMN}}}timerEventDefinition")
+    spec = {"duration": raw} if isinstance(raw, str) else dict(raw or {})
+    if spec.get("key"):
+        name, text = "timeDuration", f"={spec['key']}"
+    elif spec.get("date"):
+        name, text = "timeDate", str(spec["date"])
+    else:
+        name, text = "timeDuration", str(spec.get("duration", ""))
+    child = Element(f"{{{BPMN}}}{name}", {f"{{{XSI}}}type": "bpmn:tFormalExpression"})
+    child.text = text
+    definition.append(child)
+    return Written(body=[definition])
+
+
+# -- message events ----------------------------------------------------------------------------------------
+
+
+def read_message_event(element: Element, context: ReadContext) -> dict[str, Any]:
+    """A message catch event's ``message``: the name of the ``message`` element its ``messageRef`` names (or
+    wfconsole's own ``wf:message``); its ``output_mapping`` from Zeebe output mappings, as a task's."""
+    definition = element.find(f"{{{BPMN}}}messageEventDefinition")
+    name = definition.get(f"{{{WF}}}message") if definition is not None else None
+    if not name and definition is not None and definition.get("messageRef"):
+        message = context.element(definition.get("messageRef") or "")
+        name = (message.get("name") if message is not None else None) or definition.get("messageRef")
+    if not name:
+        context.report(definition if definition is not None else element,
+                       "names no message (a messageRef to a message with a name)", inside=element)
+        return {}
+    fields: dict[str, Any] = {"message": name.strip()}
+    outputs: dict[str, str] = {}
+    for extension in _extensions(element):
+        if extension.tag == f"{{{ZEEBE}}}ioMapping":
+            _zeebe_mappings(element, extension, {}, outputs, context.report)
+    if outputs:
+        fields["output_mapping"] = outputs
+    return fields
+
+
+def write_message_event(node: Node) -> Written:
+    """``messageEventDefinition`` with the message's name in ``wf:message``; the payload's mapping as Zeebe
+    output mappings."""
+    definition = Element(f"{{{BPMN}}}messageEventDefinition", {f"{{{WF}}}message": str(node.extra("message") or "")})
+    extensions = []
+    if node.output_mapping:
+        mapping = Element(f"{{{ZEEBE}}}ioMapping")
+        for local, key in node.output_mapping.items():
+            mapping.append(_zeebe_item("output", local, key))
+        extensions.append(mapping)
+    return Written(extensions=extensions, body=[definition])

@@ -37,6 +37,18 @@ def test_engine_benchmark_quick_run_reports_every_field(tmp_path: Path) -> None:
     for key in ("one_process_completions_per_s", "aggregate_completions_per_s", "ratio", "target", "met",
                 "per_process_peak_rss_mb"):
         assert key in concurrency, key
+    assert set(result["group_commit"]) == {"FULL", "NORMAL"}
+    for part in result["group_commit"].values():
+        assert set(part["floor"]) == {"K=1", "K=4", "K=16", "K=64"}
+        for mode in ("on", "off"):
+            assert set(part[mode]) == {"1", "4", "8", "16"}
+            for threads in part[mode].values():
+                assert threads["per_s"] > 0 and threads["p99_ms"] >= threads["p50_ms"] > 0
+        assert part["steps_per_commit"] >= 1 and part["targets"]
+    assert {"floor", "engine, 1 thread(s)", "engine, 8 thread(s)"} <= result["wal_frames"].keys()
+    assert result["runtime"]["on_per_s"] > 0 and result["runtime"]["off_per_s"] > 0
+    assert set(result["peer"]) == {"FULL", "NORMAL"}
+    assert all(p["spiff_per_s"] > 0 and p["engine_vs_spiff"] > 0 for p in result["peer"].values())
     assert isinstance(result["targets_met"], bool)
     assert not list(tmp_path.iterdir()), "the benchmark left files behind"
 

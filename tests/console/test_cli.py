@@ -381,11 +381,11 @@ def test_show_json_has_every_section(cli: Cli) -> None:
     instance = cli.start("user_onboarding", {"user_email": "ada@example.com"})
     doc = cli.json("show", instance["instance_id"])
     assert set(doc) == {"id", "short_id", "workflow_id", "version", "status", "error", "created_at", "updated_at",
-                        "ended_at", "context", "tokens", "executions", "incidents", "history"}
+                        "ended_at", "context", "tokens", "executions", "incidents", "history", "waits"}
     assert doc["tokens"][0]["node_id"] == "create_account" and doc["tokens"][0]["status"] == "ACTIVE"
     execution = doc["executions"][0]
     assert set(execution) == {"id", "instance_id", "node_id", "task_id", "status", "attempt", "inputs", "outputs",
-                              "error", "created_at", "updated_at"}
+                              "error", "created_at", "updated_at", "due_at", "assignee", "candidate_group"}
     assert execution["inputs"] == {"email": "ada@example.com", "full_name": None, "plan": None}
     assert doc["history"][0]["kind"] == "INSTANCE_STARTED" and doc["history"][0]["seq"] >= 1
     assert len(cli.json("show", instance["short_id"], "--history", "2")["history"]) == 2

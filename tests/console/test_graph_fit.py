@@ -146,10 +146,10 @@ def test_symbols_show_kind_and_state_and_a_join_its_arrivals(manager: WorkflowMa
 
 def test_a_kind_without_a_drawing_is_an_error_not_a_default_shape() -> None:
     assert kind_style("TASK").symbol == ("[", "]")
-    with pytest.raises(UnknownNodeKind, match="TIMER.*known kinds are START, END, TASK"):
-        kind_style("TIMER")
+    with pytest.raises(UnknownNodeKind, match="SIGNAL.*known kinds are START, END, TASK"):
+        kind_style("SIGNAL")
     model = sample("user_onboarding")
-    broken = replace(model, nodes=(replace(model.nodes[0], kind="TIMER"), *model.nodes[1:]))
+    broken = replace(model, nodes=(replace(model.nodes[0], kind="SIGNAL"), *model.nodes[1:]))
     with pytest.raises(UnknownNodeKind):
         draw(broken)
 

@@ -11,3 +11,12 @@ def test_the_workers_line_shows_zombie_attempts_only_when_there_are_some() -> No
     line = workers_line(RuntimeStatus("running", ("charge",), completed=3, failed=1, zombies=2))
     assert "(3 done, 1 failed since start; 2 zombie attempt(s) still running) for 1 task(s): charge" in line.plain
     assert any("red" in str(span.style) for span in line.spans if "zombie" in line.plain[span.start:span.end])
+
+
+def test_the_counts_line_shows_overdue_tasks_only_when_there_are_some() -> None:
+    from console.widgets.runtime_bar import counts_line
+    from engine.reports import ExecutionCounts
+
+    assert "overdue" not in counts_line(RuntimeStatus(counts=ExecutionCounts(waiting=3))).plain
+    line = counts_line(RuntimeStatus(counts=ExecutionCounts(waiting=3, overdue=2))).plain
+    assert "3 waiting for a person · 2 overdue" in line

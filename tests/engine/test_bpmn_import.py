@@ -117,7 +117,7 @@ def test_a_camunda_7_file_with_a_sub_process_and_a_timer_start_is_refused_naming
         "camunda:inputParameter in serviceTask 'Task_1lvjtd4', line 8: is not a parameter of the form ${variable}, "
         "which is all wfconsole maps (not a script, list, map or expression)",
         "subProcess 'SubProcess_16kr5xn', line 16: is not mapped; wfconsole maps startEvent, endEvent, serviceTask, "
-        "task, userTask, manualTask, exclusiveGateway, parallelGateway and sequenceFlow",
+        "task, userTask, manualTask, intermediateCatchEvent, exclusiveGateway, parallelGateway and sequenceFlow",
         "startEvent 'StartEvent_1', line 65: a startEvent with a timerEventDefinition is not mapped (the startEvents "
         "wfconsole maps have no event definition)",
     ]
@@ -351,15 +351,16 @@ def test_every_kind_has_a_bpmn_form_and_no_element_maps_two_ways() -> None:
 
 
 def test_a_kind_maps_by_its_entry_in_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What a future kind does (a timer: ``BpmnForm("intermediateCatchEvent", definitions=("timerEventDefinition",))``):
-    a form added to an entry is all the reader needs. Here the END entry is given a second element."""
+    """What a future kind does (a signal:
+    ``BpmnForm("intermediateThrowEvent", definitions=("signalEventDefinition",))``): a form added to an entry is
+    all the reader needs. Here the END entry is given a second element."""
     text = bpmn("""
 <bpmn:startEvent id="s" /><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="done" />
-<bpmn:intermediateCatchEvent id="done"><bpmn:timerEventDefinition /></bpmn:intermediateCatchEvent>""")
-    assert refusal(text)[0].startswith("intermediateCatchEvent 'done', line 6: is not mapped; wfconsole maps")
+<bpmn:intermediateThrowEvent id="done"><bpmn:signalEventDefinition /></bpmn:intermediateThrowEvent>""")
+    assert refusal(text)[0].startswith("intermediateThrowEvent 'done', line 6: is not mapped; wfconsole maps")
     end = KINDS[NodeKind.END]
-    form = dataclasses.replace(end.bpmn, accepts=("intermediateCatchEvent",),
-                               definitions=(None, "timerEventDefinition"))
+    form = dataclasses.replace(end.bpmn, accepts=("intermediateThrowEvent",),
+                               definitions=(None, "signalEventDefinition"))
     monkeypatch.setitem(reader.KINDS, NodeKind.END, dataclasses.replace(end, bpmn=form))
     assert kinds(read_bpmn(text).blueprint) == {"s": "START", "done": "END"}
 

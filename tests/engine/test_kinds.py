@@ -25,11 +25,11 @@ def test_every_kind_has_one_entry_whose_written_fields_select_it() -> None:
 
 
 def test_an_unknown_kind_is_an_error_never_a_default() -> None:
-    with pytest.raises(UnknownNodeKindError, match="unknown node kind 'TIMER'; the known kinds are START, END"):
-        spec("TIMER")
-    assert kind_of(Node(id="n", type="INTERNAL", internal_type="EVENT", event_type="TIMER")) is None
-    assert written_problem(Node(id="n", type="INTERNAL", internal_type="EVENT", event_type="TIMER")) == (
-        "unknown event_type 'TIMER' (expected START or END)")
+    with pytest.raises(UnknownNodeKindError, match="unknown node kind 'SIGNAL'; the known kinds are START, END"):
+        spec("SIGNAL")
+    assert kind_of(Node(id="n", type="INTERNAL", internal_type="EVENT", event_type="SIGNAL")) is None
+    assert written_problem(Node(id="n", type="INTERNAL", internal_type="EVENT", event_type="SIGNAL")) == (
+        "unknown event_type 'SIGNAL' (expected START, END, TIMER or MESSAGE)")
     assert written_problem(Node(id="n", type="JOB")) == "unknown node type 'JOB' (expected INTERNAL or TASK)"
 
 

@@ -19,7 +19,11 @@ The number of examples is bounded for CI (``WF_PROPERTY_EXAMPLES`` raises it for
 from __future__ import annotations
 
 import os
+import tempfile
+import threading
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import strategies as gen
 from hypothesis import HealthCheck, event, given, note, settings
@@ -33,6 +37,7 @@ from engine import (
     StaleClaimError,
     WorkflowError,
     WorkflowManager,
+    machine,
 )
 from engine.model import HistoryKind
 from engine.outcomes import Ignored
@@ -96,10 +101,13 @@ def postgres_store():
 class Driver:
     """One instance of a random blueprint, and the checks around every operation on it."""
 
-    def __init__(self, blueprint: dict, structured: bool = True, backend: str = "sqlite") -> None:
+    def __init__(self, blueprint: dict, structured: bool = True, backend: str = "sqlite", store=None) -> None:
         self.structured = structured
         self.shared = backend == "postgres"
-        self.store = postgres_store() if self.shared else open_store(":memory:")
+        if store is not None:
+            self.store = store
+        else:
+            self.store = postgres_store() if self.shared else open_store(":memory:")
         self.clock = Clock()
         self.manager = WorkflowManager(self.store, clock=self.clock)
         self.manager.add_workflow(blueprint)
@@ -446,3 +454,115 @@ def completions_once(blueprint, context, data, backend: str) -> None:
             assert view.error and "no condition matched" in view.error
     finally:
         driver.close()
+
+
+class InjectedFailure(RuntimeError):
+    """An exception raised inside a write after its change set was applied (by BatchedDriver)."""
+
+
+_apply_change_set = SqliteWriteTransaction.apply
+
+
+def _apply_then_fail(tx, changes, result=None) -> None:  # an engine exception after the change set
+    _apply_change_set(tx, changes, result)
+    raise InjectedFailure("the engine failed after writing its change set")
+
+
+class BatchedDriver(Driver):
+    """The same operations, each run as a later step of a batch (store.group_commit) on a file database: a
+    write of another thread (setting a counter on a second instance of the blueprint) begins the
+    transaction, and the operation's write joins it, in a savepoint, before the one commit."""
+
+    def __init__(self, blueprint: dict, directory: str, structured: bool = True) -> None:
+        store = open_store(Path(directory) / "batched.db", durability="NORMAL", batch_ms=60_000)
+        super().__init__(blueprint, structured, store=store)
+        self.companion: str | None = None
+        self.companion_steps = 0
+        self.inject = False
+
+    def start(self, context: dict) -> None:
+        super().start(context)
+        try:
+            self.companion = self.manager.start_workflow(self.bp.workflow_id, {})
+        except NoMatchingConditionError as error:
+            self.companion = error.instance_id
+
+    def _lead(self, entered: threading.Event, release: threading.Event) -> None:
+        with self.store.write() as tx:
+            state = tx.load_instance(self.companion)
+            if state.status in ("ACTIVE", "FAILED"):
+                values = {"batched": self.companion_steps + 1}
+                step = machine.set_variables(self.bp, state, values, machine.event_at(self.clock(), "companion"))
+                tx.apply(step.changes, step.state)
+                self.companion_steps += 1
+            entered.set()
+            release.wait()
+
+    def step(self, data: st.DataObject) -> None:
+        if not data.draw(st.integers(0, 3), label="fail after writing"):
+            self.inject = True
+            before = self.view()
+            writing = [o for o in (WHEN_FAILED if before.status == "FAILED" else OPERATIONS) if o != "claim"]
+            operation = data.draw(st.sampled_from(writing), label="operation")  # (a claim is not a change set)
+            _, outcome = self._apply(operation, before, data)
+            event(f"failing after writing: {type(outcome).__name__ if outcome is not None else 'no write'}")
+            assert self.view() == before, f"{operation} failed after writing, but changed the instance"
+            self._assert_kept_state_is_the_stored_one()
+            return
+        self.inject = False
+        super().step(data)
+
+    def _apply(self, operation: str, before, data: st.DataObject):
+        try:
+            return self._in_batch(operation, before, data)
+        except InjectedFailure as error:
+            return None, error
+        finally:
+            SqliteWriteTransaction.apply = _apply_change_set
+
+    def _in_batch(self, operation: str, before, data: st.DataObject):
+        group = self.store.group_commit
+        batches = group.batches
+        entered, release, finished = threading.Event(), threading.Event(), threading.Event()
+        leader = threading.Thread(target=self._lead, args=(entered, release))
+        leader.start()
+        entered.wait()  # its change set is applied: an injected failure is the operation's alone
+        if self.inject:
+            SqliteWriteTransaction.apply = _apply_then_fail
+
+        def release_once_queued() -> None:  # the operation's write waits behind the leader's: let it in
+            while not group.queued and not finished.is_set():
+                time.sleep(0.0005)
+            release.set()
+
+        releaser = threading.Thread(target=release_once_queued)
+        releaser.start()
+        try:
+            return super()._apply(operation, before, data)
+        finally:
+            finished.set()
+            releaser.join()
+            leader.join()
+            if group.batched_steps - batches > group.batches - batches:
+                event("the operation's write joined a batch")
+            companion = self.manager.get_status(self.companion, history_limit=0)
+            if companion.status in ("ACTIVE", "FAILED"):  # the leader's step was stored once, whatever the other did
+                assert companion.context.get("batched") == self.companion_steps
+
+
+@settings(max_examples=max(10, EXAMPLES // 4), deadline=None, derandomize=False,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(gen.blueprints, gen.initial_context, st.data())
+def test_random_operations_in_batches_keep_every_invariant(blueprint, context, data) -> None:
+    """Every operation of the first property test as the second step of a batch: a refused one, or one made
+    to raise after writing its change set, is undone alone (its instance unchanged, the batch's other step
+    stored), an accepted one applied once, and the state the store keeps for the next step is the stored one."""
+    note(f"blueprint: {blueprint}")
+    with tempfile.TemporaryDirectory() as directory:
+        driver = BatchedDriver(blueprint, directory)
+        try:
+            driver.start(context)
+            for _ in range(data.draw(st.integers(min_value=3, max_value=STEPS), label="steps")):
+                driver.step(data)
+        finally:
+            driver.close()

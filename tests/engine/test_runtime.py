@@ -611,3 +611,44 @@ def test_work_created_on_another_host_wakes_an_idle_runtime_before_its_poll(post
         threading.Event().wait(0.05)
     assert setup.get_instance(instance_id).status == "COMPLETED"
     setup.close()
+
+
+STUCK_CHECKER = textwrap.dedent('''
+    import sys, time
+    from engine import WorkflowManager
+    from engine.runtime import WorkerRuntime
+    from engine.workers import load_workers
+    from store import open_store
+    db, owner = sys.argv[1:3]
+    runtime = WorkerRuntime(WorkflowManager(open_store(db)), load_workers("tests.engine.worker_modules.slow_workers"),
+                            owner=owner, poll_interval=0.2, stuck_interval=0.3, lease_seconds=30)
+    runtime.start()
+    time.sleep(4)
+    runtime.stop(grace=1)
+    print(runtime.stats.stuck)
+''')
+
+
+def test_runtimes_in_several_processes_record_each_stuck_execution_once(database: str) -> None:
+    """Three runtime processes on one database, each with a stuck check every 0.3 s, for 4 s: the executions
+    a dead host abandoned are each marked STUCK once, by whichever runtime had the turn."""
+    store = open_store(database)
+    manager = WorkflowManager(store)
+    manager.add_workflow(chain("w", "remote"))  # no worker anywhere for "remote"
+    now = datetime.now(UTC)
+    abandoned = []
+    for n in range(5):
+        execution_id = only_execution(manager, manager.start_workflow("w", {"value": n})).id
+        store.claim_execution(execution_id, "dead-host:1", now - timedelta(minutes=10), now - timedelta(minutes=9))
+        abandoned.append(execution_id)
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    checkers = [subprocess.Popen([sys.executable, "-c", STUCK_CHECKER, database, f"checker-{n}"], env=env,
+                                 stdout=subprocess.PIPE, text=True) for n in range(3)]
+    found = [int(checker.communicate(timeout=120)[0].split()[-1]) for checker in checkers]
+    assert sum(found) == len(abandoned), found  # each finding reported by one runtime only
+    for execution_id in abandoned:
+        view = manager.get_status(execution_id.split(":")[0])
+        marks = [h for h in view.history if h.kind is HistoryKind.EXECUTION_STUCK]
+        assert len(marks) == 1 and marks[0].actor.startswith("worker@checker-"), marks
+        assert view.executions[0].status == ExecutionStatus.STUCK
+    store.close()

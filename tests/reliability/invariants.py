@@ -64,6 +64,13 @@ def _check_tokens(view: InstanceView, bp: CompiledBlueprint) -> list[str]:
         elif kind is NodeKind.PARALLEL_JOIN:
             if status not in ("WAITING", "STUCK"):
                 problems.append(f"token {token.id} at parallel join {token.node_id!r} is {status}")
+        elif kind in (NodeKind.TIMER, NodeKind.MESSAGE):
+            waits = [w for w in view.waits if w.token_id == token.id]
+            if status == "FAILED" and kind is NodeKind.TIMER:  # a time the context could not give: halted there
+                if view.status != "FAILED" or waits:
+                    problems.append(f"halted timer token {token.id} with instance {view.status} and waits {waits}")
+            elif status != "ACTIVE" or len(waits) != 1 or str(waits[0].kind) != kind.value:
+                problems.append(f"token {token.id} at {kind} node {token.node_id!r} is {status} with waits {waits}")
         elif kind is NodeKind.EXCLUSIVE_SPLIT:
             if status != "FAILED" or view.status != "FAILED":
                 problems.append(f"token {token.id} at exclusive split {token.node_id!r} is {status} while the "
@@ -72,6 +79,10 @@ def _check_tokens(view: InstanceView, bp: CompiledBlueprint) -> list[str]:
             problems.append(f"token {token.id} rests on {kind} node {token.node_id!r}")
     if len({t.id for t in view.tokens}) != len(view.tokens):
         problems.append("duplicate token ids")
+    token_ids = {t.id for t in view.tokens}
+    for wait in view.waits:  # every wait belongs to a token: a token's waits end with it
+        if wait.token_id not in token_ids:
+            problems.append(f"wait {wait.id} at {wait.node_id!r} outlived its token {wait.token_id}")
     return problems
 
 

@@ -12,6 +12,10 @@
    SIGKILL cannot cut the power: what it shows is that a returned ``task_done`` has committed -- nothing
    is buffered in the process -- on a connection with ``synchronous=FULL``, under which SQLite syncs the
    WAL before the commit returns.)
+3. Group commit: a child process holds one batch open until six completions of other threads are queued
+   behind it (after some batches of threads racing freely) and SIGKILLs itself just before that batch's
+   ``COMMIT``: no caller of the batch was answered and none of its steps is stored; every completion answered
+   before is.
 """
 
 from __future__ import annotations
@@ -239,4 +243,107 @@ def test_a_completion_that_returned_survives_kill_9_with_synchronous_full(backen
             assert execution.status == "COMPLETED" and execution.outputs is not None, execution_id
         executions = [e for i in manager.list_instances() for e in manager.get_status(i.id).executions]
         assert sum(e.status == "COMPLETED" for e in executions) == kill_after
+        store.close()
+
+
+KILLED_BATCH = textwrap.dedent("""
+    import os, signal, sys, threading, time
+    from engine import WorkflowManager, machine
+    from store import open_store
+
+    db, free_rounds = sys.argv[1], int(sys.argv[2])
+
+    def say(*words):  # one write(2) a line: threads' lines never interleave
+        os.write(1, (" ".join(map(str, words)) + "\\n").encode())
+
+    store = open_store(db, batch_ms=60_000)
+    group = store.group_commit
+    manager = WorkflowManager(store)
+    pending = []
+    manager.register_task_handler(lambda payload: pending.append(payload.execution_id))
+    for n in range(free_rounds * 6 + 12):
+        manager.start_workflow("crash", {"marker": str(n)})
+    say("batches", group.batches)
+
+    def complete(execution_ids):
+        for execution_id in execution_ids:
+            manager.task_done(execution_id, {"by": os.getpid()})
+            say("done", execution_id)
+
+    # First, threads racing freely: batches of whatever size the timing gives, each caller answered.
+    for _ in range(free_rounds):
+        work = [pending.pop(0) for _ in range(6)]
+        threads = [threading.Thread(target=complete, args=(work[i::3],)) for i in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    # Then one batch held open until six completions are queued behind it, killed before its COMMIT.
+    original = group._commit
+    def commit(batch):
+        if batch.steps == 7:
+            say("killed", batch.steps)
+            os.kill(os.getpid(), signal.SIGKILL)
+        original(batch)
+    group._commit = commit
+    queued = [pending.pop(0) for _ in range(6)]
+    marker = manager.list_instances()[0].id
+    entered = threading.Event()
+
+    def lead():
+        with store.write() as tx:  # a real step too: a variable set on one instance
+            state = tx.load_instance(marker)
+            bp = manager.get_workflow(state.workflow_id, state.version)
+            changed = machine.set_variables(bp, state, {"lost": True}, machine.event_at(manager.clock(), "op"))
+            tx.apply(changed.changes, changed.state)
+            entered.set()
+            while group.queued < len(queued):
+                time.sleep(0.001)
+
+    leader = threading.Thread(target=lead)
+    leader.start()
+    entered.wait()
+    for execution_id in queued:
+        waiting = group.queued
+        say("queued", execution_id)
+        threading.Thread(target=complete, args=([execution_id],)).start()
+        while group.queued == waiting:
+            time.sleep(0.001)
+    leader.join()
+    say("not killed")
+""")
+
+
+def test_a_batch_killed_before_its_commit_answered_none_of_its_callers_and_lost_no_answered_step(
+        tmp_path: Path) -> None:
+    """SIGKILL between a batch's steps and its COMMIT: none of the batch's callers was answered and none of
+    its steps is stored (the WAL rolls the open transaction back); every step answered before is stored."""
+    for round_, free_rounds in enumerate((0, 3)):
+        db = tmp_path / f"batch-{round_}.db"
+        store = open_store(db)
+        WorkflowManager(store).add_workflow(FLOW)
+        store.close()
+        child = subprocess.run([sys.executable, "-c", KILLED_BATCH, str(db), str(free_rounds)],
+                               capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                               timeout=120)
+        assert child.returncode == -signal.SIGKILL, child.stdout + child.stderr
+        lines = [line.split() for line in child.stdout.splitlines()]
+        assert ["killed", "7"] in lines
+        answered = [words[1] for words in lines if words[0] == "done"]
+        queued = [words[1] for words in lines if words[0] == "queued"]
+        assert len(answered) == 6 * free_rounds and len(queued) == 6
+        assert not set(answered) & set(queued)  # no caller of the killed batch was answered
+
+        store = open_store(db)
+        manager = WorkflowManager(store)
+        for execution_id in answered:
+            assert manager.get_execution(execution_id).status == "COMPLETED", execution_id
+        for execution_id in queued:
+            assert manager.get_execution(execution_id).status == "ACTIVE", execution_id
+        views = [manager.get_status(i.id) for i in manager.list_instances(None)]
+        assert sum(e.status == "COMPLETED" for v in views for e in v.executions) == len(answered)
+        assert not any("lost" in v.context for v in views)
+        for view in views:
+            assert check_instance(view, compile_blueprint(FLOW)) == []
         store.close()

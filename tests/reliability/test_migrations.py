@@ -59,7 +59,7 @@ CHAIN = {
               {"id": "e3", "source_id": "b", "target_id": "end"}],
 }
 
-TABLES = ("blueprints", "instances", "tokens", "executions", "context", "history")  # all there ever were
+TABLES = ("blueprints", "instances", "tokens", "executions", "context", "history", "waits")  # all there ever were
 COPIED = ("blueprints", "instances", "executions")  # tables of today's schema and of version 0, alike
 
 
@@ -188,8 +188,8 @@ def test_version_6_gives_every_execution_a_claim_counter_and_work_in_flight_goes
     raw.close()
     assert "claim" not in _shape(db)["executions"]
     store = open_store(db)
-    assert _schema_version(db) == str(tables.SCHEMA_VERSION) == "6"
-    assert _shape(db)["executions"][-1] == "claim"
+    assert _schema_version(db) == str(tables.SCHEMA_VERSION)
+    assert "claim" in _shape(db)["executions"]
     manager = WorkflowManager(store)
     assert manager.get_execution(execution.id).claim == 0
     now = manager.clock()

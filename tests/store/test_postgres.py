@@ -50,7 +50,11 @@ def _world(manager: WorkflowManager) -> list[str]:
 # -- copy ------------------------------------------------------------------------------------------------
 
 
-def test_a_sqlite_database_copied_to_postgres_and_back_is_the_same_database(tmp_path: Path, postgres_url) -> None:
+def test_a_sqlite_database_copied_to_postgres_and_back_is_the_same_database(tmp_path: Path, postgres_url,
+                                                                           monkeypatch) -> None:
+    from store import copy as copying
+
+    monkeypatch.setattr(copying, "BATCH", 3)  # many batches, streamed from each side
     source = open_store(tmp_path / "source.db")
     ids = _world(WorkflowManager(source))
     target = open_store(postgres_url)
@@ -364,6 +368,45 @@ def test_a_deadlock_in_the_stores_own_transaction_is_retried_not_reported(postgr
     assert all(store.get_execution(e).lease_owner is None for e in executions)
     store.close()
 
+
+def _pg_shape(schema: str) -> dict:
+    with psycopg.connect(postgres_server.server().url) as connection:
+        tables = [r[0] for r in connection.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))]
+        return {
+            "columns": {t: [(r[0], r[1], r[2], r[3]) for r in connection.execute(
+                "SELECT column_name, data_type, collation_name, is_nullable FROM information_schema.columns "
+                "WHERE table_schema = %s AND table_name = %s ORDER BY column_name", (schema, t))] for t in tables},
+            "indexes": sorted(r[0] for r in connection.execute(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = %s", (schema,))),
+        }
+
+
+def test_a_version_6_postgres_database_is_upgraded_to_the_shape_of_a_new_one(postgres_url) -> None:
+    """Version 7 (timers, deadlines, assignees) on PostgreSQL: the step gives an older database exactly the
+    columns, types, collations and indexes a new one is created with, and its work goes on."""
+    schema = postgres_url.rsplit("search_path%3D", 1)[-1]
+    manager = WorkflowManager(open_store(postgres_url))
+    manager.add_workflow(bps.linear())
+    instance_id = manager.start_workflow("linear")
+    manager.store.close()
+    fresh = _pg_shape(schema)
+    with psycopg.connect(postgres_server.server().url, autocommit=True) as connection:
+        connection.execute(f'SET search_path = "{schema}"')
+        connection.execute("DROP TABLE waits")
+        connection.execute("ALTER TABLE instances DROP COLUMN waits")
+        for column in ("due_at", "assignee", "candidate_group"):
+            connection.execute(f"ALTER TABLE executions DROP COLUMN {column}")
+        connection.execute("UPDATE wf_meta SET value = '6' WHERE key = 'schema_version'")
+    store = open_store(postgres_url)
+    try:
+        assert _pg_shape(schema) == fresh
+        manager = WorkflowManager(store)
+        execution = manager.get_status(instance_id).executions[0]
+        assert execution.due_at is None and execution.assignee is None
+        manager.task_done(execution.id, {})
+        assert differences(manager.get_status(instance_id)) == []
+    finally:
+        store.close()
 
 def test_without_a_server_the_tests_skip_in_one_line_unless_required(monkeypatch) -> None:
     from _pytest.outcomes import Failed, Skipped

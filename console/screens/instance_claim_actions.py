@@ -1,0 +1,33 @@
+"""Who works on a person's task, from the instance screen (mixed into :class:`~console.screens.
+instance_detail_screen.InstanceDetailScreen`): ``c`` claims the selected task for this operator, or gives it back
+when it is theirs. The engine refuses a task someone else claimed (its words shown as a notification); taking
+one over is ``wfconsole claim --force``, recorded.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from console.widgets.executions_table import ExecutionsTable
+
+if TYPE_CHECKING:
+    from console.backend import ConsoleBackend
+
+
+class InstanceClaimActions:
+    """``c``: claim the selected execution, or release it when this operator holds it."""
+
+    backend: ConsoleBackend
+
+    def action_claim(self) -> None:
+        """Claim the selected task for yourself, or release it if it is yours."""
+        execution = self.query_one(ExecutionsTable).selected_execution  # type: ignore[attr-defined]
+        if execution is None:
+            self.notify("select an execution first (Tab to the executions table)",  # type: ignore[attr-defined]
+                        severity="warning")
+            return
+        ops = self.backend.ops
+        if execution.assignee == ops.actor:
+            self.perform(lambda: ops.release(execution.id), "Release")  # type: ignore[attr-defined]
+        else:
+            self.perform(lambda: ops.claim(execution.id), "Claim")  # type: ignore[attr-defined]
