@@ -55,6 +55,9 @@ from store.sqlite import SqliteStore, SqliteWriteTransaction, _Executions, _Stat
 
 _SCHEMA_LOCK = 0x77660001  # pg_advisory_xact_lock key: creating or upgrading the schema
 CONNECT_TIMEOUT = 10  # seconds to reach the server before a command gives up with one line
+# TCP keepalives, on both ends of every connection: a peer that vanished (a host cut off, or the server's
+# machine gone) is noticed within about 10 + 3 * 5 s, instead of the system's default of two hours.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
 
 
 # -- the URL and what people see of it -----------------------------------------------------------------
@@ -83,6 +86,8 @@ class PostgresTarget:
         self.source = shown.render_as_string(hide_password=False)
         params: dict[str, Any] = {key: value for key, value in parsed.query.items()}
         params.update(dbname=parsed.database, connect_timeout=params.get("connect_timeout", CONNECT_TIMEOUT))
+        for key, value in KEEPALIVES.items():  # the URL's own settings win
+            params.setdefault(key, value)
         for key, value in (("host", parsed.host), ("port", parsed.port), ("user", parsed.username),
                            ("password", parsed.password)):
             if value is not None:
@@ -407,6 +412,15 @@ class _Notifier:
             self.thread.join(timeout=5)
 
 
+def _configure_session(connection: psycopg.Connection) -> None:
+    """Each pooled connection, once when it is made. A session of the store is never idle inside a
+    transaction for more than milliseconds (a step computes between its statements): one that is has lost its
+    client (a host cut off mid-step), and the server ends it after 30 s, rolling it back and releasing the
+    instance it had locked for the other hosts. The server's keepalives match the client's (KEEPALIVES)."""
+    connection.execute("SET idle_in_transaction_session_timeout = '30s'; SET tcp_keepalives_idle = 10; "
+                       "SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3")
+
+
 class RetryableError(StoreError):
     """A deadlock or serialization failure: the transaction was rolled back and may simply be run again."""
 
@@ -450,7 +464,8 @@ class PostgresStore(SqliteStore):
         # the next transaction asks for one again (and says why in one line when the server stays away).
         self.pool = psycopg_pool.ConnectionPool(
             target.conninfo, min_size=1, max_size=pool_size, open=False, name="wfconsole",
-            kwargs={"autocommit": True}, timeout=float(CONNECT_TIMEOUT), reconnect_timeout=0)
+            kwargs={"autocommit": True}, timeout=float(CONNECT_TIMEOUT), reconnect_timeout=0,
+            configure=_configure_session)
         self.pool.open(wait=False)
         self._watch: psycopg.Connection | None = None  # change_token's own connection
         self._watch_lock = threading.Lock()

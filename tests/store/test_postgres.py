@@ -418,3 +418,17 @@ def test_without_a_server_the_tests_skip_in_one_line_unless_required(monkeypatch
     monkeypatch.setenv("WFCONSOLE_REQUIRE_POSTGRES", "1")
     with pytest.raises(Failed, match="WFCONSOLE_REQUIRE_POSTGRES=1: required"):
         postgres_server.unavailable("127.0.0.1:1 did not answer")
+
+
+def test_a_session_that_lost_its_client_mid_step_is_ended_by_the_server_and_dead_peers_are_probed(postgres_url):
+    """A host cut off inside a step leaves its session idle in a transaction, its instance locked: the store's
+    sessions ask the server to end such a one after 30 s (bench/pg_soak.py found an instance locked for good
+    without it), and both ends probe an idle peer (TCP keepalives) instead of waiting hours."""
+    store = open_store(postgres_url)
+    with store.read() as cursor:
+        settings = [cursor.execute(f"SHOW {name}").fetchone()[0] for name in (
+            "idle_in_transaction_session_timeout", "tcp_keepalives_idle", "tcp_keepalives_interval",
+            "tcp_keepalives_count")]
+    assert settings == ["30s", "10", "5", "3"]
+    assert "keepalives=1" in store.target.conninfo and "keepalives_idle=10" in store.target.conninfo
+    store.close()
