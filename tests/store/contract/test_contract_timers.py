@@ -93,3 +93,17 @@ def test_stores_racing_for_due_timers_fire_each_once(backend) -> None:
     for instance_id in ids:
         view = manager.get_status(instance_id)
         assert [str(e.kind) for e in view.history].count("TIMER_FIRED") == 1 and differences(view) == []
+
+
+def test_a_timer_starts_due_time_is_taken_once(backend) -> None:
+    store, rival = backend.open(), backend.open()
+    assert store.schedule_due("report") is None
+    with store.write() as tx:
+        assert tx.take_schedule("report", None, T0)
+    with rival.write() as tx:
+        assert not tx.take_schedule("report", None, T0 + timedelta(hours=1))  # scheduled already
+    with rival.write() as tx:
+        assert tx.take_schedule("report", T0, T0 + timedelta(hours=1))
+    with store.write() as tx:
+        assert not tx.take_schedule("report", T0, T0 + timedelta(hours=2))  # taken by the rival
+    assert store.schedule_due("report") == T0 + timedelta(hours=1)
