@@ -23,7 +23,9 @@ To change the schema (version N+1):
 3. append ``(N+1, step)`` to ``POSTGRES_MIGRATIONS``: the same for PostgreSQL (``ALTER TABLE ... ADD COLUMN``
    works as on SQLite; text columns there are ``COLLATE "C"``, partial indexes take the same ``WHERE``);
 4. ``tests/reliability/test_migrations.py`` checks that both lists reach ``SCHEMA_VERSION``, and
-   ``tests/store/test_postgres_schema.py`` that an upgraded PostgreSQL database matches a new one.
+   ``tests/store/test_postgres.py`` that a new PostgreSQL database has the tables, columns and indexes of a
+   new SQLite file (so the models and both steps agree); a test of the step on a version-N database of each
+   kind belongs beside them.
 
 Steps use constant SQL only. A PostgreSQL step gets a cursor whose ``execute`` takes ``?`` placeholders as
 on SQLite.

@@ -162,12 +162,19 @@ def pg_sql(sql: str) -> str:
 
 
 class PgCursor:
-    """A psycopg cursor with the interface the shared code uses (``execute`` returning the cursor, ``?``)."""
+    """A psycopg cursor with the interface the shared code uses (``execute`` returning the cursor, ``?``).
 
-    __slots__ = ("raw",)
+    In a write transaction the connection is in pipeline mode (``pipeline``): a statement whose result nobody
+    reads (an UPDATE, an INSERT) is sent without waiting for the server, and the next read of a result (a
+    fetch, ``rowcount``) waits for all of them at once: a step makes a few round trips, not one per statement.
+    An error of a statement sent that way is raised at that next read, or at the COMMIT.
+    """
 
-    def __init__(self, raw: psycopg.Cursor) -> None:
+    __slots__ = ("raw", "pipeline")
+
+    def __init__(self, raw: psycopg.Cursor, pipeline: Any = None) -> None:
         self.raw = raw
+        self.pipeline = pipeline
 
     def execute(self, sql: str, params: Any = ()) -> PgCursor:
         self.raw.execute(pg_sql(sql), params)
@@ -191,6 +198,8 @@ class PgCursor:
 
     @property
     def rowcount(self) -> int:
+        if self.pipeline is not None:
+            self.pipeline.sync()  # the count arrives with the statement's result
         return self.raw.rowcount
 
     def close(self) -> None:
@@ -217,6 +226,12 @@ class PostgresWriteTransaction(SqliteWriteTransaction):
         super().apply(changes, result)
         if changes.executions_added:
             self.new_work = True
+
+    def _send(self, sql: str, params: tuple) -> Any:
+        """Sent in the same round trip as the statement before it (the instance row's, which locks it: the
+        server runs this one after the lock is granted, so it reads what the lock protects)."""
+        second = PgCursor(self.cursor.raw.connection.cursor(), self.cursor.pipeline)
+        return second.execute(sql, params)
 
     _LOAD_INSTANCE = SqliteWriteTransaction._LOAD_INSTANCE + " FOR UPDATE"
     _LOAD_OPEN = SqliteWriteTransaction._LOAD_OPEN + " FOR UPDATE"
@@ -251,13 +266,14 @@ _READ_BEGIN = b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 class _PgTransaction:
     """One transaction on a pooled connection; a context manager, like :class:`store.sqlite._Transaction`."""
 
-    __slots__ = ("store", "write", "connection", "cursor", "tx")
+    __slots__ = ("store", "write", "connection", "cursor", "tx", "pipeline")
 
     def __init__(self, store: PostgresStore, write: bool) -> None:
         self.store = store
         self.write = write
         self.connection: psycopg.Connection | None = None
         self.tx: PostgresWriteTransaction | None = None
+        self.pipeline: Any = None  # the context manager of a write's pipeline mode (see PgCursor)
 
     def __enter__(self) -> Any:
         store = self.store
@@ -277,9 +293,17 @@ class _PgTransaction:
                 store._putconn(connection, broken=True)
                 raise
         self.connection = connection
-        self.cursor = PgCursor(raw)
         if not self.write:
+            self.cursor = PgCursor(raw)
             return self.cursor
+        # BEGIN went alone (above): a connection the server dropped is found there, before anything is sent.
+        self.pipeline = connection.pipeline()
+        try:
+            self.cursor = PgCursor(raw, self.pipeline.__enter__())
+        except BaseException as error:
+            self.pipeline = None
+            self._end(error)
+            raise self.store._translated(error) from None
         decoded = getattr(connection, "_wf_decoded", None)
         if decoded is None:
             decoded = connection._wf_decoded = _Executions()
@@ -287,24 +311,14 @@ class _PgTransaction:
         return self.tx
 
     def __exit__(self, error_type: Any, error: BaseException | None, traceback: Any) -> bool:
-        connection = self.connection
-        broken = False
-        try:
-            if error is None:
-                try:
-                    self.cursor.raw.execute(b"COMMIT")
-                except BaseException as commit_error:
-                    error = commit_error
-            if error is not None:
-                try:
-                    if connection.info.transaction_status != TransactionStatus.IDLE:
-                        connection.execute(b"ROLLBACK")
-                except psycopg.Error:
-                    broken = True  # lost: the server rolls it back; the pool replaces it
-                if isinstance(error, psycopg.OperationalError) or connection.closed:
-                    broken = True
-        finally:
-            self.store._putconn(connection, broken=broken)
+        if error is None:
+            try:
+                self.cursor.raw.execute(b"COMMIT")
+                if self.pipeline is not None:
+                    self.cursor.pipeline.sync()  # the COMMIT's answer, and any error of what was sent before it
+            except BaseException as commit_error:
+                error = commit_error
+        error = self._end(error)
         if error is None:
             if self.tx is not None and self.tx.new_work:
                 self.store._notifier.wake()
@@ -315,6 +329,29 @@ class _PgTransaction:
                 raise error
             return False
         raise translated from None
+
+    def _end(self, error: BaseException | None) -> BaseException | None:
+        """Leave pipeline mode, roll back after an error, give the connection back; the error to raise."""
+        connection = self.connection
+        broken = False
+        try:
+            if self.pipeline is not None:
+                pipeline, self.pipeline = self.pipeline, None
+                try:
+                    pipeline.__exit__(None, None, None)
+                except psycopg.Error as pipeline_error:  # a statement sent without waiting failed
+                    error = error or pipeline_error
+            if error is not None:
+                try:
+                    if connection.info.transaction_status != TransactionStatus.IDLE:
+                        connection.execute(b"ROLLBACK")
+                except psycopg.Error:
+                    broken = True  # lost: the server rolls it back; the pool replaces it
+                if isinstance(error, psycopg.OperationalError) or connection.closed:
+                    broken = True
+        finally:
+            self.store._putconn(connection, broken=broken)
+        return error
 
 
 WORK_CHANNEL = "wfconsole_work"

@@ -121,6 +121,9 @@ def _instance_range(instance_id: str) -> tuple[str, str]:
 
 
 _INSTANCE_COLUMNS = "id, workflow_id, version, status, error, created_at, updated_at, ended_at, context, tokens, no"
+# An instance's open executions: "+status" makes SQLite take the primary key's range, not the partial index of
+# every open execution.
+_OPEN_EXECUTIONS_OF = f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE id > ? AND id < ? AND +{OPEN_EXECUTIONS}"
 
 
 class _OpenState:
@@ -243,14 +246,14 @@ class SqliteWriteTransaction:
             self._known.update(state.executions)
             return state
         cur = self.cursor
-        row = cur.execute(self._LOAD_INSTANCE, (instance_id,)).fetchone()
+        found = cur.execute(self._LOAD_INSTANCE, (instance_id,))
+        sent = self._send(_OPEN_EXECUTIONS_OF, _instance_range(instance_id))
+        row = found.fetchone()
         if row is None:
             return None
         opened = self._open[instance_id] = _OpenState.from_columns(cur, row[8], row[9], row[10])
-        executions = {e.id: e for e in map(self._decoded.get_or_decode, cur.execute(
-            # "+status": the primary key's range, not the partial index of every open execution.
-            f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE id > ? AND id < ? AND +{OPEN_EXECUTIONS}",
-            _instance_range(instance_id)))}
+        executions = {e.id: e for e in map(self._decoded.get_or_decode, sent if sent is not None else cur.execute(
+            _OPEN_EXECUTIONS_OF, _instance_range(instance_id)))}
         self._known.update(executions)
         return InstanceState(
             id=row[0], workflow_id=row[1], version=row[2], status=InstanceStatus(row[3]), error=row[4],
@@ -260,6 +263,11 @@ class SqliteWriteTransaction:
                     for t in opened.tokens.values()},
             executions=executions,
         )
+
+    def _send(self, sql: str, params: tuple) -> Any:
+        """Where the database takes statements without waiting for each answer (PostgreSQL's pipeline), send
+        ``sql`` now, to be read later, and return its cursor; here ``None``: it runs when it is read."""
+        return None
 
     def forget(self, execution_ids: list[str] | None = None) -> None:
         """Drop the kept states of the instances of these executions (all, for ``None``): for a write that

@@ -10,6 +10,7 @@ from textual.worker import get_current_worker
 
 from console.backend import InstancesPage
 from console.messages import OpenInstance
+from console.screens.instances_batch import InstancesBatchActions
 from console.screens.live_screen import LiveScreen
 from console.screens.workflow_picker import WorkflowPicker
 from console.widgets.counts_bar import CountsBar
@@ -22,7 +23,7 @@ from engine import InstanceQuery, InstanceStatus
 PAGE_SIZE = 100
 
 
-class InstancesScreen(LiveScreen):
+class InstancesScreen(InstancesBatchActions, LiveScreen):
     """Instances newest first, one page at a time: the listing never loads more than a page of rows."""
 
     BINDINGS = [
@@ -36,6 +37,8 @@ class InstancesScreen(LiveScreen):
         Binding("slash", "search", "Search"),
         Binding("n", "page(1)", "Next page"),
         Binding("p", "page(-1)", "Prev page"),
+        Binding("space", "mark", "Mark"),
+        Binding("b", "batch", "Batch action"),
         Binding("escape", "clear_filters", "Clear filters", show=False),
         Binding("g", "refresh", "Refresh", show=False),
     ]
@@ -58,6 +61,9 @@ class InstancesScreen(LiveScreen):
         yield RuntimeBar()
         yield CountsBar(id="counts")
         yield SearchBar(id="search")
+        marks = Static("", id="instances-marks")
+        marks.display = False  # shown while rows are marked
+        yield marks
         yield Static("No instance matches. Press a to show every status, Esc to clear every filter.", id="empty")
         yield InstancesTable(id="instances")
         yield Footer()
@@ -148,8 +154,17 @@ class InstancesScreen(LiveScreen):
         """Open the search line."""
         self.query_one(SearchBar).open(self.text)
 
+    @on(InstancesTable.MarksChanged)
+    def _marks_changed(self) -> None:
+        line = self.marks_line()
+        marks = self.query_one("#instances-marks", Static)
+        marks.display = line is not None
+        marks.update(line or "")
+
     def action_clear_filters(self) -> None:
-        """Drop the status, workflow, task and text filters."""
+        """Unmark the marked rows, if any; else drop the status, workflow, task and text filters."""
+        if self.unmark_all():
+            return
         self.status, self.workflow_id, self.text, self.task_id, self.page_index = None, None, None, None, 0
         self.version = None
         self.reload()

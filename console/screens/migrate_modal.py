@@ -66,7 +66,7 @@ class MigrateModal(ModalScreen[MigrateRequest | None]):
     DEFAULT_CSS = """
     MigrateModal { align: center middle; }
     MigrateModal > Vertical {
-        width: 110; max-width: 100%; height: auto; max-height: 100%;
+        width: 110; max-width: 100%; height: auto; max-height: 100%; overflow-y: auto;
         border: thick $warning; background: $surface; padding: 0 1;
     }
     MigrateModal #migrate-title { text-style: bold; }
@@ -75,11 +75,13 @@ class MigrateModal(ModalScreen[MigrateRequest | None]):
     MigrateModal #version-row Label { padding: 1 1 0 0; }
     MigrateModal #version { width: 36; }
     MigrateModal #mapping { height: auto; max-height: 12; }
+    MigrateModal.-small #mapping { max-height: 6; }
+    MigrateModal.-small RepairPreviewPane { max-height: 7; }
     MigrateModal .map-row { height: auto; }
     MigrateModal .map-label { width: 1fr; padding: 1 1 0 0; text-align: right; }
     MigrateModal .map-row Select { width: 1fr; }
-    MigrateModal #migrate-error { color: $error; height: auto; }
-    MigrateModal #migrate-bottom { height: auto; }
+    MigrateModal #migrate-error { color: $error; height: auto; display: none; }
+    MigrateModal #migrate-bottom { height: auto; dock: bottom; }  /* the keys to send stay in view */
     MigrateModal #migrate-bottom Checkbox { width: 1fr; }
     MigrateModal Button { margin-left: 1; }
     """
@@ -122,12 +124,12 @@ class MigrateModal(ModalScreen[MigrateRequest | None]):
                 yield RepairPreviewPane(id="migrate-preview")
             yield Static("", id="migrate-error")
             with Horizontal(id="migrate-bottom"):
-                yield Checkbox("Force: apply even if an instance could then never finish (recorded as forced)",
-                               id="force", disabled=self.preview_migration is not None)
+                yield Checkbox("Force (recorded as forced)", id="force", disabled=self.preview_migration is not None)
                 yield Button("Back (Esc)", id="back")
                 yield Button("Migrate (Ctrl+S)", id="go", variant="warning")
 
     def on_mount(self) -> None:
+        self.set_class(self.app.size.height < 30, "-small")
         self.query_one("#version", Select).focus()
         self._request(self.versions[0])
 
@@ -210,7 +212,7 @@ class MigrateModal(ModalScreen[MigrateRequest | None]):
         version, mapping = self.target.version, self.mapping()
         self._choice = (version, tuple(sorted(mapping.items())))
         self.preview, self.problem = None, None
-        self.query_one("#migrate-error", Static).update("")
+        self._say("")
         if self.preview_migration is None:
             missing = self.unmapped()
             self.problem = (f"choose a node in version {version} for {', '.join(map(repr, missing))}"
@@ -249,7 +251,7 @@ class MigrateModal(ModalScreen[MigrateRequest | None]):
         if self.preview_migration is not None:
             self.query_one(RepairPreviewPane).show_problem(message)
         else:
-            self.query_one("#migrate-error", Static).update(shown(message))
+            self._say(message)
 
     # -- sending --------------------------------------------------------------------------------------
 
@@ -273,13 +275,18 @@ class MigrateModal(ModalScreen[MigrateRequest | None]):
     def action_submit(self) -> None:
         refusal = self.refusal()
         if refusal is not None:
-            self.query_one("#migrate-error", Static).update(shown(refusal))
+            self._say(refusal)
             return
         assert self.target is not None
         forced = self.query_one("#force", Checkbox).value
         if self.preview is not None:
             forced = forced and self.preview.refused
         self.dismiss(MigrateRequest(self.target.version, self.mapping(), forced))
+
+    def _say(self, message: str) -> None:
+        error = self.query_one("#migrate-error", Static)
+        error.update(shown(message))
+        error.display = bool(message)
 
     @on(Button.Pressed, "#go")
     def _go(self) -> None:

@@ -92,7 +92,7 @@ class MoveTokensModal(ModalScreen[MoveRequest | None]):
     DEFAULT_CSS = """
     MoveTokensModal { align: center middle; }
     MoveTokensModal > Vertical {
-        width: 120; max-width: 100%; height: auto; max-height: 100%;
+        width: 120; max-width: 100%; height: auto; max-height: 100%; overflow-y: auto;
         border: thick $warning; background: $surface; padding: 0 1;
     }
     MoveTokensModal #move-title { text-style: bold; }
@@ -100,9 +100,11 @@ class MoveTokensModal(ModalScreen[MoveRequest | None]):
     MoveTokensModal #move-lists { height: auto; }
     MoveTokensModal #move-lists > Vertical { width: 1fr; height: auto; }
     MoveTokensModal SelectionList { height: auto; max-height: 9; }
+    MoveTokensModal.-small SelectionList { max-height: 6; }
+    MoveTokensModal.-small RepairPreviewPane { max-height: 7; }
     MoveTokensModal #move-summary { text-style: bold; height: auto; }
-    MoveTokensModal #move-error { color: $error; height: auto; }
-    MoveTokensModal #move-bottom { height: auto; }
+    MoveTokensModal #move-error { color: $error; height: auto; display: none; }
+    MoveTokensModal #move-bottom { height: auto; dock: bottom; }  /* the keys to send stay in view */
     MoveTokensModal #move-bottom Checkbox { width: 1fr; }
     MoveTokensModal Button { margin-left: 1; }
     """
@@ -125,9 +127,8 @@ class MoveTokensModal(ModalScreen[MoveRequest | None]):
         with Vertical():
             yield Label(shown(f"Move tokens: instance {view.id[:8]} ({view.workflow_id}@{view.version}, "
                               f"{view.status})"), id="move-title")
-            yield Static("Space ticks a node, Tab goes to the next list. Skip ahead or go back: remove the token "
-                         "where it is and place one where it should be. A task a token is placed on gets a new "
-                         "execution, its inputs from the current context.", classes="hint")
+            yield Static("Space ticks, Tab goes on. To skip ahead or go back, remove the token where it is and "
+                         "place one where it should be; a task gets a new execution.", classes="hint")
             with Horizontal(id="move-lists"):
                 with Vertical():
                     yield Label("Remove the tokens at")
@@ -143,8 +144,7 @@ class MoveTokensModal(ModalScreen[MoveRequest | None]):
             yield RepairPreviewPane(id="move-preview")
             yield Static("", id="move-error")
             with Horizontal(id="move-bottom"):
-                yield Checkbox("Force: apply even if the instance could then never finish (recorded as forced)",
-                               id="force", disabled=True)
+                yield Checkbox("Force (recorded as forced)", id="force", disabled=True)
                 yield Button("Back (Esc)", id="back")
                 yield Button("Move tokens (Ctrl+S)", id="go", variant="warning")
 
@@ -161,6 +161,7 @@ class MoveTokensModal(ModalScreen[MoveRequest | None]):
         return [node.id for node in self.compiled.blueprint.nodes]
 
     def on_mount(self) -> None:
+        self.set_class(self.app.size.height < 30, "-small")
         self.query_one("#remove" if self._holding() else "#add", SelectionList).focus()
         self._choice_changed()
 
@@ -178,7 +179,7 @@ class MoveTokensModal(ModalScreen[MoveRequest | None]):
         remove, add = self.chosen()
         self._choice = (tuple(remove), tuple(add))
         self.preview, self.problem = None, None
-        self.query_one("#move-error", Static).update("")
+        self._say("")
         force = self.query_one("#force", Checkbox)
         force.value, force.disabled = False, True
         summary = self.query_one("#move-summary", Static)
@@ -234,11 +235,16 @@ class MoveTokensModal(ModalScreen[MoveRequest | None]):
     def action_submit(self) -> None:
         refusal = self.refusal()
         if refusal is not None:
-            self.query_one("#move-error", Static).update(shown(refusal))
+            self._say(refusal)
             return
         remove, add = self.chosen()
         forced = bool(self.preview and self.preview.refused and self.query_one("#force", Checkbox).value)
         self.dismiss(MoveRequest(remove, add, forced))
+
+    def _say(self, message: str) -> None:
+        error = self.query_one("#move-error", Static)
+        error.update(shown(message))
+        error.display = bool(message)
 
     @on(Button.Pressed, "#go")
     def _go(self) -> None:

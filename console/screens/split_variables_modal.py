@@ -46,7 +46,7 @@ class SplitVariablesModal(ModalScreen[SplitVariables | None]):
     DEFAULT_CSS = """
     SplitVariablesModal { align: center middle; }
     SplitVariablesModal > Vertical {
-        width: 100; max-width: 100%; height: auto; max-height: 100%;
+        width: 100; max-width: 100%; height: auto; max-height: 100%; overflow-y: auto;
         border: thick $primary; background: $surface; padding: 0 1;
     }
     SplitVariablesModal #split-title { text-style: bold; }
@@ -56,7 +56,7 @@ class SplitVariablesModal(ModalScreen[SplitVariables | None]):
     SplitVariablesModal .field-label { width: 24; padding: 1 1 0 0; text-align: right; }
     SplitVariablesModal .field Input { width: 1fr; }
     SplitVariablesModal .field-error { width: 30; max-width: 30%; padding: 1 0 0 1; color: $error; }
-    SplitVariablesModal #split-buttons { height: auto; align-horizontal: right; }
+    SplitVariablesModal #split-buttons { height: auto; align-horizontal: right; dock: bottom; }
     SplitVariablesModal Button { margin-left: 1; }
     """
 

@@ -49,12 +49,12 @@ class VariableHistoryModal(ModalScreen[str | None]):
     DEFAULT_CSS = """
     VariableHistoryModal { align: center middle; }
     VariableHistoryModal > Vertical {
-        width: 110; max-width: 100%; height: auto; max-height: 100%;
+        width: 110; max-width: 100%; height: auto; max-height: 100%; overflow-y: auto;
         border: thick $primary; background: $surface; padding: 0 1;
     }
     VariableHistoryModal #varhist-title { text-style: bold; }
     VariableHistoryModal .hint { color: $text-muted; }
-    VariableHistoryModal Horizontal { height: auto; align-horizontal: right; }
+    VariableHistoryModal Horizontal { height: auto; align-horizontal: right; dock: bottom; }
     VariableHistoryModal Button { margin-left: 1; }
     """
 

@@ -4,6 +4,7 @@ database afterwards."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,10 +12,12 @@ import pytest
 from app_pilot import SIZE, RecordingApp, run_async, settle, wait_until
 from app_scenarios import NOW, Scenario, build_scenario, order_fulfilment
 from textual.pilot import Pilot
-from textual.widgets import Checkbox, Input, Select, SelectionList, Static, TextArea
+from textual.widgets import Checkbox, Input, RadioButton, Select, SelectionList, Static, TextArea
 
 from console.formatting import ConsoleClock
 from console.messages import OpenInstance
+from console.screens.batch_modal import BatchModal
+from console.screens.batch_progress_modal import BatchProgressModal, RefusalsTable
 from console.screens.confirm_modal import ConfirmModal
 from console.screens.instance_detail_screen import InstanceDetailScreen
 from console.screens.mark_done_modal import MarkDoneModal
@@ -25,6 +28,7 @@ from console.screens.variable_history_modal import VariableChangesTable, Variabl
 from console.widgets.context_tree import ContextTree
 from console.widgets.executions_table import ExecutionsTable
 from console.widgets.incidents_table import IncidentsTable
+from console.widgets.instances_table import InstancesTable
 from console.widgets.repair_preview import RepairPreviewPane
 from engine.model import HistoryKind
 
@@ -384,3 +388,194 @@ async def test_variable_history_outside_the_context_pane_goes_there_first(scenar
         await settle(pilot)
         assert isinstance(app.screen, VariableHistoryModal) and app.screen.name_shown == "amount"
     assert any("pick a variable in the context pane" in note for _, note in app.notes)
+
+
+# -- batches on the Instances view ---------------------------------------------------------------------
+
+
+async def pick_action(pilot: Pilot, action: str) -> None:
+    pilot.app.screen.query_one(f"#action-{action}", RadioButton).value = True
+    await settle(pilot)
+
+
+async def mark_rows(pilot: Pilot, instance_ids: list[str]) -> None:
+    """Put the cursor on each instance in turn and press space."""
+    table = pilot.app.screen.query_one(InstancesTable)
+    for instance_id in instance_ids:
+        table.move_cursor(row=[row.id for row in table._rows].index(instance_id))
+        await pilot.pause()
+        await pilot.press("space")
+    await settle(pilot)
+
+
+async def run_to_the_end(pilot: Pilot) -> BatchProgressModal:
+    await settle(pilot)
+    modal = pilot.app.screen
+    assert isinstance(modal, BatchProgressModal)
+    assert await wait_until(pilot, lambda: not modal.running, 30)
+    await settle(pilot)
+    return modal
+
+
+@run_async
+async def test_batch_cancel_of_marked_rows_records_the_batch_in_each_history(scenario: Scenario) -> None:
+    chosen = [scenario.ids["at_approval"], scenario.ids["claim_waiting"]]
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await mark_rows(pilot, chosen)
+        assert "2 marked" in str(app.screen.query_one("#instances-marks", Static).render())
+        await pilot.press("b")
+        await settle(pilot)
+        assert isinstance(app.screen, BatchModal)
+        assert app.screen.scope == "marked"
+        await pilot.press("ctrl+s")  # no reason: refused in the dialog
+        await settle(pilot)
+        assert "a reason is needed" in str(app.screen.query_one("#batch-error", Static).render())
+        app.screen.query_one("#reason", Input).focus()
+        await pilot.press(*"duplicate", "enter")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal), 10)
+        body = str(app.screen.query_one("#confirm-body", Static).render())
+        assert "2 instance(s): the marked rows" in body and chosen[0][:8] in body
+        await pilot.press("y")
+        modal = await run_to_the_end(pilot)
+        assert modal.result is not None and sorted(modal.result.done) == sorted(chosen)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not app.screen.query_one(InstancesTable).marked
+    batch_id = modal.result.batch_id
+    for instance_id in chosen:
+        view = scenario.manager.get_status(instance_id)
+        assert view.status == "CANCELLED"
+        [item] = [h for h in view.history if h.kind == HistoryKind.BATCH_ITEM]
+        assert item.details["batch_id"] == batch_id and item.actor == "operator"
+    assert scenario.manager.get_status(scenario.ids["half_done"]).status == "ACTIVE"  # not marked: untouched
+
+
+@run_async
+async def test_batch_on_every_instance_the_filter_matches_lists_each_refusal(scenario: Scenario) -> None:
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.screen.apply_filters(None, "order_fulfilment")
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        modal = app.screen
+        assert isinstance(modal, BatchModal) and modal.scope == "filter"
+        assert "all 5 matching workflow=order_fulfilment" in str(
+            modal.query_one("#scope-filter", RadioButton).label)
+        await pick_action(pilot, "set")
+        modal.query_one("#set-key", Input).value = "priority"
+        modal.query_one("#set-value", Input).value = "high"
+        await pilot.press("ctrl+s")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal), 10)
+        assert "5 instance(s): every instance matching workflow=order_fulfilment" in str(
+            app.screen.query_one("#confirm-body", Static).render())
+        await pilot.press("y")
+        progress = await run_to_the_end(pilot)
+        result = progress.result
+        assert result is not None and len(result.done) == 3 and len(result.refused) == 2
+        table = progress.query_one(RefusalsTable)
+        assert table.display and table.row_count == 2
+        reasons = [str(table.get_row_at(i)[1]) for i in range(2)]
+        assert any("COMPLETED" in r for r in reasons) and any("CANCELLED" in r for r in reasons)
+        await pilot.press("escape")
+        await settle(pilot)
+    for key in ("at_approval", "half_done", "incident"):
+        assert scenario.manager.get_status(scenario.ids[key]).context["priority"] == "high"
+    assert "priority" not in scenario.manager.get_status(scenario.ids["completed"]).context
+    assert any("2 refused" in note for _, note in app.notes)
+
+
+@run_async
+async def test_batch_move_names_an_unknown_node_before_anything_runs(scenario: Scenario) -> None:
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await mark_rows(pilot, [scenario.ids["at_approval"]])
+        await pilot.press("b")
+        await settle(pilot)
+        await pick_action(pilot, "move")
+        app.screen.query_one("#move-from", Input).value = "approve"
+        app.screen.query_one("#move-to", Input).value = "shipp"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "the workflow has no node 'shipp'; did you mean 'ship'?" in str(
+            app.screen.query_one("#batch-error", Static).render())
+        app.screen.query_one("#move-to", Input).value = "ship"
+        await pilot.press("ctrl+s")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal), 10)
+        await pilot.press("y")
+        await run_to_the_end(pilot)
+    assert tokens_of(scenario, "at_approval") == ["ship"]
+
+
+@run_async
+async def test_batch_migrate_maps_the_removed_node_and_refuses_the_finished_instances(scenario: Scenario) -> None:
+    scenario.manager.add_workflow(order_fulfilment_v2())
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.screen.apply_filters(None, "order_fulfilment", version=1)
+        await settle(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+        await pick_action(pilot, "migrate")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        migrate = app.screen
+        assert isinstance(migrate, MigrateModal)
+        assert await wait_until(pilot, lambda: migrate.target is not None, 10)
+        await settle(pilot)
+        assert list(migrate._row_nodes.values()) == ["approve"]  # the one node version 2 lacks
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "choose a node in version 2 for 'approve'" in str(migrate.query_one("#migrate-error", Static).render())
+        await choose(pilot, "map-0", "sign_off")
+        await pilot.press("ctrl+s")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal), 10)
+        await pilot.press("y")
+        progress = await run_to_the_end(pilot)
+        assert progress.result is not None and len(progress.result.done) == 3
+        assert len(progress.result.refused) == 2  # the completed and the cancelled one
+    view = scenario.manager.get_status(scenario.ids["at_approval"])
+    assert view.version == 2 and [t.node_id for t in view.tokens] == ["sign_off"]
+    assert scenario.manager.get_status(scenario.ids["half_done"]).version == 2
+
+
+@run_async
+async def test_a_batch_stopped_half_way_resumes_without_doing_anything_twice(scenario: Scenario) -> None:
+    manager = scenario.manager
+    ids = [manager.start_workflow("expense_claim", {"amount": n}) for n in range(6)]
+    gate, reached = threading.Event(), threading.Event()
+    ops = None
+
+    def act(instance_id: str):
+        if instance_id == ids[2]:
+            reached.set()
+            gate.wait(10)  # the operator presses Esc while the third one is in hand
+        return ops.cancel(instance_id, "batch test")
+
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        ops = app.backend.ops
+        modal = BatchProgressModal("Cancel: 6 instance(s)", ids, lambda chosen, batch_id, stop, progress: ops.batch(
+            chosen, act, batch_id=batch_id, should_stop=stop, progress=progress))
+        app.push_screen(modal)
+        assert await wait_until(pilot, reached.is_set, 10)
+        await pilot.press("escape")  # stop: after the instance in hand
+        gate.set()
+        assert await wait_until(pilot, lambda: not modal.running, 10)
+        first = modal.result
+        assert first is not None and first.stopped and len(first.done) == 3
+        assert modal.query_one("#resume").display
+        await pilot.press("R")
+        assert await wait_until(pilot, lambda: not modal.running and modal.result is not first, 10)
+        second = modal.result
+        assert second.batch_id == first.batch_id and sorted(second.skipped) == sorted(first.done)
+        assert sorted(second.done) == sorted(set(ids) - set(first.done)) and not second.stopped
+    for instance_id in ids:
+        items = [h for h in manager.get_status(instance_id).history if h.kind == HistoryKind.BATCH_ITEM]
+        assert len(items) == 1 and items[0].details["batch_id"] == first.batch_id  # each done once

@@ -363,3 +363,15 @@ def test_a_deadlock_in_the_stores_own_transaction_is_retried_not_reported(postgr
     assert released == [2] and pauses, "the deadlock was not retried"
     assert all(store.get_execution(e).lease_owner is None for e in executions)
     store.close()
+
+
+def test_without_a_server_the_tests_skip_in_one_line_unless_required(monkeypatch) -> None:
+    from _pytest.outcomes import Failed, Skipped
+
+    monkeypatch.delenv("WFCONSOLE_REQUIRE_POSTGRES", raising=False)
+    with pytest.raises(Skipped, match=r"PostgreSQL tests need a server: .*set WFCONSOLE_TEST_POSTGRES_URL=") as skip:
+        postgres_server.unavailable("127.0.0.1:1 did not answer")
+    assert "\n" not in str(skip.value)
+    monkeypatch.setenv("WFCONSOLE_REQUIRE_POSTGRES", "1")
+    with pytest.raises(Failed, match="WFCONSOLE_REQUIRE_POSTGRES=1: required"):
+        postgres_server.unavailable("127.0.0.1:1 did not answer")
