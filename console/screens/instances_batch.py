@@ -50,6 +50,7 @@ def filter_words(query: InstanceQuery) -> str:
              f"workflow={query.workflow_id}" if query.workflow_id else "",
              f"version={query.version}" if query.version else "",
              f"task={query.task_id}" if query.task_id else "",
+             "waiting=person" if getattr(query, "waiting", None) else "",  # the filter the console branch adds
              f"search={query.text!r}" if query.text else ""]
     return " ".join(p for p in parts if p)
 
