@@ -57,7 +57,7 @@ BLUEPRINTS: dict[str, list[str]] = {
                          r"nodes\[1\]\.input_mapping \(node 'work'\): Input should be a valid dictionary",
                          r"nodes\[2\]\.id: Input should be a valid string", r"edges: Input should be a valid list"],
     "unknown_node_type.json": [r"node 'sub': unknown node type 'SUBPROCESS'",
-                               r"node 'timer': unknown event_type 'TIMER'"],
+                               r"node 'signal': unknown event_type 'SIGNAL'"],
     "unknown_gateway_type.json": [r"node 'either': unknown gateway_type 'INCLUSIVE_SPLIT'"],
     "edge_to_nowhere.json": [r"edge 'e2': target_id 'ghost' is not a node",
                              r"edge 'e3': source_id 'phantom' is not a node"],
@@ -403,10 +403,10 @@ def test_writes_to_a_locked_database_fail_cleanly_and_succeed_once_it_is_free(db
 def test_a_database_of_a_future_schema_version_is_refused_untouched(db: Path) -> None:
     _filled(db, instances=1)
     with sqlite3.connect(db) as raw:
-        raw.execute("UPDATE wf_meta SET value = '7' WHERE key = 'schema_version'")
+        raw.execute("UPDATE wf_meta SET value = '99' WHERE key = 'schema_version'")
     raw.close()
     digest = _digest(db)
-    with pytest.raises(StoreError, match=rf"{db.name}: written by a newer wfconsole \(schema version 7; this one "
+    with pytest.raises(StoreError, match=rf"{db.name}: written by a newer wfconsole \(schema version 99; this one "
                                          r"knows up to \d+\); upgrade wfconsole to open it"):
         open_store(db)
     assert _digest(db) == digest
