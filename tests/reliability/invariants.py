@@ -147,12 +147,17 @@ def _scan_history(history: list[HistoryEntry], bp: CompiledBlueprint, structured
     created: set[str] = set()
     completed: set[str] = set()
     tokens: dict[str, tuple[str, str]] = {}
-    consumed: dict[str, int] = Counter()  # WAITING tokens removed at a join since it last fired
+    # The tokens a join consumes are removed right before its JOIN_FIRED entry: the run of WAITING (or STUCK)
+    # tokens removed at that join just before it. (Counting every removal since it last fired also counted an
+    # operator's removal of a waiting token, in a move or a migration, as consumed by the next firing.)
+    run: tuple[str | None, int] = (None, 0)
     arrived: dict[str, Counter] = {}  # join -> incoming edge id -> arrivals not yet consumed
     ended = False
     repaired = False  # an operator moved tokens: a join may get a token no edge brought
     for h in history:
         d = h.details
+        if h.kind is not HistoryKind.TOKEN_REMOVED and h.kind is not HistoryKind.JOIN_FIRED:
+            run = (None, 0)
         if h.kind in (HistoryKind.INSTANCE_MODIFIED, HistoryKind.INSTANCE_MIGRATED):
             repaired = True
         if ended and h.kind is not HistoryKind.HANDLER_ERROR:
@@ -188,8 +193,10 @@ def _scan_history(history: list[HistoryEntry], bp: CompiledBlueprint, structured
             tokens[d["token_id"]] = (tokens.get(d["token_id"], (h.node_id, ""))[0], d["status"])
         elif h.kind is HistoryKind.TOKEN_REMOVED:
             node_id, status = tokens.pop(d["token_id"], (h.node_id, "?"))
-            if bp.kinds.get(node_id) is NodeKind.PARALLEL_JOIN and status == "WAITING":
-                consumed[node_id] += 1
+            if bp.kinds.get(node_id) is NodeKind.PARALLEL_JOIN and status in ("WAITING", "STUCK"):
+                run = (node_id, run[1] + 1 if run[0] == node_id else 1)
+            else:
+                run = (None, 0)
         elif h.kind is HistoryKind.EDGE_TAKEN:
             if bp.kinds.get(h.node_id) is NodeKind.PARALLEL_JOIN:
                 pending = arrived.setdefault(h.node_id, Counter())
@@ -205,10 +212,11 @@ def _scan_history(history: list[HistoryEntry], bp: CompiledBlueprint, structured
                 problems.append(f"seq {h.seq}: join {h.node_id!r} fired before branches {missing} arrived")
             for e in incoming:
                 pending[e] -= 1
-            if d.get("arrived") != len(incoming) or consumed[h.node_id] != len(incoming):
-                problems.append(f"seq {h.seq}: join {h.node_id!r} fired consuming {consumed[h.node_id]} tokens "
+            consumed = run[1] if run[0] == h.node_id else 0
+            if d.get("arrived") != len(incoming) or consumed != len(incoming):
+                problems.append(f"seq {h.seq}: join {h.node_id!r} fired consuming {consumed} tokens "
                                 f"(recorded {d.get('arrived')}) for {len(incoming)} incoming edges")
-            consumed[h.node_id] = 0
+            run = (None, 0)
         elif h.kind in (HistoryKind.INSTANCE_COMPLETED, HistoryKind.INSTANCE_CANCELLED):
             ended = True
     return problems
