@@ -34,7 +34,16 @@ from engine.model import Execution, InstanceState, InstanceStatus
 from engine.outcomes import ActionResult
 from engine.ports import BlueprintSummary, InstanceQuery, InstanceSummary, InstanceView, StoredBlueprint
 from engine.repair_ops import RepairOperations
-from engine.reports import Activity, ExecutionCounts, HistoryHit, HistoryQuery, Incident, IncidentKind, IncidentPage
+from engine.reports import (
+    Activity,
+    ExecutionCounts,
+    HistoryHit,
+    HistoryQuery,
+    Incident,
+    IncidentFilter,
+    IncidentKind,
+    IncidentPage,
+)
 
 _ID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")
 _AMBIGUOUS_SHOWN = 5
@@ -196,9 +205,15 @@ class Operations(RepairOperations):
                 return
         raise WorkflowError(f"unknown task {task_id!r}: no stored blueprint has a node with that task_id")
 
-    def incidents(self, limit: int = 500) -> IncidentPage:
-        """The oldest incidents, at most ``limit``, and how many there are."""
-        return self._store.list_incidents(limit)
+    def incidents(self, limit: int = 500, only: IncidentFilter | None = None) -> IncidentPage:
+        """The oldest incidents, at most ``limit``, and how many there are; with ``only``, the oldest of those
+        it keeps, and how many of those there are (the store reads every open incident's token either way)."""
+        if not only:
+            return self._store.list_incidents(limit)
+        everything = self._store.list_incidents(1_000_000_000)
+        kept = [incident for incident in everything.incidents if only.matches(incident)]
+        failed = sum(1 for incident in kept if incident.kind in (IncidentKind.FAILED, IncidentKind.NO_MATCH))
+        return IncidentPage(kept[:limit], failed, len(kept) - failed)
 
     def execution_counts(self, local_task_ids: Collection[str], now: datetime) -> ExecutionCounts:
         """Open executions by what they wait for (``local_task_ids``: the tasks run by workers here)."""

@@ -119,6 +119,8 @@ def _instance_range(instance_id: str) -> tuple[str, str]:
 
 
 
+# engine.ports.INSTANCE_ORDERS as SQL: ix_instances_created (or the status and workflow indexes) read either way.
+_INSTANCE_ORDERS = {"-started": "created_at DESC, id DESC", "started": "created_at ASC, id ASC"}
 _INSTANCE_COLUMNS = "id, workflow_id, version, status, error, created_at, updated_at, ended_at, context, tokens, no"
 
 
@@ -791,7 +793,7 @@ class SqliteStore(SqliteReports):
         with self.read() as cur:
             rows = cur.execute(
                 "SELECT id, workflow_id, version, status, created_at, updated_at, ended_at, error, tokens "
-                f"FROM instances{where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+                f"FROM instances{where} ORDER BY {_INSTANCE_ORDERS[query.order]} LIMIT ? OFFSET ?",
                 (*params, query.limit, query.offset)).fetchall()
         summaries = []
         for r in rows:
@@ -826,6 +828,13 @@ class SqliteStore(SqliteReports):
             clauses.append("id IN (SELECT instance_id FROM executions INDEXED BY ix_executions_open "
                            "WHERE status IN ('ACTIVE', 'FAILED', 'STUCK') AND task_id = ?)")
             params.append(query.task_id)
+        if query.waiting is not None:
+            # As execution_counts counts "waiting for a person": ACTIVE, no live lease, not a task run here.
+            local = query.waiting.local_task_ids
+            clauses.append("id IN (SELECT instance_id FROM executions INDEXED BY ix_executions_open "
+                           f"WHERE status = 'ACTIVE' AND {OPEN_EXECUTIONS} AND (lease_until IS NULL OR lease_until < ?)"
+                           + (f" AND task_id NOT IN ({', '.join('?' * len(local))})" if local else "") + ")")
+            params.extend([dump_time(query.waiting.now), *local])
         if query.text:
             pattern = like_pattern(query.text)
             clauses.append(

@@ -11,9 +11,10 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header
+from textual.widgets import DataTable, Header
 from textual.worker import get_current_worker
 
+from console import keymap
 from console.backend import InstanceDetail
 from console.formatting import pretty_json, short_id
 from console.screens.confirm_modal import ConfirmModal
@@ -23,6 +24,7 @@ from console.screens.live_screen import LiveScreen
 from console.screens.mark_done_modal import MarkDoneModal
 from console.screens.reason_modal import ReasonModal
 from console.screens.variable_modal import VariableModal
+from console.widgets.console_footer import ConsoleFooter
 from console.widgets.context_tree import ContextTree
 from console.widgets.executions_table import ExecutionsTable
 from console.widgets.history_timeline import HistoryTimeline
@@ -47,25 +49,11 @@ def conditions_reading(compiled: CompiledBlueprint, keys: set[str]) -> list[str]
     return found
 
 
-SMALL_TERMINAL_ROWS = 30
-
 
 class InstanceDetailScreen(LiveScreen):
     """Everything about one instance. Execution actions apply to the row selected in the executions."""
 
-    BINDINGS = [
-        Binding("escape", "back", "Back"),
-        Binding("d", "mark_done", "Mark done"),
-        Binding("f", "fail", "Fail"),
-        Binding("r", "retry", "Retry"),
-        Binding("x", "cancel_instance", "Cancel instance"),
-        Binding("e", "edit_variable", "Edit variable"),
-        Binding("R", "retry_instance", "Resume instance"),
-        Binding("h", "search_history", "Search history"),
-        Binding("t", "toggle_graph", "Graph"),
-        Binding("z", "zoom_graph", "Zoom graph", show=False),  # the graph's own z shows while it has focus
-        Binding("g", "refresh", "Refresh", show=False),
-    ]
+    BINDINGS = keymap.INSTANCE
     AUTO_FOCUS = "ExecutionsTable"
     PALETTE_GROUP = "Instance"
 
@@ -85,17 +73,15 @@ class InstanceDetailScreen(LiveScreen):
             with Vertical(id="detail-side"):
                 yield ContextTree(id="context")
                 yield HistoryTimeline(id="history")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         for selector, title in (("#graph", "Token graph"), ("#executions", "Executions  (select one: d f r)"),
                                 ("#context", "Context  (e to edit)"), ("#history", "History")):
             self.query_one(selector).border_title = title
-        if self.app.size.height < SMALL_TERMINAL_ROWS:  # the graph would leave the tables no room: t shows it
-            self.query_one(TokenGraph).display = False
 
     def action_toggle_graph(self) -> None:
-        """Hide or show the token graph (hidden at first in a terminal under 30 rows)."""
+        """Hide or show the token graph (the executions, context and history get its room)."""
         graph = self.query_one(TokenGraph)
         graph.display = not graph.display
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.binding import Binding
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellType, ColumnKey, RowKey
 
+from console import keymap
 from console.formatting import shown
 
 
@@ -30,9 +30,8 @@ class ColumnedTable(DataTable[object]):
     """
 
     COLUMNS: tuple[str, ...] = ()
-    # Home and End go to the first and last row, as the help says (DataTable scrolls sideways with them).
-    BINDINGS = [Binding("home", "scroll_top", "First row", show=False),
-                Binding("end", "scroll_bottom", "Last row", show=False)]
+    # j k g G and Home End move as in k9s and lazygit (DataTable scrolls sideways with Home and End).
+    BINDINGS = keymap.LIST_MOTION
 
     def on_mount(self) -> None:
         self.ensure_columns()

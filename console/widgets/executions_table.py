@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from textual.binding import Binding
-
+from console import keymap
 from console.formatting import ConsoleClock, compact_json, short_execution_id, shown, status_text
 from console.widgets.columned_table import ColumnedTable
 from engine import Execution
@@ -20,7 +19,7 @@ class ExecutionsTable(ColumnedTable):
     ExecutionsTable { height: 1fr; }
     """
 
-    BINDINGS = [Binding("enter", "select_cursor", "Execution in full")]
+    BINDINGS = keymap.OPEN_EXECUTION
 
     COLUMNS = ("NODE", "TASK", "STATUS", "TRY", "EXECUTION", "AGE", "CHANGED", "OUTPUTS / ERROR")
 

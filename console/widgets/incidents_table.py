@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import on
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
+from console import keymap
 from console.formatting import ConsoleClock, short_id, shown
 from console.widgets.columned_table import ColumnedTable
 from engine.reports import Incident
@@ -25,7 +25,7 @@ class IncidentsTable(ColumnedTable):
     IncidentsTable { height: 1fr; }
     """
 
-    BINDINGS = [Binding("enter", "select_cursor", "Open instance")]
+    BINDINGS = keymap.OPEN_INSTANCE
 
     COLUMNS = ("", "SINCE", "WHAT", "WORKFLOW", "INSTANCE", "NODE", "TASK", "TRY", "ERROR / REASON")
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
+from console import keymap
 from console.formatting import ConsoleClock, short_id, status_text, token_places
 from console.widgets.columned_table import ColumnedTable
 from engine import InstanceSummary
@@ -19,7 +21,7 @@ class InstancesTable(ColumnedTable):
     InstancesTable { height: 1fr; }
     """
 
-    BINDINGS = [Binding("enter", "select_cursor", "Open")]
+    BINDINGS = keymap.OPEN_INSTANCE
 
     COLUMNS = ("ID", "WORKFLOW", "STATUS", "TOKENS AT", "STARTED", "LAST CHANGE", "AGE")
 
@@ -41,9 +43,11 @@ class InstancesTable(ColumnedTable):
             return None
         return self._rows[self.cursor_row].id
 
-    def show(self, rows: list[InstanceSummary], clock: ConsoleClock) -> None:
-        """Replace the rows, keeping the cursor on the same instance when it is still listed."""
+    def show(self, rows: list[InstanceSummary], clock: ConsoleClock, order: str = "-started") -> None:
+        """Replace the rows, keeping the cursor on the same instance when it is still listed; the STARTED
+        column's label says the order (``-started``: newest first)."""
         self.ensure_columns()
+        self.columns[ColumnKey("STARTED")].label = Text("STARTED " + ("▼" if order.startswith("-") else "▲"))
         keep = self.selected_instance_id
         row_index = self.cursor_row
         self._rows = list(rows)
