@@ -82,25 +82,29 @@ class WfConsoleApp(SurvivesRenderingErrors, App[None]):
                  clock: ConsoleClock | None = None, actor: str | None = None,
                  poll_seconds: float = POLL_SECONDS, workers: WorkerRegistry | None = None,
                  runtime_options: dict[str, Any] | None = None, start_mode: str = "overview",
-                 config_dir: Path | None = None) -> None:
+                 config_dir: Path | None = None, readonly: bool = False) -> None:
         """Open ``db_path`` (unless a ``manager`` is given) and, with ``workers``, run them in-process.
 
         ``clock``, ``actor``, ``runtime_options`` (passed to :class:`WorkerRuntime`), ``start_mode`` and
         ``config_dir`` (where the saved views are; default: the platform's, see :mod:`console.saved_views`)
-        are for tests.
+        are for tests. ``readonly``: every change is refused by the engine, and shown disabled.
         """
         super().__init__()
+        if readonly and workers is not None:
+            raise ValueError("a read-only console cannot run workers: they complete and fail tasks")
         if manager is None:
             if db_path is None:
                 raise ValueError("WfConsoleApp needs a db_path or a manager")
-            self.backend = ConsoleBackend.open(db_path, actor)
+            self.backend = ConsoleBackend.open(db_path, actor, readonly=readonly)
         else:
-            self.backend = ConsoleBackend(manager, actor)
+            self.backend = ConsoleBackend(manager, actor, readonly=readonly)
         self._owns_store = manager is None  # a store handed in is closed by whoever opened it
         self.clock = clock or ConsoleClock()
         self.poll_seconds = poll_seconds
         self.start_mode = start_mode
         self.sub_title = visible(Path(db_path).name if db_path else self.backend.ops.source)
+        if readonly:
+            self.title = "wfconsole (read-only)"
         self.live_screens: weakref.WeakSet[LiveScreen] = weakref.WeakSet()
         self.saved_views = SavedViews(config_dir)
         self.workflow_ids: list[str] = []  # for the : line's completion, read in a worker
@@ -406,7 +410,7 @@ def _log_to_textual() -> None:
         logger.propagate = False
 
 
-def run(db_path: str, workers_module: str | None = None) -> int:
+def run(db_path: str, workers_module: str | None = None, readonly: bool = False) -> int:
     """Open the console on ``db_path`` (created if missing) and run it until the operator quits; return the
     exit status: 0, or 1 when the console ended on an error (Textual shows it as it exits).
 
@@ -418,7 +422,7 @@ def run(db_path: str, workers_module: str | None = None) -> int:
     registry = load_workers(workers_module) if workers_module else None
     require_terminal()  # before the database is opened (and created)
     try:
-        app = WfConsoleApp(db_path=db_path, workers=registry)
+        app = WfConsoleApp(db_path=db_path, workers=registry, readonly=readonly)
     except WorkflowError as error:
         raise SystemExit(f"wfconsole: {error}") from None
     _log_to_textual()

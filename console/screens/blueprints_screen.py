@@ -36,6 +36,7 @@ class BlueprintsScreen(LiveScreen):
     AUTO_FOCUS = "BlueprintsTable"
     PALETTE_GROUP = "Blueprints"
     VIEW = "blueprints"
+    WRITE_ACTIONS = frozenset({"start", "load"})
     MIN_RELOAD_SECONDS = 5.0  # the instance counts are a GROUP BY over the instances
 
     def __init__(self) -> None:

@@ -64,6 +64,10 @@ class CommandSuggester(Suggester):
 class CommandLine(Input):
     """The line itself: Tab takes the completion shown (as → does), Esc closes."""
 
+    DEFAULT_CSS = """
+    CommandLine, CommandLine:focus { border: none; height: 1; padding: 0 1; background: $boost; }
+    """
+
     BINDINGS = [*keymap.COMMAND_LINE, ("tab", "complete", "Complete")]
 
     def action_complete(self) -> None:
@@ -83,7 +87,6 @@ class CommandLineScreen(ModalScreen[str | None]):
     CommandLineScreen { align: left bottom; background: $background 0%; }
     CommandLineScreen > Vertical { height: auto; width: 100%; background: $surface; }
     CommandLineScreen #command-hint { height: auto; padding: 0 1; color: $text-muted; }
-    CommandLineScreen CommandLine { border: none; height: 1; padding: 0 0; background: $boost; }
     """
 
     def __init__(self, saved: Iterable[str], workflow_ids: Sequence[str]) -> None:

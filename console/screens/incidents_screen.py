@@ -70,6 +70,7 @@ class IncidentsScreen(LiveScreen):
     AUTO_FOCUS = "IncidentsTable"
     PALETTE_GROUP = "Incidents"
     VIEW = "incidents"
+    WRITE_ACTIONS = frozenset({"retry", "mark_done", "fail", "cancel_instances"})
 
     def __init__(self) -> None:
         super().__init__()

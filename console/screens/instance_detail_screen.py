@@ -35,7 +35,6 @@ from console.widgets.token_graph import GraphDrawing, TokenGraph
 from engine import Execution, UnknownInstanceError
 from engine.actions import EXECUTION_ACTIONS, Action, Permissions
 from engine.graph import CompiledBlueprint
-from engine.operations import Operations
 from engine.text import visible, visible_json
 
 
@@ -125,7 +124,7 @@ class InstanceDetailScreen(LiveScreen):
         self.sub_title = visible(f"{view.workflow_id}@{view.version} · {view.id[:8]}")
         self.query_one(InstanceHeader).show(view, self.clock)
         self.query_one(TokenGraph).show(detail.drawing or GraphDrawing(None, problem=detail.problem))
-        self.query_one(ExecutionsTable).show(view.executions, self.clock)
+        self.query_one(ExecutionsTable).show(view.executions, self.clock, view.history)
         self.query_one(ContextTree).show(view.context)
         self.query_one(HistoryTimeline).show(view.history, self.clock)
         self.refresh_bindings()
@@ -139,7 +138,8 @@ class InstanceDetailScreen(LiveScreen):
         """Enter on an execution: all of it, where the table cuts its outputs or error short."""
         execution = self.query_one(ExecutionsTable).selected_execution
         if execution is not None:
-            self.app.push_screen(ExecutionModal(execution, self._node_label(execution.node_id), self.clock))
+            history = self.detail.view.history if self.detail is not None else ()
+            self.app.push_screen(ExecutionModal(execution, self._node_label(execution.node_id), self.clock, history))
 
     # What the footer offers follows the engine's permissions: inapplicable keys are dimmed, "Resume" shows
     # only when the instance stopped at a split. A dimmed key still says why, when pressed.
@@ -150,7 +150,7 @@ class InstanceDetailScreen(LiveScreen):
     def _permissions(self) -> Permissions | None:
         if self.detail is None:
             return None
-        return Operations.permissions(self.detail.view, self.query_one(ExecutionsTable).selected_execution)
+        return self.backend.ops.permissions(self.detail.view, self.query_one(ExecutionsTable).selected_execution)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         engine_action = self._ENGINE_ACTIONS.get(action)

@@ -223,7 +223,7 @@ class InstancesScreen(LiveScreen):
         if action == "page":  # n and p show in the footer when there is another page
             total = self.page.total if self.page is not None else 0
             return total > PAGE_SIZE
-        return True
+        return super().check_action(action, parameters)
 
     def action_page(self, step: int) -> None:
         """Go ``step`` pages forward (or back)."""

@@ -21,9 +21,9 @@ class FilterLine(Input):
     typing stops, :class:`FilterLine.Done` on Enter (focus goes back to the list) and on Esc (emptied)."""
 
     DEFAULT_CSS = """
-    FilterLine { display: none; border: none; height: 1; padding: 0 1; background: $boost; }
+    FilterLine, FilterLine:focus { border: none; height: 1; padding: 0 1; background: $boost; }
+    FilterLine { display: none; }
     FilterLine.-open { display: block; }
-    FilterLine:focus { background: $boost; }
     """
 
     BINDINGS = keymap.FILTER_LINE

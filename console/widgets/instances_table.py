@@ -23,7 +23,8 @@ class InstancesTable(ColumnedTable):
 
     BINDINGS = keymap.OPEN_INSTANCE
 
-    COLUMNS = ("ID", "WORKFLOW", "STATUS", "TOKENS AT", "STARTED", "LAST CHANGE", "AGE")
+    COLUMNS = ("STATUS", "ID", "WORKFLOW", "TOKENS AT", "STARTED", "LAST CHANGE", "AGE")
+    NARROW_COLUMNS = ("STATUS", "ID", "WORKFLOW", "TOKENS AT", "LAST CHANGE", "STARTED")
 
     class Opened(Message):
         """The operator chose an instance to look at."""
@@ -35,6 +36,11 @@ class InstancesTable(ColumnedTable):
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's own name
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._rows: list[InstanceSummary] = []
+        self._shown: tuple[ConsoleClock, str] | None = None
+
+    def on_resize(self) -> None:
+        if self._shown is not None and [k.value for k in self.columns] != list(self.shown_columns()):
+            self.show(self._rows, *self._shown)  # the columns for the new width
 
     @property
     def selected_instance_id(self) -> str | None:
@@ -46,6 +52,7 @@ class InstancesTable(ColumnedTable):
     def show(self, rows: list[InstanceSummary], clock: ConsoleClock, order: str = "-started") -> None:
         """Replace the rows, keeping the cursor on the same instance when it is still listed; the STARTED
         column's label says the order (``-started``: newest first)."""
+        self._shown = (clock, order)
         self.ensure_columns()
         self.columns[ColumnKey("STARTED")].label = Text("STARTED " + ("▼" if order.startswith("-") else "▲"))
         keep = self.selected_instance_id
@@ -53,16 +60,15 @@ class InstancesTable(ColumnedTable):
         self._rows = list(rows)
         self.clear()
         for summary in rows:
-            self.add_row(
-                short_id(summary.id),
-                f"{summary.workflow_id}@{summary.version}",
-                status_text(summary.status, incident=summary.has_incident),
-                token_places(summary.token_nodes, statuses=summary.token_statuses) or "—",
-                clock.stamp(summary.created_at),
-                clock.ago(summary.updated_at),
-                clock.age(summary.created_at),
-                key=summary.id,
-            )
+            self.add_cells({
+                "STATUS": status_text(summary.status, incident=summary.has_incident),
+                "ID": short_id(summary.id),
+                "WORKFLOW": f"{summary.workflow_id}@{summary.version}",
+                "TOKENS AT": token_places(summary.token_nodes, statuses=summary.token_statuses) or "—",
+                "STARTED": clock.stamp(summary.created_at),
+                "LAST CHANGE": clock.ago(summary.updated_at),
+                "AGE": clock.age(summary.created_at),
+            }, key=summary.id)
         ids = [summary.id for summary in rows]
         if keep in ids:
             row_index = ids.index(keep)

@@ -14,12 +14,15 @@ from textual.widgets import DataTable
 
 from console import keymap
 from console.formatting import ConsoleClock
+from console.messages import OpenInstance
 from console.screens.incidents_screen import IncidentsScreen
 from console.screens.instance_detail_screen import InstanceDetailScreen
 from console.screens.instances_screen import InstancesScreen
+from console.widgets.executions_table import ExecutionsTable
 from console.widgets.filter_line import FilterLine
 from console.widgets.incidents_table import IncidentsTable
 from console.widgets.instances_table import InstancesTable
+from engine.actions import READ_ONLY_REFUSAL
 
 BACK_AND_CHOOSE = {"escape", "enter"}  # "back or clear" and "open what is selected" in every view
 
@@ -188,3 +191,36 @@ def test_every_table_has_the_list_moves() -> None:
         keys = {binding.key for binding in Binding.make_bindings(table_class.BINDINGS)}
         assert {"j", "k", "g", "G"} <= keys, table_class
     assert issubclass(InstancesTable, ColumnedTable) and issubclass(IncidentsTable, DataTable)
+
+
+@run_async
+async def test_a_read_only_console_shows_every_write_disabled_and_says_why(scenario: Scenario) -> None:
+    app = RecordingApp(db_path=scenario.path, manager=scenario.manager, clock=ConsoleClock.fixed(NOW),
+                       actor="viewer", poll_seconds=0, start_mode="instances", readonly=True)
+    incident = scenario.ids["incident"]
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "read-only" in app.title
+        pilot.app.post_message(OpenInstance(incident))
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, InstanceDetailScreen)
+        table = screen.query_one(ExecutionsTable)
+        table.move_cursor(row=next(i for i, e in enumerate(table._executions) if e.status == "FAILED"))
+        await pilot.pause()
+        for action in ("mark_done", "retry", "cancel_instance", "edit_variable"):
+            assert screen.check_action(action, ()) is None, action  # shown, dimmed
+        await pilot.press("r")
+        await settle(pilot)
+        assert app.notes[-1] == ("warning", READ_ONLY_REFUSAL)
+        await pilot.press("3")
+        await settle(pilot)
+        assert app.screen.check_action("retry", ()) is None
+        await pilot.press("r")
+        assert app.notes[-1] == ("warning", READ_ONLY_REFUSAL)
+        await pilot.press("4")
+        await settle(pilot)
+        await pilot.press("s")
+        assert app.notes[-1] == ("warning", READ_ONLY_REFUSAL)
+    failed = [e for e in scenario.manager.get_status(incident).executions if e.status == "FAILED"]
+    assert [e.node_id for e in failed] == ["pack"]  # nothing was retried
