@@ -102,7 +102,8 @@ class WfConsoleApp(SurvivesRenderingErrors, App[None]):
         self.clock = clock or ConsoleClock()
         self.poll_seconds = poll_seconds
         self.start_mode = start_mode
-        self.sub_title = visible(Path(db_path).name if db_path else self.backend.ops.source)
+        # A file by its name; a URL as the store shows it (without its password).
+        self.sub_title = visible(Path(db_path).name if db_path and "://" not in db_path else self.backend.ops.source)
         if readonly:
             self.title = "wfconsole (read-only)"
         self.live_screens: weakref.WeakSet[LiveScreen] = weakref.WeakSet()

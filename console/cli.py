@@ -7,7 +7,8 @@ traceback, and sets the exit code:
 - 0: done;
 - 1: the operation was refused (an invalid blueprint, an engine ``WorkflowError`` such as acting on
   something in the wrong state, an unknown workflow/instance/execution, an unusable database);
-- 2: bad usage or bad input (unknown option, bad JSON, missing file, malformed or ambiguous id);
+- 2: bad usage or bad input (unknown option, bad JSON, missing file, malformed or ambiguous id, a PostgreSQL
+  server that cannot be reached or refuses the login, a missing database);
 - 3: done, but the instance then stopped FAILED at an exclusive split with no match (``start``, ``done``:
   their output is printed as on success, the way out on stderr);
 - 130: interrupted.
@@ -26,6 +27,7 @@ import typer
 from typer.core import TyperGroup
 
 from console.cli_blueprints import load_command, validate_command
+from console.cli_copy import copy_command
 from console.cli_graph import graph_command
 from console.cli_input import BadInputError
 from console.cli_instances import list_command, show_command, start_command
@@ -45,7 +47,13 @@ from console.cli_reports import blueprints_command, history_command, incidents_c
 from console.cli_runtime import demo_command, workers_command
 from console.output import print_error
 from console.settings import debug_enabled, resolve_db_path
-from engine.errors import DatabasePathError, InvalidValueError, MalformedExecutionIdError, WorkflowError
+from engine.errors import (
+    DatabaseConnectionError,
+    DatabasePathError,
+    InvalidValueError,
+    MalformedExecutionIdError,
+    WorkflowError,
+)
 from engine.workers import WorkerLoadError
 
 try:  # Typer >= 0.20 vendors Click; older versions depend on it.
@@ -54,7 +62,8 @@ except ImportError:  # pragma: no cover
     from click.exceptions import ClickException, UsageError
 
 EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-BAD_INPUT_ERRORS = (BadInputError, MalformedExecutionIdError, InvalidValueError, WorkerLoadError, DatabasePathError)
+BAD_INPUT_ERRORS = (BadInputError, MalformedExecutionIdError, InvalidValueError, WorkerLoadError, DatabasePathError,
+                    DatabaseConnectionError)
 
 
 def exit_code_for(error: BaseException) -> int:
@@ -126,12 +135,13 @@ class WfconsoleGroup(TyperGroup):
 
 
 HELP = "\n\n".join([
-    "wfconsole: a token-based workflow engine on SQLite, and its operations console.",
+    "wfconsole: a token-based workflow engine on SQLite or PostgreSQL, and its operations console.",
     "Run it with no subcommand to open the terminal console on the database. The subcommands script everything "
     "an operator does there; read commands take --json, operator commands record --actor. Instance ids may be "
     "shortened to a unique prefix, as `list` shows them.",
     "Exit codes: 0 ok; 1 refused (invalid blueprint, wrong state, unknown id, unusable database); 2 bad usage or "
-    "bad input (bad JSON, missing file, malformed or ambiguous id); 3 done, but the instance then stopped at an "
+    "bad input (bad JSON, missing file, malformed or ambiguous id, a database server that cannot be reached or "
+    "refuses the login); 3 done, but the instance then stopped at an "
     "exclusive split with no match; 130 interrupted.",
     "Example:  wfconsole load sample_data/*.json",
     "Example:  wfconsole start user_onboarding --context '{\"user_email\": \"ada@example.com\"}'",
@@ -173,6 +183,7 @@ COMMANDS: list[tuple[str, Callable[..., None]]] = [
     ("batch", batch_command),
     ("graph", graph_command),
     ("workers", workers_command),
+    ("copy", copy_command),
     ("demo", demo_command),
 ]
 for _name, _function in COMMANDS:

@@ -12,7 +12,8 @@ from engine.manager import default_actor
 DbOption = Annotated[
     str | None,
     typer.Option("--db", metavar="PATH",
-                 help="Database file (or SQLite URL). Default: $WFCONSOLE_DB, else ./wfconsole.db."),
+                 help="Database file, or a PostgreSQL URL (postgresql://user@host:5432/db). Default: $WFCONSOLE_DB, "
+                      "else ./wfconsole.db."),
 ]
 JsonOption = Annotated[
     bool,

@@ -62,7 +62,9 @@ INSTANCES: list[Binding] = [
     Binding("o", "sort", "Sort"),
     Binding("n", "page(1)", "Next page"),  # shown only when there is another page
     Binding("p", "page(-1)", "Prev page"),
-    Binding("escape", "clear_filters", "Clear filters", show=False),
+    Binding("space", "mark", "Mark"),
+    Binding("b", "batch", "Batch action"),
+    Binding("escape", "clear_filters", "Unmark, clear filters", show=False),
     REFRESH,
 ]
 
@@ -74,6 +76,7 @@ INCIDENTS: list[Binding] = [
     Binding("x", "cancel_instances", "Cancel instance"),
     Binding("space", "mark", "Mark"),
     Binding("a", "mark_all", "Mark all"),
+    Binding("e", "split_variables", "Edit variables"),  # of the split an instance stopped at
     FILTER,
     Binding("escape", "clear", "Clear filter, unmark", show=False),
     REFRESH,
@@ -102,8 +105,11 @@ INSTANCE: list[Binding] = [
     Binding("f", "fail", "Fail"),
     Binding("r", "retry", "Retry"),
     Binding("x", "cancel_instance", "Cancel instance"),
-    Binding("e", "edit_variable", "Edit variable"),
+    Binding("e", "edit_variable", "Edit variables"),
     Binding("R", "retry_instance", "Resume instance"),
+    Binding("m", "move_tokens", "Move tokens"),
+    Binding("M", "migrate", "Migrate"),
+    Binding("v", "variable_history", "Variable history"),
     Binding("H", "search_history", "History search"),
     Binding("t", "toggle_graph", "Graph"),
     Binding("z", "zoom_graph", "Zoom graph", show=False),  # the graph's own z shows while it has focus
@@ -134,8 +140,10 @@ LIST_ITS = [Binding("enter", "select_cursor", "List its instances")]
 # palette keep the long names.
 SHORT: dict[str, str] = {
     "Open instance": "Open", "Execution in full": "Details", "List these instances": "List",
-    "List its instances": "List", "Mark done": "Done", "Cancel instance": "Cancel", "Edit variable": "Set var",
-    "Resume instance": "Resume", "History search": "History", "Next page": "Next", "Prev page": "Prev",
+    "List its instances": "List", "Mark done": "Done", "Cancel instance": "Cancel",
+    "Resume instance": "Resume", "History search": "History", "Edit variables": "Set vars",
+    "Move tokens": "Move", "Variable history": "Var history", "Batch action": "Batch", "Next page": "Next",
+    "Prev page": "Prev",
     "Waiting for a person": "Waiting", "Start instance": "Start", "Load file": "Load", "Clear filters": "Clear",
     "Command palette": "Palette", "Its executions": "Executions",
 }

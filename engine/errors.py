@@ -123,3 +123,8 @@ class StoreError(WorkflowError):
 class DatabasePathError(StoreError):
     """The database path names something that is not a database file (a directory, a FIFO, a socket, a device)
     or lies in a directory that does not exist: a caller's mistake in the path, not a broken database."""
+
+
+class DatabaseConnectionError(StoreError):
+    """The database server cannot be used as the URL says: unreachable, a refused password, a missing database
+    or user. A mistake in the URL or the server's setup, told in one line (without the password)."""

@@ -242,6 +242,13 @@ class Operations(RepairOperations):
         """A value that changes whenever anyone commits (see :meth:`engine.ports.Reports.change_token`)."""
         return self._store.change_token()
 
+    def copy_from(self, source: Operations, *, force: bool = False, progress: Any = None) -> Any:
+        """Copy the whole database of ``source`` (blueprints, instances, executions, full history) into this
+        one, on either backend, and verify it: the row counts, and every instance reads back as in the source
+        and replays. A database that is not empty is refused unless ``force`` (which deletes what it holds, in
+        the copy's transaction). Returns the store's report (rows per table, instances verified)."""
+        return self._store.copy_from(source._store, force=force, progress=progress)
+
     # -- what may be done ---------------------------------------------------------------------------
 
     def permissions(self, instance: InstanceView | InstanceState | InstanceSummary,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from engine.blueprint import Blueprint
@@ -232,12 +232,21 @@ class Store(Reports, Protocol):
     def list_executions(self, statuses: list[str], limit: int = 200) -> list[Execution]:
         """Executions in the given statuses, oldest first."""
 
+    def copy_from(self, source: Store, *, force: bool = False, progress: Any = None) -> Any:
+        """Copy everything ``source`` (a store of any backend) holds into this database, verified afterwards;
+        refuse a database that is not empty unless ``force``."""
+
     def close(self) -> None:
         """Release the database."""
 
 
 class RuntimeStore(Store, Protocol):
-    """What the worker runtime needs beyond :class:`Store`: leases and the scans of the stuck check."""
+    """What the worker runtime needs beyond :class:`Store`: leases and the scans of the stuck check.
+
+    A store that can tell when another process or host creates work may also have
+    ``wait_for_work(timeout: float) -> bool`` (True when work came within ``timeout`` seconds; PostgreSQL's
+    LISTEN/NOTIFY): the runtime then polls at once instead of at its next ``poll_interval``.
+    """
 
     def claim_execution(self, execution_id: str, owner: str, now: datetime, lease_until: datetime) -> Execution | None:
         """Lease an ACTIVE execution to ``owner`` if nobody holds a live lease on it and its retry time has
@@ -262,3 +271,8 @@ class RuntimeStore(Store, Protocol):
 
     def instances_with_waiting_tokens(self, limit: int = 500) -> list[str]:
         """Ids of ACTIVE instances holding a token WAITING at a parallel join."""
+
+    def take_turn(self, job: str, now: datetime, period: timedelta) -> bool:
+        """``True`` for one caller per ``period`` among all the runtimes on the database (on every host): the
+        periodic ``job`` (the stuck check) is then run once per period for the whole cluster, by whoever
+        comes first. Atomic: two callers at the same moment never both get the turn."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any
 
@@ -144,13 +144,15 @@ class RepairOperations:
         """Every instance id the query matches now (its limit and offset ignored), newest first: the set a batch
         acts on is fixed before it starts, so acting cannot move rows in or out of it."""
         ids: list[str] = []
+        offset = 0
         while limit is None or len(ids) < limit:
-            page = self.instances(InstanceQuery(status=query.status, workflow_id=query.workflow_id, text=query.text,
-                                                task_id=query.task_id, version=query.version, limit=PAGE,
-                                                offset=len(ids)))
+            # Every filter of the query kept (a new one included), only the paging replaced.
+            page = self.instances(replace(query, limit=PAGE, offset=offset))
+            offset += len(page)
             ids += [summary.id for summary in page]
             if len(page) < PAGE:
                 break
+        ids = list(dict.fromkeys(ids))  # a row that moved between two pages is acted on once
         return ids[:limit] if limit is not None else ids
 
     def batch_action(self, action: str, **options: Any) -> Callable[[str], ActionResult]:

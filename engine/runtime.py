@@ -158,10 +158,12 @@ class WorkerRuntime:
                           seconds=max(0.5, self.lease.total_seconds() / 3), id="renew", executor="control")
         scheduler.add_job(self._guarded(self.check_overruns), "interval", seconds=1.0, id="overruns",
                           executor="control")
-        scheduler.add_job(self._guarded(self.check_stuck), "interval", seconds=self.stuck_interval, id="stuck",
-                          executor="control")
+        scheduler.add_job(self._guarded(self.check_stuck_in_turn), "interval", seconds=self.stuck_interval,
+                          id="stuck", executor="control")
         self._scheduler = scheduler
         scheduler.start()
+        if callable(getattr(self.store, "wait_for_work", None)):
+            threading.Thread(target=self._listen, name=f"wfconsole-listen-{self.owner}", daemon=True).start()
         log.info("runtime %s started with workers for %s", self.owner, ", ".join(self.registry.task_ids))
 
     def stop(self, grace: float = 30.0) -> None:
@@ -190,6 +192,28 @@ class WorkerRuntime:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         log.info("runtime %s stopped", self.owner)
+
+    def _listen(self) -> None:
+        """Where the store can tell (``wait_for_work``: PostgreSQL's LISTEN), run the poll as soon as another
+        process or host creates work, instead of at the next ``poll_interval``; the poll stays the fallback."""
+        scheduler = self._scheduler
+        failures = 0
+        while self._scheduler is scheduler and scheduler is not None and not self._stopping:
+            try:
+                woken = self.store.wait_for_work(timeout=1.0)
+                failures = 0
+            except StoreError as error:
+                failures += 1
+                if failures == 1:
+                    log.warning("runtime %s cannot listen for new work (polling every %.1f s meanwhile): %s",
+                                self.owner, self.poll_interval, error)
+                time.sleep(min(30.0, self.poll_interval * 2 ** failures))
+                continue
+            if woken and not self._stopping:
+                try:
+                    scheduler.modify_job("poll", next_run_time=datetime.now().astimezone())
+                except Exception:  # noqa: BLE001 - stopping: the job is gone
+                    return
 
     # -- dispatch and recovery --------------------------------------------------------------------
 
@@ -449,6 +473,18 @@ class WorkerRuntime:
             self.on_outcome(execution, outcome, elapsed, error)
 
     # -- the stuck-token check --------------------------------------------------------------------
+
+    def check_stuck_in_turn(self) -> list[StuckFinding]:
+        """The scheduled stuck check: run when it is this runtime's turn, so that the runtimes sharing a database
+        (on any number of hosts) check it once per ``stuck_interval`` between them (``take_turn``), not each."""
+        now = self.clock()
+        try:
+            # A little shorter than the interval: the runtime that took the last turn can take the next on time.
+            mine = self.store.take_turn("stuck-check", now, timedelta(seconds=self.stuck_interval * 0.9))
+        except StoreError as error:
+            self._store_failed("the stuck check", error)
+            return []
+        return self.check_stuck() if mine else []
 
     def check_stuck(self) -> list[StuckFinding]:
         """Mark STUCK, once each: attempts running past their timeout, lapsed leases no local worker can

@@ -1,12 +1,34 @@
-"""Schema migrations: a versioned list of steps, applied in one transaction when an older database is opened.
+"""Schema migrations: a versioned list of steps per database, applied in one transaction when an older
+database is opened. One mechanism for SQLite and PostgreSQL.
 
-``MIGRATIONS`` holds ``(version, step)`` pairs in increasing order; ``step(connection)`` takes a database of
-the version before to ``version``. :func:`upgrade` runs, inside the caller's ``BEGIN IMMEDIATE``
-transaction, every step newer than the database and records the new version; if a step fails, the caller
-rolls the transaction back and the database is left exactly as it was (SQLite's DDL is transactional).
+``MIGRATIONS`` (SQLite) and ``POSTGRES_MIGRATIONS`` hold ``(version, step)`` pairs in increasing order;
+``step(connection)`` takes a database of the version before to ``version``. :func:`upgrade` runs, inside the
+caller's transaction (``BEGIN IMMEDIATE`` on SQLite; on PostgreSQL, with an advisory lock so two hosts
+opening the database at once upgrade it once), every step newer than the database and records the new
+version in ``wf_meta``; if a step fails, the caller rolls the transaction back and the database is left
+exactly as it was (DDL is transactional on both). A new database is created at ``tables.SCHEMA_VERSION``
+from the table models (``store/tables.py``) directly, on either database.
 
-To change the schema: change ``store/tables.py``, bump ``tables.SCHEMA_VERSION`` and append the step that
-brings an existing database to it. Steps use constant SQL only.
+PostgreSQL support came with schema version 6: a PostgreSQL database starts there
+(``POSTGRES_BASELINE``), so its list starts after it. Why not Alembic: it would be a second mechanism beside
+the SQLite steps that exist and are tested (an Alembic baseline over them changes nothing for users), it
+runs steps through SQLAlchemy's own transaction where ours run in the store's (the version check, the
+upgrade and the advisory lock in one), and SQLite's layout (WITHOUT ROWID tables, tables rebuilt to change
+them) is written by hand either way.
+
+To change the schema (version N+1):
+
+1. change ``store/tables.py`` and bump ``tables.SCHEMA_VERSION``;
+2. append ``(N+1, step)`` to ``MIGRATIONS``: SQLite SQL bringing a version-N file to N+1;
+3. append ``(N+1, step)`` to ``POSTGRES_MIGRATIONS``: the same for PostgreSQL (``ALTER TABLE ... ADD COLUMN``
+   works as on SQLite; text columns there are ``COLLATE "C"``, partial indexes take the same ``WHERE``);
+4. ``tests/reliability/test_migrations.py`` checks that both lists reach ``SCHEMA_VERSION``, and
+   ``tests/store/test_postgres.py`` that a new PostgreSQL database has the tables, columns and indexes of a
+   new SQLite file (so the models and both steps agree); a test of the step on a version-N database of each
+   kind belongs beside them.
+
+Steps use constant SQL only. A PostgreSQL step gets a cursor whose ``execute`` takes ``?`` placeholders as
+on SQLite.
 """
 
 from __future__ import annotations
@@ -165,6 +187,9 @@ def _v6_claim_tokens(connection: sqlite3.Connection) -> None:
     connection.execute("ALTER TABLE executions ADD COLUMN claim INTEGER DEFAULT '0' NOT NULL")
 
 
+POSTGRES_BASELINE = 6
+"""The schema version PostgreSQL databases start from: the first with PostgreSQL support."""
+
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _v1_baseline),
     (2, _v2_console_indexes),
@@ -175,11 +200,22 @@ MIGRATIONS: list[tuple[int, Migration]] = [
 ]
 
 
-def upgrade(connection: sqlite3.Connection, found: int, target: int, source: str) -> int:
-    """Apply the steps after version ``found`` up to ``target`` inside the caller's transaction; return the
-    version reached. Raises :class:`StoreError` naming the step that failed (the caller rolls back)."""
+POSTGRES_MIGRATIONS: list[tuple[int, Migration]] = [
+    # (7, _v7_..._postgres), next to MIGRATIONS' (7, _v7_...)
+]
+
+
+def upgrade(connection: sqlite3.Connection, found: int, target: int, source: str, *,
+            dialect: str = "sqlite") -> int:
+    """Apply the steps of ``dialect`` ("sqlite" or "postgresql") after version ``found`` up to ``target``
+    inside the caller's transaction; return the version reached. Raises :class:`StoreError` naming the step
+    that failed (the caller rolls back)."""
     reached = found
-    for version, step in MIGRATIONS:
+    steps = POSTGRES_MIGRATIONS if dialect == "postgresql" else MIGRATIONS
+    if dialect == "postgresql" and found < POSTGRES_BASELINE:
+        raise StoreError(f"{source}: schema version {found} is older than any PostgreSQL database wfconsole "
+                         f"made ({POSTGRES_BASELINE}); this database was not made by wfconsole")
+    for version, step in steps:
         if version <= found or version > target:
             continue
         try:

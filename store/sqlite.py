@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -122,6 +122,9 @@ def _instance_range(instance_id: str) -> tuple[str, str]:
 # engine.ports.INSTANCE_ORDERS as SQL: ix_instances_created (or the status and workflow indexes) read either way.
 _INSTANCE_ORDERS = {"-started": "created_at DESC, id DESC", "started": "created_at ASC, id ASC"}
 _INSTANCE_COLUMNS = "id, workflow_id, version, status, error, created_at, updated_at, ended_at, context, tokens, no"
+# An instance's open executions: "+status" makes SQLite take the primary key's range, not the partial index of
+# every open execution.
+_OPEN_EXECUTIONS_OF = f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE id > ? AND id < ? AND +{OPEN_EXECUTIONS}"
 
 
 class _OpenState:
@@ -213,7 +216,18 @@ class _States(dict):
 
 
 class SqliteWriteTransaction:
-    """One ``BEGIN IMMEDIATE`` transaction: read an instance, then apply a change set."""
+    """One ``BEGIN IMMEDIATE`` transaction: read an instance, then apply a change set.
+
+    The statements that differ on another database are class attributes and :meth:`_insert_history`, which
+    :class:`store.postgres.PostgresWriteTransaction` overrides (there: the instance row locked ``FOR UPDATE``,
+    numbers from sequences).
+    """
+
+    # The instance row (locked for the rest of the transaction where the database locks rows).
+    _LOAD_INSTANCE = f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE id = ?"
+    _LOAD_OPEN = "SELECT context, tokens, no FROM instances WHERE id = ?"
+    # A new instance's number: writes are serialised (BEGIN IMMEDIATE), so it cannot be taken meanwhile.
+    _NEXT_NO = "(SELECT COALESCE(MAX(no), 0) + 1 FROM instances)"
 
     def __init__(self, cursor: sqlite3.Cursor, decoded: _Executions | None = None,
                  states: _States | None = None) -> None:
@@ -233,14 +247,14 @@ class SqliteWriteTransaction:
             self._known.update(state.executions)
             return state
         cur = self.cursor
-        row = cur.execute(f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE id = ?", (instance_id,)).fetchone()
+        found = cur.execute(self._LOAD_INSTANCE, (instance_id,))
+        sent = self._send(_OPEN_EXECUTIONS_OF, _instance_range(instance_id))
+        row = found.fetchone()
         if row is None:
             return None
         opened = self._open[instance_id] = _OpenState.from_columns(cur, row[8], row[9], row[10])
-        executions = {e.id: e for e in map(self._decoded.get_or_decode, cur.execute(
-            # "+status": the primary key's range, not the partial index of every open execution.
-            f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE id > ? AND id < ? AND +{OPEN_EXECUTIONS}",
-            _instance_range(instance_id)))}
+        executions = {e.id: e for e in map(self._decoded.get_or_decode, sent if sent is not None else cur.execute(
+            _OPEN_EXECUTIONS_OF, _instance_range(instance_id)))}
         self._known.update(executions)
         return InstanceState(
             id=row[0], workflow_id=row[1], version=row[2], status=InstanceStatus(row[3]), error=row[4],
@@ -250,6 +264,11 @@ class SqliteWriteTransaction:
                     for t in opened.tokens.values()},
             executions=executions,
         )
+
+    def _send(self, sql: str, params: tuple) -> Any:
+        """Where the database takes statements without waiting for each answer (PostgreSQL's pipeline), send
+        ``sql`` now, to be read later, and return its cursor; here ``None``: it runs when it is read."""
+        return None
 
     def forget(self, execution_ids: list[str] | None = None) -> None:
         """Drop the kept states of the instances of these executions (all, for ``None``): for a write that
@@ -271,8 +290,7 @@ class SqliteWriteTransaction:
     def _opened(self, instance_id: str) -> _OpenState:
         opened = self._open.get(instance_id)
         if opened is None:  # a change set for an instance this transaction did not load
-            row = self.cursor.execute("SELECT context, tokens, no FROM instances WHERE id = ?",
-                                      (instance_id,)).fetchone()
+            row = self.cursor.execute(self._LOAD_OPEN, (instance_id,)).fetchone()
             if row is None:
                 raise StoreError(f"instance {instance_id!r} is not stored")
             opened = self._open[instance_id] = _OpenState.from_columns(self.cursor, *row)
@@ -304,11 +322,10 @@ class SqliteWriteTransaction:
             context_text, tokens_text = dump_json(opened.context), dump_json(list(opened.tokens.values()))
             opened.context_size, opened.tokens_size = len(context_text), len(tokens_text)
             opened.spilled = len(context_text) > CONTEXT_INLINE_LIMIT
-            # Writes are serialised (BEGIN IMMEDIATE): the next number cannot be taken meanwhile.
             opened.no = cur.execute(
                 "INSERT INTO instances (id, workflow_id, version, status, error, created_at, updated_at, ended_at, "
-                "context, tokens, token_nodes, token_marks, no) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "(SELECT COALESCE(MAX(no), 0) + 1 FROM instances)) RETURNING no",
+                f"context, tokens, token_nodes, token_marks, no) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                f"{self._NEXT_NO}) RETURNING no",
                 (new.id, new.workflow_id, new.version, (changes.status or new.status).value, changes.error,
                  dump_time(new.created_at), now or dump_time(new.updated_at), dump_time(changes.ended_at),
                  "" if opened.spilled else context_text, tokens_text,
@@ -371,15 +388,21 @@ class SqliteWriteTransaction:
             for row, e in zip(rows, added, strict=True):
                 remember(row, e)
                 known[e.id] = e
-        for execution in changes.executions_updated:
+        updated = changes.executions_updated
+        if len(updated) > 1:  # in id order, as every write that locks several executions takes them
+            updated = sorted(updated, key=_execution_id)
+        for execution in updated:
             self._update_execution(execution)
         if changes.history:
-            insert_history(cur, opened.no, iid, changes.history)
+            self._insert_history(opened.no, iid, changes.history)
         if result is not None and result.executions.keys() <= self._known.keys():
             # What load_instance would read back after the commit (a failed commit empties _states).
             self._states.keep(iid, result, opened)
         else:
             self._states.drop(iid)
+
+    def _insert_history(self, instance_no: int | None, instance_id: str, entries: list[HistoryEntry]) -> None:
+        insert_history(self.cursor, instance_no, instance_id, entries)
 
     def _update_execution(self, e: Execution) -> None:
         before = self._known.get(e.id)
@@ -394,6 +417,10 @@ class SqliteWriteTransaction:
         if sets:
             self.cursor.execute(f"UPDATE executions SET {', '.join(sets)} WHERE id = ?", (*params, e.id))
         self._known[e.id] = e
+
+
+def _execution_id(execution: Execution) -> str:
+    return execution.id
 
 
 def _json_or_none(value: Any) -> str | None:
@@ -522,6 +549,14 @@ class _Transaction:
 class SqliteStore(SqliteReports):
     """Blueprints and instances in one SQLite file, safe for many threads and processes."""
 
+    # The claim of an execution (claim_execution): claim + 1 is the new claim's fencing token; a report under
+    # any earlier one is stale from then on.
+    _CLAIMABLE = ("status = 'ACTIVE' AND (lease_until IS NULL OR lease_until < ?) "
+                  "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
+                  "AND (SELECT status FROM instances WHERE id = executions.instance_id) = 'ACTIVE'")
+    _CLAIM = ("UPDATE executions SET lease_owner = ?, lease_until = ?, updated_at = ?, claim = claim + 1 "
+              f"WHERE id = ? AND {_CLAIMABLE}")
+
     def __init__(self, engine: Engine, source: str, busy_timeout_ms: int, *, warnings: list[str] | None = None) -> None:
         self.engine = engine
         self.source = source
@@ -587,24 +622,35 @@ class SqliteStore(SqliteReports):
             for blueprint, warnings in blueprints:
                 definition = blueprint.model_dump_json(exclude_none=True)
                 digest = hashlib.sha256(canonical_json(blueprint.model_dump(mode="json")).encode()).hexdigest()
-                row = tx.cursor.execute("SELECT digest FROM blueprints WHERE workflow_id = ? AND version = ?",
-                                        (blueprint.workflow_id, blueprint.version)).fetchone()
-                if row is not None:
-                    if row[0] == digest:
-                        stored.append(False)
-                        continue
-                    raise BlueprintConflictError(
-                        f"version {blueprint.version} of workflow {blueprint.workflow_id!r} is already stored with "
-                        "different content; give the changed blueprint a new version",
-                        key=(blueprint.workflow_id, blueprint.version))
-                tx.cursor.execute(
+                if tx.cursor.execute("SELECT 1 FROM blueprints WHERE workflow_id = ? AND version = ?",
+                                     (blueprint.workflow_id, blueprint.version)).fetchone() is not None:
+                    stored.append(self._stored_digest_is(tx.cursor, blueprint, digest))
+                    continue
+                # ON CONFLICT: another host storing the same version at this moment (on PostgreSQL, where
+                # this transaction does not hold the whole database) stored it first.
+                inserted = tx.cursor.execute(
                     "INSERT INTO blueprints (workflow_id, version, name, definition, digest, warnings, node_count, "
-                    "edge_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "edge_count, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1",
                     (blueprint.workflow_id, blueprint.version, blueprint.name, definition, digest,
                      dump_json([[p.where, p.message, p.severity] for p in warnings]), len(blueprint.nodes),
-                     len(blueprint.edges), dump_time(datetime.now(UTC))))
+                     len(blueprint.edges), dump_time(datetime.now(UTC)))).fetchone()
+                if inserted is None:
+                    stored.append(self._stored_digest_is(tx.cursor, blueprint, digest))
+                    continue
                 stored.append(True)
         return stored
+
+    @staticmethod
+    def _stored_digest_is(cursor: Any, blueprint: Blueprint, digest: str) -> bool:
+        """``False`` when the stored version is this very blueprint; a conflict when it is another one."""
+        row = cursor.execute("SELECT digest FROM blueprints WHERE workflow_id = ? AND version = ?",
+                             (blueprint.workflow_id, blueprint.version)).fetchone()
+        if row[0] == digest:
+            return False
+        raise BlueprintConflictError(
+            f"version {blueprint.version} of workflow {blueprint.workflow_id!r} is already stored with "
+            "different content; give the changed blueprint a new version",
+            key=(blueprint.workflow_id, blueprint.version))
 
     def get_blueprint(self, workflow_id: str, version: int | None = None) -> StoredBlueprint | None:
         """The stored blueprint; parsed once per (workflow, version, digest) and then shared: read-only."""
@@ -651,13 +697,8 @@ class SqliteStore(SqliteReports):
         stamp = dump_time(now)
         with self.write() as tx:
             tx.forget([execution_id])
-            # claim + 1: the new claim's fencing token; a report under any earlier one is stale from now on.
-            claimed = tx.cursor.execute(
-                "UPDATE executions SET lease_owner = ?, lease_until = ?, updated_at = ?, claim = claim + 1 "
-                "WHERE id = ? AND status = 'ACTIVE' "
-                "AND (lease_until IS NULL OR lease_until < ?) AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
-                "AND (SELECT status FROM instances WHERE id = executions.instance_id) = 'ACTIVE'",
-                (owner, dump_time(lease_until), stamp, execution_id, stamp, stamp)).rowcount
+            claimed = tx.cursor.execute(self._CLAIM, (owner, dump_time(lease_until), stamp, execution_id, stamp,
+                                                      stamp)).rowcount
             return tx.load_execution(execution_id) if claimed else None
 
     def renew_leases(self, owner: str, execution_ids: list[str], lease_until: datetime) -> int:
@@ -667,7 +708,7 @@ class SqliteStore(SqliteReports):
             tx.forget(execution_ids)
             tx.cursor.executemany(
                 "UPDATE executions SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = 'ACTIVE'",
-                [(dump_time(lease_until), execution_id, owner) for execution_id in execution_ids])
+                [(dump_time(lease_until), execution_id, owner) for execution_id in sorted(execution_ids)])
             return tx.cursor.rowcount
 
     def renew_claims(self, owner: str, claims: dict[str, int], lease_until: datetime) -> list[str]:
@@ -677,7 +718,8 @@ class SqliteStore(SqliteReports):
         until = dump_time(lease_until)
         with self.write() as tx:
             tx.forget(list(claims))
-            for execution_id, claim in claims.items():  # a statement each: which ones matched is the answer
+            # A statement each, which ones matched being the answer; in id order, as a step locks them.
+            for execution_id, claim in sorted(claims.items()):
                 if not tx.cursor.execute(
                         "UPDATE executions SET lease_until = ? WHERE id = ? AND claim = ? AND lease_owner = ? "
                         "AND status IN ('ACTIVE', 'STUCK')", (until, execution_id, claim, owner)).rowcount:
@@ -692,7 +734,7 @@ class SqliteStore(SqliteReports):
                                          "WHERE lease_owner = ? AND status IN ('ACTIVE', 'STUCK')",
                                          (owner,)).rowcount
             tx.cursor.executemany("UPDATE executions SET lease_owner = NULL, lease_until = NULL "
-                                  "WHERE id = ? AND lease_owner = ?", [(e, owner) for e in execution_ids])
+                                  "WHERE id = ? AND lease_owner = ?", [(e, owner) for e in sorted(execution_ids)])
             return tx.cursor.rowcount
 
     def runnable_executions(self, task_ids: list[str], now: datetime, limit: int = 100) -> list[Execution]:
@@ -725,11 +767,32 @@ class SqliteStore(SqliteReports):
                 "AND token_marks LIKE '%WAITING%' AND status = 'ACTIVE' LIMIT ?", (limit,)).fetchall()
         return [r[0] for r in rows]
 
+    def take_turn(self, job: str, now: datetime, period: timedelta) -> bool:
+        """A row of wf_meta per job holds when the next turn is due; one statement takes it and moves it on (the
+        upsert's row lock makes it atomic on PostgreSQL, BEGIN IMMEDIATE on SQLite)."""
+        with self.write() as tx:
+            return tx.cursor.execute(
+                "INSERT INTO wf_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                "SET value = excluded.value WHERE wf_meta.value <= ? RETURNING key",
+                (f"turn:{job}", dump_time(now + period), dump_time(now))).fetchone() is not None
+
+    # -- copying a database -------------------------------------------------------------------------
+
+    def copy_from(self, source: SqliteStore, *, force: bool = False, progress: Any = None) -> Any:
+        """Copy everything ``source`` (a store of either backend) holds into this database and verify it; a
+        non-empty one is refused unless ``force`` (:func:`store.copy.copy_database`)."""
+        from store.copy import copy_database
+
+        return copy_database(source, self, force=force, progress=progress)
+
+    def _after_copy(self, cursor: Any) -> None:
+        """After rows were copied in with their numbers: nothing to do where numbers are MAX() + 1."""
+
     # -- instances --------------------------------------------------------------------------------
 
     def append_history(self, instance_id: str, entries: list[HistoryEntry]) -> None:
         with self.write() as tx:
-            insert_history(tx.cursor, tx._opened(instance_id).no, instance_id, entries)
+            tx._insert_history(tx._opened(instance_id).no, instance_id, entries)
 
     def get_instance(self, instance_id: str, history_limit: int | None = None) -> InstanceView | None:
         with self.read() as cur:

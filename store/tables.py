@@ -6,10 +6,15 @@ to the engine's values at its edge.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, Text, text
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, Text, text
 from sqlmodel import Field, SQLModel
 
 SCHEMA_VERSION = 6
+
+
+def _partial(condition: str) -> dict:
+    """The keyword arguments of a partial index with ``condition``, on SQLite and on PostgreSQL."""
+    return {"sqlite_where": text(condition), "postgresql_where": text(condition)}
 
 
 class MetaRow(SQLModel, table=True):
@@ -46,10 +51,10 @@ class InstanceRow(SQLModel, table=True):
         Index("ix_instances_created", "created_at"),
         # Completed instances by when they ended (the overview's chart): an instance enters it once, at the
         # end; running ones are not in it (schema v4; before, (status, ended_at) of every instance).
-        Index("ix_instances_completed", "ended_at", sqlite_where=text("status = 'COMPLETED'")),
+        Index("ix_instances_completed", "ended_at", **_partial("status = 'COMPLETED'")),
         # Only instances with a token that is not ACTIVE (waiting at a join, failed, stuck): the incident
         # list and the stuck-join check find them here.
-        Index("ix_instances_token_marks", "token_marks", sqlite_where=text("token_marks IS NOT NULL")),
+        Index("ix_instances_token_marks", "token_marks", **_partial("token_marks IS NOT NULL")),
         Index("ix_instances_no", "no", unique=True),
     )
 
@@ -97,6 +102,11 @@ class ContextRow(SQLModel, table=True):
     context: str  # JSON object
 
 
+# A 64-bit number on PostgreSQL, where INTEGER is 32 bits; INTEGER on SQLite, where it is 64 bits already and
+# an INTEGER PRIMARY KEY is the rowid.
+_BIG = Integer().with_variant(BigInteger(), "postgresql")
+
+
 def _instance_fk() -> Column:
     return Column("instance_id", Text, ForeignKey("instances.id", ondelete="CASCADE"), nullable=False)
 
@@ -107,10 +117,10 @@ class ExecutionRow(SQLModel, table=True):
         # Only the open executions (the runtime's queue, the open tasks, the stuck check): a completion
         # removes one entry and a new task adds one at the end (schema v4).
         Index("ix_executions_open", "status", "created_at",
-              sqlite_where=text("status IN ('ACTIVE', 'FAILED', 'STUCK')")),
+              **_partial("status IN ('ACTIVE', 'FAILED', 'STUCK')")),
         # Tasks completed per minute (the console's overview): entries are added at the end.
-        Index("ix_executions_done", "updated_at", sqlite_where=text("status = 'COMPLETED'")),
-        Index("ix_executions_lease_owner", "lease_owner", sqlite_where=text("lease_owner IS NOT NULL")),
+        Index("ix_executions_done", "updated_at", **_partial("status = 'COMPLETED'")),
+        Index("ix_executions_lease_owner", "lease_owner", **_partial("lease_owner IS NOT NULL")),
         # Rows in the order of their ids, which start with the instance id: an instance's executions
         # share a page (a step updates one and adds the next beside it), and a range of ids is the
         # executions of one instance, with no index of their own (schema v4).
@@ -155,11 +165,12 @@ class HistoryRow(SQLModel, table=True):
         Index("ix_history_instance_no_seq", "instance_no", "seq"),
         # The few rows with a failure, an incident or an intervention (store.history.NOTABLE_KINDS): a
         # search for such an event across all instances reads these alone. A routine step writes no entry.
-        Index("ix_history_notable", "seq", sqlite_where=text("notable IS NOT NULL")),
+        Index("ix_history_notable", "seq", **_partial("notable IS NOT NULL")),
     )
 
-    seq: int | None = Field(default=None, sa_column=Column("seq", Integer, primary_key=True))
-    first_seq: int
+    # INTEGER (the rowid) on SQLite, BIGINT on PostgreSQL (numbered from the sequence history_seq there).
+    seq: int | None = Field(default=None, sa_column=Column("seq", _BIG, primary_key=True, autoincrement=False))
+    first_seq: int = Field(sa_column=Column("first_seq", _BIG, nullable=False))
     instance_no: int
     instance_id: str = Field(sa_column=_instance_fk())
     at: str

@@ -95,3 +95,33 @@ def manager(store: SqliteStore, clock: FakeClock, recorder: TaskRecorder) -> Wor
     wm = WorkflowManager(store, clock=clock)
     wm.register_task_handler(recorder)
     return wm
+
+
+# -- PostgreSQL (tests/postgres_server.py) --------------------------------------------------------------
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """The URL of an empty schema of its own on the test PostgreSQL server (skips when there is none)."""
+    import postgres_server
+
+    server = postgres_server.server()
+    url = server.fresh_schema()
+    yield url
+    server.drop_schema(url)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    import postgres_server
+
+    postgres_server.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request, tmp_path: Path) -> Iterator[str]:
+    """What ``open_store`` takes for a new, empty database: a file in ``tmp_path``, then (the same test again)
+    a schema of its own on the test PostgreSQL server. For the suites that must hold on both backends."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "wf.db")
+        return
+    yield request.getfixturevalue("postgres_url")

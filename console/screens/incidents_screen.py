@@ -16,8 +16,9 @@ from console.formatting import compact_json, short_id
 from console.messages import OpenInstance
 from console.screens.confirm_modal import ConfirmModal
 from console.screens.instance_detail_screen import conditions_reading
+from console.screens.instance_repair_actions import SplitFormActions
 from console.screens.live_screen import LiveScreen
-from console.screens.mark_done_modal import MarkDoneModal
+from console.screens.mark_done_flow import ask_completion
 from console.screens.reason_modal import ReasonModal
 from console.view_filters import FilterError, ViewFilter, format_terms, parse_terms
 from console.widgets.console_footer import ConsoleFooter
@@ -36,8 +37,8 @@ REMEDIES = {
               "Enter opens it",
     "STUCK": "r retries it (a new attempt) · f fails it with a reason · d marks it done by hand · x cancels the "
              "instance",
-    "NO_MATCH": "Enter opens it: set the variable the split needs (e), then resume it (R); r here evaluates the "
-                "split again as it is · x cancels",
+    "NO_MATCH": "e sets the variables the split tests (their current values filled in) and resumes it · r "
+                "evaluates the split again as it is · Enter opens it · x cancels",
     "JOIN_STUCK": "a branch the join waits for can no longer arrive: Enter opens the instance to see which · "
                   "x cancels it",
 }
@@ -63,14 +64,14 @@ def listing_text(chosen: list[Incident], explanation: str, page: IncidentPage | 
     return text
 
 
-class IncidentsScreen(LiveScreen):
+class IncidentsScreen(SplitFormActions, LiveScreen):
     """Incidents oldest first. Actions apply to the rows marked with space, or to the row under the cursor."""
 
     BINDINGS = keymap.INCIDENTS
     AUTO_FOCUS = "IncidentsTable"
     PALETTE_GROUP = "Incidents"
     VIEW = "incidents"
-    WRITE_ACTIONS = frozenset({"retry", "mark_done", "fail", "cancel_instances"})
+    WRITE_ACTIONS = frozenset({"retry", "mark_done", "fail", "cancel_instances", "split_variables"})
 
     def __init__(self) -> None:
         super().__init__()
@@ -315,6 +316,17 @@ class IncidentsScreen(LiveScreen):
         self.app.call_from_thread(self.reload)
         self.app.call_from_thread(self.console.refresh_runtime_status)
 
+    def action_split_variables(self) -> None:
+        """For an instance stopped at a split: the variables its conditions read, filled with their values."""
+        incident = self.query_one(IncidentsTable).current
+        if incident is None:
+            return
+        if incident.kind is not IncidentKind.NO_MATCH:
+            self.notify("e is for an instance stopped at a split (no match); this one is "
+                        f"{incident.kind.lower().replace('_', ' ')}: Enter opens it", severity="warning")
+            return
+        self.open_split_form(incident.instance_id)
+
     # -- mark done ----------------------------------------------------------------------------------
 
     def action_mark_done(self) -> None:
@@ -343,14 +355,9 @@ class IncidentsScreen(LiveScreen):
 
     @work(exclusive=True, group="dialog")
     async def _mark_done_flow(self, execution, label: str, mapping: dict[str, str], conditions: list[str]) -> None:
-        outputs = None
-        while True:  # a "no" at the confirmation goes back to the filled form
-            outputs = await self.ask(MarkDoneModal(execution, label, mapping, conditions, outputs))
-            if outputs is None:
-                return
-            body = Text.assemble(("outputs  ", "dim"), compact_json(outputs, 10_000), "\n", ("as  ", "dim"),
-                                 visible(self.backend.actor))
-            title = f"Mark done: {label}, instance {short_id(execution.instance_id)}"
-            if await self.ask(ConfirmModal(title, body, "Mark done")):
-                break
-        self.perform(lambda: self.backend.ops.complete(execution.id, outputs), "Mark done")
+        title = f"Mark done: {label}, instance {short_id(execution.instance_id)}"
+        form = await ask_completion(self, execution, label, mapping, conditions, title, lambda outputs: Text.assemble(
+            ("outputs  ", "dim"), compact_json(outputs, 10_000), "\n", ("as  ", "dim"), visible(self.backend.actor)))
+        if form is not None:
+            self.perform(lambda: self.backend.ops.complete(execution.id, form.outputs,
+                                                           allow_unmapped=form.allow_unmapped), "Mark done")

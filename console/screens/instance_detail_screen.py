@@ -20,8 +20,9 @@ from console.formatting import pretty_json, short_id
 from console.screens.confirm_modal import ConfirmModal
 from console.screens.execution_modal import ExecutionModal
 from console.screens.history_search_screen import HistorySearchScreen
+from console.screens.instance_repair_actions import InstanceRepairActions
 from console.screens.live_screen import LiveScreen
-from console.screens.mark_done_modal import MarkDoneModal
+from console.screens.mark_done_flow import ask_completion
 from console.screens.reason_modal import ReasonModal
 from console.screens.variable_modal import VariableModal
 from console.widgets.console_footer import ConsoleFooter
@@ -49,7 +50,7 @@ def conditions_reading(compiled: CompiledBlueprint, keys: set[str]) -> list[str]
 
 
 
-class InstanceDetailScreen(LiveScreen):
+class InstanceDetailScreen(InstanceRepairActions, LiveScreen):
     """Everything about one instance. Execution actions apply to the row selected in the executions."""
 
     BINDINGS = keymap.INSTANCE
@@ -145,7 +146,8 @@ class InstanceDetailScreen(LiveScreen):
     # only when the instance stopped at a split. A dimmed key still says why, when pressed.
     _ENGINE_ACTIONS = {"mark_done": Action.COMPLETE, "fail": Action.FAIL, "retry": Action.RETRY,
                        "cancel_instance": Action.CANCEL, "edit_variable": Action.SET_VARIABLES,
-                       "retry_instance": Action.RESUME}
+                       "retry_instance": Action.RESUME, "move_tokens": Action.MOVE_TOKENS,
+                       "migrate": Action.MIGRATE}
 
     def _permissions(self) -> Permissions | None:
         if self.detail is None:
@@ -224,15 +226,12 @@ class InstanceDetailScreen(LiveScreen):
     @work(exclusive=True, group="dialog")
     async def _mark_done_flow(self, execution: Execution, mapping: dict[str, str], conditions: list[str]) -> None:
         label = self._node_label(execution.node_id)
-        outputs: dict[str, Any] | None = None
-        while True:  # a "no" at the confirmation goes back to the form, filled as it was
-            outputs = await self.ask(MarkDoneModal(execution, label, mapping, conditions, outputs))
-            if outputs is None:
-                return
-            title = f"Mark done: {label}, instance {short_id(self.instance_id)}"
-            if await self.ask(ConfirmModal(title, self._done_summary(outputs, mapping), "Mark done")):
-                break
-        self.perform(lambda: self.backend.ops.complete(execution.id, outputs), "Mark done")
+        title = f"Mark done: {label}, instance {short_id(self.instance_id)}"
+        form = await ask_completion(self, execution, label, mapping, conditions, title,
+                                    lambda outputs: self._done_summary(outputs, mapping))
+        if form is not None:
+            self.perform(lambda: self.backend.ops.complete(execution.id, form.outputs,
+                                                           allow_unmapped=form.allow_unmapped), "Mark done")
 
     def _done_summary(self, outputs: dict[str, Any], mapping: dict[str, str]) -> Text:
         written = {mapping[k]: v for k, v in outputs.items() if k in mapping}
@@ -291,6 +290,9 @@ class InstanceDetailScreen(LiveScreen):
         """Set a key of the global context (the key selected in the context tree is proposed)."""
         if self.detail is not None and self._instance_allows(Action.SET_VARIABLES):
             tree = self.query_one(ContextTree)
+            if self.stopped_at_split() and not (tree.has_focus and tree.selected_key):
+                self.open_split_form(self.instance_id)  # what the split's conditions read, filled with their values
+                return
             self._edit_flow(dict(self.detail.view.context), tree.selected_key if tree.has_focus else None)
 
     @work(exclusive=True, group="dialog")

@@ -10,6 +10,7 @@ from textual.worker import get_current_worker
 from console import keymap
 from console.backend import InstancesPage
 from console.messages import OpenInstance
+from console.screens.instances_batch import InstancesBatchActions
 from console.screens.live_screen import LiveScreen
 from console.view_filters import FilterError, ViewFilter, format_terms, parse_terms
 from console.widgets.console_footer import ConsoleFooter
@@ -25,7 +26,7 @@ PAGE_SIZE = 100
 FILTER_HINT = "status=failed workflow=ID task=ID waiting=person sort=started, or words of an id, node or value"
 
 
-class InstancesScreen(LiveScreen):
+class InstancesScreen(InstancesBatchActions, LiveScreen):
     """Instances newest first, one page at a time: the listing never loads more than a page of rows.
 
     Every filter is on the ``/`` line (``status=failed workflow=loan_approval A-17``), which the ``:`` line
@@ -36,6 +37,7 @@ class InstancesScreen(LiveScreen):
     AUTO_FOCUS = "InstancesTable"
     PALETTE_GROUP = "Instances"
     VIEW = "instances"
+    WRITE_ACTIONS = frozenset({"batch"})
 
     def __init__(self) -> None:
         super().__init__()
@@ -57,6 +59,9 @@ class InstancesScreen(LiveScreen):
         yield RuntimeBar()
         yield CountsBar(id="counts")
         yield FilterLine(FILTER_HINT, id="filter")
+        marks = Static("", id="instances-marks")
+        marks.display = False  # shown while rows are marked
+        yield marks
         yield Static("No instance matches. Esc clears the filter.", id="empty")
         yield InstancesTable(id="instances")
         yield ConsoleFooter()
@@ -236,8 +241,17 @@ class InstancesScreen(LiveScreen):
         self.page_index = target
         self.reload()
 
+    @on(InstancesTable.MarksChanged)
+    def _marks_changed(self) -> None:
+        line = self.marks_line()
+        marks = self.query_one("#instances-marks", Static)
+        marks.display = line is not None
+        marks.update(line or "")
+
     def action_clear_filters(self) -> None:
-        """Drop every filter."""
+        """Unmark the marked rows, if any; else drop every filter."""
+        if self.unmark_all():
+            return
         self.apply_view({})
 
     @on(InstancesTable.Opened)

@@ -1,30 +1,54 @@
-"""The mark-done form: the outputs of an execution, typed by an operator, checked before anything is sent."""
+"""The mark-done form: the outputs of an execution, typed by an operator, checked before anything is sent.
+
+Completing by hand is strict: an output key the task's output mapping does not map is refused in the form,
+naming the nearest mapped key, unless the operator ticks "pass unmapped keys" (they are then dropped, as the
+API's ``task_done`` drops them). The engine's check runs in a worker when the form is sent.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static, TextArea
+from textual.widgets import Button, Checkbox, Input, Label, Static, TextArea
+from textual.worker import get_current_worker
 
 from console.formatting import compact_json, shown
 from console.values import ValueParseError, parse_object, parse_value
 from engine import Execution, WorkflowError
+from engine.repair_ops import UnmappedOutputsError
 from engine.text import visible
 from engine.values import check_json_object
 
+CheckOutputs = Callable[[dict[str, Any], bool], list[str]]
+"""``check(outputs, allow_unmapped)``: raise the engine's refusal, else return its warnings (blocking: run in a
+thread worker)."""
 
-class MarkDoneModal(ModalScreen[dict[str, Any] | None]):
+
+@dataclass(frozen=True)
+class CompletionForm:
+    """What the form returns: the outputs, whether unmapped keys may pass, and the engine's warnings about the
+    completion (a split ahead testing a variable nobody set), to show before confirming."""
+
+    outputs: dict[str, Any]
+    allow_unmapped: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+class MarkDoneModal(ModalScreen[CompletionForm | None]):
     """One field per key of the node's output mapping plus a raw JSON editor.
 
     Field values are JSON, a bare word being a string; an empty field is not sent. The raw editor holds
     a JSON object of further outputs; the fields override its keys. Any bad JSON is shown next to its
-    field and the form stays open. Returns the outputs, or ``None`` when the operator backs out.
+    field and the form stays open, and so is a key the mapping does not map (unless "pass unmapped keys" is
+    ticked). Returns a :class:`CompletionForm`, or ``None`` when the operator backs out.
     """
 
     BINDINGS = [
@@ -49,15 +73,20 @@ class MarkDoneModal(ModalScreen[dict[str, Any] | None]):
     MarkDoneModal #raw { height: 6; }
     MarkDoneModal #raw-error { color: $error; height: auto; }
     MarkDoneModal #done-buttons { height: auto; align-horizontal: right; }
+    MarkDoneModal #done-buttons Checkbox { width: 1fr; }
     MarkDoneModal Button { margin-left: 2; }
     """
 
     def __init__(self, execution: Execution, node_label: str, output_mapping: dict[str, str],
-                 conditions: list[str] | None = None, initial: dict[str, Any] | None = None) -> None:
+                 conditions: list[str] | None = None, initial: dict[str, Any] | None = None,
+                 check: CheckOutputs | None = None, allow_unmapped: bool = False) -> None:
         """``conditions`` are the blueprint's edge conditions that read the mapped context keys: shown
         as a hint of the values the flow expects. ``initial`` fills the form again (after a "no" at the
-        confirmation)."""
+        confirmation). ``check`` is the engine's check of the outputs (run in a worker when sent)."""
         super().__init__()
+        self.check = check
+        self.allow_unmapped = allow_unmapped
+        self._checking = False
         self.initial = dict(initial or {})
         self.execution = execution
         self.node_label = node_label
@@ -92,6 +121,7 @@ class MarkDoneModal(ModalScreen[dict[str, Any] | None]):
                                show_line_numbers=False)
                 yield Static("", id="raw-error")
             with Horizontal(id="done-buttons"):
+                yield Checkbox("Pass unmapped keys (they are dropped)", self.allow_unmapped, id="allow-unmapped")
                 yield Button("Back (Esc)", id="back")
                 yield Button("Mark done (Ctrl+S)", id="go", variant="success")
 
@@ -139,8 +169,35 @@ class MarkDoneModal(ModalScreen[dict[str, Any] | None]):
 
     def action_submit(self) -> None:
         outputs = self.collect()
-        if outputs is not None:
-            self.dismiss(outputs)
+        if outputs is None or self._checking:
+            return
+        allow = self.query_one("#allow-unmapped", Checkbox).value
+        if self.check is None:
+            self.dismiss(CompletionForm(outputs, allow))
+            return
+        self._checking = True
+        self._check(outputs, allow)
+
+    @work(thread=True, exclusive=True, group="done-check", exit_on_error=False)
+    def _check(self, outputs: dict[str, Any], allow: bool) -> None:
+        assert self.check is not None
+        try:
+            answer: list[str] | str = self.check(outputs, allow)
+        except UnmappedOutputsError as error:
+            answer = f"{error}; tick \"pass unmapped keys\" to send them all the same"
+        except WorkflowError as error:
+            answer = str(error)
+        except Exception as error:  # noqa: BLE001 - shown in the form
+            answer = f"{type(error).__name__}: {error}"
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._checked, outputs, allow, answer)
+
+    def _checked(self, outputs: dict[str, Any], allow: bool, answer: list[str] | str) -> None:
+        self._checking = False
+        if isinstance(answer, str):
+            self.query_one("#raw-error", Static).update(shown(answer))
+            return
+        self.dismiss(CompletionForm(outputs, allow, answer))
 
     @on(Input.Submitted)
     def _field_submitted(self, event: Input.Submitted) -> None:

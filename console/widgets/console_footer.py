@@ -1,7 +1,7 @@
 """The footer of every screen: the focused pane's keys first, then the screen's, then the console's.
 
-In a narrow terminal (under :data:`WIDE` columns) it is compact, names the actions with the short words of
-:data:`console.keymap.SHORT`, and leaves out what does not fit, the least needed first: the console's own
+In a narrow terminal (under :data:`WIDE` columns) it is compact and names the actions with the short words of
+:data:`console.keymap.SHORT`; at any width it leaves out what does not fit, the least needed first: the console's own
 keys (but ``?``, which lists them all, and ``^p``), then the screen's keys from the last of its table; the
 focused pane's keys stay. Every key left out still works and is in ``?`` and the command palette.
 """
@@ -25,7 +25,7 @@ KEEP = ("help", "command_palette")  # the console's keys that always show: every
 
 
 class ConsoleFooter(Footer):
-    """A footer that fits: compact and trimmed below :data:`WIDE` columns."""
+    """A footer that fits: compact below :data:`WIDE` columns, trimmed at any width."""
 
     def __init__(self) -> None:
         super().__init__(show_command_palette=False)  # ^p is in the app's keys, trimmed like the others
@@ -41,26 +41,25 @@ class ConsoleFooter(Footer):
 
     def compose(self) -> Iterator[Widget]:
         keys = [widget for widget in super().compose() if isinstance(widget, FooterKey)]
-        if not self.compact:
-            yield from keys
-            return
         owners = {binding.action: node for node, binding, _, _ in self.screen.active_bindings.values()}
-        for key in keys:
-            key.description = keymap.SHORT.get(key.description, key.description)
+        if self.compact:
+            for key in keys:
+                key.description = keymap.SHORT.get(key.description, key.description)
         ranked = sorted(range(len(keys)), key=lambda index: _drop_rank(keys[index], owners, index), reverse=True)
         width = self.app.size.width - 1
         kept = set(range(len(keys)))
         for index in ranked:
-            if sum(_width(keys[i]) for i in kept) <= width:
+            if sum(_width(keys[i], self.compact) for i in kept) <= width:
                 break
             if _drop_rank(keys[index], owners, index) >= 0:
                 kept.discard(index)
         yield from (key for index, key in enumerate(keys) if index in kept)
 
 
-def _width(key: FooterKey) -> int:
-    # compact: the key, a space, the description, one cell of margin
-    return cell_len(key.key_display) + 1 + cell_len(key.description) + 1
+def _width(key: FooterKey, compact: bool) -> int:
+    # compact: the key, a space, the description, one cell of margin; else a cell each side of the key and
+    # one after the description
+    return cell_len(key.key_display) + cell_len(key.description) + (2 if compact else 3)
 
 
 def _drop_rank(key: FooterKey, owners: dict[str, object], index: int) -> int:

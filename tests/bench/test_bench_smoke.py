@@ -160,3 +160,20 @@ def test_graph_fit_quick_run_reports_every_blueprint_zoom_and_orientation() -> N
         assert {"all six views", "all six again", "full LR", "compact TB", "old layout"} <= timing["ms"].keys()
         assert all(ms > 0 for ms in timing["ms"].values())
     assert isinstance(result["targets_met"], bool) and result["targets"]
+
+
+def test_postgres_benchmark_quick_run_reports_every_field() -> None:
+    import postgres_server
+
+    server = postgres_server.server()  # skips (or fails, in CI) without a server
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "postgres.py"), "--quick", "--json", "--url",
+                           server.url], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert {"server_version", "synchronous_commit"} <= result["machine"]["postgres"].keys()
+    pair = result["floor_and_engine"]
+    assert pair["floor_per_s"] > 0 and pair["engine_per_s"] > 0 and pair["ratio"] > 0
+    for backend in ("postgres", "sqlite"):
+        rows = result["scaling"][backend]
+        assert [row["processes"] for row in rows] == [1, 2] and rows[0]["vs_one"] == 1.0
+        assert all(row["completions"] == row["processes"] * 5 * 3 for row in rows)

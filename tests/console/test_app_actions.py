@@ -182,9 +182,9 @@ async def test_edit_a_variable(scenario: Scenario) -> None:
     app = make_app(scenario)
     async with app.run_test(size=SIZE) as pilot:
         await open_detail(pilot, instance_id)
-        await pilot.press("e")
+        await pilot.press("e")  # stopped at a split: the form of what it tests, "maybe" in its field
         await settle(pilot)
-        await pilot.press(*"decision", "tab", *"approve", "enter")
+        await pilot.press("ctrl+u", *"approve", "enter")
         await settle(pilot)
         assert scenario.manager.get_status(instance_id).context["decision"] == "approve"
         await pilot.press("R")  # resume the instance at its exclusive split
@@ -467,7 +467,7 @@ async def test_outputs_over_the_size_limit_are_refused_in_the_form_with_their_si
 
 @run_async
 async def test_a_variable_over_the_size_limit_is_refused_in_the_form_with_its_size(scenario: Scenario) -> None:
-    instance_id = scenario.ids["claim_failed"]
+    instance_id = scenario.ids["claim_waiting"]  # not stopped at a split: e opens the one-key form
     before = scenario.manager.get_status(instance_id)
     app = make_app(scenario)
     async with app.run_test(size=SIZE) as pilot:

@@ -74,12 +74,32 @@ class Clock:
         return self.now
 
 
+# PostgreSQL: fewer examples (each step is a few round trips to the server); one schema for the module, emptied
+# before each example (a schema each would cost its DDL every time).
+postgres_bounded = settings(bounded, max_examples=max(10, EXAMPLES // 8))
+_postgres: list = []
+
+
+def postgres_store():
+    """The module's store on the test PostgreSQL server (skips when there is none), emptied."""
+    if not _postgres:
+        import postgres_server
+
+        _postgres.append(open_store(postgres_server.server().fresh_schema()))
+    store = _postgres[0]
+    with store.write() as tx:
+        for table in ("history", "contexts", "executions", "instances", "blueprints"):
+            tx.cursor.execute(f"DELETE FROM {table}")
+    return store
+
+
 class Driver:
     """One instance of a random blueprint, and the checks around every operation on it."""
 
-    def __init__(self, blueprint: dict, structured: bool = True) -> None:
+    def __init__(self, blueprint: dict, structured: bool = True, backend: str = "sqlite") -> None:
         self.structured = structured
-        self.store = open_store(":memory:")
+        self.shared = backend == "postgres"
+        self.store = postgres_store() if self.shared else open_store(":memory:")
         self.clock = Clock()
         self.manager = WorkflowManager(self.store, clock=self.clock)
         self.manager.add_workflow(blueprint)
@@ -341,14 +361,25 @@ class Driver:
                 assert isinstance(outcome, InvalidStateError) and before.status not in ("ACTIVE", "FAILED")
 
     def close(self) -> None:
-        self.store.close()
+        if not self.shared:
+            self.store.close()
 
 
 @bounded
 @given(gen.blueprints, gen.initial_context, st.data())
 def test_random_operations_keep_every_invariant(blueprint, context, data) -> None:
+    random_operations(blueprint, context, data, "sqlite")
+
+
+@postgres_bounded
+@given(gen.blueprints, gen.initial_context, st.data())
+def test_random_operations_keep_every_invariant_on_postgres(blueprint, context, data) -> None:
+    random_operations(blueprint, context, data, "postgres")
+
+
+def random_operations(blueprint, context, data, backend: str) -> None:
     note(f"blueprint: {blueprint}")
-    driver = Driver(blueprint)
+    driver = Driver(blueprint, backend=backend)
     try:
         driver.start(context)
         for _ in range(data.draw(st.integers(min_value=3, max_value=STEPS), label="steps")):
@@ -380,7 +411,17 @@ def test_completions_are_applied_once_and_duplicates_change_nothing(blueprint, c
 
     When the instance ends, every execution it created is COMPLETED or CANCELLED, each completed once.
     """
-    driver = Driver(blueprint)
+    completions_once(blueprint, context, data, "sqlite")
+
+
+@postgres_bounded
+@given(gen.blueprints, gen.initial_context, st.data())
+def test_completions_are_applied_once_and_duplicates_change_nothing_on_postgres(blueprint, context, data) -> None:
+    completions_once(blueprint, context, data, "postgres")
+
+
+def completions_once(blueprint, context, data, backend: str) -> None:
+    driver = Driver(blueprint, backend=backend)
     try:
         driver.start(context)
         for _ in range(40):

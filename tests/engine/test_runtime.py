@@ -52,8 +52,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def manager(tmp_path: Path, clock: FakeClock) -> WorkflowManager:
-    store = open_store(tmp_path / "wf.db")
+def manager(database: str, clock: FakeClock) -> WorkflowManager:
+    store = open_store(database)  # a file, then a PostgreSQL database (tests/conftest.py)
     yield WorkflowManager(store, clock=clock)
     store.close()
 
@@ -246,6 +246,29 @@ def test_stuck_check_marks_an_abandoned_lease_once(manager, clock) -> None:
     assert sum(1 for h in view.history if h.kind is HistoryKind.EXECUTION_STUCK) == 1
     manager.retry(execution_id)  # an operator can act on it
     assert manager.get_status(instance_id).executions[-1].status == "ACTIVE"
+
+
+def test_the_scheduled_stuck_check_runs_once_per_period_among_runtimes(manager, clock) -> None:
+    """Runtimes sharing a database (two here, as on two hosts) take turns: each period, one of them checks."""
+    manager.add_workflow(chain("w", "remote"))
+    instance_id = manager.start_workflow("w", {})
+    execution_id = only_execution(manager, instance_id).id
+    manager.store.claim_execution(execution_id, "dead-host:1", clock(), clock() + timedelta(seconds=30))
+    first = runtime_for(manager, clock, WorkerRegistry(), owner="a", lease_seconds=30, stuck_interval=30)
+    second = runtime_for(manager, clock, WorkerRegistry(), owner="b", lease_seconds=30, stuck_interval=30)
+    assert first.check_stuck_in_turn() == []  # its turn: nothing stuck yet
+    clock.advance(10)
+    with pytest.MonkeyPatch.context() as patch:  # not its turn: it does not even look
+        patch.setattr(second, "check_stuck", lambda: pytest.fail("checked out of turn"))
+        assert second.check_stuck_in_turn() == []
+    clock.advance(50)
+    findings = second.check_stuck_in_turn()  # the next period: whoever comes first
+    assert [f.execution_id for f in findings] == [execution_id]
+    assert first.check_stuck_in_turn() == []
+    clock.advance(30)
+    assert first.check_stuck_in_turn() == []  # its turn again; recorded once, not at every turn
+    view = manager.get_status(instance_id)
+    assert sum(1 for h in view.history if h.kind is HistoryKind.EXECUTION_STUCK) == 1
 
 
 def test_stuck_check_marks_an_attempt_running_past_its_timeout(manager, clock) -> None:
@@ -456,9 +479,9 @@ def test_scheduler_runs_dispatched_work_in_the_background_and_stops_cleanly(tmp_
     assert not runtime.running
 
 
-def test_a_runtime_killed_mid_task_is_taken_over_by_another(tmp_path: Path) -> None:
+def test_a_runtime_killed_mid_task_is_taken_over_by_another(database: str, tmp_path: Path) -> None:
     """SIGKILL a runtime process while its worker runs; a second runtime finishes the instance once."""
-    db = tmp_path / "wf.db"
+    db = database
     store = open_store(db)
     manager = WorkflowManager(store)
     manager.add_workflow(chain("w", "hold"))
@@ -508,9 +531,9 @@ def test_a_runtime_killed_mid_task_is_taken_over_by_another(tmp_path: Path) -> N
     assert len(completions) == 1 and completions[0].actor == "worker@survivor"
 
 
-def test_two_runtimes_on_one_file_never_run_one_execution_at_the_same_time(tmp_path: Path) -> None:
-    """Two runtimes (each its own store, as two processes would have) race for the same executions."""
-    db = tmp_path / "wf.db"
+def test_two_runtimes_on_one_database_never_run_one_execution_at_the_same_time(database: str) -> None:
+    """Two runtimes (each its own store, as two processes or hosts would have) race for the same executions."""
+    db = database
     runs: list[tuple[str, str, float, float]] = []
     lock = threading.Lock()
 
@@ -556,3 +579,35 @@ def test_two_runtimes_on_one_file_never_run_one_execution_at_the_same_time(tmp_p
     for instance_id in instance_ids:
         history = manager.get_status(instance_id).history
         assert sum(1 for h in history if h.kind is HistoryKind.EXECUTION_COMPLETED) == 1
+
+
+def test_work_created_on_another_host_wakes_an_idle_runtime_before_its_poll(postgres_url: str) -> None:
+    """PostgreSQL: a runtime polling once a minute still starts within seconds on work another host created
+    (LISTEN/NOTIFY); its own first poll ran at start, before the work existed."""
+    setup = open_store(postgres_url)
+    WorkflowManager(setup).add_workflow(chain("w", "t"))
+    store = open_store(postgres_url)
+    registry = WorkerRegistry()
+    ran = threading.Event()
+
+    def work(inputs):
+        ran.set()
+        return {"result": 1}
+
+    registry.register("t", work)
+    runtime = WorkerRuntime(WorkflowManager(store), registry, owner="idle", poll_interval=60)
+    runtime.start()
+    try:
+        threading.Event().wait(0.5)  # its first poll ran and found nothing; the next is a minute away
+        other_host = WorkflowManager(open_store(postgres_url))
+        instance_id = other_host.start_workflow("w", {"value": 1})
+        assert ran.wait(timeout=10), "the runtime was not woken by the new work"
+    finally:
+        runtime.stop(grace=5)
+        other_host.store.close()
+        store.close()
+    deadline = time.monotonic() + 5
+    while setup.get_instance(instance_id).status != "COMPLETED" and time.monotonic() < deadline:
+        threading.Event().wait(0.05)
+    assert setup.get_instance(instance_id).status == "COMPLETED"
+    setup.close()

@@ -25,6 +25,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import postgres_server
+import pytest
 from reliability.invariants import check_instance
 
 from engine import WorkflowManager
@@ -131,8 +133,9 @@ class Runtimes:
             process.wait()
 
 
-def test_runtimes_killed_at_random_moments_lose_nothing_and_complete_nothing_twice(tmp_path: Path) -> None:
-    db = tmp_path / "crash.db"
+def test_runtimes_killed_at_random_moments_lose_nothing_and_complete_nothing_twice(database: str,
+                                                                                   tmp_path: Path) -> None:
+    db = database  # a file, then a PostgreSQL database (tests/conftest.py)
     store = open_store(db)
     manager = WorkflowManager(store)
     manager.add_workflow(FLOW)
@@ -193,7 +196,8 @@ SELF_KILL = textwrap.dedent("""
     db, kill_after = sys.argv[1], int(sys.argv[2])
     store = open_store(db)
     with store.read() as cursor:
-        print("synchronous", cursor.execute("PRAGMA synchronous").fetchone()[0], flush=True)
+        setting = "SHOW synchronous_commit" if db.startswith("postgresql") else "PRAGMA synchronous"
+        print("synchronous", cursor.execute(setting).fetchone()[0], flush=True)
     manager = WorkflowManager(store)
     pending = []
     manager.register_task_handler(lambda payload: pending.append(payload.execution_id))
@@ -207,10 +211,13 @@ SELF_KILL = textwrap.dedent("""
 """)
 
 
-def test_a_completion_that_returned_survives_kill_9_with_synchronous_full(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_completion_that_returned_survives_kill_9_with_synchronous_full(backend: str, tmp_path: Path) -> None:
+    """On SQLite with synchronous=FULL; on PostgreSQL with synchronous_commit on (its default): a commit
+    returned once the server had the WAL on disk."""
     rng = random.Random(9)
     for round_ in range(3):
-        db = tmp_path / f"durable-{round_}.db"
+        db = tmp_path / f"durable-{round_}.db" if backend == "sqlite" else postgres_server.server().fresh_schema()
         store = open_store(db)
         WorkflowManager(store).add_workflow(FLOW)
         store.close()
@@ -219,10 +226,11 @@ def test_a_completion_that_returned_survives_kill_9_with_synchronous_full(tmp_pa
                                text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
         assert child.returncode == -signal.SIGKILL, child.stderr
         lines = child.stdout.splitlines()
-        assert lines[0] == "synchronous 2"  # FULL
+        assert lines[0] == ("synchronous 2" if backend == "sqlite" else "synchronous on")  # FULL; on
         reported = [line.split()[1] for line in lines[1:]]
         assert len(reported) == kill_after
-        assert Path(f"{db}-wal").exists()  # the commits are in the WAL, not yet checkpointed
+        if backend == "sqlite":
+            assert Path(f"{db}-wal").exists()  # the commits are in the WAL, not yet checkpointed
 
         store = open_store(db)
         manager = WorkflowManager(store)

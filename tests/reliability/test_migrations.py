@@ -247,3 +247,10 @@ def test_the_migration_list_is_ordered_and_reaches_the_current_version() -> None
     versions = [version for version, _ in migrations.MIGRATIONS]
     assert versions == sorted(set(versions)) and versions[0] == 1
     assert versions[-1] == tables.SCHEMA_VERSION
+
+
+def test_the_postgres_migration_list_reaches_the_current_version_from_its_baseline() -> None:
+    """A new schema version is a step for each database: PostgreSQL's list goes on from its baseline to the
+    same version as SQLite's (see store/migrations.py, "To change the schema")."""
+    versions = [version for version, _ in migrations.POSTGRES_MIGRATIONS]
+    assert versions == list(range(migrations.POSTGRES_BASELINE + 1, tables.SCHEMA_VERSION + 1))

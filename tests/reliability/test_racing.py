@@ -1,4 +1,5 @@
-"""Processes and threads racing on one database file: completing, failing, retrying and cancelling.
+"""Processes and threads racing on one database (a file, then a PostgreSQL database): completing, failing,
+retrying and cancelling.
 
 Three processes with three operator threads and one reader thread each pick random instances and random
 executions of them, and complete, re-complete, fail, retry, set variables or cancel, with collisions on
@@ -165,8 +166,8 @@ def finish_all(manager: WorkflowManager, instance_ids: list[str]) -> None:
             return
 
 
-def test_processes_and_threads_racing_lose_nothing_and_apply_nothing_twice(tmp_path: Path) -> None:
-    db = tmp_path / "race.db"
+def test_processes_and_threads_racing_lose_nothing_and_apply_nothing_twice(database: str, tmp_path: Path) -> None:
+    db = database  # a file, then a PostgreSQL database (tests/conftest.py)
     store = open_store(db)
     manager = WorkflowManager(store)
     manager.add_workflow(FANOUT)

@@ -67,6 +67,30 @@ ALLOWED_INTERPOLATIONS = {
     "mode": "'IMMEDIATE' or 'DEFERRED'",
     "settings.durability.value": "a Durability enum value (FULL or NORMAL)",
     "int(settings.busy_timeout_ms)": "an int",
+    "_CLAIMABLE": "a class constant of SqliteStore: the condition of a claimable execution",
+    "SqliteStore._CLAIMABLE": "the same constant, in PostgresStore's claim",
+    "self._NEXT_NO": "a class constant: MAX(no) + 1 on SQLite, nextval('instances_no_seq') on PostgreSQL",
+    "WORK_CHANNEL": "a module constant of store/postgres.py: the LISTEN/NOTIFY channel's name",
+    "name": "a name of store/postgres.py's constant _SEQUENCES (CREATE SEQUENCE)",
+    "table": "a name of store/copy.py's constant COPIED (the tables copied)",
+    "names": "the column names of a table model (SQLModel.metadata), in store/copy.py",
+    "key": "the primary-key column names of a table model (SQLModel.metadata), in store/copy.py",
+    "', '.join(('?' for _ in columns))": "one placeholder per column (store/copy.py)",
+}
+
+# Every SQL argument of an execute that is not a literal, and why it holds only constant text.
+ALLOWED_ARGUMENTS = {
+    "self._LOAD_INSTANCE": "a class constant (SqliteWriteTransaction; PostgreSQL adds FOR UPDATE)",
+    "self._LOAD_OPEN": "a class constant (SqliteWriteTransaction; PostgreSQL adds FOR UPDATE)",
+    "self._CLAIM": "a class constant (SqliteStore; PostgreSQL's with SKIP LOCKED)",
+    "_OPEN_EXECUTIONS_OF": "a module constant of store/sqlite.py",
+    "pg_sql(sql)": "PgCursor.execute: the PostgreSQL text of the statement its caller passed, checked there",
+    "sql": "PgCursor / PostgresWriteTransaction._send: the statement their callers passed, checked there",
+    "statement": "store/postgres.py: the DDL SQLAlchemy compiles from the table models (schema_statements)",
+    "insert": "store/copy.py: INSERT of a COPIED table's model columns, one ? each",
+    "condition": "store/tables.py: the constant conditions of the partial indexes (_partial)",
+    "b'BEGIN' if self.write else _READ_BEGIN": "b'BEGIN' or the module constant _READ_BEGIN",
+    "b'COMMIT'": "a literal", "b'ROLLBACK'": "a literal",
 }
 
 
@@ -120,7 +144,8 @@ def test_sql_in_store_is_never_built_with_percent_or_format() -> None:
                 problems.append(f"{path.name}:{node.lineno}: SQL built with str.format")
             if isinstance(node, ast.Call) and _callee(node) in EXECUTORS and node.args:
                 first = node.args[0]
-                if not _literal_text(first) and not _from_constant_table(tree, first):
+                if not _literal_text(first) and not _from_constant_table(tree, first) \
+                        and ast.unparse(first) not in ALLOWED_ARGUMENTS:
                     problems.append(f"{path.name}:{node.lineno}: SQL passed as {ast.unparse(first)!r}, "
                                     "not a literal: check where it comes from")
     assert not problems, "\n".join(problems)

@@ -57,7 +57,21 @@ def _sqlite(tmp_path: Path) -> Iterator[Backend]:
     yield Backend("sqlite", str(path), set_schema_version)
 
 
-BACKENDS: dict[str, Callable[[Path], Iterator[Backend]]] = {"sqlite": _sqlite}
+def _postgres(tmp_path: Path) -> Iterator[Backend]:
+    """A schema of its own on the test server (tests/postgres_server.py), dropped afterwards."""
+    import postgres_server
+
+    server = postgres_server.server()
+    url = server.fresh_schema()
+
+    def set_schema_version(version: int) -> None:
+        server.execute(url, "UPDATE wf_meta SET value = %s WHERE key = 'schema_version'", (str(version),))
+
+    yield Backend("postgres", url, set_schema_version)
+    server.drop_schema(url)
+
+
+BACKENDS: dict[str, Callable[[Path], Iterator[Backend]]] = {"sqlite": _sqlite, "postgres": _postgres}
 
 
 @pytest.fixture(params=sorted(BACKENDS))

@@ -83,3 +83,58 @@ def test_the_stuck_checks_scans_find_old_executions_and_waiting_joins(backend) -
     assert store.instances_with_waiting_tokens() == []
     manager.task_done(manager.get_status(instance_id).executions[0].id, {})
     assert store.instances_with_waiting_tokens() == [instance_id]
+
+
+def test_a_periodic_turn_goes_to_one_caller_per_period_across_stores(backend) -> None:
+    first, second = backend.open(), backend.open()  # two runtimes, on two hosts
+    period = timedelta(seconds=30)
+    assert first.take_turn("stuck-check", T0, period)
+    assert not second.take_turn("stuck-check", T0 + timedelta(seconds=1), period)
+    assert not first.take_turn("stuck-check", T0 + timedelta(seconds=29), period)
+    assert first.take_turn("other-job", T0, period)  # each job its own turn
+    assert second.take_turn("stuck-check", T0 + period, period)  # due: whoever comes first
+    assert not first.take_turn("stuck-check", T0 + period, period)
+
+
+def test_a_turn_is_taken_once_when_many_callers_race(backend) -> None:
+    import threading
+
+    stores = [backend.open() for _ in range(6)]
+    barrier = threading.Barrier(len(stores))
+    won: list[bool] = []
+
+    def race(store) -> None:
+        barrier.wait()
+        won.append(store.take_turn("stuck-check", T0, timedelta(seconds=30)))
+
+    threads = [threading.Thread(target=race, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(won) == [False] * 5 + [True]
+
+
+def test_the_same_blueprint_stored_by_racing_stores_is_stored_once(backend) -> None:
+    import threading
+
+    from engine import WorkflowManager
+
+    managers = [WorkflowManager(backend.open()) for _ in range(4)]
+    barrier = threading.Barrier(len(managers))
+    results: list = []
+
+    def add(manager) -> None:
+        barrier.wait()
+        try:
+            results.append(manager.add_workflow(bps.linear(version=7)))
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            results.append(error)
+
+    threads = [threading.Thread(target=add, args=(manager,)) for manager in managers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert [b.version for b in backend.open().list_blueprints()] == [7]
