@@ -894,9 +894,15 @@ class SqliteStore(SqliteReports):
         if query.waiting is not None:
             # As execution_counts counts "waiting for a person": ACTIVE, no live lease, not a task run here.
             local = query.waiting.local_task_ids
-            clauses.append("id IN (SELECT instance_id FROM executions INDEXED BY ix_executions_open "
-                           f"WHERE status = 'ACTIVE' AND {OPEN_EXECUTIONS} AND (lease_until IS NULL OR lease_until < ?)"
-                           + (f" AND task_id NOT IN ({', '.join('?' * len(local))})" if local else "") + ")")
+            if local:
+                marks = ', '.join('?' for _ in local)
+                clauses.append(f"id IN (SELECT instance_id FROM executions INDEXED BY ix_executions_open "
+                               f"WHERE status = 'ACTIVE' AND {OPEN_EXECUTIONS} "
+                               f"AND (lease_until IS NULL OR lease_until < ?) AND task_id NOT IN ({marks}))")
+            else:
+                clauses.append(f"id IN (SELECT instance_id FROM executions INDEXED BY ix_executions_open "
+                               f"WHERE status = 'ACTIVE' AND {OPEN_EXECUTIONS} "
+                               "AND (lease_until IS NULL OR lease_until < ?))")
             params.extend([dump_time(query.waiting.now), *local])
         if query.text:
             pattern = like_pattern(query.text)
