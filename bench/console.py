@@ -96,7 +96,6 @@ async def _drive(db: str, customer: str, node: str, rounds: int) -> dict[str, An
     from console.screens.instance_detail_screen import InstanceDetailScreen
     from console.screens.instances_screen import InstancesScreen
     from console.widgets.instances_table import InstancesTable
-    from console.widgets.search_bar import SearchBar
     from engine import InstanceStatus
 
     app = WfConsoleApp(db, start_mode="instances")
@@ -109,7 +108,7 @@ async def _drive(db: str, customer: str, node: str, rounds: int) -> dict[str, An
         def check() -> bool:
             current = app.screen
             return (isinstance(current, InstancesScreen) and current.page is not None
-                    and current.page.query == current.listing_query() and current.page.query.status == status
+                    and current.page.query == current._query and current.page.query.status == status
                     and current.page.query.text == text and current.query_one(InstancesTable).row_count > 0)
         return check
 
@@ -117,22 +116,19 @@ async def _drive(db: str, customer: str, node: str, rounds: int) -> dict[str, An
         result["first_page_s"] = await _until(pilot, shown()) - _PROCESS_STARTED
         result["total_instances"] = screen().page.total
         for _ in range(rounds):
-            for status in ("FAILED", "ACTIVE", "COMPLETED", "CANCELLED", ""):  # keys f r c x a
+            for status in ("FAILED", "ACTIVE", "COMPLETED", "CANCELLED", ""):  # /status=... on the filter line
                 started = time.perf_counter()
-                screen().action_status(status)
+                screen().apply_view({"status": status.lower()} if status else {})
                 wanted = InstanceStatus(status) if status else None
                 result["filter_s"].append(await _until(pilot, shown(wanted)) - started)
-            for text in (customer, node):  # / text Enter
-                bar = screen().query_one(SearchBar)
-                bar.open(None)
-                bar.value = text
+            for text in (customer, node):  # / text: what the filter line does once the typing pauses
                 started = time.perf_counter()
-                await bar.action_submit()
+                screen().apply_view({}, text)
                 result["search_s"].append(await _until(pilot, shown(None, text)) - started)
                 result.setdefault("search_matches", {})[text] = screen().page.total
             screen().action_clear_filters()  # Esc
             await _until(pilot, shown())
-            screen().action_status("ACTIVE")
+            screen().apply_view({"status": "active"})
             await _until(pilot, shown(InstanceStatus.ACTIVE))
             for row in range(3):  # Enter on a running instance
                 table = screen().query_one(InstancesTable)
@@ -146,7 +142,7 @@ async def _drive(db: str, customer: str, node: str, rounds: int) -> dict[str, An
                 result["graph_drawn"] = app.screen.detail.drawing is not None
                 app.screen.action_back()
                 await _until(pilot, shown(InstanceStatus.ACTIVE))
-            screen().action_status("")
+            screen().apply_view({})
             await _until(pilot, shown())
     result["peak_rss_mb"] = _peak_rss_mb()
     return result

@@ -85,13 +85,13 @@ class ConsoleBackend:
     action, plus what only the console needs (graphs drawn off the event loop, pages with their counts). All
     methods block; call them from thread workers."""
 
-    def __init__(self, manager: WorkflowManager, actor: str | None = None) -> None:
-        self.ops = Operations(manager, actor)
+    def __init__(self, manager: WorkflowManager, actor: str | None = None, *, readonly: bool = False) -> None:
+        self.ops = Operations(manager, actor, readonly=readonly)
 
     @classmethod
-    def open(cls, db_path: str, actor: str | None = None) -> ConsoleBackend:
+    def open(cls, db_path: str, actor: str | None = None, *, readonly: bool = False) -> ConsoleBackend:
         """Open (creating if missing) the database at ``db_path``; raises ``StoreError``."""
-        return cls(WorkflowManager(open_store(db_path)), actor)
+        return cls(WorkflowManager(open_store(db_path)), actor, readonly=readonly)
 
     @property
     def manager(self) -> WorkflowManager:

@@ -213,17 +213,23 @@ def root(
         "--workers", metavar="MODULE",
         help="With no subcommand: also run the task workers of this Python module (e.g. sample_data.workers).",
     )] = None,
+    readonly: Annotated[bool, typer.Option(
+        "--readonly", help="Look, do not change: every command and the console read as ever, and every change "
+                           "is refused (exit 1; in the console its keys are shown disabled).")] = False,
     show_version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
                                                help="Print the version and exit.")] = False,
 ) -> None:
     """Open the terminal console when no subcommand is given; otherwise pass --db on to the subcommand."""
-    ctx.obj = {"db": db}
+    ctx.obj = {"db": db, "readonly": readonly}
     if ctx.invoked_subcommand is not None:
         return
-    open_console(resolve_db_path(db), workers)
+    if readonly and workers:
+        raise BadInputError("--readonly: a read-only console cannot run workers (they complete and fail tasks); "
+                            "leave out --workers")
+    open_console(resolve_db_path(db), workers, readonly)
 
 
-def open_console(db_path: str, workers_module: str | None) -> None:
+def open_console(db_path: str, workers_module: str | None, readonly: bool = False) -> None:
     """Start the Textual console (imported only now: the subcommands do not need Textual)."""
     try:
         from console.app import run
@@ -233,7 +239,7 @@ def open_console(db_path: str, workers_module: str | None) -> None:
         print_error("the terminal console is not available in this installation (console/app.py is missing); "
                     "use the subcommands, see `wfconsole --help`")
         raise typer.Exit(EXIT_REFUSED) from None
-    status = run(db_path, workers_module)
+    status = run(db_path, workers_module, readonly)
     if status:
         raise typer.Exit(status)
 

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from console.cli_options import is_readonly
 from console.output import print_notice
 from console.settings import busy_timeout_ms
 from engine import WorkflowManager
@@ -180,7 +181,8 @@ def print_store_warnings(store: object) -> None:
 @contextmanager
 def open_operations(db: str, *, create: bool = False, actor: str | None = None) -> Iterator[Operations]:
     """The engine's :class:`~engine.operations.Operations` on the database ``db``, closed afterwards; ``actor``
-    is recorded with every action (default: the OS user).
+    is recorded with every action (default: the OS user). Under ``wfconsole --readonly`` they are read-only:
+    the engine refuses every change.
 
     Unless ``create`` is set, a database file that does not exist is a :class:`BadInputError` rather than
     a new empty database: a typo in ``--db`` should not look like an empty system. Database problems
@@ -190,9 +192,17 @@ def open_operations(db: str, *, create: bool = False, actor: str | None = None) 
     store = open_store(db, busy_timeout_ms=busy_timeout_ms())
     print_store_warnings(store)
     try:
-        yield Operations(WorkflowManager(store), actor)
+        yield Operations(WorkflowManager(store), actor, readonly=is_readonly(_current_context()))
     finally:
         store.close()
+
+
+def _current_context():  # noqa: ANN202 - Click's Context, vendored by Typer >= 0.20
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # pragma: no cover
+        from click import get_current_context
+    return get_current_context(silent=True)
 
 
 # -- ids ------------------------------------------------------------------------------------------

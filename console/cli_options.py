@@ -28,6 +28,24 @@ ActorOption = Annotated[
 ]
 
 
+def is_readonly(ctx: typer.Context | None) -> bool:
+    """Whether ``wfconsole --readonly`` was given: every command then reads as ever and the engine refuses
+    every change (one line, exit 1)."""
+    while ctx is not None:
+        if isinstance(ctx.obj, dict) and ctx.obj.get("readonly"):
+            return True
+        ctx = ctx.parent
+    return False
+
+
+def refuse_if_readonly(ctx: typer.Context, what: str) -> None:
+    """Stop a command that writes outside the engine's operations (``workers``, ``demo``) under --readonly."""
+    if is_readonly(ctx):
+        from console.cli_input import BadInputError
+
+        raise BadInputError(f"--readonly: {what}; run it without --readonly")
+
+
 def db_path(ctx: typer.Context, option: str | None) -> str:
     """The database for a subcommand: its own ``--db``, else ``wfconsole --db``, else the environment/default."""
     parent_db = (ctx.obj or {}).get("db") if isinstance(ctx.obj, dict) else None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from console.cli_input import print_store_warnings, require_database
-from console.cli_options import DbOption, db_path
+from console.cli_options import DbOption, db_path, refuse_if_readonly
 from engine import WorkflowManager
 from engine.model import Execution
 from engine.runtime import Outcome, WorkerRuntime
@@ -138,6 +138,7 @@ def workers_command(
 
     Example:  wfconsole workers --module sample_data/workers.py --db ops.db
     """
+    refuse_if_readonly(ctx, "`wfconsole workers` runs task workers, which complete and fail tasks")
     path = db_path(ctx, db)
     require_database(path)  # a mistyped --db must not become an empty database polled for ever
     code = run_workers(path, module or [], poll_interval=poll, stuck_interval=stuck_interval,
@@ -160,6 +161,7 @@ def demo_command(
     """
     from console.demo import build_demo, sample_dir
 
+    refuse_if_readonly(ctx, "`wfconsole demo` builds a database and runs workers")
     path = db_path(ctx, db)
     require_database(path, create=True)
     store = open_store(path)

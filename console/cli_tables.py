@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from console.formatting import due_text, shown, token_places
+from console.formatting import due_text, error_owner, shown, token_places
 from console.output import short_id
 from engine.actions import OPEN
 from engine.errors import Problem
@@ -169,8 +169,9 @@ def _executions_table(view: InstanceView) -> Table:
         detail = compact_json(e.inputs)
         if e.outputs is not None:
             detail += " → " + compact_json(e.outputs)
-        if e.error:
-            detail += f" ✗ {e.error}"
+        if e.error:  # an earlier attempt's error as that attempt's ("attempt 1 failed: ..."), as the console
+            owner = error_owner(e, view.history)
+            detail += f" ✗ {owner + ': ' if owner else ''}{e.error}"
         cells = [shown(f"{short_id(view.id)}:{e.node_id}"), shown(e.task_id), styled(e.status), str(e.attempt)]
         if people:
             late = due_text(e.due_at, now, e.status in OPEN)

@@ -1,4 +1,5 @@
-"""The command palette (Ctrl+P): one entry per action of the screen it is opened on, and the app's own.
+"""The command palette (Ctrl+P): one entry per action of the screen it is opened on, the app's own, and each
+saved view (``Saved view: failed-loans``).
 
 Entries are made from the screen's and the app's ``BINDINGS`` (``Go to: Incidents``, ``Quit``...), so the
 palette, the footer and the ``?`` help all list the same actions under the same names.
@@ -11,6 +12,9 @@ from functools import partial
 
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.markup import escape
+
+from engine.text import visible
 
 
 class ScreenActions(Provider):
@@ -29,6 +33,10 @@ class ScreenActions(Provider):
                 where = "Go to" if owner is self.app and binding.action.startswith("go(") else group
                 yield (f"{where}: {binding.description}", f"key {self.app.get_key_display(binding)}",
                        partial(owner.run_action, binding.action))
+        saved = getattr(self.app, "saved_views", None)
+        for name, line in sorted(saved.views.items()) if saved is not None else ():
+            yield (f"Saved view: {name}", escape(f":{name}  ({visible(line)})"),
+                   partial(self.app._command_entered, name))
 
     async def discover(self) -> Hits:
         for title, help_text, run in self._entries():

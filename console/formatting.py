@@ -144,3 +144,25 @@ def token_places(node_ids: list[str], limit: int = 40, statuses: list[str] | Non
         counts[place] = counts.get(place, 0) + 1
     text = visible(", ".join(node if n == 1 else f"{node} ×{n}" for node, n in counts.items()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def error_owner(execution: Any, history: Any = ()) -> str | None:
+    """Whose an execution's error is, when not its own: ``None`` for a FAILED or STUCK execution (its own
+    failure); for an ACTIVE or COMPLETED one an earlier attempt's: ``attempt 1 failed`` (a worker's attempt
+    failed and the next one was tried), or ``attempt 3 failed, then it was marked done`` when it failed for good
+    and an operator completed it (``history``, the instance's entries, says which: its EXECUTION_FAILED)."""
+    if not execution.error or execution.status in ("FAILED", "STUCK"):
+        return None
+    if any(entry.kind == "EXECUTION_FAILED" and entry.execution_id == execution.id for entry in history):
+        done = ", then it was marked done" if execution.status == "COMPLETED" else ""
+        return f"attempt {execution.attempt} failed{done}"
+    earlier = execution.attempt - 1
+    return f"attempt {earlier} failed" if earlier >= 1 else "an earlier attempt failed"
+
+
+def error_note(execution: Any, history: Any = ()) -> str:
+    """The error on one line, prefixed with whose it is when it is an earlier attempt's (:func:`error_owner`):
+    ``attempt 1 failed: connection refused``."""
+    error = " ".join(str(execution.error or "").split())
+    owner = error_owner(execution, history)
+    return f"{owner}: {error}" if owner and error else error

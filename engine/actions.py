@@ -39,6 +39,10 @@ class Action(StrEnum):
     RELEASE = "release"  # give a claimed task back
 
 
+READ_ONLY_REFUSAL = "read-only: this session may look but not change anything (it was opened with --readonly)"
+"""Why every action is refused to operations opened read-only: the same words before (permissions) and after
+(the :class:`~engine.errors.ReadOnlyError` of an action tried anyway)."""
+
 EXECUTION_ACTIONS = (Action.COMPLETE, Action.FAIL, Action.RETRY)
 INSTANCE_ACTIONS = (Action.CANCEL, Action.SET_VARIABLES, Action.UNSET_VARIABLES, Action.RESUME, Action.MOVE_TOKENS,
                     Action.MIGRATE)
@@ -136,8 +140,12 @@ class Permissions:
         return self.refusals.get(action, f"{action} is not offered here")
 
 
-def permissions(instance_id: str, instance_status: InstanceStatus, execution: Execution | None = None) -> Permissions:
-    """What an operator may do now to the instance and, when ``execution`` is given, to that execution."""
+def permissions(instance_id: str, instance_status: InstanceStatus, execution: Execution | None = None, *,
+                readonly: bool = False) -> Permissions:
+    """What an operator may do now to the instance and, when ``execution`` is given, to that execution;
+    ``readonly``: nothing, for :data:`READ_ONLY_REFUSAL`."""
+    if readonly:
+        return Permissions({action: READ_ONLY_REFUSAL for action in (*INSTANCE_ACTIONS, *EXECUTION_ACTIONS)})
     refusals: dict[Action, str | None] = {
         action: instance_refusal(action, instance_id, instance_status) for action in INSTANCE_ACTIONS}
     for action in EXECUTION_ACTIONS:

@@ -105,6 +105,10 @@ class InvalidStateError(WorkflowError):
     """An operator action was asked of something in the wrong state; nothing was changed."""
 
 
+class ReadOnlyError(InvalidStateError):
+    """A change was asked of operations opened read-only (``--readonly``); nothing was changed."""
+
+
 class StaleClaimError(InvalidStateError):
     """A worker reported under a claim that is no longer current (taken over, released, or ended by an
     operator): nothing was changed but the history, which records the stale report."""

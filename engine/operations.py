@@ -16,13 +16,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from engine.actions import INCIDENT, OPEN, Action, Permissions, permissions
+from engine.actions import INCIDENT, OPEN, READ_ONLY_REFUSAL, Action, Permissions, permissions
 from engine.errors import (
     InvalidReferenceError,
     InvalidStateError,
     InvalidValueError,
     MalformedExecutionIdError,
     NoMatchingConditionError,
+    ReadOnlyError,
     UnknownExecutionError,
     UnknownInstanceError,
     UnknownWorkflowError,
@@ -34,7 +35,16 @@ from engine.model import Execution, InstanceState, InstanceStatus
 from engine.outcomes import ActionResult
 from engine.ports import BlueprintSummary, InstanceQuery, InstanceSummary, InstanceView, StoredBlueprint
 from engine.repair_ops import RepairOperations
-from engine.reports import Activity, ExecutionCounts, HistoryHit, HistoryQuery, Incident, IncidentKind, IncidentPage
+from engine.reports import (
+    Activity,
+    ExecutionCounts,
+    HistoryHit,
+    HistoryQuery,
+    Incident,
+    IncidentFilter,
+    IncidentKind,
+    IncidentPage,
+)
 
 _ID_PREFIX = re.compile(r"[0-9a-f-]{1,36}")
 _AMBIGUOUS_SHOWN = 5
@@ -63,12 +73,20 @@ class BulkResult:
 
 
 class Operations(RepairOperations):
-    """The engine as the console and the CLI use it; ``actor`` is recorded with every action."""
+    """The engine as the console and the CLI use it; ``actor`` is recorded with every action. Opened
+    ``readonly`` (``--readonly``), it reads as ever and refuses every change with :data:`READ_ONLY_REFUSAL`
+    (a :class:`~engine.errors.ReadOnlyError`), which its permissions give beforehand."""
 
-    def __init__(self, manager: WorkflowManager, actor: str | None = None) -> None:
+    def __init__(self, manager: WorkflowManager, actor: str | None = None, *, readonly: bool = False) -> None:
         self.manager = manager
         self.actor = actor or default_actor()
+        self.readonly = readonly
         self._store = manager.store
+
+    def writing(self) -> None:
+        """Raise :class:`ReadOnlyError` when these operations are read-only; every change calls it first."""
+        if self.readonly:
+            raise ReadOnlyError(READ_ONLY_REFUSAL)
 
     @property
     def source(self) -> str:
@@ -196,9 +214,15 @@ class Operations(RepairOperations):
                 return
         raise WorkflowError(f"unknown task {task_id!r}: no stored blueprint has a node with that task_id")
 
-    def incidents(self, limit: int = 500) -> IncidentPage:
-        """The oldest incidents, at most ``limit``, and how many there are."""
-        return self._store.list_incidents(limit)
+    def incidents(self, limit: int = 500, only: IncidentFilter | None = None) -> IncidentPage:
+        """The oldest incidents, at most ``limit``, and how many there are; with ``only``, the oldest of those
+        it keeps, and how many of those there are (the store reads every open incident's token either way)."""
+        if not only:
+            return self._store.list_incidents(limit)
+        everything = self._store.list_incidents(1_000_000_000)
+        kept = [incident for incident in everything.incidents if only.matches(incident)]
+        failed = sum(1 for incident in kept if incident.kind in (IncidentKind.FAILED, IncidentKind.NO_MATCH))
+        return IncidentPage(kept[:limit], failed, len(kept) - failed)
 
     def execution_counts(self, local_task_ids: Collection[str], now: datetime) -> ExecutionCounts:
         """Open executions by what they wait for (``local_task_ids``: the tasks run by workers here)."""
@@ -227,17 +251,17 @@ class Operations(RepairOperations):
 
     # -- what may be done ---------------------------------------------------------------------------
 
-    @staticmethod
-    def permissions(instance: InstanceView | InstanceState | InstanceSummary,
+    def permissions(self, instance: InstanceView | InstanceState | InstanceSummary,
                     execution: Execution | None = None) -> Permissions:
         """The operator actions that apply now to ``instance`` (and ``execution`` of it), and why the others
         do not."""
-        return permissions(instance.id, InstanceStatus(instance.status), execution)
+        return permissions(instance.id, InstanceStatus(instance.status), execution, readonly=self.readonly)
 
-    @staticmethod
-    def incident_refusal(incident: Incident, action: Action) -> str | None:
+    def incident_refusal(self, incident: Incident, action: Action) -> str | None:
         """Why ``action`` does not resolve ``incident`` (``None`` when it may). RETRY means a new attempt of a
         failed or stuck execution, or resuming an instance stopped at a split (:meth:`retry_incident`)."""
+        if self.readonly:
+            return READ_ONLY_REFUSAL
         what = _INCIDENT_WORDS[incident.kind]
         if action is Action.RETRY and incident.kind is IncidentKind.JOIN_STUCK:
             return "a parallel join that can no longer fire cannot be retried: open the instance to see the " \
@@ -271,10 +295,12 @@ class Operations(RepairOperations):
     def load_blueprints(self, blueprints: list[tuple[Any, str | None]]) -> list[tuple[int, bool]]:
         """Validate and store (blueprint, origin) pairs, all or none; each one's version and whether it was
         new (see :meth:`WorkflowManager.add_workflows`)."""
+        self.writing()
         return self.manager.add_workflows(blueprints)
 
     def start(self, workflow_id: str, context: dict[str, Any] | None = None) -> ActionResult:
         """Start an instance of the newest version of ``workflow_id``."""
+        self.writing()
         try:
             instance_id = self.manager.start_workflow(workflow_id, context, actor=self.actor)
         except NoMatchingConditionError as error:
@@ -294,6 +320,7 @@ class Operations(RepairOperations):
         nothing (already completed, retried or cancelled meanwhile, the instance not ACTIVE) is not an error:
         the result says ``applied=False`` and why, as its transaction saw it.
         """
+        self.writing()
         instance_id, node_id = parse_execution_id(execution_id)
         if outputs and not allow_unmapped:
             self.check_outputs(execution_id, outputs)
@@ -325,6 +352,7 @@ class Operations(RepairOperations):
 
     def fail(self, execution_id: str, reason: str) -> ActionResult:
         """Fail an ACTIVE or STUCK execution with ``reason``: it becomes an incident."""
+        self.writing()
         why = _reason(reason)
         instance_id, node_id = parse_execution_id(execution_id)
         self.manager.fail_task(execution_id, why, actor=self.actor)
@@ -333,6 +361,7 @@ class Operations(RepairOperations):
 
     def retry(self, execution_id: str) -> ActionResult:
         """Retry a FAILED or STUCK execution: a new attempt, with inputs rebuilt from the current context."""
+        self.writing()
         instance_id, node_id = parse_execution_id(execution_id)
         new_id = self.manager.retry(execution_id, actor=self.actor)
         return ActionResult(Action.RETRY, instance_id, True, f"{node_id} retried on instance {short_id(instance_id)} "
@@ -347,18 +376,21 @@ class Operations(RepairOperations):
 
     def cancel(self, instance_id: str, reason: str) -> ActionResult:
         """Cancel an ACTIVE or FAILED instance with ``reason``."""
+        self.writing()
         why = _reason(reason)
         self.manager.cancel(instance_id, why, actor=self.actor)
         return ActionResult(Action.CANCEL, instance_id, True, f"instance {short_id(instance_id)} cancelled: {why}")
 
     def set_variables(self, instance_id: str, values: dict[str, Any]) -> ActionResult:
         """Write variables of an ACTIVE or FAILED instance's global context."""
+        self.writing()
         self.manager.set_variables(instance_id, values, actor=self.actor)
         return ActionResult(Action.SET_VARIABLES, instance_id, True,
                             f"{', '.join(sorted(values))} set on instance {short_id(instance_id)}")
 
     def unset_variables(self, instance_id: str, keys: list[str]) -> ActionResult:
         """Delete variables of an ACTIVE or FAILED instance's global context."""
+        self.writing()
         self.manager.unset_variables(instance_id, keys, actor=self.actor)
         return ActionResult(Action.UNSET_VARIABLES, instance_id, True,
                             f"{', '.join(keys)} unset on instance {short_id(instance_id)}")
@@ -368,6 +400,7 @@ class Operations(RepairOperations):
 
         Raises :class:`NoMatchingConditionError` (nothing changed) when still none holds there.
         """
+        self.writing()
         message = f"instance {short_id(instance_id)} resumed"
         try:
             self.manager.retry_instance(instance_id, actor=self.actor)
@@ -384,6 +417,7 @@ class Operations(RepairOperations):
         """``act(item)`` for each item, each in its own transaction, oldest first as given: one refusal does not
         stop the rest. A refusal is recorded with its message (any other error with its type too); nothing
         raises. ``should_stop`` is asked before each item."""
+        self.writing()
         result = BulkResult()
         for item in items:
             if should_stop is not None and should_stop():

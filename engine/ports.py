@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from engine.blueprint import Blueprint
-from engine.errors import Problem
+from engine.errors import InvalidValueError, Problem
 from engine.model import (
     ChangeSet,
     Execution,
@@ -109,10 +109,27 @@ class InstanceView:
             waits=tuple(self.waits))
 
 
+INSTANCE_ORDERS: dict[str, str] = {"-started": "newest first", "started": "oldest first"}
+"""The orders of an instance listing every store serves from an index (the start time's, read either way),
+however many instances there are. Other columns (last change, status, workflow) have no index to serve a
+sorted page without reading every matching row, so they are not offered."""
+
+
+@dataclass(frozen=True)
+class WaitingFor:
+    """Keep the instances with a task waiting for a person: an ACTIVE execution nobody holds a lease on at
+    ``now``, of a task none of ``local_task_ids`` (the tasks run by workers here) is: the executions the
+    header counts as "waiting for a person" (:meth:`Reports.execution_counts`)."""
+
+    now: datetime
+    local_task_ids: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class InstanceQuery:
     """Filters of an instance listing. ``text`` matches id, workflow, node or a variable's value; ``task_id``
-    keeps the instances with an open (ACTIVE, FAILED or STUCK) execution of that task."""
+    keeps the instances with an open (ACTIVE, FAILED or STUCK) execution of that task; ``waiting`` those with
+    a task waiting for a person. ``order`` is one of :data:`INSTANCE_ORDERS`."""
 
     status: InstanceStatus | None = None
     workflow_id: str | None = None
@@ -123,6 +140,13 @@ class InstanceQuery:
     assignee: str | None = None  # keep the instances with an open execution assigned to this user
     limit: int = 50
     offset: int = 0
+    waiting: WaitingFor | None = None
+    order: str = "-started"
+
+    def __post_init__(self) -> None:
+        if self.order not in INSTANCE_ORDERS:
+            raise InvalidValueError(f"instances cannot be listed in order {self.order!r}: the orders a store serves "
+                                    f"from an index are {', '.join(INSTANCE_ORDERS)}")
 
 
 @dataclass(frozen=True)

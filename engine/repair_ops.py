@@ -93,6 +93,7 @@ class RepairOperations:
     instances: Callable[..., Any]
     workflow: Callable[..., CompiledBlueprint]
     search_history: Callable[..., Any]
+    writing: Callable[[], None]  # raises ReadOnlyError when the operations are read-only
 
     # -- moving tokens and migrating ------------------------------------------------------------------
 
@@ -100,6 +101,7 @@ class RepairOperations:
                     forced: bool = False) -> ActionResult:
         """Remove the tokens on ``remove``, place tokens on ``add``, in one step; refused (nothing changes) when
         the instance could never finish afterwards, unless ``forced``."""
+        self.writing()
         self.manager.move_tokens(instance_id, list(remove), list(add), actor=self.actor, forced=forced)
         moved = " and ".join(part for part in (
             f"removed the token at {', '.join(remove)}" if remove else "",
@@ -110,6 +112,7 @@ class RepairOperations:
     def migrate(self, instance_id: str, to_version: int, mapping: dict[str, str] | None = None, *,
                 forced: bool = False) -> ActionResult:
         """Move the instance to version ``to_version`` of its workflow (``mapping``: old node -> new node)."""
+        self.writing()
         before = self.instance(instance_id, history_limit=0).version
         self.manager.migrate(instance_id, to_version, mapping, actor=self.actor, forced=forced)
         return ActionResult(Action.MIGRATE, instance_id, True, f"instance {instance_id[:8]} migrated from version "
@@ -156,6 +159,7 @@ class RepairOperations:
         """The action a batch does to each instance id: ``cancel`` (reason), ``retry`` (every FAILED or STUCK
         execution), ``resume``, ``migrate`` (to_version, mapping, forced), ``set`` (values) or ``move``
         (remove, add, forced)."""
+        self.writing()
         actions: dict[str, Callable[[str], ActionResult]] = {
             "cancel": lambda i: self.cancel(i, options["reason"]),
             "retry": self._retry_instance_incidents,
@@ -179,6 +183,7 @@ class RepairOperations:
         history as an item of the batch (its id, the actor). Going on past refusals; stopped when
         ``should_stop()`` says so. Given the id of an earlier run, the instances it already did are skipped:
         a batch stopped half-way is resumed with nothing done twice."""
+        self.writing()
         result = BatchResult(batch_id or uuid.uuid4().hex[:12])
         done_before = self.batch_items(result.batch_id) if batch_id else set()
         with self.manager.batch(result.batch_id):

@@ -79,6 +79,32 @@ class IncidentPage:
 
 
 @dataclass(frozen=True)
+class IncidentFilter:
+    """Which incidents to list: of ``kind``, ``workflow_id``, ``task_id``, and holding every word of ``text``
+    (any case) in their instance id, workflow, node, task or reason. Empty: every incident."""
+
+    kind: IncidentKind | None = None
+    workflow_id: str | None = None
+    task_id: str | None = None
+    text: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.kind or self.workflow_id or self.task_id or self.text.strip())
+
+    def matches(self, incident: Incident) -> bool:
+        """Whether ``incident`` is one this filter keeps."""
+        if self.kind is not None and incident.kind != self.kind:
+            return False
+        if self.workflow_id and incident.workflow_id != self.workflow_id:
+            return False
+        if self.task_id and incident.task_id != self.task_id:
+            return False
+        haystack = " ".join((incident.instance_id, incident.workflow_id, incident.node_id, incident.task_id or "",
+                             incident.reason)).lower()
+        return all(word in haystack for word in self.text.lower().split())
+
+
+@dataclass(frozen=True)
 class OpenTask:
     """The open executions of one task: ``running`` holds a live lease, ``waiting`` does not (for a worker
     or a person), ``failed`` and ``stuck`` are incidents; ``oldest`` is when the oldest waiting one was made."""

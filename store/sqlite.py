@@ -151,6 +151,8 @@ def _waits(text: str | None) -> tuple[Wait, ...]:
 
 _WAIT_KIND = {kind.value: kind for kind in WaitKind}
 
+# engine.ports.INSTANCE_ORDERS as SQL: ix_instances_created (or the status and workflow indexes) read either way.
+_INSTANCE_ORDERS = {"-started": "created_at DESC, id DESC", "started": "created_at ASC, id ASC"}
 # An instance's open executions: "+status" makes SQLite take the primary key's range, not the partial index of
 # every open execution.
 _OPEN_EXECUTIONS_OF = f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE id > ? AND id < ? AND +{OPEN_EXECUTIONS}"
@@ -979,7 +981,7 @@ class SqliteStore(SqliteReports):
         with self.read() as cur:
             rows = cur.execute(
                 "SELECT id, workflow_id, version, status, created_at, updated_at, ended_at, error, tokens "
-                f"FROM instances{where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+                f"FROM instances{where} ORDER BY {_INSTANCE_ORDERS[query.order]} LIMIT ? OFFSET ?",
                 (*params, query.limit, query.offset)).fetchall()
         summaries = []
         for r in rows:
@@ -1022,6 +1024,19 @@ class SqliteStore(SqliteReports):
             clauses.append("id IN (SELECT instance_id FROM executions INDEXED BY ix_executions_open "
                            "WHERE status IN ('ACTIVE', 'FAILED', 'STUCK') AND assignee = ?)")
             params.append(query.assignee)
+        if query.waiting is not None:
+            # As execution_counts counts "waiting for a person": ACTIVE, no live lease, not a task run here.
+            local = query.waiting.local_task_ids
+            if local:
+                marks = ', '.join('?' for _ in local)
+                clauses.append(f"id IN (SELECT instance_id FROM executions INDEXED BY ix_executions_open "
+                               f"WHERE status = 'ACTIVE' AND {OPEN_EXECUTIONS} "
+                               f"AND (lease_until IS NULL OR lease_until < ?) AND task_id NOT IN ({marks}))")
+            else:
+                clauses.append(f"id IN (SELECT instance_id FROM executions INDEXED BY ix_executions_open "
+                               f"WHERE status = 'ACTIVE' AND {OPEN_EXECUTIONS} "
+                               "AND (lease_until IS NULL OR lease_until < ?))")
+            params.extend([dump_time(query.waiting.now), *local])
         if query.text:
             pattern = like_pattern(query.text)
             clauses.append(

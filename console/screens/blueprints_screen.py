@@ -7,17 +7,20 @@ from typing import Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual.worker import get_current_worker
 
+from console import keymap
 from console.backend import BlueprintDetail
 from console.formatting import shown
 from console.messages import OpenInstance
 from console.screens.live_screen import LiveScreen, result_notice
 from console.screens.load_blueprint_modal import LoadBlueprintModal
 from console.screens.start_instance_modal import StartInstanceModal, context_keys
+from console.view_filters import ViewFilter
 from console.widgets.blueprints_table import BlueprintsTable
+from console.widgets.console_footer import ConsoleFooter
+from console.widgets.filter_line import FilterLine
 from console.widgets.nav_bar import NavBar
 from console.widgets.runtime_bar import RuntimeBar
 from console.widgets.token_graph import TokenGraph
@@ -29,15 +32,11 @@ from engine.text import visible
 class BlueprintsScreen(LiveScreen):
     """Stored blueprints. The graph below follows the version under the cursor."""
 
-    BINDINGS = [
-        Binding("s", "start", "Start instance"),
-        Binding("l", "load", "Load file"),
-        Binding("z", "zoom_graph", "Zoom graph", show=False),  # the graph's own z shows while it has focus
-        Binding("enter", "list_instances", "List its instances", show=False),  # the table's Enter shows
-        Binding("g", "refresh", "Refresh", show=False),
-    ]
+    BINDINGS = keymap.BLUEPRINTS
     AUTO_FOCUS = "BlueprintsTable"
     PALETTE_GROUP = "Blueprints"
+    VIEW = "blueprints"
+    WRITE_ACTIONS = frozenset({"start", "load"})
     MIN_RELOAD_SECONDS = 5.0  # the instance counts are a GROUP BY over the instances
 
     def __init__(self) -> None:
@@ -47,21 +46,54 @@ class BlueprintsScreen(LiveScreen):
         self.shown: tuple[str, int] | None = None
         self._select: tuple[str, int] | None = None
         self._last_path = ""
+        self.text = ""  # the / filter: words of a workflow's id or name
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield NavBar()
         yield RuntimeBar()
+        yield FilterLine("words of a workflow's id or name", id="filter")
         yield Static("", id="empty")
         yield BlueprintsTable(id="blueprints")
         yield TokenGraph(id="blueprint-graph", choosable=False)
         yield Static("", id="blueprint-info")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
-        self.query_one("#blueprints").border_title = "Workflows and versions  (s start an instance · l load a file)"
+        self.query_one("#blueprints").border_title = "Workflows and versions  (s start an instance · L load a file)"
         self.query_one("#blueprint-graph").border_title = "Graph"
         self.query_one("#blueprint-info").border_title = "Validation warnings"
+        self.query_one(FilterLine).set_text(self.text)
+
+    # -- the filter (in memory: a database holds a few hundred blueprints at most) ---------------------
+
+    def view_filter(self) -> ViewFilter:
+        """The filter in force, as the ``:`` line and saved views write it."""
+        return ViewFilter(self.VIEW, {}, self.text)
+
+    def apply_view(self, terms: dict[str, str], text: str = "", *, typed: bool = False) -> None:
+        """Show the workflows whose id or name holds every word of ``text``."""
+        self.text = text
+        if self.is_mounted:
+            if not typed:
+                self.query_one(FilterLine).set_text(text)
+            self._show(self.summaries)
+
+    def action_filter(self) -> None:
+        """Open the filter line (it filters as you type)."""
+        self.query_one(FilterLine).open()
+
+    def action_clear_filter(self) -> None:
+        """Show every workflow."""
+        self.apply_view({})
+
+    @on(FilterLine.Filtered)
+    def _filter_changed(self, event: FilterLine.Filtered) -> None:
+        self.apply_view({}, event.text, typed=True)
+
+    @on(FilterLine.Done)
+    def _filter_done(self) -> None:
+        self.query_one(BlueprintsTable).focus()
 
     def action_zoom_graph(self) -> None:
         """The graph's next zoom level: full labels, short labels, symbols."""
@@ -85,14 +117,17 @@ class BlueprintsScreen(LiveScreen):
 
     def _show(self, summaries: list[BlueprintSummary]) -> None:
         self.summaries = summaries
+        words = self.text.lower().split()
+        kept = [s for s in summaries if all(w in f"{s.workflow_id} {s.name or ''}".lower() for w in words)]
         table = self.query_one(BlueprintsTable)
-        table.show(summaries, self._select)
+        table.show(kept, self._select)
         self._select = None
         empty = self.query_one("#empty", Static)
-        empty.display = not summaries
-        empty.update("No blueprints yet. Press l to load a blueprint file (for example "
+        empty.display = not kept
+        empty.update("No workflow matches this filter: / changes it, Esc clears it." if summaries else
+                     "No blueprints yet. Press L to load a blueprint file (for example "
                      "sample_data/order_fulfilment.json).")
-        if not summaries:
+        if not kept:
             self.query_one(TokenGraph).show_nothing("no blueprint")
         self._follow_cursor()
 

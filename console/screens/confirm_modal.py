@@ -33,7 +33,7 @@ class ConfirmModal(ModalScreen[bool]):
         height: auto; max-height: 90%; border: thick $warning; background: $surface; padding: 1 2;
     }
     ConfirmModal #confirm-title { text-style: bold; margin-bottom: 1; }
-    ConfirmModal #confirm-body { height: auto; max-height: 20; overflow-y: auto; margin-bottom: 1; }
+    ConfirmModal #confirm-body { height: auto; max-height: 55vh; overflow-y: auto; margin-bottom: 1; }
     ConfirmModal Horizontal { height: auto; align-horizontal: right; }
     ConfirmModal Button { margin-left: 2; }
     """

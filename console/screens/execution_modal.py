@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -13,14 +14,16 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from console.formatting import ConsoleClock, pretty_json, shown, status_text
-from engine import Execution
+from console.formatting import ConsoleClock, error_owner, pretty_json, shown, status_text
+from engine import Execution, HistoryEntry
 from engine.text import visible
 
 
-def execution_details(execution: Execution, label: str, clock: ConsoleClock) -> RenderableType:
+def execution_details(execution: Execution, label: str, clock: ConsoleClock,
+                      history: Sequence[HistoryEntry] = ()) -> RenderableType:
     """Every field of ``execution``: times in the display time zone with their age, JSON indented; stored
-    text with its control and bidi characters made visible (the error keeps its lines)."""
+    text with its control and bidi characters made visible (the error keeps its lines). The error of an
+    earlier attempt is titled as that attempt's (``attempt 1 failed``), not as the execution's own."""
     fields = Table.grid(padding=(0, 2))
     fields.add_column(style="dim", no_wrap=True)
     fields.add_column(overflow="fold")
@@ -48,7 +51,9 @@ def execution_details(execution: Execution, label: str, clock: ConsoleClock) -> 
     if execution.outputs is not None:
         parts += _json_section("outputs", execution.outputs)
     if execution.error:
-        parts += [Text("\nerror", style="bold red"), Text(visible(execution.error, multiline=True))]
+        whose = error_owner(execution, history)
+        title = f"\nerror of an earlier attempt: {whose}" if whose else "\nerror"
+        parts += [Text(title, style="bold red"), Text(visible(execution.error, multiline=True))]
     return Group(*parts)
 
 
@@ -73,17 +78,20 @@ class ExecutionModal(ModalScreen[None]):
     ExecutionModal #execution-hint { color: $text-muted; margin-top: 1; }
     """
 
-    def __init__(self, execution: Execution, label: str, clock: ConsoleClock) -> None:
+    def __init__(self, execution: Execution, label: str, clock: ConsoleClock,
+                 history: Sequence[HistoryEntry] = ()) -> None:
         super().__init__()
         self.execution = execution
         self.label = label
+        self.history = list(history)  # the instance's entries: whose an error is
         self.clock = clock
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(shown(f"Execution of {self.label}, attempt {self.execution.attempt}"), id="execution-title")
             with VerticalScroll(can_focus=True):
-                yield Static(execution_details(self.execution, self.label, self.clock), id="execution-body")
+                yield Static(execution_details(self.execution, self.label, self.clock, self.history),
+                             id="execution-body")
             yield Label("Esc closes · ↑ ↓ scroll · the actions (d f r) are on the instance's screen",
                         id="execution-hint")
 

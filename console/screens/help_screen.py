@@ -15,7 +15,12 @@ from textual.widgets import Static
 HelpSection = tuple[str, Iterable[BindingType]]
 
 NAVIGATION: list[tuple[str, str]] = [
-    ("↑ ↓  PgUp PgDn  Home End", "move in a table or a tree"),
+    ("↑ ↓  j k  PgUp PgDn", "move in a list, a table or a tree"),
+    ("g G  Home End", "the first row, the last row"),
+    ("/", "filter the list as you type: words, and key=value terms (status=failed workflow=ID); Enter keeps "
+          "it (one match opens at once), Esc clears it"),
+    (":", "the command line: a view, filtered (:instances status=failed, :history kind=EXECUTION_FAILED), "
+          ":save NAME, a saved view by its name, :instance ID, :quit; Tab completes"),
     ("← ↓ ↑ →  h j k l", "in the token graph (Shift+Tab to it): from node to node; Enter: the node's newest "
                         "execution; z: full labels, short labels, symbols"),
     ("Tab  Shift+Tab", "move between panes and form fields"),

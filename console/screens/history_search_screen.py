@@ -5,14 +5,18 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Footer, Header, Input, Select, Static
+from textual.timer import Timer
+from textual.widgets import Header, Input, Select, Static
 from textual.worker import get_current_worker
 
+from console import keymap
 from console.messages import OpenInstance
 from console.screens.live_screen import LiveScreen
 from console.time_input import HINT, parse_time_bound
+from console.view_filters import ViewFilter
+from console.widgets.console_footer import ConsoleFooter
+from console.widgets.filter_line import DEBOUNCE_SECONDS
 from console.widgets.history_results_table import HistoryResultsTable
 from console.widgets.nav_bar import NavBar
 from console.widgets.runtime_bar import RuntimeBar
@@ -27,14 +31,10 @@ TEXT_FIELDS = ("instance", "node", "actor", "since", "until")
 class HistorySearchScreen(LiveScreen):
     """Filters across the top (Enter in any of them searches), the events found below, newest first."""
 
-    BINDINGS = [
-        Binding("slash", "focus_filters", "Filters"),
-        Binding("c", "clear", "Clear filters"),
-        Binding("escape", "back", "Back"),
-        Binding("g", "refresh", "Refresh", show=False),
-    ]
+    BINDINGS = keymap.HISTORY
     AUTO_FOCUS = "HistoryResultsTable"
     PALETTE_GROUP = "History"
+    VIEW = "history"
     MIN_RELOAD_SECONDS = 5.0  # a search that matches rarely reads the whole history
 
     def __init__(self, instance_id: str | None = None) -> None:
@@ -44,6 +44,8 @@ class HistorySearchScreen(LiveScreen):
         self.query_in_force: HistoryQuery | None = None
         self._searched = False
         self.hits: list[HistoryHit] = []
+        self._typing: Timer | None = None
+        self._pending_view: tuple[dict[str, str], str] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -59,11 +61,14 @@ class HistorySearchScreen(LiveScreen):
             yield Input(placeholder="until (empty: now)", id="h-until")
         yield Static("", id="history-status")
         yield HistoryResultsTable(id="history-results")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self.query_one("#history-filters").border_title = (
-            "Search the history  (Enter in a field searches · Esc to the results · times: " + HINT + ")")
+            "Search the history  (searches as you type · Enter or Esc to the results · times: " + HINT + ")")
+        if self._pending_view is not None:
+            self.call_after_refresh(self.apply_view, *self._pending_view)
+            self._pending_view = None
 
     # -- the query --------------------------------------------------------------------------------
 
@@ -135,9 +140,26 @@ class HistorySearchScreen(LiveScreen):
 
     # -- keys -------------------------------------------------------------------------------------
 
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        """Search as the operator types, once the typing pauses (a half-typed time waits for the rest)."""
+        event.stop()
+        if self._typing is not None:
+            self._typing.stop()
+        if self.is_mounted and self._searched:
+            self._typing = self.set_timer(DEBOUNCE_SECONDS, self._search_typed)
+
+    def _search_typed(self) -> None:
+        self._typing = None
+        if not isinstance(self.read_filters(), str):
+            self.reload()
+
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if self._typing is not None:
+            self._typing.stop()
+            self._typing = None
         self.reload()
         if self.query_in_force is not None and not isinstance(self.read_filters(), str):
             self.query_one(HistoryResultsTable).focus()
@@ -151,9 +173,33 @@ class HistorySearchScreen(LiveScreen):
     def _opened(self, event: HistoryResultsTable.Opened) -> None:
         self.post_message(OpenInstance(event.instance_id))
 
-    def action_focus_filters(self) -> None:
-        """Move to the filters."""
+    def action_filter(self) -> None:
+        """Move to the filters (they search as you type)."""
         self.query_one("#h-instance", Input).focus()
+
+    def view_filter(self) -> ViewFilter:
+        """The filters in force, as the ``:`` line and saved views write them."""
+        terms = {name: self._field(name) for name in TEXT_FIELDS if self._field(name)}
+        kind = self.query_one("#h-kind", Select).value
+        if isinstance(kind, str):
+            terms = {"kind": kind, **terms}
+        return ViewFilter(self.VIEW, terms)
+
+    def apply_view(self, terms: dict[str, str], text: str = "", *, typed: bool = False) -> None:
+        """Fill the filters from the terms (``kind``, ``node``, ``actor``, ``instance``, ``since``, ``until``)
+        and search. Words without a key search the node."""
+        if not self.is_mounted:
+            self._pending_view = (terms, text)  # applied once the fields exist
+            return
+        with self.prevent(Input.Changed, Select.Changed):
+            for name in TEXT_FIELDS:
+                self.query_one(f"#h-{name}", Input).value = terms.get(name, text if name == "node" else "")
+            select = self.query_one("#h-kind", Select)
+            if terms.get("kind"):
+                select.value = terms["kind"]
+            else:
+                select.clear()
+        self.reload()
 
     def action_clear(self) -> None:
         """Empty every filter and search again (the newest events of every instance)."""

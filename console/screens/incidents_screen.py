@@ -7,10 +7,10 @@ from collections.abc import Callable
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual.worker import get_current_worker
 
+from console import keymap
 from console.bulk import summary
 from console.formatting import compact_json, short_id
 from console.messages import OpenInstance
@@ -20,12 +20,15 @@ from console.screens.instance_repair_actions import SplitFormActions
 from console.screens.live_screen import LiveScreen
 from console.screens.mark_done_flow import ask_completion
 from console.screens.reason_modal import ReasonModal
+from console.view_filters import FilterError, ViewFilter, format_terms, parse_terms
+from console.widgets.console_footer import ConsoleFooter
+from console.widgets.filter_line import FilterLine
 from console.widgets.incidents_table import IncidentsTable
 from console.widgets.nav_bar import NavBar
 from console.widgets.runtime_bar import RuntimeBar
 from engine.actions import Action
 from engine.outcomes import ActionResult
-from engine.reports import Incident, IncidentKind, IncidentPage
+from engine.reports import Incident, IncidentFilter, IncidentKind, IncidentPage
 from engine.text import visible
 
 LIMIT = 500
@@ -64,62 +67,61 @@ def listing_text(chosen: list[Incident], explanation: str, page: IncidentPage | 
 class IncidentsScreen(SplitFormActions, LiveScreen):
     """Incidents oldest first. Actions apply to the rows marked with space, or to the row under the cursor."""
 
-    BINDINGS = [
-        Binding("enter", "open", "Open instance", show=False),  # the table's own Enter shows in the footer
-        Binding("space", "mark", "Mark"),
-        Binding("a", "mark_all", "Mark all"),
-        Binding("r", "retry", "Retry"),
-        Binding("d", "mark_done", "Mark done"),
-        Binding("f", "fail", "Fail"),
-        Binding("x", "cancel_instances", "Cancel instance"),
-        Binding("e", "split_variables", "Set split's variables"),
-        Binding("escape", "clear_marks", "Unmark all", show=False),
-        Binding("g", "refresh", "Refresh", show=False),
-    ]
+    BINDINGS = keymap.INCIDENTS
     AUTO_FOCUS = "IncidentsTable"
     PALETTE_GROUP = "Incidents"
+    VIEW = "incidents"
+    WRITE_ACTIONS = frozenset({"retry", "mark_done", "fail", "cancel_instances", "split_variables"})
 
     def __init__(self) -> None:
         super().__init__()
         self.page: IncidentPage | None = None
+        self.only = IncidentFilter()
+        self._terms: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield NavBar()
         yield RuntimeBar()
         yield Static(id="incidents-summary")
+        yield FilterLine("kind=failed|stuck|no_match|join_stuck workflow=ID task=ID, or words of an id, node or "
+                         "reason", id="filter")
         yield Static("", id="empty")
         yield IncidentsTable(id="incidents")
         yield Static("", id="incident-detail")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self.query_one("#incident-detail").border_title = "Selected incident"
+        self.query_one(FilterLine).set_text(format_terms(self._terms, self.only.text))
 
     # -- loading ----------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self.load_started(self._load())
+        self.load_started(self._load(self.only))
 
     @work(thread=True, exclusive=True, group="incidents-load", exit_on_error=False)
-    def _load(self) -> None:
+    def _load(self, only: IncidentFilter) -> None:
         try:
-            page = self.backend.ops.incidents(LIMIT)
+            page = self.backend.ops.incidents(LIMIT, only)
             if not get_current_worker().is_cancelled:
-                self.app.call_from_thread(self._show, page)
+                self.app.call_from_thread(self._show, page, only)
         except Exception as error:  # noqa: BLE001
             self.notify_error_from_thread(error, "Cannot list the incidents")
         finally:
             self.load_finished_from_thread()
 
-    def _show(self, page: IncidentPage) -> None:
+    def _show(self, page: IncidentPage, only: IncidentFilter | None = None) -> None:
+        if only is not None and only != self.only:
+            return  # the filter changed while it loaded; a newer load is on its way
         self.page = page
         self.query_one(IncidentsTable).show(page.incidents, self.clock)
         self._draw_detail()
         self.query_one(IncidentsTable).display = bool(page.incidents)  # no column labels over nothing
         empty = self.query_one("#empty", Static)
         empty.display = not page.incidents
-        empty.update("No incidents: nothing has failed and nothing is stuck. Failed and stuck executions, "
+        empty.update("No incident matches this filter: / changes it, Esc clears it." if self.only else
+                     "No incidents: nothing has failed and nothing is stuck. Failed and stuck executions, "
                      "instances stopped at a split and joins that cannot fire show up here, oldest first.")
         self._draw_summary()
 
@@ -135,6 +137,8 @@ class IncidentsScreen(SplitFormActions, LiveScreen):
             line.append(f" {page.failed:,} failed", style="bold red" if page.failed else "dim")
             line.append(" · ", style="dim")
             line.append(f"{page.stuck:,} stuck", style="bold magenta" if page.stuck else "dim")
+            if self.only:
+                line.append("  match the filter", style="bold")
             if page.total > len(page.incidents):
                 line.append(f"  (the {len(page.incidents):,} oldest shown)", style="dim")
             marked = len(self.query_one(IncidentsTable).marked)
@@ -187,9 +191,49 @@ class IncidentsScreen(SplitFormActions, LiveScreen):
         """Mark every row, or unmark them all."""
         self.query_one(IncidentsTable).mark_all()
 
-    def action_clear_marks(self) -> None:
-        """Unmark every row."""
+    def action_clear(self) -> None:
+        """Unmark every row and clear the filter."""
         self.query_one(IncidentsTable).clear_marks()
+        if self.only:
+            self.apply_view({})
+
+    # -- the filter -------------------------------------------------------------------------------
+
+    def view_filter(self) -> ViewFilter:
+        """The filter in force, as the ``:`` line and saved views write it."""
+        return ViewFilter(self.VIEW, dict(self._terms), self.only.text)
+
+    def apply_view(self, terms: dict[str, str], text: str = "", *, typed: bool = False) -> None:
+        """Show the incidents the terms (``kind``, ``workflow``, ``task``) and words keep."""
+        kind = terms.get("kind")
+        self._terms = dict(terms)
+        self.only = IncidentFilter(IncidentKind(kind.upper()) if kind else None, terms.get("workflow"),
+                                   terms.get("task"), text)
+        if self.is_mounted:
+            if not typed:
+                self.query_one(FilterLine).set_text(format_terms(terms, text))
+            self.reload()
+
+    def action_filter(self) -> None:
+        """Open the filter line (it filters as you type)."""
+        self.query_one(FilterLine).open()
+
+    @on(FilterLine.Filtered)
+    def _filter_changed(self, event: FilterLine.Filtered) -> None:
+        try:
+            terms, text = parse_terms(self.VIEW, event.text)
+        except FilterError:
+            return  # half typed: the filter before stays; Enter says what is wrong
+        self.apply_view(terms, text, typed=True)
+
+    @on(FilterLine.Done)
+    def _filter_done(self, event: FilterLine.Done) -> None:
+        self.query_one(IncidentsTable).focus()
+        if event.submitted:
+            try:
+                parse_terms(self.VIEW, event.text)
+            except FilterError as error:
+                self.notify(str(error), title="Filter", severity="warning", timeout=8)
 
     # -- actions ----------------------------------------------------------------------------------
 

@@ -11,9 +11,10 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header
+from textual.widgets import DataTable, Header
 from textual.worker import get_current_worker
 
+from console import keymap
 from console.backend import InstanceDetail
 from console.formatting import pretty_json, short_id
 from console.screens.confirm_modal import ConfirmModal
@@ -25,6 +26,7 @@ from console.screens.live_screen import LiveScreen
 from console.screens.mark_done_flow import ask_completion
 from console.screens.reason_modal import ReasonModal
 from console.screens.variable_modal import VariableModal
+from console.widgets.console_footer import ConsoleFooter
 from console.widgets.context_tree import ContextTree
 from console.widgets.executions_table import ExecutionsTable
 from console.widgets.history_timeline import HistoryTimeline
@@ -35,7 +37,6 @@ from console.widgets.token_graph import GraphDrawing, TokenGraph
 from engine import Execution, UnknownInstanceError
 from engine.actions import EXECUTION_ACTIONS, Action, Permissions
 from engine.graph import CompiledBlueprint
-from engine.operations import Operations
 from engine.text import visible, visible_json
 
 
@@ -49,29 +50,11 @@ def conditions_reading(compiled: CompiledBlueprint, keys: set[str]) -> list[str]
     return found
 
 
-SMALL_TERMINAL_ROWS = 30
-
 
 class InstanceDetailScreen(InstanceClaimActions, InstanceRepairActions, LiveScreen):
     """Everything about one instance. Execution actions apply to the row selected in the executions."""
 
-    BINDINGS = [
-        Binding("escape", "back", "Back"),
-        Binding("d", "mark_done", "Mark done"),
-        Binding("f", "fail", "Fail"),
-        Binding("r", "retry", "Retry"),
-        Binding("x", "cancel_instance", "Cancel instance"),
-        Binding("e", "edit_variable", "Edit variable"),
-        Binding("R", "retry_instance", "Resume instance"),
-        Binding("m", "move_tokens", "Move tokens"),
-        Binding("M", "migrate", "Migrate"),
-        Binding("v", "variable_history", "Variable history"),
-        Binding("c", "claim", "Claim / release", show=False),  # a person's task: in the palette and ? help
-        Binding("h", "search_history", "Search history"),
-        Binding("t", "toggle_graph", "Graph"),
-        Binding("z", "zoom_graph", "Zoom graph", show=False),  # the graph's own z shows while it has focus
-        Binding("g", "refresh", "Refresh", show=False),
-    ]
+    BINDINGS = keymap.INSTANCE
     AUTO_FOCUS = "ExecutionsTable"
     PALETTE_GROUP = "Instance"
 
@@ -91,17 +74,15 @@ class InstanceDetailScreen(InstanceClaimActions, InstanceRepairActions, LiveScre
             with Vertical(id="detail-side"):
                 yield ContextTree(id="context")
                 yield HistoryTimeline(id="history")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         for selector, title in (("#graph", "Token graph"), ("#executions", "Executions  (select one: d f r)"),
                                 ("#context", "Context  (e to edit)"), ("#history", "History")):
             self.query_one(selector).border_title = title
-        if self.app.size.height < SMALL_TERMINAL_ROWS:  # the graph would leave the tables no room: t shows it
-            self.query_one(TokenGraph).display = False
 
     def action_toggle_graph(self) -> None:
-        """Hide or show the token graph (hidden at first in a terminal under 30 rows)."""
+        """Hide or show the token graph (the executions, context and history get its room)."""
         graph = self.query_one(TokenGraph)
         graph.display = not graph.display
 
@@ -145,7 +126,7 @@ class InstanceDetailScreen(InstanceClaimActions, InstanceRepairActions, LiveScre
         self.sub_title = visible(f"{view.workflow_id}@{view.version} · {view.id[:8]}")
         self.query_one(InstanceHeader).show(view, self.clock)
         self.query_one(TokenGraph).show(detail.drawing or GraphDrawing(None, problem=detail.problem))
-        self.query_one(ExecutionsTable).show(view.executions, self.clock)
+        self.query_one(ExecutionsTable).show(view.executions, self.clock, view.history)
         self.query_one(ContextTree).show(view.context)
         self.query_one(HistoryTimeline).show(view.history, self.clock)
         self.refresh_bindings()
@@ -159,7 +140,8 @@ class InstanceDetailScreen(InstanceClaimActions, InstanceRepairActions, LiveScre
         """Enter on an execution: all of it, where the table cuts its outputs or error short."""
         execution = self.query_one(ExecutionsTable).selected_execution
         if execution is not None:
-            self.app.push_screen(ExecutionModal(execution, self._node_label(execution.node_id), self.clock))
+            history = self.detail.view.history if self.detail is not None else ()
+            self.app.push_screen(ExecutionModal(execution, self._node_label(execution.node_id), self.clock, history))
 
     # What the footer offers follows the engine's permissions: inapplicable keys are dimmed, "Resume" shows
     # only when the instance stopped at a split. A dimmed key still says why, when pressed.
@@ -171,7 +153,7 @@ class InstanceDetailScreen(InstanceClaimActions, InstanceRepairActions, LiveScre
     def _permissions(self) -> Permissions | None:
         if self.detail is None:
             return None
-        return Operations.permissions(self.detail.view, self.query_one(ExecutionsTable).selected_execution)
+        return self.backend.ops.permissions(self.detail.view, self.query_one(ExecutionsTable).selected_execution)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         engine_action = self._ENGINE_ACTIONS.get(action)

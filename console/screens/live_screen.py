@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, get_current_worker
 
 from console.messages import DataChanged
 from engine import WorkflowError
+from engine.actions import READ_ONLY_REFUSAL
 from engine.outcomes import ActionResult
 
 if TYPE_CHECKING:
@@ -30,6 +32,9 @@ class LiveScreen(Screen[None]):
     """
 
     data_stale: bool = False
+    # The screen's actions that change something: in a read-only console they are shown disabled and say why
+    # when their key is pressed (the engine refuses them anyway: engine.actions.READ_ONLY_REFUSAL).
+    WRITE_ACTIONS: ClassVar[frozenset[str]] = frozenset()
     REDRAW_SECONDS = 15.0  # relative times ("3m ago") are redrawn from memory this often
     # A screen whose reload costs more (a GROUP BY over every instance) reloads at most this often, however
     # fast the database changes; the reload after the last change still comes, just later.
@@ -43,6 +48,20 @@ class LiveScreen(Screen[None]):
 
     def on_unmount(self) -> None:
         self.console.live_screens.discard(self)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.WRITE_ACTIONS and self.backend.ops.readonly:
+            return None  # shown, dimmed
+        return True
+
+    def on_key(self, event: events.Key) -> None:
+        """A write action's key in a read-only console says why nothing happens."""
+        if not self.WRITE_ACTIONS or not self.backend.ops.readonly:
+            return
+        bound = {binding.key: binding.action for binding in Binding.make_bindings(type(self).BINDINGS)}
+        if bound.get(event.key) in self.WRITE_ACTIONS:
+            event.stop()
+            self.notify(READ_ONLY_REFUSAL, title="Read-only", severity="warning")
 
     def redraw(self) -> None:
         """Draw the data already loaded again (relative times move on); no database work."""

@@ -87,7 +87,7 @@ class LoadBlueprintModal(ModalScreen[LoadedBlueprint | None]):
     LoadBlueprintModal #load-title { text-style: bold; margin-top: 1; }
     LoadBlueprintModal .hint { color: $text-muted; }
     LoadBlueprintModal #load-outcome { height: auto; }
-    LoadBlueprintModal #load-report { height: auto; max-height: 24; }
+    LoadBlueprintModal #load-report { height: auto; max-height: 50vh; }
     LoadBlueprintModal Horizontal { height: auto; align-horizontal: right; margin-bottom: 1; }
     LoadBlueprintModal Button { margin-left: 2; }
     """

@@ -62,9 +62,10 @@ class MarkDoneModal(ModalScreen[CompletionForm | None]):
         width: 120; max-width: 100%;
         height: auto; max-height: 95%; border: thick $success; background: $surface; padding: 0 2;
     }
+    MarkDoneModal #done-body { height: auto; max-height: 70vh; }
     MarkDoneModal #done-title { text-style: bold; }
     MarkDoneModal .hint { color: $text-muted; }
-    MarkDoneModal #done-fields { height: auto; max-height: 20; }
+    MarkDoneModal #done-fields { height: auto; }
     MarkDoneModal .field { height: 3; }
     MarkDoneModal .field-label { width: 36; max-width: 35%; padding: 1 1 0 0; text-align: right; }
     MarkDoneModal .field Input { width: 1fr; }
@@ -94,29 +95,31 @@ class MarkDoneModal(ModalScreen[CompletionForm | None]):
 
     def compose(self) -> ComposeResult:
         execution = self.execution
+        # The body scrolls in a short terminal; the buttons (with the keys that send) stay below it, in view.
         with Vertical():
-            yield Label(shown(f"Mark done: {self.node_label}  (task {execution.task_id}, attempt "
-                              f"{execution.attempt}, {execution.status})"), id="done-title")
-            yield Static(shown(f"execution {execution.id}"), classes="hint")
-            yield Static("Outputs are JSON (42, true, null, \"text\", [1, 2], {\"a\": 1}); a bare word is a "
-                         "string; an empty field is not sent.", classes="hint")
-            with VerticalScroll(id="done-fields"):
-                if not self.output_mapping:
-                    yield Static("This node maps no outputs to the context.", classes="hint")
-                for index, (local, context_key) in enumerate(self.output_mapping.items()):
-                    with Horizontal(classes="field"):
-                        yield Label(shown(f"{local} → {context_key}"), classes="field-label")
-                        yield Input(self._initial_text(local), id=f"field-{index}",
-                                    placeholder=visible(f"value of {local}"))
-                        yield Static("", id=f"field-{index}-error", classes="field-error")
-            if self.conditions:
-                yield Static(shown("The flow then tests: " + "   ".join(self.conditions)), classes="hint",
-                             id="done-conditions")
-            yield Label("Raw JSON object of outputs (optional; the fields above override its keys):")
-            extra = {k: v for k, v in self.initial.items() if k not in self.output_mapping}
-            yield TextArea(compact_json(extra, 1_000_000) if extra else "", id="raw", soft_wrap=True,
-                           show_line_numbers=False)
-            yield Static("", id="raw-error")
+            with VerticalScroll(id="done-body"):
+                yield Label(shown(f"Mark done: {self.node_label}  (task {execution.task_id}, attempt "
+                                  f"{execution.attempt}, {execution.status})"), id="done-title")
+                yield Static(shown(f"execution {execution.id}"), classes="hint")
+                yield Static("Outputs are JSON (42, true, null, \"text\", [1, 2], {\"a\": 1}); a bare word is a "
+                             "string; an empty field is not sent.", classes="hint")
+                with Vertical(id="done-fields"):
+                    if not self.output_mapping:
+                        yield Static("This node maps no outputs to the context.", classes="hint")
+                    for index, (local, context_key) in enumerate(self.output_mapping.items()):
+                        with Horizontal(classes="field"):
+                            yield Label(shown(f"{local} → {context_key}"), classes="field-label")
+                            yield Input(self._initial_text(local), id=f"field-{index}",
+                                        placeholder=visible(f"value of {local}"))
+                            yield Static("", id=f"field-{index}-error", classes="field-error")
+                if self.conditions:
+                    yield Static(shown("The flow then tests: " + "   ".join(self.conditions)), classes="hint",
+                                 id="done-conditions")
+                yield Label("Raw JSON object of outputs (optional; the fields above override its keys):")
+                extra = {k: v for k, v in self.initial.items() if k not in self.output_mapping}
+                yield TextArea(compact_json(extra, 1_000_000) if extra else "", id="raw", soft_wrap=True,
+                               show_line_numbers=False)
+                yield Static("", id="raw-error")
             with Horizontal(id="done-buttons"):
                 yield Checkbox("Pass unmapped keys (they are dropped)", self.allow_unmapped, id="allow-unmapped")
                 yield Button("Back (Esc)", id="back")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 from textual.worker import get_current_worker
 
+from console import keymap
 from console.screens.live_screen import LiveScreen
 from console.widgets.activity_chart import ActivityChart
+from console.widgets.console_footer import ConsoleFooter
 from console.widgets.nav_bar import NavBar
 from console.widgets.open_tasks_table import OpenTasksTable
 from console.widgets.runtime_bar import RuntimeBar, RuntimeStatus
@@ -25,12 +26,7 @@ CHARTS = (("started", "instances started"), ("completed", "instances completed")
 class OverviewScreen(LiveScreen):
     """How busy the system is and what waits for an operator; ``2`` lists the instances."""
 
-    BINDINGS = [
-        Binding("enter", "list_cell", "List these instances", show=False),  # the table's own Enter shows
-        Binding("i", "list_incidents", "Incidents"),
-        Binding("w", "list_waiting", "Running instances"),
-        Binding("g", "refresh", "Refresh", show=False),
-    ]
+    BINDINGS = keymap.OVERVIEW
     AUTO_FOCUS = "WorkflowCountsTable"
     PALETTE_GROUP = "Overview"
     MIN_RELOAD_SECONDS = 2.0
@@ -53,9 +49,9 @@ class OverviewScreen(LiveScreen):
                 yield WorkflowCountsTable(id="by-workflow")
             with Vertical(id="overview-tasks"):
                 yield OpenTasksTable(id="open-tasks")
-        yield Static("No instances yet. 4 opens the blueprints: l loads a blueprint file, s starts an instance of "
+        yield Static("No instances yet. 4 opens the blueprints: L loads a blueprint file, s starts an instance of "
                      "the selected one.", id="overview-hint")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self.query_one("#overview-charts").border_title = "Last hour, per minute"
@@ -113,7 +109,7 @@ class OverviewScreen(LiveScreen):
                 line.append(f"{counts.waiting:,} task(s) waiting for a person", style="bold orange1")
                 if counts.overdue:
                     line.append(f" ({counts.overdue:,} overdue)", style="bold red")
-                line.append(" → w lists the running instances; in one, d marks a task done", style="dim")
+                line.append(" → w lists those instances; in one, d marks a task done", style="dim")
         self.query_one("#attention", Static).update(line)
 
     # -- actions ----------------------------------------------------------------------------------
@@ -135,5 +131,5 @@ class OverviewScreen(LiveScreen):
         self.console.action_go("incidents")
 
     def action_list_waiting(self) -> None:
-        """List the running (ACTIVE) instances: those with a task waiting for a person among them."""
-        self.console.show_instances("ACTIVE", None)
+        """List the instances with a task waiting for a person (the header's count), and only those."""
+        self.console.show_instances(waiting=True)

@@ -7,7 +7,7 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static, TextArea
 
@@ -46,9 +46,10 @@ class StartInstanceModal(ModalScreen[dict[str, Any] | None]):
         width: 100; max-width: 100%;
         height: auto; max-height: 95%; border: thick $success; background: $surface; padding: 0 2;
     }
+    StartInstanceModal #start-body { height: auto; max-height: 70vh; }
     StartInstanceModal #start-title { text-style: bold; margin-top: 1; }
     StartInstanceModal .hint { color: $text-muted; }
-    StartInstanceModal #start-context { height: 10; }
+    StartInstanceModal #start-context { height: 10; max-height: 40vh; }
     StartInstanceModal #start-error { color: $error; height: auto; }
     StartInstanceModal Horizontal { height: auto; align-horizontal: right; margin-bottom: 1; }
     StartInstanceModal Button { margin-left: 2; }
@@ -66,18 +67,21 @@ class StartInstanceModal(ModalScreen[dict[str, Any] | None]):
         self.initial = initial
 
     def compose(self) -> ComposeResult:
+        # The body scrolls in a short terminal; the buttons (with the keys that send) stay below it, in view.
         with Vertical():
-            yield Label(shown(f"Start an instance of {self.workflow_id}"), id="start-title")
-            note = f"It runs version {self.version}, the newest, from its START node."
-            if self.selected_version is not None and self.selected_version != self.version:
-                note += f" (You selected version {self.selected_version}: new instances always run the newest.)"
-            yield Static(shown(note), classes="hint")
-            yield Label("Initial context: a JSON object, e.g. {\"user_email\": \"ada@example.com\", \"amount\": 120}")
-            yield TextArea(self.initial, id="start-context", soft_wrap=True, show_line_numbers=True)
-            yield Static("", id="start-error")
-            if self.keys:
-                yield Static(shown("Keys this workflow reads that no task writes: " + ", ".join(self.keys)),
-                             classes="hint")
+            with VerticalScroll(id="start-body"):
+                yield Label(shown(f"Start an instance of {self.workflow_id}"), id="start-title")
+                note = f"It runs version {self.version}, the newest, from its START node."
+                if self.selected_version is not None and self.selected_version != self.version:
+                    note += f" (You selected version {self.selected_version}: new instances always run the newest.)"
+                yield Static(shown(note), classes="hint")
+                yield Label("Initial context: a JSON object, e.g. {\"user_email\": \"ada@example.com\", "
+                            "\"amount\": 120}")
+                yield TextArea(self.initial, id="start-context", soft_wrap=True, show_line_numbers=True)
+                yield Static("", id="start-error")
+                if self.keys:
+                    yield Static(shown("Keys this workflow reads that no task writes: " + ", ".join(self.keys)),
+                                 classes="hint")
             with Horizontal():
                 yield Button("Back (Esc)", id="back")
                 yield Button("Start (Ctrl+S)", id="go", variant="success")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.binding import Binding
 
+from console import keymap
 from console.formatting import STATUS_STYLES, shown
 from console.widgets.columned_table import ColumnedTable
 from engine.model import InstanceStatus
@@ -20,7 +20,7 @@ class BlueprintsTable(ColumnedTable):
     BlueprintsTable { height: auto; max-height: 40%; }
     """
 
-    BINDINGS = [Binding("enter", "select_cursor", "List its instances")]
+    BINDINGS = keymap.LIST_ITS
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)

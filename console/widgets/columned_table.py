@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.binding import Binding
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellType, ColumnKey, RowKey
 
+from console import keymap
 from console.formatting import shown
+
+NARROW_BELOW = 120  # terminal columns: under this the tables show their NARROW_COLUMNS
 
 
 class ColumnedTable(DataTable[object]):
@@ -25,25 +27,40 @@ class ColumnedTable(DataTable[object]):
       ``price [/] qty`` in a reason raised MarkupError, ``[a-z]`` vanished), its control and bidi
       characters made visible (:func:`~console.formatting.shown`).
 
-    Subclasses list ``COLUMNS`` (each label is its key) or override :meth:`add_columns_once` (DataTable
-    has an ``add_columns`` of its own).
+    Subclasses list ``COLUMNS`` (each label is its key; an empty label's key is ``mark``) or override
+    :meth:`add_columns_once` (DataTable has an ``add_columns`` of its own). ``NARROW_COLUMNS``, when given,
+    are the columns that matter, shown in a terminal under :data:`NARROW_BELOW` columns; rows given to
+    :meth:`add_cells` by column key fit either set.
     """
 
     COLUMNS: tuple[str, ...] = ()
-    # Home and End go to the first and last row, as the help says (DataTable scrolls sideways with them).
-    BINDINGS = [Binding("home", "scroll_top", "First row", show=False),
-                Binding("end", "scroll_bottom", "Last row", show=False)]
+    NARROW_COLUMNS: tuple[str, ...] = ()
+    # j k g G and Home End move as in k9s and lazygit (DataTable scrolls sideways with Home and End).
+    BINDINGS = keymap.LIST_MOTION
 
     def on_mount(self) -> None:
         self.ensure_columns()
 
+    def shown_columns(self) -> tuple[str, ...]:
+        """The column labels for the terminal's width."""
+        narrow = self.NARROW_COLUMNS and self.app.size.width < NARROW_BELOW
+        return self.NARROW_COLUMNS if narrow else self.COLUMNS
+
     def ensure_columns(self) -> None:
-        if not self.columns:
-            self.add_columns_once()
+        """Add the columns, or put those for the terminal's width in place (the rows go with them)."""
+        if self.columns and [key.value for key in self.columns] == [label or "mark" for label in self.shown_columns()]:
+            return
+        if self.columns:
+            self.clear(columns=True)
+        self.add_columns_once()
 
     def add_columns_once(self) -> None:
-        for label in self.COLUMNS:
-            self.add_column(label, key=label)
+        for label in self.shown_columns():
+            self.add_column(label, key=label or "mark")
+
+    def add_cells(self, cells: dict[str, CellType], key: str) -> RowKey:
+        """Add a row given as ``{column label: cell}``: the columns shown take theirs."""
+        return self.add_row(*(cells[label] for label in self.shown_columns()), key=key)
 
     def add_row(self, *cells: CellType, height: int | None = 1, key: str | None = None,
                 label: Any = None) -> RowKey:

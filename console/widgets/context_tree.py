@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from console import keymap
 from console.formatting import compact_json
 from engine.text import visible
 
@@ -20,6 +21,15 @@ class ContextTree(Tree[str]):
     DEFAULT_CSS = """
     ContextTree { height: 1fr; }
     """
+    BINDINGS = keymap.TREE_MOTION
+
+    def action_first(self) -> None:
+        """The first line (g)."""
+        self.cursor_line = 0
+
+    def action_last(self) -> None:
+        """The last line (G)."""
+        self.cursor_line = max(0, self.last_line)
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__("context", id=id)

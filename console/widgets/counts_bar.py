@@ -20,7 +20,8 @@ class CountsBar(Static):
     """
 
     def show(self, counts: dict[str, int], status: str | None, workflow_id: str | None, text: str | None,
-             page: int, pages: int, loading: bool = False, task_id: str | None = None) -> None:
+             page: int, pages: int, loading: bool = False, task_id: str | None = None, waiting: bool = False,
+             order: str = "") -> None:
         """Draw the counts of the current filters and where in the listing the operator is."""
         line = Text()
         total = sum(counts.values())
@@ -40,11 +41,15 @@ class CountsBar(Static):
             line.append("│ open task ", style="dim")
             line.append(visible(task_id), style="bold")
             line.append("  ")
+        if waiting:
+            line.append("│ waiting for a person  ", style="bold orange1")
         if text:
             line.append("│ search ", style="dim")
             line.append(visible(repr(text)), style="bold")
             line.append("  ")
         line.append(f"│ page {page} of {max(pages, 1)}", style="dim")
+        if order:
+            line.append(f" · {order}", style="dim")
         if loading:
             line.append("  loading…", style="italic dim")
         self.update(line)

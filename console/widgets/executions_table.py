@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from rich.text import Text
-from textual.binding import Binding
+from collections.abc import Sequence
 
-from console.formatting import ConsoleClock, compact_json, due_text, short_execution_id, shown, status_text
+from rich.text import Text
+
+from console import keymap
+from console.formatting import (
+    ConsoleClock,
+    compact_json,
+    due_text,
+    error_note,
+    short_execution_id,
+    shown,
+    status_text,
+)
 from console.widgets.columned_table import ColumnedTable
-from engine import Execution
+from engine import Execution, HistoryEntry
 from engine.actions import INCIDENT
 from engine.model import ExecutionStatus
 
@@ -40,13 +50,19 @@ class ExecutionsTable(ColumnedTable):
     ExecutionsTable { height: 1fr; }
     """
 
-    BINDINGS = [Binding("enter", "select_cursor", "Execution in full")]
+    BINDINGS = keymap.OPEN_EXECUTION
 
-    COLUMNS = ("NODE", "TASK", "STATUS", "TRY", "EXECUTION", "AGE", "CHANGED", "OUTPUTS / ERROR")
+    COLUMNS = ("STATUS", "NODE", "TASK", "TRY", "EXECUTION", "AGE", "CHANGED", "OUTPUTS / ERROR")
+    NARROW_COLUMNS = ("STATUS", "NODE", "TRY", "CHANGED", "OUTPUTS / ERROR")
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._executions: list[Execution] = []
+        self._shown: tuple[ConsoleClock, Sequence[HistoryEntry]] | None = None
+
+    def on_resize(self) -> None:
+        if self._shown is not None and [k.value for k in self.columns] != list(self.shown_columns()):
+            self.show(self._executions, *self._shown)  # the columns for the new width
 
     @property
     def selected_execution(self) -> Execution | None:
@@ -55,22 +71,25 @@ class ExecutionsTable(ColumnedTable):
             return None
         return self._executions[self.cursor_row]
 
-    def show(self, executions: list[Execution], clock: ConsoleClock) -> None:
+    def show(self, executions: list[Execution], clock: ConsoleClock, history: Sequence[HistoryEntry] = ()) -> None:
         """Replace the rows. The cursor stays on the same execution while it is open (or was never open);
         otherwise it goes to the first open one (FAILED, STUCK, then ACTIVE), the one an operator most
-        likely wants to act on next."""
+        likely wants to act on next. An error of an earlier attempt is shown as that attempt's
+        (:func:`~console.formatting.error_note`, which reads ``history``)."""
+        self._shown = (clock, history)
         self.ensure_columns()
         previous = self.selected_execution
         self._executions = list(executions)
         self.clear()
         for execution in executions:
-            detail = shown(" ".join(execution.error.split())) if execution.error else (
+            detail = shown(error_note(execution, history)) if execution.error else (
                 compact_json(execution.outputs, 48) if execution.outputs is not None else "")
-            self.add_row(
-                execution.node_id, task_cell(execution), status_cell(execution, clock), str(execution.attempt),
-                short_execution_id(execution.id), clock.age(execution.created_at),
-                clock.ago(execution.updated_at), detail, key=execution.id,
-            )
+            self.add_cells({
+                "STATUS": status_cell(execution, clock), "NODE": execution.node_id, "TASK": task_cell(execution),
+                "TRY": str(execution.attempt), "EXECUTION": short_execution_id(execution.id),
+                "AGE": clock.age(execution.created_at), "CHANGED": clock.ago(execution.updated_at),
+                "OUTPUTS / ERROR": detail,
+            }, key=execution.id)
         ids = [e.id for e in executions]
         now = {e.id: e for e in executions}
         if previous is not None and previous.id in now and (

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import on
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
+from console import keymap
 from console.formatting import ConsoleClock, short_id
 from console.widgets.columned_table import ColumnedTable
 from console.widgets.history_timeline import KIND_STYLES, entry_details
@@ -21,7 +21,7 @@ class HistoryResultsTable(ColumnedTable):
     HistoryResultsTable { height: 1fr; }
     """
 
-    BINDINGS = [Binding("enter", "select_cursor", "Open instance")]
+    BINDINGS = keymap.OPEN_INSTANCE
 
     COLUMNS = ("TIME", "INSTANCE", "WORKFLOW", "EVENT", "NODE", "ACTOR", "DETAILS")
 

@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import OptionList
 
+from console import keymap
 from console.formatting import ConsoleClock, compact_json, short_execution_id
 from engine.text import visible
 
@@ -30,6 +31,7 @@ class HistoryTimeline(OptionList):
     DEFAULT_CSS = """
     HistoryTimeline { height: 1fr; }
     """
+    BINDINGS = keymap.TREE_MOTION
 
     def show(self, history: list[Any], clock: ConsoleClock) -> None:
         """Replace the entries with ``history`` (given oldest first), keeping the highlight's position."""

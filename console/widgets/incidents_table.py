@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import on
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
+from console import keymap
 from console.formatting import ConsoleClock, short_id, shown
 from console.widgets.columned_table import ColumnedTable
 from engine.reports import Incident
@@ -25,9 +25,10 @@ class IncidentsTable(ColumnedTable):
     IncidentsTable { height: 1fr; }
     """
 
-    BINDINGS = [Binding("enter", "select_cursor", "Open instance")]
+    BINDINGS = keymap.OPEN_INSTANCE
 
-    COLUMNS = ("", "SINCE", "WHAT", "WORKFLOW", "INSTANCE", "NODE", "TASK", "TRY", "ERROR / REASON")
+    COLUMNS = ("", "WHAT", "SINCE", "WORKFLOW", "INSTANCE", "NODE", "TASK", "TRY", "ERROR / REASON")
+    NARROW_COLUMNS = ("", "WHAT", "SINCE", "INSTANCE", "NODE", "ERROR / REASON")  # the rest is in the detail
 
     class Opened(Message):
         """The operator wants to see the instance of an incident."""
@@ -43,10 +44,7 @@ class IncidentsTable(ColumnedTable):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._incidents: list[Incident] = []
         self.marked: set[str] = set()
-
-    def add_columns_once(self) -> None:
-        for label in self.COLUMNS:
-            self.add_column(label, key=label or "mark")
+        self._clock: ConsoleClock | None = None
 
     @property
     def current(self) -> Incident | None:
@@ -70,26 +68,31 @@ class IncidentsTable(ColumnedTable):
         keys = [incident.key for incident in incidents]
         self.marked &= set(keys)
         self.clear()
+        self._clock = clock
         for incident in incidents:
-            self.add_row(*self._cells(incident, clock), key=incident.key)
+            self.add_cells(self._cells(incident, clock), key=incident.key)
         if keep in keys:
             row_index = keys.index(keep)
         if incidents:
             self.move_cursor(row=min(max(row_index, 0), len(incidents) - 1), animate=False)
 
-    def _cells(self, incident: Incident, clock: ConsoleClock) -> list[object]:
+    def _cells(self, incident: Incident, clock: ConsoleClock) -> dict[str, object]:
         label, style = KIND_LABELS.get(incident.kind, (incident.kind.lower(), "bold"))
-        return [
-            Text(MARK if incident.key in self.marked else " ", style="bold yellow"),
-            clock.age(incident.since),
-            Text(label, style=style),
-            f"{incident.workflow_id}@{incident.version}",
-            short_id(incident.instance_id),
-            incident.node_id,
-            incident.task_id or "—",
-            str(incident.attempt) if incident.attempt is not None else "",
-            shown(" ".join(incident.reason.split()), overflow="ellipsis", no_wrap=True),
-        ]
+        return {
+            "": Text(MARK if incident.key in self.marked else " ", style="bold yellow"),
+            "WHAT": Text(label, style=style),
+            "SINCE": clock.age(incident.since),
+            "WORKFLOW": f"{incident.workflow_id}@{incident.version}",
+            "INSTANCE": short_id(incident.instance_id),
+            "NODE": incident.node_id,
+            "TASK": incident.task_id or "—",
+            "TRY": str(incident.attempt) if incident.attempt is not None else "",
+            "ERROR / REASON": shown(" ".join(incident.reason.split()), overflow="ellipsis", no_wrap=True),
+        }
+
+    def on_resize(self) -> None:
+        if self._clock is not None and [k.value for k in self.columns] != [c or "mark" for c in self.shown_columns()]:
+            self.show(self._incidents, self._clock)  # the columns for the new width
 
     def toggle_mark(self) -> None:
         """Mark or unmark the row under the cursor, then move down (space, space, space marks a run)."""

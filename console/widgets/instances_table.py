@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import on
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
+from console import keymap
 from console.formatting import ConsoleClock, short_id, status_text, token_places
 from console.widgets.columned_table import ColumnedTable
 from engine import InstanceSummary
@@ -25,9 +26,10 @@ class InstancesTable(ColumnedTable):
     InstancesTable { height: 1fr; }
     """
 
-    BINDINGS = [Binding("enter", "select_cursor", "Open")]
+    BINDINGS = keymap.OPEN_INSTANCE
 
-    COLUMNS = ("ID", "WORKFLOW", "STATUS", "TOKENS AT", "STARTED", "LAST CHANGE", "AGE")
+    COLUMNS = ("STATUS", "ID", "WORKFLOW", "TOKENS AT", "STARTED", "LAST CHANGE", "AGE")
+    NARROW_COLUMNS = ("STATUS", "ID", "WORKFLOW", "TOKENS AT", "LAST CHANGE", "STARTED")
 
     class Opened(Message):
         """The operator chose an instance to look at."""
@@ -43,6 +45,11 @@ class InstancesTable(ColumnedTable):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._rows: list[InstanceSummary] = []
         self.marked: dict[str, InstanceSummary] = {}  # by id, in the order they were marked
+        self._shown: tuple[ConsoleClock, str] | None = None
+
+    def on_resize(self) -> None:
+        if self._shown is not None and [k.value for k in self.columns] != list(self.shown_columns()):
+            self.show(self._rows, *self._shown)  # the columns for the new width
 
     def _id_cell(self, summary: InstanceSummary) -> object:
         if summary.id in self.marked:
@@ -76,9 +83,12 @@ class InstancesTable(ColumnedTable):
             return None
         return self._rows[self.cursor_row].id
 
-    def show(self, rows: list[InstanceSummary], clock: ConsoleClock) -> None:
-        """Replace the rows, keeping the cursor on the same instance when it is still listed."""
+    def show(self, rows: list[InstanceSummary], clock: ConsoleClock, order: str = "-started") -> None:
+        """Replace the rows, keeping the cursor on the same instance when it is still listed; the STARTED
+        column's label says the order (``-started``: newest first)."""
+        self._shown = (clock, order)
         self.ensure_columns()
+        self.columns[ColumnKey("STARTED")].label = Text("STARTED " + ("▼" if order.startswith("-") else "▲"))
         keep = self.selected_instance_id
         row_index = self.cursor_row
         self._rows = list(rows)
@@ -86,16 +96,15 @@ class InstancesTable(ColumnedTable):
         for summary in rows:
             if summary.id in self.marked:
                 self.marked[summary.id] = summary  # its newest state, for the batch dialog
-            self.add_row(
-                self._id_cell(summary),
-                f"{summary.workflow_id}@{summary.version}",
-                status_text(summary.status, incident=summary.has_incident),
-                token_places(summary.token_nodes, statuses=summary.token_statuses) or "—",
-                clock.stamp(summary.created_at),
-                clock.ago(summary.updated_at),
-                clock.age(summary.created_at),
-                key=summary.id,
-            )
+            self.add_cells({
+                "STATUS": status_text(summary.status, incident=summary.has_incident),
+                "ID": self._id_cell(summary),
+                "WORKFLOW": f"{summary.workflow_id}@{summary.version}",
+                "TOKENS AT": token_places(summary.token_nodes, statuses=summary.token_statuses) or "—",
+                "STARTED": clock.stamp(summary.created_at),
+                "LAST CHANGE": clock.ago(summary.updated_at),
+                "AGE": clock.age(summary.created_at),
+            }, key=summary.id)
         ids = [summary.id for summary in rows]
         if keep in ids:
             row_index = ids.index(keep)

@@ -6,10 +6,10 @@ from collections.abc import Collection
 
 from rich.text import Text
 from textual import on
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
+from console import keymap
 from console.formatting import STATUS_STYLES, ConsoleClock, shown
 from engine.reports import OpenTask
 
@@ -18,7 +18,7 @@ class OpenTasksTable(DataTable[object]):
     """One row per task with open executions; the tasks waiting longest for a person stand out. Enter posts
     :class:`OpenTasksTable.Chosen` with the task under the cursor."""
 
-    BINDINGS = [Binding("enter", "select_cursor", "List its instances")]
+    BINDINGS = [*keymap.LIST_MOTION, *keymap.LIST_ITS]
 
     class Chosen(Message):
         """The operator chose a task: list the instances with an open execution of it."""

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import ScrollableContainer, Vertical
 from textual.geometry import Region
 from textual.message import Message
 from textual.widgets import Static
 
+from console import keymap
 from console.formatting import STATUS_STYLES, shown
 from engine import InstanceView
 from engine.graph import CompiledBlueprint
@@ -135,14 +135,7 @@ class TokenGraph(Vertical):
     TokenGraph #graph-problem.-shown { display: block; }
     """
 
-    BINDINGS = [
-        Binding("left,h", "move('left')", "Move", key_display="←↓↑→"),
-        Binding("down,j", "move('down')", "Move", show=False),
-        Binding("up,k", "move('up')", "Move", show=False),
-        Binding("right,l", "move('right')", "Move", show=False),
-        Binding("enter", "choose", "Its executions"),
-        Binding("z", "zoom", "Zoom"),
-    ]
+    BINDINGS = keymap.GRAPH
 
     class NodeChosen(Message):
         """Enter on a node of the graph."""

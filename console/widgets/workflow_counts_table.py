@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import on
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
+from console import keymap
 from console.formatting import STATUS_STYLES, shown
 from console.widgets.columned_table import ColumnedTable
 from engine.model import InstanceStatus
@@ -23,7 +23,7 @@ class WorkflowCountsTable(ColumnedTable):
     WorkflowCountsTable { height: auto; max-height: 100%; }
     """
 
-    BINDINGS = [Binding("enter", "select_cursor", "List these instances")]
+    BINDINGS = keymap.LIST_THESE
 
     class Chosen(Message):
         """List the instances of ``workflow_id`` (``None``: every workflow) in ``status`` (``None``: any)."""

@@ -219,16 +219,18 @@ async def test_a_refused_action_is_a_notification_not_a_crash(scenario: Scenario
 
 
 @run_async
-async def test_status_keys_filter_the_listing(scenario: Scenario) -> None:
+async def test_status_filters_are_terms_of_the_filter_line(scenario: Scenario) -> None:
     app = make_app(scenario)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         table = app.screen.query_one(InstancesTable)
         assert table.row_count == 7
-        for key, expected in (("r", 4), ("c", 1), ("f", 1), ("x", 1), ("a", 7)):
-            await pilot.press(key)
-            await settle(pilot)
-            assert table.row_count == expected, key
+        for status, expected in (("cancelled", 1), ("FAILED", 1), ("active", 4)):
+            await pilot.press("slash", "ctrl+u", *f"status={status}")
+            assert await wait_until(pilot, lambda wanted=expected: table.row_count == wanted), status  # as you type
+        await pilot.press("enter", "escape")  # to the table, then every filter cleared
+        await settle(pilot)
+        assert table.row_count == 7
 
 
 @run_async
@@ -237,12 +239,15 @@ async def test_search_matches_a_node_and_a_variable_value(scenario: Scenario) ->
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         table = app.screen.query_one(InstancesTable)
-        await pilot.press("slash", *"Liskov", "enter")
+        await pilot.press("slash", *"Liskov")
+        assert await wait_until(pilot, lambda: [row.id for row in table._rows] == [scenario.ids["at_approval"]])
+        await pilot.press("ctrl+u", *"review")
+        assert await wait_until(pilot, lambda: {row.id for row in table._rows} == {scenario.ids["claim_waiting"]})
+        await pilot.press("enter")  # one match: it opens
         await settle(pilot)
-        assert [row.id for row in table._rows] == [scenario.ids["at_approval"]]
-        await pilot.press("slash", "ctrl+u", *"review", "enter")
+        assert isinstance(app.screen, InstanceDetailScreen)
+        await pilot.press("escape")
         await settle(pilot)
-        assert {row.id for row in table._rows} == {scenario.ids["claim_waiting"]}
         await pilot.press("escape")  # clears every filter
         await settle(pilot)
         assert table.row_count == 7
@@ -301,12 +306,12 @@ async def test_command_palette_runs_a_screen_action(scenario: Scenario) -> None:
         await settle(pilot)
         await pilot.press("ctrl+p")
         await settle(pilot)
-        await pilot.press(*"Instances: Failed")
+        await pilot.press(*"Instances: Sort")
         await asyncio.sleep(0.3)  # the palette searches in the background
         await pilot.press("enter")
         await settle(pilot)
         screen = app.screen
-        assert isinstance(screen, InstancesScreen) and screen.status == "FAILED"
+        assert isinstance(screen, InstancesScreen) and screen.order == "started"
 
 
 @run_async
@@ -405,7 +410,7 @@ async def test_a_key_that_does_not_apply_says_why(scenario: Scenario) -> None:
 
 
 @run_async
-async def test_the_graph_can_be_hidden_and_starts_hidden_in_a_small_terminal(scenario: Scenario) -> None:
+async def test_the_graph_can_be_hidden_and_shows_in_a_small_terminal(scenario: Scenario) -> None:
     app = make_app(scenario)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_detail(pilot, scenario.ids["incident"])
@@ -415,10 +420,14 @@ async def test_the_graph_can_be_hidden_and_starts_hidden_in_a_small_terminal(sce
         assert not graph.display and screen.query_one(ExecutionsTable).size.height > 20
     app = make_app(scenario)
     async with app.run_test(size=(80, 24)) as pilot:
+        # 80x24: the graph shows (without its legend), the failed node selected, and the executions keep rows.
         screen = await open_detail(pilot, scenario.ids["incident"])
-        assert not screen.query_one(TokenGraph).display
+        graph = screen.query_one(TokenGraph)
+        assert graph.display and not graph.query_one("#graph-legend").display
+        assert graph.selected == "pack" and "pack" in str(graph.query_one("#graph-selection").render())
+        assert screen.query_one(ExecutionsTable).size.height >= 4
         await pilot.press("t")
-        assert screen.query_one(TokenGraph).display
+        assert not graph.display
 
 
 @run_async

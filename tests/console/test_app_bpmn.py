@@ -39,7 +39,7 @@ async def test_the_load_form_reads_bpmn_files(scenario: Scenario) -> None:
                        clock=ConsoleClock.fixed(NOW), poll_seconds=0)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("l")
+        await pilot.press("L")
         await settle(pilot)
         form = app.screen
         assert isinstance(form, LoadBlueprintModal)

@@ -413,7 +413,7 @@ async def test_a_refused_blueprint_file_lists_every_problem_and_stores_nothing(s
     app = make_app(scenario, "blueprints")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("l")
+        await pilot.press("L")
         await settle(pilot)
         form = app.screen
         assert isinstance(form, LoadBlueprintModal)
@@ -467,7 +467,7 @@ async def test_history_search_across_instances_and_within_one(scenario: Scenario
         await settle(pilot)
         assert isinstance(app.screen, InstanceDetailScreen)
         assert app.screen.instance_id == scenario.ids["completed"]
-        await pilot.press("h")  # this instance's history
+        await pilot.press("H")  # this instance's history
         await settle(pilot)
         within = app.screen
         assert isinstance(within, HistorySearchScreen)

@@ -1,5 +1,5 @@
-"""The console on people's tasks: c claims and releases the selected task, u lists my tasks, o the overdue ones;
-an execution's lateness and assignee show in its row."""
+"""The console on people's tasks: c claims and releases the selected task, / assignee=me lists my tasks,
+overdue=yes the overdue ones; an execution's lateness and assignee show in its row."""
 
 from __future__ import annotations
 
@@ -53,10 +53,10 @@ async def test_c_claims_and_releases_the_selected_task_and_u_lists_mine(tmp_path
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, InstancesScreen)
-        await pilot.press("u")
+        await pilot.press("slash", *"assignee=me")
         await settle(pilot)
         assert [row.id for row in app.screen.page.rows] == [first]
-        await pilot.press("u", "o")
+        app.screen.apply_view({"overdue": "yes"})  # as `:instances overdue=yes` does
         await settle(pilot)
         assert {row.id for row in app.screen.page.rows} == {first, second}
         app.post_message(OpenInstance(first))

@@ -74,7 +74,7 @@ def test_help_explains_every_subcommand_with_an_example(cli: Cli) -> None:
 def test_no_subcommand_opens_the_console_with_the_resolved_db(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
     fake = types.ModuleType("console.app")
-    fake.run = lambda db_path, workers_module=None: calls.append((db_path, workers_module))
+    fake.run = lambda db_path, workers_module=None, readonly=False: calls.append((db_path, workers_module))
     monkeypatch.setitem(sys.modules, "console.app", fake)
     cli.ok("--db", "ops.db", "--workers", "sample_data.workers", db=False)
     cli.ok(db=False, env={"WFCONSOLE_DB": "from-env.db"})

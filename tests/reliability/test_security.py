@@ -59,6 +59,8 @@ ALLOWED_INTERPOLATIONS = {
     "_EXECUTION_COLUMNS": "a module constant: the column list",
     "HISTORY_COLUMNS": "a module constant (store/history.py): the column list",
     "_INSTANCE_COLUMNS": "a module constant: the column list",
+    "_INSTANCE_ORDERS[query.order]": "a value of the module constant _INSTANCE_ORDERS (ORDER BY ...): InstanceQuery "
+                                     "refuses any order but engine.ports.INSTANCE_ORDERS' keys when it is made",
     "OPEN_EXECUTIONS": "a module constant: the condition of the partial index of open executions",
     "source": "'' or the constant ' INDEXED BY ix_history_notable' (reports.search_history)",
     "marks": "', '.join('?' ...): one placeholder per parameter (checked below)",
@@ -205,11 +207,14 @@ def _literal_column(loop: ast.For, name: str) -> bool:
 
 
 def _constant_text(tree: ast.Module, node: ast.AST) -> bool:
-    """A string constant, or an f-string interpolating only names that take constant strings."""
+    """A string constant, or an f-string interpolating only names that take constant strings (``marks`` and
+    ``OPEN_EXECUTIONS`` are checked to be such by the test below)."""
     if isinstance(node, ast.Constant):
         return isinstance(node.value, str)
     if isinstance(node, ast.JoinedStr):
-        return all(isinstance(v, ast.Constant) or _from_constant_table(tree, v.value) for v in node.values)
+        return all(isinstance(v, ast.Constant) or _from_constant_table(tree, v.value)
+                   or (isinstance(v.value, ast.Name) and v.value.id in ("marks", "OPEN_EXECUTIONS"))
+                   for v in node.values)
     return False
 
 

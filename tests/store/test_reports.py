@@ -78,3 +78,32 @@ def test_no_report_reads_a_whole_table(world, tmp_path: Path) -> None:
                                                     for s in plan):
                 problems.append(f"instances completed per minute without its range of ix_instances_completed: {plan}")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("order", ["-started", "started"])
+def test_each_offered_order_of_the_instances_is_read_from_an_index(world, order: str) -> None:
+    """INSTANCE_ORDERS are the orders an index serves: a page in either order of the start time is read from
+    ix_instances_created (or the status index under a status filter), in its order: never all sorted first. The
+    waiting-for-a-person filter starts from the open executions' index and sorts only the instances it finds
+    (as the open-task filter does): a few, however many instances there are."""
+    from engine.model import InstanceStatus
+    from engine.ports import InstanceQuery, WaitingFor
+
+    manager, clock, _ = world
+    store = manager.store
+    with traced(store) as statements:
+        store.list_instances(InstanceQuery(order=order, limit=10))
+        store.list_instances(InstanceQuery(status=InstanceStatus.ACTIVE, order=order, limit=10))
+        store.list_instances(InstanceQuery(waiting=WaitingFor(clock.now, ("b",)), order=order, limit=10))
+    pages = [s for s in statements if "FROM instances" in s and "ORDER BY" in s]
+    assert len(pages) == 3
+    with store.read() as cursor:
+        for sql in pages:
+            plan = " | ".join(row[3] for row in cursor.execute("EXPLAIN QUERY PLAN " + sql))
+            # Read in the index's order, the LIMIT stops it early (ties on the time are put in id order as found:
+            # "TEMP B-TREE FOR RIGHT PART OF ORDER BY"), never the whole matching set sorted first.
+            if "lease_until" in sql:
+                assert "ix_executions_open" in plan and "SEARCH instances USING INDEX" in plan, plan
+            else:
+                assert "TEMP B-TREE FOR ORDER BY" not in plan, plan
+                assert "ix_instances_created" in plan or "ix_instances_status_created" in plan, plan

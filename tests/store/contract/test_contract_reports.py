@@ -7,6 +7,8 @@ from datetime import timedelta
 import pytest
 from report_world import CLAIM, T0, Clock, _open, build_world
 
+from engine.errors import InvalidValueError
+from engine.ports import InstanceQuery, WaitingFor
 from engine.reports import ExecutionCounts, HistoryQuery
 
 
@@ -99,3 +101,30 @@ def test_history_search_filters_by_kind_node_actor_time_and_instance(world) -> N
     assert first_minute and {h.entry.instance_id for h in first_minute} == {ids["waiting"]}
     assert search(since=clock.now + timedelta(hours=1)) == []
     assert search(actor="100%_literal") == []  # LIKE wildcards typed by the operator are literal
+
+
+def test_instances_waiting_for_a_person_are_those_the_header_counts(world) -> None:
+    """``InstanceQuery.waiting`` keeps the instances whose open executions execution_counts calls waiting:
+    ACTIVE, no live lease, not a task run by a local worker."""
+    manager, clock, ids = world
+    store = manager.store
+    review = _open(manager, ids["waiting"], "review")
+    assert store.claim_execution(review, "rt-1", clock.now, clock.now + timedelta(seconds=30))
+
+    def waiting(local: tuple[str, ...], at) -> set[str]:
+        return {s.id for s in store.list_instances(InstanceQuery(waiting=WaitingFor(at, local), limit=100))}
+
+    assert waiting(("b",), clock.now) == set()  # review is leased, b runs here
+    assert waiting((), clock.now) == {ids["join"]}  # b waits for a person when nothing here runs it
+    later = clock.now + timedelta(minutes=5)  # the lease lapsed: review waits too
+    assert waiting((), later) == {ids["join"], ids["waiting"]}
+    assert sum(store.count_instances(InstanceQuery(waiting=WaitingFor(later))).values()) == 2
+
+
+def test_instances_are_listed_in_either_order_of_their_start(world) -> None:
+    manager, _, _ = world
+    newest = [s.id for s in manager.store.list_instances(InstanceQuery(limit=100))]
+    oldest = [s.id for s in manager.store.list_instances(InstanceQuery(order="started", limit=100))]
+    assert len(newest) > 2 and oldest == list(reversed(newest))
+    with pytest.raises(InvalidValueError, match="from an index"):
+        InstanceQuery(order="-updated")
