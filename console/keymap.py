@@ -94,7 +94,7 @@ BLUEPRINTS: list[Binding] = [
 
 HISTORY: list[Binding] = [
     FILTER,
-    Binding("c", "clear", "Clear filters"),
+    Binding("C", "clear", "Clear filters"),
     Binding("escape", "back", "Back"),
     REFRESH,
 ]

@@ -9,7 +9,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from textual.pilot import Pilot
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input, TextArea
 
 from console.app import WfConsoleApp
 
@@ -56,6 +56,8 @@ async def settle(pilot: Pilot) -> None:
                    for table in pilot.app.screen.query(DataTable)):
             break
         await asyncio.sleep(0.01)
+    for field in [*pilot.app.screen.query(Input), *pilot.app.screen.query(TextArea)]:  # cursors steady, not mid-blink
+        field.cursor_blink = False
     await pilot.pause()
 
 
