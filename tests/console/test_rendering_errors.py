@@ -124,8 +124,8 @@ async def test_the_same_error_again_and_again_ends_the_console_with_status_1(tmp
 
 
 def test_the_console_command_exits_with_the_apps_status(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr("console.app.run", lambda db_path, workers_module: 1)  # the app died on an error
+    monkeypatch.setattr("console.app.run", lambda *args, **kwargs: 1)  # the app died on an error
     result = CliRunner().invoke(cli_app, ["--db", str(tmp_path / "x.db")])
     assert result.exit_code == 1
-    monkeypatch.setattr("console.app.run", lambda db_path, workers_module: 0)
+    monkeypatch.setattr("console.app.run", lambda *args, **kwargs: 0)
     assert CliRunner().invoke(cli_app, ["--db", str(tmp_path / "x.db")]).exit_code == 0
