@@ -251,7 +251,7 @@ async def test_notifications_pastes_and_the_load_form_show_hostile_text_escaped(
         await settle(pilot)
         app.post_message(WorkerOutcome(hostile_execution(hostile.failed), "FAILED", f"RuntimeError: {HOSTILE}"))
         await look(pilot, "a worker's failure notified", "RuntimeError: " + ESCAPED)
-        await pilot.press("4", "l")
+        await pilot.press("4", "L")  # L loads a file (l moves in the graph)
         await settle(pilot)
         field = app.screen.query_one("#load-path", Input)
         field.value = f"{tmp_path}/"
