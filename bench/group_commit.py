@@ -24,6 +24,7 @@ from typing import Any
 
 FLOOR_KS = (1, 4, 16, 64)
 THREADS = (1, 4, 8, 16)
+WARMUP = 60  # unmeasured steps per engine and floor before the measured rounds
 
 
 def _remove_db(path: Path) -> None:
@@ -82,7 +83,8 @@ def open_engine_store(path: Path, durability: str, batch_steps: int | None) -> A
 class ThreadedEngine:
     """``WorkflowManager`` on a file database; :meth:`run` completes tasks from ``threads`` threads at once."""
 
-    def __init__(self, path: Path, durability: str, instances: int, batch_steps: int | None = None) -> None:
+    def __init__(self, path: Path, durability: str, instances: int, batch_steps: int | None = None,
+                 warmup: int = 0) -> None:
         from bench.preload import VERIFICATION_FLOW
         from engine import WorkflowManager
 
@@ -91,9 +93,13 @@ class ThreadedEngine:
         self.manager.add_workflow(VERIFICATION_FLOW)
         self.pending: deque[str] = deque()
         self.manager.register_task_handler(lambda payload: self.pending.append(payload.execution_id))
-        for i in range(instances):
+        for i in range(instances + warmup):
             self.manager.start_workflow("verification", {"customer": f"c-{i:06d}"})
         self.latencies: dict[int, list[float]] = {}
+        if warmup:  # the first steps pay for lazy imports, compiled conditions, caches: not measured
+            self.run(warmup, 1)
+            self.run(warmup, 8)
+            self.latencies.clear()
 
     def run(self, count: int, threads: int) -> int:
         from bench.preload import outputs_for
@@ -160,9 +166,13 @@ def measure_threads(workdir: str, durability: str, instances: int, segment: int,
     for k in floor_ks:
         _remove_db(work / f"floor-{k}.db")
         runs[f"floor K={k}"] = BatchedFloor(Floor, work / f"floor-{k}.db", durability, instances, k)
-    engines = {"on": ThreadedEngine(work / "engine.db", durability, instances, batch_steps)}
+    # Each engine completes 2 x WARMUP steps first (one thread, then 8), unmeasured: without it the first
+    # engine in the rotation pays for the warm-up (it made "on, 1 thread" 30% slower than "off" on a quiet day).
+    engines = {"on": ThreadedEngine(work / "engine.db", durability, instances, batch_steps, warmup=WARMUP)}
     if off:
-        engines["off"] = ThreadedEngine(work / "engine-off.db", durability, instances, 1)
+        engines["off"] = ThreadedEngine(work / "engine-off.db", durability, instances, 1, warmup=WARMUP)
+    for floor in runs.values():
+        floor.run(WARMUP)
     if freeze:
         gc.freeze()  # everything made so far (modules, blueprints, the started instances) is never scanned
     names = list(runs) + [f"{mode} {t}" for mode in engines for t in thread_counts]
