@@ -184,10 +184,7 @@ class Schedule:
         """The first time of the schedule strictly after ``moment``."""
         if self.interval is not None:
             return self.interval.after(moment)
-        from apscheduler.triggers.cron import CronTrigger  # parses cron; the runtime runs on APScheduler anyway
-
-        trigger = CronTrigger.from_crontab(self.cron or "", timezone=UTC)
-        found = trigger.get_next_fire_time(None, moment + timedelta(microseconds=1))
+        found = cron_trigger(self.cron or "").get_next_fire_time(None, moment + timedelta(microseconds=1))
         if found is None:
             raise TimerValueError(f"cron {self.cron!r} never fires again")
         return found.astimezone(UTC)
@@ -210,10 +207,63 @@ def read_schedule(raw: Any) -> Schedule:
     cron = raw["cron"]
     if not isinstance(cron, str):
         raise TimerValueError("'cron' must be a string of five fields, such as '0 9 * * MON-FRI'")
-    from apscheduler.triggers.cron import CronTrigger
-
     try:
-        CronTrigger.from_crontab(cron, timezone=UTC)
+        cron_trigger(cron)
     except ValueError as error:
         raise TimerValueError(f"cron {cron!r}: {error}") from None
     return Schedule(cron=cron)
+
+
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # cron's numbers: 0 (and 7) is Sunday
+_WEEKDAY_PART = re.compile(r"(?P<first>\*|[0-7]|[a-z]{3})(?:-(?P<last>[0-7]|[a-z]{3}))?(?:/(?P<step>[1-9]\d*))?")
+
+
+def cron_trigger(cron: str) -> Any:
+    """APScheduler's trigger for a five-field crontab line read as cron reads it (UTC).
+
+    APScheduler 3's ``CronTrigger.from_crontab`` numbers the days of the week from Monday = 0, so a crontab's
+    ``1-5`` would run Tuesday to Saturday. The day-of-week field is rewritten with names first (``1-5`` ->
+    ``mon,tue,wed,thu,fri``; ``0`` and ``7`` are Sunday, as in cron); raise ``ValueError`` saying what is wrong.
+    """
+    from apscheduler.triggers.cron import CronTrigger  # the runtime runs on APScheduler anyway
+
+    fields = cron.split()
+    if len(fields) != 5:
+        raise ValueError(f"Wrong number of fields; got {len(fields)}, expected 5 (minute hour day month weekday)")
+    minute, hour, day, month, weekday = fields
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=weekday_field(weekday),
+                       timezone=UTC)
+
+
+def weekday_field(text: str) -> str:
+    """A crontab day-of-week field as APScheduler's names: ``*`` stays; ``1-5``, ``MON-FRI``, ``0,6``, ``*/2``."""
+    if text in ("*", "?"):
+        return "*"
+    days: set[int] = set()
+    for part in text.lower().split(","):
+        match = _WEEKDAY_PART.fullmatch(part)
+        if match is None:
+            raise ValueError(f"Error validating expression {text!r}: day of the week {part!r} is not a number "
+                             "0-7, a name (mon ... sun), a range or a step")
+        first, last, step = match["first"], match["last"], int(match["step"] or 1)
+        if first == "*":
+            if last is not None:
+                raise ValueError(f"Error validating expression {text!r}: '*' cannot start a range")
+            low, high = 0, 6
+        else:
+            low = _weekday_number(first, text)
+            high = _weekday_number(last, text) if last is not None else (6 if match["step"] else low)
+            if last is not None and high == 0 and low > 0:  # 5-7, fri-sun: up to Sunday at the end of the week
+                high = 7
+            if high < low:
+                raise ValueError(f"Error validating expression {text!r}: the range {part!r} goes backwards")
+        days.update(n % 7 for n in range(low, high + 1, step))
+    return ",".join(_WEEKDAYS[n] for n in sorted(days))
+
+
+def _weekday_number(text: str, field: str) -> int:
+    if text.isdigit():
+        return int(text)
+    if text in _WEEKDAYS:
+        return _WEEKDAYS.index(text)
+    raise ValueError(f"Error validating expression {field!r}: {text!r} is not a day of the week (mon ... sun)")

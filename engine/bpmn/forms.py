@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.bpmn.xml import BPMN, CAMUNDA, WF, XSI, ZEEBE, Element
+from engine.timing import weekday_field
 
 if TYPE_CHECKING:
     from engine.blueprint import Node
@@ -228,6 +229,7 @@ def _put(mapping: dict[str, str], local: str, key: str, item: Element, report: R
 def read_timer_event(element: Element, context: ReadContext) -> dict[str, Any]:
     """A timer catch event's ``timer``: its ``timeDuration`` (``PT15M``) or ``timeDate``; an expression ``=name``
     (Camunda 8) or ``${name}`` (Camunda 7) reads the context key ``name``. A cycle is refused (it repeats)."""
+    _refuse_mappings(element, context, "a timer event")
     definition = element.find(f"{{{BPMN}}}timerEventDefinition")
     if definition is None:
         return {}
@@ -263,6 +265,116 @@ def write_timer_event(node: Node) -> Written:
     child.text = text
     definition.append(child)
     return Written(body=[definition])
+
+
+# -- timer starts ------------------------------------------------------------------------------------------
+
+_CYCLE = re.compile(r"R(?P<count>\d*)/(?:(?P<start>[^/]+)/)?(?P<duration>P[^/]+)")
+_CRON_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+
+
+def read_start_event(element: Element, context: ReadContext) -> dict[str, Any]:
+    """A start event's schedule, when it has a ``timerEventDefinition`` (a timer start): its ``timeCycle``, an
+    endless ISO 8601 repetition (``R/PT1H``: ``{"interval": "PT1H"}``) or a cron expression (five fields, or
+    Camunda's six or seven, starting with seconds, which must be 0). A start at one date (``timeDate``), a
+    bounded or dated cycle (``R5/PT1H``, ``R/2026-01-01T09:00:00Z/PT1H``) and days of the week given as numbers
+    in a six-field cron (Camunda 7 counts from Sunday = 1, Camunda 8 from Sunday = 0) are refused, each saying
+    why. A plain start event has no fields beyond its id and name."""
+    _refuse_mappings(element, context, "a startEvent")
+    definition = element.find(f"{{{BPMN}}}timerEventDefinition")
+    if definition is None:
+        return {}
+    ours = definition.get(f"{{{WF}}}cron") or definition.get(f"{{{WF}}}interval")
+    if ours:  # written by wfconsole: the schedule as its blueprint had it
+        return {"timer": {"cron" if definition.get(f"{{{WF}}}cron") else "interval": ours.strip()}}
+    found = [(name, child) for name in ("timeCycle", "timeDate", "timeDuration")
+             if (child := definition.find(f"{{{BPMN}}}{name}")) is not None]
+    if len(found) != 1 or found[0][0] != "timeCycle":
+        context.report(found[0][1] if len(found) == 1 else definition,
+                       "a timer start needs one timeCycle (R/PT1H or a cron expression); wfconsole starts "
+                       "instances on a repeating schedule, not once at a date or after a duration", inside=element)
+        return {}
+    child = found[0][1]
+    text = (child.text or "").strip()
+    cycle = _CYCLE.fullmatch(text)
+    if cycle is not None:
+        if cycle["count"] or cycle["start"]:
+            context.report(child, f"timeCycle {text!r} repeats {'a number of times' if cycle['count'] else ''}"
+                                  f"{' and ' if cycle['count'] and cycle['start'] else ''}"
+                                  f"{'from a start date' if cycle['start'] else ''}; wfconsole's interval "
+                                  "starts repeat without end from when the workflow is loaded (R/PT1H)",
+                           inside=element)
+            return {}
+        return {"timer": {"interval": cycle["duration"]}}
+    if text.startswith("=") or text.startswith("${") or text.startswith("#{"):
+        context.report(child, f"timeCycle {text!r} is an expression; a timer start's schedule must be written "
+                              "out (R/PT1H or a cron expression)", inside=element)
+        return {}
+    fields = text.split()
+    if len(fields) in (6, 7):  # Camunda's cron: seconds first (and Quartz's optional year last)
+        seconds, *fields = fields
+        if len(fields) == 6:
+            year = fields.pop()
+            if year not in ("*", "?"):
+                context.report(child, f"timeCycle {text!r} names a year ({year!r}); wfconsole's cron has no year "
+                                      "field", inside=element)
+                return {}
+        if seconds != "0":
+            context.report(child, f"timeCycle {text!r} fires at seconds {seconds!r}; wfconsole's cron starts "
+                                  "run at most once a minute (seconds must be 0)", inside=element)
+            return {}
+        if re.search(r"\d", fields[4]):
+            context.report(child, f"timeCycle {text!r}: its days of the week {fields[4]!r} are numbers, which "
+                                  "Camunda 7 counts from Sunday = 1 and Camunda 8 from Sunday = 0; write them as "
+                                  "names (MON-FRI)", inside=element)
+            return {}
+        fields = ["*" if f == "?" else f for f in fields]
+    elif len(fields) != 5:
+        context.report(child, f"timeCycle {text!r} is neither R/<duration> nor a cron expression (five fields, "
+                              "or six starting with seconds)", inside=element)
+        return {}
+    return {"timer": {"cron": " ".join(fields)}}
+
+
+def write_start_event(node: Node) -> Written:
+    """A timer start as a ``timerEventDefinition`` with a ``timeCycle`` that Camunda reads (``R/PT1H``; a cron
+    expression with seconds, the days of the week as names, ``?`` for the day not given), and the schedule as
+    written in ``wf:cron`` / ``wf:interval``; a plain start, nothing."""
+    raw = node.extra("timer")
+    if not isinstance(raw, dict):
+        return Written()
+    if raw.get("interval"):
+        attribute, text = "interval", f"R/{raw['interval']}"
+    else:
+        attribute, text = "cron", _camunda_cron(str(raw.get("cron", "")))
+    definition = Element(f"{{{BPMN}}}timerEventDefinition",
+                         {f"{{{WF}}}{attribute}": str(raw.get(attribute, ""))})
+    child = Element(f"{{{BPMN}}}timeCycle", {f"{{{XSI}}}type": "bpmn:tFormalExpression"})
+    child.text = text
+    definition.append(child)
+    return Written(body=[definition])
+
+
+def _camunda_cron(cron: str) -> str:
+    """``0 9 * * 1-5`` as Camunda writes it: ``0 0 9 ? * MON,TUE,WED,THU,FRI``."""
+    fields = cron.split()
+    if len(fields) != 5:
+        return cron
+    minute, hour, day, month, weekday = fields
+    days = weekday_field(weekday).upper()
+    if days == "*":
+        days = "?"
+    elif day == "*":
+        day = "?"
+    return " ".join(("0", minute, hour, day, month, days))
+
+
+def _refuse_mappings(element: Element, context: ReadContext, what: str) -> None:
+    """Input/output mappings on an element whose kind maps no data would be dropped without a word."""
+    for extension in _extensions(element):
+        if extension.tag in (f"{{{ZEEBE}}}ioMapping", f"{{{CAMUNDA}}}inputOutput"):
+            context.report(extension, f"{what} has no mappings in wfconsole: only tasks map variables",
+                           inside=element)
 
 
 # -- message events ----------------------------------------------------------------------------------------
