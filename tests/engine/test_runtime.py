@@ -536,10 +536,16 @@ def test_two_runtimes_on_one_database_never_run_one_execution_at_the_same_time(d
     db = database
     runs: list[tuple[str, str, float, float]] = []
     lock = threading.Lock()
+    # No run ends before both runtimes have started one: a runtime's pool holds a few executions at a time,
+    # so neither can take all 30 before the other's first poll, however the two are scheduled.
+    started_one = {"alpha": threading.Event(), "beta": threading.Event()}
 
     def work(owner: str):
         def run(inputs):
             started = time.monotonic()
+            started_one[owner].set()
+            for event in started_one.values():
+                event.wait(30)
             threading.Event().wait(0.002)  # long enough for the other runtime to try the same execution
             with lock:
                 runs.append((owner, inputs["value"], started, time.monotonic()))
