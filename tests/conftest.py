@@ -6,6 +6,7 @@ import them as ``import blueprints as bps`` whatever pytest's import mode.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -14,6 +15,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+# The tests' commands print as they would to a pipe, whatever terminal runs pytest: pytest-xdist's workers
+# inherit COLUMNS=80 and LINES=24, which would make every table 80 columns wide. A test that wants a width
+# passes COLUMNS itself.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))  # appended: tests/engine must not shadow the engine package
