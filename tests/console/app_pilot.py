@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, TextArea
 
@@ -70,3 +71,10 @@ async def wait_until(pilot: Pilot, condition: Callable[[], bool], timeout: float
             return True
         await asyncio.sleep(0.05)
     return condition()
+
+
+async def paste(pilot: Pilot, text: str) -> None:
+    """Paste ``text`` into the focused field, as a terminal sends a paste (one bracketed-paste event): what a
+    person does with a path or a long line, and one event instead of a key press per character."""
+    pilot.app.post_message(events.Paste(text))
+    await pilot.pause()

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app_pilot import SIZE, RecordingApp, run_async, settle, wait_until
+from app_pilot import SIZE, RecordingApp, paste, run_async, settle, wait_until
 from app_scenarios import NOW, Scenario, build_scenario
 from rich.console import Console
 from textual.pilot import Pilot
@@ -98,7 +98,8 @@ async def test_bad_json_in_the_form_sends_nothing(scenario: Scenario) -> None:
         await select_execution(pilot, "approve")
         await pilot.press("d")
         await settle(pilot)
-        await pilot.press(*"{\"x\": ", "ctrl+s")
+        await paste(pilot, "{\"x\": ")
+        await pilot.press("ctrl+s")
         await settle(pilot)
         form = app.screen
         assert isinstance(form, MarkDoneModal)  # still open
@@ -142,7 +143,8 @@ async def test_fail_then_retry_an_execution(scenario: Scenario) -> None:
         await select_execution(pilot, "pack")
         await pilot.press("f")
         await settle(pilot)
-        await pilot.press(*"printer jammed", "enter")
+        await paste(pilot, "printer jammed")
+        await pilot.press("enter")
         await settle(pilot)
         [failed] = executions_of(scenario.manager, instance_id, "pack")
         assert failed.status == "FAILED" and failed.error == "printer jammed"
@@ -168,7 +170,8 @@ async def test_cancel_an_instance_with_a_reason(scenario: Scenario) -> None:
         await settle(pilot)
         await pilot.press("enter")  # an empty reason is refused, the modal stays
         await settle(pilot)
-        await pilot.press(*"customer withdrew", "enter")
+        await paste(pilot, "customer withdrew")
+        await pilot.press("enter")
         await settle(pilot)
     view = scenario.manager.get_status(instance_id)
     assert view.status == "CANCELLED" and not view.tokens
@@ -306,7 +309,7 @@ async def test_command_palette_runs_a_screen_action(scenario: Scenario) -> None:
         await settle(pilot)
         await pilot.press("ctrl+p")
         await settle(pilot)
-        await pilot.press(*"Instances: Sort")
+        await paste(pilot, "Instances: Sort")
         await asyncio.sleep(0.3)  # the palette searches in the background
         await pilot.press("enter")
         await settle(pilot)

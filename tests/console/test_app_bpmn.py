@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app_pilot import SIZE, RecordingApp, run_async, settle
+from app_pilot import SIZE, RecordingApp, paste, run_async, settle
 from app_scenarios import NOW, Scenario, build_scenario
 from rich.console import Console
 from textual.widgets import Input, Static
@@ -43,18 +43,20 @@ async def test_the_load_form_reads_bpmn_files(scenario: Scenario) -> None:
         await settle(pilot)
         form = app.screen
         assert isinstance(form, LoadBlueprintModal)
-        await pilot.press(*str(DATA / "camunda7_loan_granting.bpmn"), "enter")
+        await paste(pilot, str(DATA / "camunda7_loan_granting.bpmn"))
+        await pilot.press("enter")
         await settle(pilot)
         assert app.screen is form
         assert "has 3 error(s)" in str(form.query_one("#load-outcome", Static).render())
         table = form.query_one("#load-problems", Static).content
         assert [str(cell) for cell in table.columns[1].cells] == [
             "camunda:inputParameter in serviceTask 'Task_1lvjtd4', line 8", "subProcess 'SubProcess_16kr5xn', line 16",
-            "startEvent 'StartEvent_1', line 65"]
+            "timeCycle in startEvent 'StartEvent_1', line 68"]
         shown = plain(table, width=116)  # the form's width: every where in full, wrapped
-        assert "line 8" in shown and "line 16" in shown and "line 65" in shown and "…" not in shown
+        assert "line 8" in shown and "line 16" in shown and "line 68" in shown and "…" not in shown
         form.query_one(Input).value = ""
-        await pilot.press(*str(DATA / "zeebe_exclusive_gateway.bpmn"), "enter")
+        await paste(pilot, str(DATA / "zeebe_exclusive_gateway.bpmn"))
+        await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, BlueprintsScreen)
         assert ("information", "exclusive-gateway-multiple-tasks v1 stored") in app.notes

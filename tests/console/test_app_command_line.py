@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app_pilot import SIZE, RecordingApp, run_async, settle, wait_until
+from app_pilot import SIZE, RecordingApp, paste, run_async, settle, wait_until
 from app_scenarios import NOW, Scenario, build_scenario
 
 from console.formatting import ConsoleClock
@@ -39,7 +39,8 @@ async def command(pilot, line: str) -> None:
     await pilot.press("colon")
     await settle(pilot)
     assert isinstance(pilot.app.screen, CommandLineScreen)
-    await pilot.press(*line, "enter")
+    await paste(pilot, line)
+    await pilot.press("enter")
     await settle(pilot)
 
 
@@ -136,7 +137,7 @@ async def test_a_saved_view_reopens_from_colon_and_the_palette(scenario: Scenari
         await command(pilot, "overview")
         await pilot.press("ctrl+p")
         await settle(pilot)
-        await pilot.press(*"Saved view: lisk")
+        await paste(pilot, "Saved view: lisk")
         await settle(pilot)
         await pilot.press("enter")
         assert await wait_until(pilot, lambda: isinstance(app.screen, InstancesScreen))

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app_pilot import SIZE, RecordingApp, run_async, settle, wait_until
+from app_pilot import SIZE, RecordingApp, paste, run_async, settle, wait_until
 from app_scenarios import NOW, Scenario, build_scenario, expense_claim
 from rich.console import Console
 from textual.widgets import Input, Static, TextArea
@@ -207,7 +207,8 @@ async def test_bulk_cancel_asks_one_reason_for_every_instance(scenario: Scenario
         await pilot.press("down", "space", "space")  # the two failed packs
         await pilot.press("x")
         await settle(pilot)
-        await pilot.press(*"duplicate orders", "enter")
+        await paste(pilot, "duplicate orders")
+        await pilot.press("enter")
         await settle(pilot)
     for key in ("incident", "half_done"):
         view = scenario.manager.get_status(scenario.ids[key])
@@ -228,7 +229,8 @@ async def test_a_stuck_execution_can_be_failed_with_a_reason(scenario: Scenario)
         table.move_cursor(row=[i.kind for i in table._incidents].index("STUCK"))
         await pilot.press("f")
         await settle(pilot)
-        await pilot.press(*"reviewer left", "enter")
+        await paste(pilot, "reviewer left")
+        await pilot.press("enter")
         await settle(pilot)
     [review] = [e for e in scenario.manager.get_status(scenario.ids["claim_waiting"]).executions]
     assert (review.status, review.error) == ("FAILED", "reviewer left")
@@ -245,7 +247,8 @@ async def test_failing_every_marked_row_fails_the_stuck_ones_and_says_the_rest_a
         dialog = app.screen
         assert isinstance(dialog, ReasonModal) and dialog.title_text.startswith("Fail ")
         assert "not stuck executions and are left as they are" in dialog.explanation
-        await pilot.press(*"reviewer left", "enter")
+        await paste(pilot, "reviewer left")
+        await pilot.press("enter")
         await settle(pilot)
         assert app.notes[-1][0] == "information" and "review" in app.notes[-1][1]  # no refusal to report
     [review] = scenario.manager.get_status(scenario.ids["claim_waiting"]).executions
@@ -343,7 +346,8 @@ async def test_start_an_instance_with_a_json_context(scenario: Scenario) -> None
         form = await open_start_form(pilot)
         hints = " ".join(str(hint.render()) for hint in form.query(".hint").results(Static))
         assert "reads that no task writes: amount" in hints
-        await pilot.press(*'"amount": 42.5, "employee": "Ada"', "ctrl+s")
+        await paste(pilot, '"amount": 42.5, "employee": "Ada"')
+        await pilot.press("ctrl+s")
         await settle(pilot)
         assert isinstance(app.screen, InstanceDetailScreen)  # the new instance is shown
         [started] = instance_ids(scenario.manager) - before
@@ -360,7 +364,8 @@ async def test_bad_json_is_shown_under_the_editor_and_nothing_is_started(scenari
     app = make_app(scenario, "blueprints")
     async with app.run_test(size=SIZE) as pilot:
         form = await open_start_form(pilot)
-        await pilot.press(*'"amount": ', "ctrl+s")
+        await paste(pilot, '"amount": ')
+        await pilot.press("ctrl+s")
         await settle(pilot)
         assert app.screen is form
         assert "bad JSON: Expecting value at line 1, column 12" in str(form.query_one("#start-error", Static).render())
@@ -417,7 +422,8 @@ async def test_a_refused_blueprint_file_lists_every_problem_and_stores_nothing(s
         await settle(pilot)
         form = app.screen
         assert isinstance(form, LoadBlueprintModal)
-        await pilot.press(*str(refused), "enter")
+        await paste(pilot, str(refused))
+        await pilot.press("enter")
         await settle(pilot)
         assert app.screen is form  # stays open, to try again
         outcome = str(form.query_one("#load-outcome", Static).render())
@@ -438,7 +444,8 @@ async def test_a_refused_blueprint_file_lists_every_problem_and_stores_nothing(s
                                     "edges": [{"id": "e1", "source_id": "start", "target_id": "end"}]}))
         input_box = form.query_one(Input)
         input_box.value = ""
-        await pilot.press(*str(good), "enter")
+        await paste(pilot, str(good))
+        await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, BlueprintsScreen)
         assert ("information", "fixed v1 stored") in app.notes

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app_pilot import SIZE, RecordingApp, run_async, settle, wait_until
+from app_pilot import SIZE, RecordingApp, paste, run_async, settle, wait_until
 from app_scenarios import NOW, Scenario, build_scenario, order_fulfilment
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, RadioButton, Select, SelectionList, Static, TextArea
@@ -433,7 +433,8 @@ async def test_batch_cancel_of_marked_rows_records_the_batch_in_each_history(sce
         await settle(pilot)
         assert "a reason is needed" in str(app.screen.query_one("#batch-error", Static).render())
         app.screen.query_one("#reason", Input).focus()
-        await pilot.press(*"duplicate", "enter")
+        await paste(pilot, "duplicate")
+        await pilot.press("enter")
         assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal), 10)
         body = str(app.screen.query_one("#confirm-body", Static).render())
         assert "2 instance(s): the marked rows" in body and chosen[0][:8] in body

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app_pilot import RecordingApp, run_async, settle
+from app_pilot import RecordingApp, paste, run_async, settle
 from app_scenarios import NOW, Scenario, build_scenario
 from cli_support import Cli
 from test_app_actions import open_detail, select_execution
@@ -95,7 +95,8 @@ async def test_the_console_and_the_cli_answer_alike(twins) -> None:
         await pilot.press("x")
         await settle(pilot)
         assert isinstance(app.screen, ReasonModal)
-        await pilot.press(*"duplicate", "enter")
+        await paste(pilot, "duplicate")
+        await pilot.press("enter")
         await settle(pilot)
         console_answers.append(app.notes[-1][1])
 

@@ -33,7 +33,7 @@ from hostile_database import (
 from typer.testing import CliRunner
 
 sys.path.append(str(Path(__file__).resolve().parents[1] / "console"))  # the console tests' pilot helpers
-from app_pilot import RecordingApp, run_async, settle  # noqa: E402
+from app_pilot import RecordingApp, paste, run_async, settle  # noqa: E402
 from textual import events  # noqa: E402
 from textual.widgets import Input  # noqa: E402
 
@@ -235,7 +235,8 @@ async def test_an_instance_and_its_dialogs_draw_hostile_text_escaped(hostile: Ho
         await look(pilot, "stuck instance", "stuck " + ESCAPED)
         await pilot.press("f")
         await look(pilot, "fail", "[red]Charge[/]")
-        await pilot.press(*"price [/] qty", "enter")
+        await paste(pilot, "price [/] qty")
+        await pilot.press("enter")
         await look(pilot, "failed with a typed reason", ": price [/] qty")
         await pilot.press("e", *"k[/]", "tab", *"x[a-z]", "enter")
         await look(pilot, "a variable set with a typed key", "k[/] set on instance", "k[/] = \"x[a-z]\"")
