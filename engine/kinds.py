@@ -87,7 +87,9 @@ class KindSpec:
     the instance FAILED at the node until an operator resumes it: a split without a match, a timer whose time
     cannot be read). ``bpmn``: how it is written in BPMN 2.0, which the
     BPMN reader and writer (:mod:`engine.bpmn`) read instead of a branch per kind (``None``: it has no BPMN form,
-    and exporting a node of it is refused).
+    and exporting a node of it is refused). ``fields``: the optional fields beyond the Go engine's that the kind
+    reads; any other extra field of a node is kept but warned about at load (a typo such as ``"due"`` for
+    ``"deadline"`` would otherwise do nothing without a word).
     """
 
     kind: NodeKind
@@ -106,6 +108,7 @@ class KindSpec:
     waits: bool = False
     halts: bool = False
     bpmn: BpmnForm | None = None
+    fields: tuple[str, ...] = ()  # the optional fields wfconsole adds that this kind reads (``timer``, ...)
 
 
 # -- arrivals ------------------------------------------------------------------------------------------
@@ -272,7 +275,7 @@ KINDS: dict[NodeKind, KindSpec] = {spec.kind: spec for spec in (
     KindSpec(NodeKind.START, "start event", Family.EVENT,
              {"type": "INTERNAL", "internal_type": "EVENT", "event_type": "START"}, _pass_on,
              Drawing(Shape.ROUND, _ROUND_SYMBOL, "start/end", "( )", ('(["', '"])'), "shape=circle"),
-             check=_check_start, starts=True,
+             check=_check_start, starts=True, fields=("timer",),
              bpmn=BpmnForm("startEvent", definitions=(None, "timerEventDefinition"), read=read_start_event,
                            write=write_start_event)),
     KindSpec(NodeKind.END, "end event", Family.EVENT,
@@ -284,20 +287,22 @@ KINDS: dict[NodeKind, KindSpec] = {spec.kind: spec for spec in (
              Drawing(Shape.SQUARE, _SQUARE_SYMBOL, "task", "┌┐", ('["', '"]'), 'shape=box, style="rounded,filled"',
                      boxed_when_short=True),
              check=_check_task,
+             fields=("deadline", "boundary_timers", "assignee", "assignee_key", "candidate_group",
+                     "candidate_group_key"),
              bpmn=BpmnForm("serviceTask", accepts=("task", "userTask", "manualTask"), read=read_task,
                            write=write_task)),
     KindSpec(NodeKind.TIMER, "timer event", Family.EVENT,
              {"type": "INTERNAL", "internal_type": "EVENT", "event_type": "TIMER"}, _wait_timer,
              Drawing(Shape.ROUND, _ROUND_SYMBOL, "timer", "(◷)", ('(["', '"])'), 'shape=circle, style="dashed"',
                      glyph="◷"),
-             check=_check_timer, halts=True,
+             check=_check_timer, halts=True, fields=("timer",),
              bpmn=BpmnForm("intermediateCatchEvent", definitions=("timerEventDefinition",), read=read_timer_event,
                            write=write_timer_event)),
     KindSpec(NodeKind.MESSAGE, "message event", Family.EVENT,
              {"type": "INTERNAL", "internal_type": "EVENT", "event_type": "MESSAGE"}, _wait_message,
              Drawing(Shape.ROUND, _ROUND_SYMBOL, "message", "(✉)", ('(["', '"])'), 'shape=circle, style="dashed"',
                      glyph="✉"),
-             check=_check_message,
+             check=_check_message, fields=("message",),
              bpmn=BpmnForm("intermediateCatchEvent", definitions=("messageEventDefinition",), read=read_message_event,
                            write=write_message_event)),
     _gateway(NodeKind.EXCLUSIVE_SPLIT, "exclusive split", _exclusive_split, "X", "exclusive",

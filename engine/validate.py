@@ -5,6 +5,7 @@ Errors refuse a blueprint; warnings are kept with it and shown to operators.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections import defaultdict
 from collections.abc import Iterator
@@ -227,6 +228,7 @@ def _check_edges(nodes, kinds, outgoing, incoming, error, warn) -> dict[str, Con
         edges = outgoing.get(node_id, [])
         if entry.check is not None:
             entry.check(node_id, nodes[node_id], edges, incoming.get(node_id, []), error, warn)
+        _check_extra_fields(node_id, nodes[node_id], entry, warn)
         timeouts = timeout_edge_ids(nodes[node_id].extra("boundary_timers"))  # taken only when a timer fires
         if len([e for e in edges if e.id not in timeouts]) > 1 and not (entry.forks or entry.chooses or entry.ends):
             warn(f"node {node_id!r}", f"{len(edges)} outgoing edges: a token goes down each, as from a parallel "
@@ -243,6 +245,34 @@ def _check_edges(nodes, kinds, outgoing, incoming, error, warn) -> dict[str, Con
             except ConditionError as problem:
                 error(f"edge {edge.id!r}", str(problem))
     return conditions
+
+
+def _check_extra_fields(node_id: str, node: Node, entry: Any, warn) -> None:
+    """A field neither the Go engine nor this kind reads is kept (Go ignored unknown fields) but said, with the
+    field it was probably meant to be: ``"due"`` on a task does not give it a deadline."""
+    for name in (node.model_extra or {}):
+        if name in entry.fields:
+            continue
+        others = sorted(k.description for k in KINDS.values() if name in k.fields)
+        if others:
+            warn(f"node {node_id!r}", f"field {name!r} is read on a {' or a '.join(others)}, not on a "
+                 f"{entry.description}; it does nothing here")
+            continue
+        known = [*entry.fields, *_GO_NODE_FIELDS]
+        nearest = [_SYNONYMS[name]] if _SYNONYMS.get(name) in entry.fields else \
+            difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"did you mean {nearest[0]!r}? " if nearest else ""
+        reads = f"a {entry.description} reads {', '.join(entry.fields)}" if entry.fields else \
+            f"a {entry.description} reads none beyond the Go engine's"
+        warn(f"node {node_id!r}", f"field {name!r} is not one wfconsole reads ({hint}{reads}); it is kept as "
+             "it is and does nothing")
+
+
+_GO_NODE_FIELDS = tuple(Node.model_fields)
+# What people coming from Camunda write for these fields.
+_SYNONYMS = {"due": "deadline", "due_date": "deadline", "dueDate": "deadline", "due_at": "deadline",
+             "candidateGroups": "candidate_group", "candidate_groups": "candidate_group",
+             "candidateGroup": "candidate_group", "assigned_to": "assignee", "owner": "assignee"}
 
 
 def _check_people_keys(nodes, kinds, warn) -> None:

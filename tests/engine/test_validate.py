@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import blueprints as bps
 import pytest
@@ -450,10 +451,45 @@ def test_null_nodes_and_edges_are_empty_lists_and_the_graph_problems_are_named()
     assert any("START" in m for m in (p.message for p in refused(bp).problems))
 
 
-def test_unknown_extra_fields_are_kept_as_the_go_engine_ignored_them():
+def test_unknown_extra_fields_are_kept_as_the_go_engine_ignored_them_and_warned_about():
     bp = bps.linear()
     bp["nodes"][1]["colour"] = "blue"
-    assert compile_blueprint(bp).node("task_a").model_extra == {"colour": "blue"}
+    compiled = compile_blueprint(bp)
+    assert compiled.node("task_a").model_extra == {"colour": "blue"}
+    assert [str(w) for w in compiled.warnings] == [
+        "node 'task_a': field 'colour' is not one wfconsole reads (a task reads deadline, boundary_timers, assignee, "
+        "assignee_key, candidate_group, candidate_group_key); it is kept as it is and does nothing"]
+
+
+@pytest.mark.parametrize(("node", "field", "said"), [
+    (1, "due", "field 'due' is not one wfconsole reads (did you mean 'deadline'? a task reads deadline,"),
+    (1, "deadlin", "(did you mean 'deadline'?"),
+    (1, "candidateGroups", "(did you mean 'candidate_group'?"),
+    (1, "input_maping", "(did you mean 'input_mapping'?"),
+    (1, "timer", "field 'timer' is read on a start event or a timer event, not on a task; it does nothing here"),
+    (0, "deadline", "field 'deadline' is read on a task, not on a start event; it does nothing here"),
+])
+def test_a_field_the_node_does_not_read_is_a_warning_naming_the_nearest(node: int, field: str, said: str) -> None:
+    bp = bps.linear()
+    bp["nodes"][node][field] = "PT1H"
+    warnings = [str(w) for w in validate(bp)]
+    assert len(warnings) == 1 and said in warnings[0], warnings
+    assert warnings[0].startswith(f"node {bp['nodes'][node]['id']!r}: ")
+
+
+def test_every_field_a_kind_reads_is_in_its_entry() -> None:
+    """The warning above relies on each kind's ``fields``: a field the engine reads with ``extra`` must be listed."""
+    import re
+
+    from engine.kinds import KINDS
+
+    listed = {name for entry in KINDS.values() for name in entry.fields}
+    read = set()
+    for path in (Path(__file__).parents[2] / "engine").rglob("*.py"):
+        read |= set(re.findall(r'extra\("([a-z_]+)"\)', path.read_text()))
+    from engine.people import _FIELDS
+
+    assert read | set(_FIELDS) <= listed, (read | set(_FIELDS)) - listed
 
 
 def test_validate_returns_problems_instead_of_raising():
