@@ -38,6 +38,7 @@ _TOKEN_STATE = {
     TokenStatus.STUCK: NodeState.STUCK,
 }
 _EXECUTION_STATE = {ExecutionStatus.FAILED: NodeState.FAILED, ExecutionStatus.STUCK: NodeState.STUCK}
+_OPEN_STATUSES = (ExecutionStatus.ACTIVE, ExecutionStatus.FAILED, ExecutionStatus.STUCK)
 # What an operator looks at first: incidents, else where the tokens are.
 URGENT_GROUPS = ((NodeState.FAILED, NodeState.STUCK), (NodeState.ACTIVE, NodeState.WAITING))
 _VISIT_KINDS = (HistoryKind.EXECUTION_COMPLETED, HistoryKind.EDGE_TAKEN, HistoryKind.JOIN_FIRED)
@@ -65,12 +66,16 @@ class GraphEdge:
     condition: str | None = None
     is_default: bool = False
     taken: bool = False
+    timer: str | None = None  # a task's timeout edge: its boundary timer (``◷ PT4H``)
 
     @property
     def label(self) -> str | None:
-        """What to write on the edge: its condition, ``else`` for a split's default edge, or ``None``."""
+        """What to write on the edge: its condition, ``else`` for a split's default edge, a timeout edge's timer
+        (``◷ PT4H``, ``◷ PT4H, task stays``), or ``None``."""
         if self.condition:
             return self.condition
+        if self.timer:
+            return self.timer
         return "else" if self.is_default else None
 
 
@@ -108,9 +113,19 @@ class GraphModel:
         return ()
 
 
-def _label(compiled: CompiledBlueprint, node_id: str) -> str:
-    """A node's label, with when a timer event fires (``Cool-off · PT15M``) or what a message event waits for."""
+def _label(compiled: CompiledBlueprint, node_id: str, claimed: dict[str, str]) -> str:
+    """A node's label, with when a timer event fires (``Cool-off · PT15M``) or what a message event waits for; a
+    task's deadline and who does it (``Review · due P1D · group loan-officers``; with an instance, whoever its open
+    execution is assigned to, ``· alice``)."""
     node, plan = compiled.nodes[node_id], compiled.plans[node_id]
+    if plan.deadline is not None or plan.people is not None or node_id in claimed:
+        parts = [node.label]
+        if plan.deadline is not None:
+            parts.append(f"due {plan.deadline.describe()}")
+        who = claimed.get(node_id) or (plan.people.describe() if plan.people is not None else "")
+        if who:
+            parts.append(who)
+        return " · ".join(parts)
     if plan.timer is not None:
         return f"{node.label} · {plan.timer.describe()}"
     if plan.schedule is not None:
@@ -134,8 +149,11 @@ def build_graph(compiled: CompiledBlueprint, instance: InstanceView | None = Non
         raise ValueError(f"instance {instance.id} runs {instance.workflow_id} v{instance.version}, "
                          f"not {blueprint.workflow_id} v{blueprint.version}")
     states, token_counts, taken = _instance_facts(compiled, instance)
+    claimed = {e.node_id: e.assignee for e in (instance.executions if instance else ())
+               if e.assignee and ExecutionStatus(e.status) in _OPEN_STATUSES}
+    timeouts = {b.edge_id: b.describe() for plan in compiled.plans.values() for b in plan.boundaries}
     nodes = tuple(
-        GraphNode(id=node.id, label=visible(_label(compiled, node.id)), kind=compiled.kinds[node.id],
+        GraphNode(id=node.id, label=visible(_label(compiled, node.id, claimed)), kind=compiled.kinds[node.id],
                   state=states.get(node.id),
                   tokens=token_counts.get(node.id, 0), incoming=len(compiled.incoming.get(node.id, [])))
         for node in blueprint.nodes
@@ -144,7 +162,7 @@ def build_graph(compiled: CompiledBlueprint, instance: InstanceView | None = Non
         GraphEdge(id=edge.id, source=edge.source_id, target=edge.target_id,
                   condition=visible(edge.condition.strip()) if edge.has_condition else None,
                   is_default=not edge.has_condition and spec(compiled.kinds[edge.source_id]).chooses,
-                  taken=edge.id in taken)
+                  taken=edge.id in taken, timer=timeouts.get(edge.id))
         for edge in blueprint.edges
     )
     return GraphModel(
