@@ -33,7 +33,15 @@ from engine.graph import CompiledBlueprint
 from engine.manager import WorkflowManager, default_actor, parse_execution_id
 from engine.model import Execution, InstanceState, InstanceStatus
 from engine.outcomes import ActionResult
-from engine.ports import BlueprintSummary, InstanceQuery, InstanceSummary, InstanceView, StoredBlueprint
+from engine.ports import (
+    BlueprintSummary,
+    InstanceQuery,
+    InstanceSummary,
+    InstanceView,
+    StoredBlueprint,
+    TaskPage,
+    TaskQuery,
+)
 from engine.repair_ops import RepairOperations
 from engine.reports import (
     Activity,
@@ -179,6 +187,21 @@ class Operations(RepairOperations):
     def instances(self, query: InstanceQuery) -> list[InstanceSummary]:
         """One page of instances matching ``query``, newest first."""
         return self.manager.list_instances(query)
+
+    def tasks(self, query: TaskQuery) -> TaskPage:
+        """The person's tasks ``query`` keeps (what the header counts as waiting for a person), oldest first,
+        each with its node's name, and how many it keeps in all."""
+        page = self._store.list_tasks(query)
+        return TaskPage([replace(task, name=self._node_name(task.workflow_id, task.version, task.execution.node_id))
+                         for task in page.tasks], page.total)
+
+    def _node_name(self, workflow_id: str, version: int, node_id: str) -> str | None:
+        """The node's name in its blueprint (the manager keeps compiled blueprints), or ``None``."""
+        try:
+            node = self.workflow(workflow_id, version).nodes.get(node_id)
+        except WorkflowError:
+            return None
+        return node.name if node is not None else None
 
     def count_instances(self, query: InstanceQuery | None = None) -> dict[str, int]:
         """Instances per status matching the query's filters (its status filter ignored)."""
@@ -338,6 +361,7 @@ class Operations(RepairOperations):
 
     def claim(self, execution_id: str, *, force: bool = False) -> ActionResult:
         """Claim a person's task for this operator (someone else's only with ``force``, recorded)."""
+        self.writing()
         instance_id, node_id = parse_execution_id(execution_id)
         self.manager.claim_task(execution_id, actor=self.actor, force=force)
         return ActionResult(Action.CLAIM, instance_id, True,
@@ -345,6 +369,7 @@ class Operations(RepairOperations):
 
     def release(self, execution_id: str, *, force: bool = False) -> ActionResult:
         """Give a claimed task back (someone else's only with ``force``, recorded)."""
+        self.writing()
         instance_id, node_id = parse_execution_id(execution_id)
         self.manager.release_task(execution_id, actor=self.actor, force=force)
         return ActionResult(Action.RELEASE, instance_id, True,
