@@ -13,8 +13,7 @@ from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from engine.model import HistoryEntry, HistoryKind
-from engine.model import InstanceStatus
+from engine.model import HistoryEntry, HistoryKind, InstanceStatus
 from engine.ports import BlueprintSummary, PersonTask, TaskPage, TaskQuery
 from engine.reports import (
     MINUTES,
