@@ -195,10 +195,6 @@ class PersonTask:
     instance_status: InstanceStatus
     name: str | None = None
 
-    def due_in(self, now: datetime) -> timedelta | None:
-        """How long until the task is due (negative: how late it is), or ``None`` without a deadline."""
-        return self.execution.due_at - now if self.execution.due_at is not None else None
-
 
 @dataclass(frozen=True)
 class TaskPage:
