@@ -16,7 +16,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from engine.actions import INCIDENT, OPEN, READ_ONLY_REFUSAL, Action, Permissions, permissions
+from engine.actions import (
+    INCIDENT,
+    OPEN,
+    READ_ONLY_REFUSAL,
+    Action,
+    Permissions,
+    claim_refusal,
+    execution_refusal,
+    permissions,
+)
 from engine.errors import (
     InvalidReferenceError,
     InvalidStateError,
@@ -38,6 +47,7 @@ from engine.ports import (
     InstanceQuery,
     InstanceSummary,
     InstanceView,
+    PersonTask,
     StoredBlueprint,
     TaskPage,
     TaskQuery,
@@ -279,6 +289,17 @@ class Operations(RepairOperations):
         """The operator actions that apply now to ``instance`` (and ``execution`` of it), and why the others
         do not."""
         return permissions(instance.id, InstanceStatus(instance.status), execution, readonly=self.readonly)
+
+    def task_refusal(self, task: PersonTask, action: Action) -> str | None:
+        """Why this operator cannot ``action`` (CLAIM, RELEASE or COMPLETE) the listed ``task`` now, or ``None``
+        when they may: the words the engine refuses it with (read-only, someone else's claim, ...)."""
+        if self.readonly:
+            return READ_ONLY_REFUSAL
+        if action is Action.COMPLETE:
+            refusal = execution_refusal(action, task.instance_status, task.execution)
+            if refusal is not None:
+                return refusal
+        return claim_refusal(action, task.instance_status, task.execution, self.actor)
 
     def incident_refusal(self, incident: Incident, action: Action) -> str | None:
         """Why ``action`` does not resolve ``incident`` (``None`` when it may). RETRY means a new attempt of a
