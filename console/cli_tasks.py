@@ -65,7 +65,7 @@ def tasks_command(
     if not page.tasks:
         console.print(Text(f"no open tasks{searched(query)}", style="dim"), soft_wrap=True)
         return
-    console.print(tasks_table(page.tasks, now))
+    console.print(tasks_table(page.tasks, now, console.width))
     console.print(Text(f"{len(page.tasks)} of {page.total} open task(s) shown{searched(query)}, oldest first",
                        style="dim"), soft_wrap=True)
 
@@ -81,15 +81,21 @@ def searched(query: TaskQuery) -> str:
     return "".join(parts)
 
 
-def tasks_table(tasks: list[PersonTask], now: datetime) -> Table:
+NARROW_WIDTH = 100  # columns: under this the workflow goes and the group takes the assignee's place
+
+
+def tasks_table(tasks: list[PersonTask], now: datetime, width: int = 400) -> Table:
     """One row per task: the id to act on, task, workflow, who has it, who may claim it, deadline, how long it
-    has waited. The group and deadline columns only when a row has one (a Go blueprint's tasks have neither)."""
+    has waited. The group and deadline columns only when a row has one (a Go blueprint's tasks have neither);
+    under :data:`NARROW_WIDTH` columns no workflow, and the group in the assignee's place (``(finance)``)."""
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    groups = any(task.execution.candidate_group for task in tasks)
+    narrow = width < NARROW_WIDTH
+    groups = not narrow and any(task.execution.candidate_group for task in tasks)
     deadlines = any(task.execution.due_at for task in tasks)
     table.add_column("TASK ID", no_wrap=True)
     table.add_column("TASK", overflow="fold", ratio=1)
-    table.add_column("WORKFLOW", no_wrap=True)
+    if not narrow:
+        table.add_column("WORKFLOW", no_wrap=True)
     table.add_column("ASSIGNEE", overflow="fold")
     if groups:
         table.add_column("GROUP", overflow="fold")
@@ -99,8 +105,13 @@ def tasks_table(tasks: list[PersonTask], now: datetime) -> Table:
     references = task_references([task.execution.id for task in tasks])
     for task in tasks:
         execution = task.execution
-        cells: list[Any] = [shown(references[execution.id]), shown(task.name or execution.task_id),
-                            shown(f"{task.workflow_id} v{task.version}"), shown(execution.assignee or "—")]
+        cells: list[Any] = [shown(references[execution.id]), shown(task.name or execution.task_id)]
+        if not narrow:
+            cells.append(shown(f"{task.workflow_id} v{task.version}"))
+        if execution.assignee or not narrow or not execution.candidate_group:
+            cells.append(shown(execution.assignee or "—"))
+        else:
+            cells.append(shown(f"({execution.candidate_group})", style="dim"))
         if groups:
             cells.append(shown(execution.candidate_group or ""))
         if deadlines:

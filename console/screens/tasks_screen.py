@@ -30,6 +30,7 @@ from engine.ports import TASK_SCOPES, PersonTask, TaskPage, TaskQuery, WaitingFo
 LIMIT = 500  # the oldest tasks listed; the line above the list says when there are more
 SCOPES = tuple(TASK_SCOPES)  # S goes round them in this order
 FILTER_HINT = "scope=mine|claimable|all group=G workflow=ID task=ID overdue=yes, or words of a task, id or assignee"
+COUNTED = {"all": "{n:,} open task(s)", "mine": "{n:,} assigned to you", "claimable": "{n:,} assigned to nobody"}
 EMPTY = {
     "all": "No task waits for a person: every open execution is a worker's. A task no worker runs (a person's) "
            "shows up here, oldest first.",
@@ -146,20 +147,20 @@ class TasksScreen(ClaimActions, ListMarkDone, LiveScreen):
         return bool(self._terms or self.text)
 
     def _draw_summary(self, tasks: list[PersonTask]) -> None:
-        line = Text(" ")
+        line = Text(" Scope (S) ", style="bold")
         for scope in SCOPES:
             line.append(f" {scope} ", style="reverse bold" if scope == self.scope else "dim")
-        line.append(" S ", style="bold")
         if self.loaded is not None:
             total = self.loaded.page.total
             late = sum(1 for task in tasks if task.execution.due_at is not None
                        and task.execution.due_at <= self.clock.now())
-            line.append(f"  {len(tasks):,} task(s)", style="bold")
-            line.append(f" {TASK_SCOPES[self.scope]}", style="dim")
+            line.append(f"   {COUNTED[self.scope].format(n=len(tasks))}", style="bold")
+            if self.filtered:
+                line.append(" match the filter", style="bold")
             if late:
                 line.append(f" · {late} late", style="bold red")
             if total > len(self.loaded.page.tasks):
-                line.append(f" · the {len(self.loaded.page.tasks):,} oldest of {total:,}", style="dim")
+                line.append(f" · the {len(self.loaded.page.tasks):,} oldest of {total:,} listed", style="dim")
         self.query_one("#tasks-summary", Static).update(line)
 
     # -- scope and filter --------------------------------------------------------------------------
