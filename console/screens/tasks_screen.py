@@ -133,8 +133,7 @@ class TasksScreen(ClaimActions, ListMarkDone, LiveScreen):
             return
         tasks = self.shown_tasks()
         table = self.query_one(TasksTable)
-        table.show(tasks, self.clock, self.backend.actor)
-        table.display = bool(tasks)  # no column labels over nothing
+        table.show(tasks, self.clock, self.backend.actor)  # shown when empty too: it keeps the keys' focus
         empty = self.query_one("#empty", Static)
         empty.display = not tasks
         empty.update("No task matches this filter: / changes it, Esc clears it." if self.filtered
@@ -210,8 +209,8 @@ class TasksScreen(ClaimActions, ListMarkDone, LiveScreen):
                 self.notify(str(error), title="Filter", severity="warning", timeout=8)
 
     def action_clear_filter(self) -> None:
-        """Drop the filter terms and words (the scope stays: S changes it)."""
-        self.apply_view({"scope": self.scope} if self.scope != "all" else {})
+        """Drop the filter: every open task again (the scope is on the / line too, as the instances' sort is)."""
+        self.apply_view({})
 
     # -- acting on the selected task -----------------------------------------------------------------
 
