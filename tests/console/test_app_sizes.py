@@ -58,6 +58,13 @@ def on_instance(key: str, *pressed: str) -> Steps:
     return steps
 
 
+async def with_claims(pilot: Pilot, scenario: Scenario) -> None:
+    """Two tasks claimed (one by the console's operator, one by a colleague), then the list read again."""
+    scenario.manager.claim_task(scenario.open_execution("claim_waiting", "review"), actor="operator")
+    scenario.manager.claim_task(scenario.open_execution("at_approval", "approve"), actor="alice")
+    await pilot.press("ctrl+r")
+
+
 SCREENS: dict[str, tuple[str, Steps]] = {
     "overview": ("overview", nothing),
     "instances": ("instances", nothing),
@@ -65,6 +72,7 @@ SCREENS: dict[str, tuple[str, Steps]] = {
     "incidents": ("incidents", nothing),
     "blueprints": ("blueprints", nothing),
     "history": ("history", nothing),
+    "tasks": ("tasks", with_claims),
     "instance": ("instances", on_instance("at_approval")),
     "instance_graph_focused": ("instances", on_instance("half_done", "shift+tab")),
     "mark_done_form": ("instances", on_instance("at_approval", "d")),

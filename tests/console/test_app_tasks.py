@@ -191,3 +191,23 @@ async def test_a_read_only_console_lists_the_tasks_and_refuses_to_claim(tmp_path
         assert ("warning", READ_ONLY_REFUSAL) in app.notes
         assert manager.get_status(first).executions[-1].assignee is None
     manager.store.close()
+
+
+@run_async
+async def test_j_k_g_and_shift_g_move_in_the_task_list(tmp_path: Path) -> None:
+    manager, _ = world(tmp_path)
+    app = make_app(tmp_path, manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        table = app.screen.query_one(TasksTable)
+        await pilot.press("j", "j")
+        assert table.cursor_row == 2
+        await pilot.press("k")
+        assert table.cursor_row == 1
+        await pilot.press("G")
+        assert table.cursor_row == table.row_count - 1 == 3
+        await pilot.press("g")
+        assert table.cursor_row == 0
+    manager.store.close()
