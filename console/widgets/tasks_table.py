@@ -8,20 +8,29 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from console import keymap
-from console.formatting import ConsoleClock, due_text, shown, task_references
+from console.formatting import ConsoleClock, due_text, short_id, shown, task_references
 from console.widgets.columned_table import ColumnedTable
 from engine.ports import PersonTask
+
+NARROW_NAME = 26  # characters of a task's name under 120 columns: the deadline and the wait keep their room
+NARROW_WHO = 16
+
+
+def clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters with an ellipsis."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def who_cell(task: PersonTask, actor: str, with_group: bool) -> Text:
     """Who has the task (``alice``, bold when it is you), else the group that may claim it (``(claims)``, dim)
     when ``with_group``, else ``—``."""
     assignee, group = task.execution.assignee, task.execution.candidate_group
+    width = NARROW_WHO if with_group else 10_000
     if assignee:
-        return shown(f"{assignee} (you)" if assignee == actor else assignee,
+        return shown(clip(f"{assignee} (you)" if assignee == actor else assignee, width),
                      style="bold cyan" if assignee == actor else "cyan")
     if with_group and group:
-        return shown(f"({group})", style="dim")
+        return shown(clip(f"({group})", width), style="dim")
     return Text("—", style="dim")
 
 
@@ -42,8 +51,9 @@ class TasksTable(ColumnedTable):
     BINDINGS = keymap.OPEN_INSTANCE
 
     COLUMNS = ("TASK", "TASK ID", "WORKFLOW", "ASSIGNEE", "GROUP", "DUE", "WAITING", "SINCE")
-    # Under 120 columns the group shows in the assignee's place while nobody holds the task.
-    NARROW_COLUMNS = ("TASK", "TASK ID", "ASSIGNEE", "DUE", "WAITING")
+    # Under 120 columns: the instance's short id for the task's (whose node the name says), names cut to fit, and
+    # the group in the assignee's place while nobody holds the task.
+    NARROW_COLUMNS = ("TASK", "INSTANCE", "ASSIGNEE", "DUE", "WAITING")
 
     class Opened(Message):
         """The operator chose a task: show its instance with the task's execution selected."""
@@ -80,9 +90,11 @@ class TasksTable(ColumnedTable):
         references = task_references([task.execution.id for task in tasks])
         for task in tasks:
             execution = task.execution
+            name = task.name or execution.task_id
             self.add_cells({
-                "TASK": shown(task.name or execution.task_id, style="bold"),
+                "TASK": shown(clip(name, NARROW_NAME) if narrow else name, style="bold"),
                 "TASK ID": references[execution.id],
+                "INSTANCE": short_id(execution.instance_id),
                 "WORKFLOW": f"{task.workflow_id}@{task.version}",
                 "ASSIGNEE": who_cell(task, actor, with_group=narrow),
                 "GROUP": execution.candidate_group or "",

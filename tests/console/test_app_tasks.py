@@ -211,3 +211,19 @@ async def test_j_k_g_and_shift_g_move_in_the_task_list(tmp_path: Path) -> None:
         await pilot.press("g")
         assert table.cursor_row == 0
     manager.store.close()
+
+
+@run_async
+async def test_at_80_columns_a_row_keeps_its_lateness_and_shows_the_group_where_nobody_holds_it(tmp_path: Path) -> None:
+    manager, (first, _) = world(tmp_path)
+    app = make_app(tmp_path, manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        review = rows(app)[1]
+        assert review.split(" | ") == ["Review the claim", first[:8], "(claims)", "late 1h00m", "2h00m"]
+        assert "bob" in rows(app)[3]
+        table = app.screen.query_one(TasksTable)
+        assert sum(column.get_render_width(table) for column in table.columns.values()) <= 80
+    manager.store.close()
