@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual.worker import get_current_worker
 
 from console import keymap
@@ -213,6 +213,10 @@ class TasksScreen(ClaimActions, ListMarkDone, LiveScreen):
         self.apply_view({})
 
     # -- acting on the selected task -----------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted)
+    def _task_highlighted(self) -> None:
+        self.refresh_bindings()  # c and d are dimmed on a task that is someone else's
 
     def _claim_action(self, task: PersonTask) -> Action:
         return Action.RELEASE if task.execution.assignee == self.backend.actor else Action.CLAIM

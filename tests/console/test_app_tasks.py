@@ -87,6 +87,7 @@ async def test_6_lists_the_tasks_oldest_first_and_c_claims_one_from_the_list(tmp
         assert isinstance(app.screen, TasksScreen)
         listed = rows(app)
         assert len(listed) == 4  # each instance's check and review, oldest first
+        assert app.runtime_status.counts.waiting == 4  # the header's "waiting for a person": the same tasks
         assert listed[0].startswith("check") and "Review the claim" in listed[1] and "late 1h00m" in listed[1]
         assert f"{first[:8]}:review" in listed[1] and "claims" in listed[1] and "bob" in listed[3]
         select(app, review_of(manager, first))
@@ -109,13 +110,17 @@ async def test_6_lists_the_tasks_oldest_first_and_c_claims_one_from_the_list(tmp
 
 @run_async
 async def test_c_on_someone_elses_task_says_the_engines_words_and_changes_nothing(tmp_path: Path) -> None:
-    manager, (_, second) = world(tmp_path)
+    manager, (first, second) = world(tmp_path)
     app = make_app(tmp_path, manager)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("6")
         await settle(pilot)
+        select(app, review_of(manager, first))
+        assert app.screen.check_action("claim", ()) is True and app.screen.check_action("mark_done", ()) is True
         select(app, review_of(manager, second))
+        # bob's: the footer shows c and d dimmed (the engine refuses both), and each says why when pressed
+        assert app.screen.check_action("claim", ()) is None and app.screen.check_action("mark_done", ()) is None
         await pilot.press("c")
         await settle(pilot)
         assert ("warning", f"execution review of instance {second[:8]} is claimed by bob: they release it, or take "
