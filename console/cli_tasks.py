@@ -12,7 +12,7 @@ from rich.text import Text
 
 from console.cli_input import BadInputError, filter_text, open_operations
 from console.cli_options import ActorOption, DbOption, JsonOption, actor_name, db_path
-from console.cli_tables import stdout_console
+from console.cli_tables import stdout_console, when
 from console.formatting import due_text, duration, shown, task_references
 from console.output import iso, write_json
 from engine.ports import PersonTask, TaskPage, TaskQuery, WaitingFor
@@ -86,8 +86,9 @@ NARROW_WIDTH = 100  # columns: under this the workflow goes and the group takes 
 
 def tasks_table(tasks: list[PersonTask], now: datetime, width: int = 400) -> Table:
     """One row per task: the id to act on, task, workflow, who has it, who may claim it, deadline, how long it
-    has waited. The group and deadline columns only when a row has one (a Go blueprint's tasks have neither);
-    under :data:`NARROW_WIDTH` columns no workflow, and the group in the assignee's place (``(finance)``)."""
+    has waited and since when. The group and deadline columns only when a row has one (a Go blueprint's tasks have
+    neither); under :data:`NARROW_WIDTH` columns no workflow and no start, and the group in the assignee's place
+    (``(finance)``)."""
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     narrow = width < NARROW_WIDTH
     groups = not narrow and any(task.execution.candidate_group for task in tasks)
@@ -102,6 +103,8 @@ def tasks_table(tasks: list[PersonTask], now: datetime, width: int = 400) -> Tab
     if deadlines:
         table.add_column("DUE", no_wrap=True)
     table.add_column("WAITING", no_wrap=True, justify="right")
+    if not narrow:
+        table.add_column("SINCE (UTC)", no_wrap=True)
     references = task_references([task.execution.id for task in tasks])
     for task in tasks:
         execution = task.execution
@@ -118,6 +121,8 @@ def tasks_table(tasks: list[PersonTask], now: datetime, width: int = 400) -> Tab
             late = due_text(execution.due_at, now)
             cells.append(Text(late, style="bold red" if late.startswith("late") else ""))
         cells.append(duration(now - execution.created_at))
+        if not narrow:
+            cells.append(when(execution.created_at))
         table.add_row(*cells)
     return table
 

@@ -149,10 +149,10 @@ class InstanceQuery:
                                     f"from an index are {', '.join(INSTANCE_ORDERS)}")
 
 
-TASK_SCOPES: dict[str, str] = {"all": "every open task", "mine": "assigned to you",
-                                "claimable": "assigned to nobody"}
+TASK_SCOPES: tuple[str, ...] = ("all", "mine", "claimable")
 """The scopes of a task list, as Camunda Tasklist offers them: every task waiting for a person, those assigned to
-the operator, those nobody is assigned to (anyone may claim them)."""
+the operator (:attr:`TaskQuery.assignee`), those nobody is assigned to (:attr:`TaskQuery.unassigned`: anyone may
+claim them)."""
 
 
 @dataclass(frozen=True)

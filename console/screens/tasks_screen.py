@@ -28,7 +28,7 @@ from engine.actions import Action
 from engine.ports import TASK_SCOPES, PersonTask, TaskPage, TaskQuery, WaitingFor
 
 LIMIT = 500  # the oldest tasks listed; the line above the list says when there are more
-SCOPES = tuple(TASK_SCOPES)  # S goes round them in this order
+SCOPES = TASK_SCOPES  # S goes round them in this order
 FILTER_HINT = "scope=mine|claimable|all group=G workflow=ID task=ID overdue=yes, or words of a task, id or assignee"
 COUNTED = {"all": "{n:,} open task(s)", "mine": "{n:,} assigned to you", "claimable": "{n:,} assigned to nobody"}
 EMPTY = {

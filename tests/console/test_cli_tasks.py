@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from console.formatting import task_references
 from tests.console.cli_support import Cli, assert_one_line_error
 
 START = {"id": "start", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "START"}
@@ -93,3 +94,14 @@ def test_an_empty_task_list_is_one_dim_line_saying_what_was_searched(cli: Cli) -
 def test_bad_task_filters_are_one_line_on_stderr(cli: Cli, options: tuple[str, ...], code: int,
                                                  fragment: str) -> None:
     assert_one_line_error(cli("tasks", *options), code, fragment)
+
+
+def test_a_task_is_named_by_its_full_id_where_the_short_form_would_be_ambiguous() -> None:
+    one, two = "3fa85f64-0000-4000-8000-000000000001:review:aaaa", "3fa85f64-0000-4000-8000-000000000001:review:bbbb"
+    other = "9c1e0b2a-0000-4000-8000-000000000002:a:b:cccc"  # a node id may hold a ':'
+    assert task_references([one, two, other]) == {one: one, two: two, other: "9c1e0b2a:a:b"}
+
+
+def test_tasks_reads_under_readonly(cli: Cli) -> None:
+    cli.start("plain")
+    assert cli.json("--readonly", "tasks")["total"] == 1
