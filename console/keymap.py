@@ -105,7 +105,7 @@ TASKS: list[Binding] = [
     Binding("enter", "open", "Open instance", show=False),  # the table's own Enter shows in the footer
     Binding("c", "claim", "Claim / release"),
     Binding("d", "mark_done", "Mark done"),
-    Binding("S", "scope", "Scope"),
+    Binding("S", "scope", "Scope: all, mine, claimable"),
     FILTER,
     Binding("escape", "clear_filter", "Clear filter", show=False),
     REFRESH,
@@ -159,6 +159,7 @@ SHORT: dict[str, str] = {
     "Prev page": "Prev",
     "Waiting for a person": "Waiting", "Start instance": "Start", "Load file": "Load", "Clear filters": "Clear",
     "Command palette": "Palette", "Its executions": "Executions", "Claim / release": "Claim",
+    "Scope: all, mine, claimable": "Scope",
 }
 
 # Every view's table, by the title the help gives it (the help and the keymap test read this).
