@@ -232,3 +232,22 @@ async def test_at_80_columns_a_row_keeps_its_lateness_and_shows_the_group_where_
         table = app.screen.query_one(TasksTable)
         assert sum(column.get_render_width(table) for column in table.columns.values()) <= 80
     manager.store.close()
+
+
+@run_async
+async def test_the_line_over_the_list_says_when_only_the_oldest_are_listed(tmp_path: Path, monkeypatch) -> None:
+    import console.screens.tasks_screen as tasks_screen
+
+    monkeypatch.setattr(tasks_screen, "LIMIT", 2)
+    manager, _ = world(tmp_path)
+    app = make_app(tmp_path, manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        summary = str(app.screen.query_one("#tasks-summary").render())
+        assert "2 of 4 open task(s), the oldest · 1 late" in summary and len(rows(app)) == 2
+        await app.run_command("tasks claim")  # words filter the listed ones only: it says so
+        await settle(pilot)
+        assert "1 of the 2 oldest match" in str(app.screen.query_one("#tasks-summary").render())
+    manager.store.close()
