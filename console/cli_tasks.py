@@ -36,8 +36,9 @@ def tasks_command(
 ) -> None:
     """List the tasks waiting for a person, oldest first, with ids that `done`, `claim` and `release` accept.
 
-    A person's task is an ACTIVE execution no worker runs (what the console's header counts as "waiting for a
-    person"). Oldest first: who has waited longest comes first, as in a queue; DUE says how late each is.
+    A person's task is an ACTIVE execution no worker runs: what the console's header counts as waiting for a person.
+
+    Oldest first: who has waited longest comes first, as in a queue; DUE says how late each one is.
 
     Example:  wfconsole tasks --mine                  (assigned to you)
 
