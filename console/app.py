@@ -1,7 +1,7 @@
 """The wfconsole Textual app: wires the views, the worker runtime, the live change signal and the app-wide keys.
 
 Each view is a Textual *mode* with its own screen stack (``1`` Overview, ``2`` Instances, ``3`` Incidents,
-``4`` Blueprints, ``5`` History), so an instance opened from the incidents comes back to the incidents.
+``4`` Blueprints, ``5`` History, ``6`` Tasks), so an instance opened from the incidents comes back to the incidents.
 ``run(db_path, workers_module)`` is what the ``wfconsole`` command calls; tests construct
 :class:`WfConsoleApp` with their own manager and a fixed clock.
 """
@@ -40,6 +40,7 @@ from console.screens.instance_detail_screen import InstanceDetailScreen
 from console.screens.instances_screen import InstancesScreen
 from console.screens.live_screen import LiveScreen
 from console.screens.overview_screen import OverviewScreen
+from console.screens.tasks_screen import TasksScreen
 from console.view_filters import VIEW_NAMES, FilterError, ViewFilter, did_you_mean, parse_command
 from console.widgets.nav_bar import VIEWS
 from console.widgets.runtime_bar import RuntimeStatus
@@ -56,7 +57,7 @@ STATUS_SECONDS = 5.0  # the header is recounted this often even without commits:
 STOP_GRACE_SECONDS = 5.0  # on quit, running attempts get this long to finish; the rest's leases are released
 SCREENS_BY_MODE: dict[str, type[Screen]] = {
     "overview": OverviewScreen, "instances": InstancesScreen, "incidents": IncidentsScreen,
-    "blueprints": BlueprintsScreen, "history": HistorySearchScreen,
+    "blueprints": BlueprintsScreen, "history": HistorySearchScreen, "tasks": TasksScreen,
 }
 
 
@@ -283,7 +284,7 @@ class WfConsoleApp(SurvivesRenderingErrors, App[None]):
 
     @on(OpenInstance)
     def _open_instance(self, message: OpenInstance) -> None:
-        self.push_screen(InstanceDetailScreen(message.instance_id))
+        self.push_screen(InstanceDetailScreen(message.instance_id, message.execution_id))
 
     # -- the : command line and saved views ---------------------------------------------------------
 

@@ -48,6 +48,7 @@ from console.cli_options import DbOption
 from console.cli_repair import batch_command, migrate_command, move_command
 from console.cli_reports import blueprints_command, history_command, incidents_command, overview_command
 from console.cli_runtime import demo_command, workers_command
+from console.cli_tasks import tasks_command
 from console.output import print_error
 from console.settings import debug_enabled, resolve_db_path
 from engine.errors import (
@@ -180,6 +181,7 @@ COMMANDS: list[tuple[str, Callable[..., None]]] = [
     ("retry-instance", retry_instance_command),
     ("cancel", cancel_command),
     ("send", send_command),
+    ("tasks", tasks_command),
     ("claim", claim_command),
     ("release", release_command),
     ("set", set_command),

@@ -3,7 +3,10 @@
 The demo loads the sample blueprints and, on a database without instances yet, starts a few dozen
 instances and drives them through the engine's public API — as a worker or an operator would — into
 each state: completed, running, waiting at a join, waiting for a person, failed with an incident, stuck,
-failed at an exclusive split, cancelled. Times are spread over the last hour, so ages and charts look
+failed at an exclusive split, cancelled. Its expense approvals (a blueprint of its own, :data:`EXPENSE_APPROVAL`,
+not a sample: the samples are the Go engine's format) are person's tasks with a candidate group and deadlines,
+one assigned to a colleague and one claimed by whoever builds the demo, so that the Tasks view (``6``) shows
+"mine", "claimable" and late tasks on a first run. Times are spread over the last hour, so ages and charts look
 lived-in. Running it again on the same database adds nothing twice; a build killed half-way and run again
 finishes the demo, each instance made once (see :func:`build_demo`).
 """
@@ -11,6 +14,7 @@ finishes the demo, each instance made once (see :func:`build_demo`).
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import random
 from collections import Counter
@@ -22,12 +26,26 @@ from typing import Any
 
 from engine import WorkflowError, WorkflowManager
 from engine.errors import StoreError
+from engine.manager import default_actor
 from engine.model import Execution
 from engine.ports import InstanceQuery, InstanceSummary
 from engine.workers import WorkerRegistry, collect_workers
 
 DEMO_ACTOR = "demo"
 MIN_INSTANCES = 20
+EXPENSE_APPROVAL: dict[str, Any] = {
+    "workflow_id": "expense_approval", "name": "Expense approval", "version": 1,
+    "nodes": [
+        {"id": "start", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "START", "name": "Submitted"},
+        {"id": "approve", "type": "TASK", "task_id": "approve_expense", "name": "Approve the expense",
+         "input_mapping": {"amount": "amount", "employee": "employee"}, "output_mapping": {"approved": "approved"},
+         "candidate_group": "finance", "assignee_key": "approver", "deadline": {"key": "respond_within"}},
+        {"id": "end", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "END", "name": "Decided"},
+    ],
+    "edges": [{"id": "e1", "source_id": "start", "target_id": "approve"},
+              {"id": "e2", "source_id": "approve", "target_id": "end"}],
+}
+"""The demo's person's tasks: the finance group approves, within the time the expense claim gives."""
 
 
 def sample_dir() -> Path:
@@ -147,10 +165,18 @@ def _verification(rng: random.Random, n: int, country: str = "DE") -> dict[str, 
             "address": f"{rng.randint(1, 200)} Harbour Road"}
 
 
+def _expense(respond_within: str, approver: str | None = None) -> Callable[[random.Random, int], dict[str, Any]]:
+    def make(rng: random.Random, n: int) -> dict[str, Any]:
+        context = {"expense_id": f"EX-{880 + n}", "employee": rng.choice(["Ana Ruiz", "Li Wei", "Tom Berg"]),
+                   "amount": rng.choice([86.4, 412.0, 1290.0]), "respond_within": respond_within}
+        return {**context, "approver": approver} if approver else context
+    return make
+
+
 # A demo instance is known again by a context variable it was started with that no task writes: its business
 # key, derived from its number. An instance found is not started twice.
 _KEY_VARIABLES = {"order_fulfilment": "order_id", "loan_approval": "applicant_id",
-                  "user_onboarding": "user_name", "verification": "customer_id"}
+                  "user_onboarding": "user_name", "verification": "customer_id", "expense_approval": "expense_id"}
 
 
 def build_demo(manager: WorkflowManager, samples: Path | None = None, seed: int = 7) -> DemoSummary:
@@ -167,8 +193,10 @@ def build_demo(manager: WorkflowManager, samples: Path | None = None, seed: int 
         raise StoreError(f"{samples}: the sample_data folder is missing; run from a wfconsole checkout")
     summary = DemoSummary()
     paths = sorted(samples.glob("*.json"))
-    stored = manager.add_workflows([(path.read_text(), str(path)) for path in paths])  # all or none
-    summary.blueprints += [f"{path.stem} v{version}" for path, (version, _) in zip(paths, stored, strict=True)]
+    stored = manager.add_workflows([(path.read_text(), str(path)) for path in paths]  # all or none
+                                   + [(json.dumps(EXPENSE_APPROVAL), "console/demo.py")])
+    names = [path.stem for path in paths] + [EXPENSE_APPROVAL["workflow_id"]]
+    summary.blueprints += [f"{name} v{version}" for name, (version, _) in zip(names, stored, strict=True)]
     summary.existing = sum(manager.count_instances().values())
     recipes = _recipes(seed)
     found = _started(manager, recipes) if summary.existing else []
@@ -237,6 +265,12 @@ class _Recipe:
 def _recipes(seed: int) -> list[_Recipe]:
     """Every demo instance, in the order they are built; each context depends only on ``seed`` and its number."""
     plan: list[tuple[str, str, Callable[[random.Random, int], dict[str, Any]], Callable[[_Driver, str], None]]] = []
+    # Person's tasks first, while the demo's clock is some 40 minutes back: those due within 20 or 30 minutes are
+    # late by the time the console opens. One is a colleague's, one is claimed by whoever builds the demo.
+    plan += [("waiting for a person", "expense_approval", _expense("PT20M"), _for_a_person),
+             ("waiting for a person", "expense_approval", _expense("PT4H", approver="m.keller"), _for_a_person),
+             ("waiting for a person", "expense_approval", _expense("P1D"), _for_a_person),
+             ("waiting for a person", "expense_approval", _expense("PT30M"), _claimed_by_the_operator)]
     for _ in range(4):  # completed, one of each workflow
         plan += [("completed", "order_fulfilment", _order, _to_the_end),
                  ("completed", "loan_approval", lambda r, n: _loan(r, n, r.choice([2500, 8000, 25000])), _to_the_end),
@@ -280,6 +314,17 @@ def _up_to(task_id: str) -> Callable[[_Driver, str], None]:
 
 def _leave_running(d: _Driver, iid: str) -> None:
     pass  # left to the workers
+
+
+def _for_a_person(d: _Driver, iid: str) -> None:
+    pass  # its task waits for a person: no worker runs it
+
+
+def _claimed_by_the_operator(d: _Driver, iid: str) -> None:
+    """A person's task claimed by whoever builds the demo ($WFCONSOLE_USER or the login name): "mine"."""
+    task = d.open_execution(iid, "approve_expense")
+    if task is not None and task.assignee is None:
+        d.manager.claim_task(task.id, actor=default_actor())
 
 
 def _rework(d: _Driver, iid: str) -> None:

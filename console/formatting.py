@@ -166,3 +166,19 @@ def error_note(execution: Any, history: Any = ()) -> str:
     error = " ".join(str(execution.error or "").split())
     owner = error_owner(execution, history)
     return f"{owner}: {error}" if owner and error else error
+
+
+def task_references(execution_ids: list[str]) -> dict[str, str]:
+    """How a list names each execution so that ``done``, ``claim`` and ``release`` take it back: the short
+    ``<instance-prefix>:<node_id>`` (``3fa85f64:manual_review``), or the full id where two listed executions of
+    one instance share a node (the short form would be ambiguous)."""
+    short = {}
+    for execution_id in execution_ids:
+        instance_id, _, rest = execution_id.partition(":")
+        short[execution_id] = f"{short_id(instance_id)}:{rest.rpartition(':')[0]}"  # the node id may hold a ':'
+
+    seen: dict[str, int] = {}
+    for reference in short.values():
+        seen[reference] = seen.get(reference, 0) + 1
+    return {execution_id: reference if seen[reference] == 1 else execution_id
+            for execution_id, reference in short.items()}

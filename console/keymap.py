@@ -19,7 +19,7 @@ from textual.binding import Binding
 # -- everywhere --------------------------------------------------------------------------------------
 
 APP: list[Binding] = [
-    # The views' keys 1-5 are made from console.widgets.nav_bar.VIEWS by the app.
+    # The views' keys 1-6 are made from console.widgets.nav_bar.VIEWS by the app.
     Binding("colon", "command_line", "Command", key_display=":"),
     Binding("question_mark", "help", "Keys"),
     Binding("ctrl+p", "command_palette", "Command palette", key_display="^p"),
@@ -99,6 +99,18 @@ HISTORY: list[Binding] = [
     REFRESH,
 ]
 
+# The person's tasks (Camunda Tasklist's list): S switches the scope (every open task, yours, nobody's), as o
+# switches the instances' order; the / line holds it too (scope=mine), so a saved view keeps it.
+TASKS: list[Binding] = [
+    Binding("enter", "open", "Open instance", show=False),  # the table's own Enter shows in the footer
+    Binding("c", "claim", "Claim / release"),
+    Binding("d", "mark_done", "Mark done"),
+    Binding("S", "scope", "Scope: all, mine, claimable"),
+    FILTER,
+    Binding("escape", "clear_filter", "Clear filter", show=False),
+    REFRESH,
+]
+
 INSTANCE: list[Binding] = [
     Binding("escape", "back", "Back"),
     Binding("d", "mark_done", "Mark done"),
@@ -146,11 +158,12 @@ SHORT: dict[str, str] = {
     "Move tokens": "Move", "Variable history": "Var history", "Batch action": "Batch", "Next page": "Next",
     "Prev page": "Prev",
     "Waiting for a person": "Waiting", "Start instance": "Start", "Load file": "Load", "Clear filters": "Clear",
-    "Command palette": "Palette", "Its executions": "Executions",
+    "Command palette": "Palette", "Its executions": "Executions", "Claim / release": "Claim",
+    "Scope: all, mine, claimable": "Scope",
 }
 
 # Every view's table, by the title the help gives it (the help and the keymap test read this).
 VIEWS: dict[str, list[Binding]] = {
     "Overview": OVERVIEW, "Instances": INSTANCES, "Incidents": INCIDENTS, "Blueprints": BLUEPRINTS,
-    "History": HISTORY, "Instance": INSTANCE,
+    "History": HISTORY, "Tasks": TASKS, "Instance": INSTANCE,
 }

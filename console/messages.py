@@ -10,11 +10,12 @@ class DataChanged(Message):
 
 
 class OpenInstance(Message):
-    """Show the detail screen of an instance."""
+    """Show the detail screen of an instance (with ``execution_id`` selected in its executions, if given)."""
 
-    def __init__(self, instance_id: str) -> None:
+    def __init__(self, instance_id: str, execution_id: str | None = None) -> None:
         super().__init__()
         self.instance_id = instance_id
+        self.execution_id = execution_id
 
 
 class WorkerOutcome(Message):

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from engine.model import HistoryKind, InstanceStatus
-from engine.ports import INSTANCE_ORDERS
+from engine.ports import INSTANCE_ORDERS, TASK_SCOPES
 from engine.reports import IncidentKind
 
 
@@ -53,6 +53,7 @@ VIEW_KEYS: dict[str, dict[str, tuple[str, ...] | None]] = {
     "blueprints": {},
     "history": {"kind": tuple(kind.value for kind in HistoryKind), "node": None, "actor": None,
                 "instance": None, "since": None, "until": None},
+    "tasks": {"scope": tuple(TASK_SCOPES), "group": None, "workflow": None, "task": None, "overdue": ("yes",)},
 }
 VIEW_NAMES = tuple(VIEW_KEYS)
 

@@ -16,7 +16,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from engine.actions import INCIDENT, OPEN, READ_ONLY_REFUSAL, Action, Permissions, permissions
+from engine.actions import (
+    INCIDENT,
+    OPEN,
+    READ_ONLY_REFUSAL,
+    Action,
+    Permissions,
+    claim_refusal,
+    execution_refusal,
+    permissions,
+)
 from engine.errors import (
     InvalidReferenceError,
     InvalidStateError,
@@ -33,7 +42,16 @@ from engine.graph import CompiledBlueprint
 from engine.manager import WorkflowManager, default_actor, parse_execution_id
 from engine.model import Execution, InstanceState, InstanceStatus
 from engine.outcomes import ActionResult
-from engine.ports import BlueprintSummary, InstanceQuery, InstanceSummary, InstanceView, StoredBlueprint
+from engine.ports import (
+    BlueprintSummary,
+    InstanceQuery,
+    InstanceSummary,
+    InstanceView,
+    PersonTask,
+    StoredBlueprint,
+    TaskPage,
+    TaskQuery,
+)
 from engine.repair_ops import RepairOperations
 from engine.reports import (
     Activity,
@@ -180,6 +198,21 @@ class Operations(RepairOperations):
         """One page of instances matching ``query``, newest first."""
         return self.manager.list_instances(query)
 
+    def tasks(self, query: TaskQuery) -> TaskPage:
+        """The person's tasks ``query`` keeps (what the header counts as waiting for a person), oldest first,
+        each with its node's name, and how many it keeps in all."""
+        page = self._store.list_tasks(query)
+        return TaskPage([replace(task, name=self._node_name(task.workflow_id, task.version, task.execution.node_id))
+                         for task in page.tasks], page.total)
+
+    def _node_name(self, workflow_id: str, version: int, node_id: str) -> str | None:
+        """The node's name in its blueprint (the manager keeps compiled blueprints), or ``None``."""
+        try:
+            node = self.workflow(workflow_id, version).nodes.get(node_id)
+        except WorkflowError:
+            return None
+        return node.name if node is not None else None
+
     def count_instances(self, query: InstanceQuery | None = None) -> dict[str, int]:
         """Instances per status matching the query's filters (its status filter ignored)."""
         return self.manager.count_instances(query)
@@ -256,6 +289,17 @@ class Operations(RepairOperations):
         """The operator actions that apply now to ``instance`` (and ``execution`` of it), and why the others
         do not."""
         return permissions(instance.id, InstanceStatus(instance.status), execution, readonly=self.readonly)
+
+    def task_refusal(self, task: PersonTask, action: Action) -> str | None:
+        """Why this operator cannot ``action`` (CLAIM, RELEASE or COMPLETE) the listed ``task`` now, or ``None``
+        when they may: the words the engine refuses it with (read-only, someone else's claim, ...)."""
+        if self.readonly:
+            return READ_ONLY_REFUSAL
+        if action is Action.COMPLETE:
+            refusal = execution_refusal(action, task.instance_status, task.execution)
+            if refusal is not None:
+                return refusal
+        return claim_refusal(action, task.instance_status, task.execution, self.actor)
 
     def incident_refusal(self, incident: Incident, action: Action) -> str | None:
         """Why ``action`` does not resolve ``incident`` (``None`` when it may). RETRY means a new attempt of a
@@ -338,6 +382,7 @@ class Operations(RepairOperations):
 
     def claim(self, execution_id: str, *, force: bool = False) -> ActionResult:
         """Claim a person's task for this operator (someone else's only with ``force``, recorded)."""
+        self.writing()
         instance_id, node_id = parse_execution_id(execution_id)
         self.manager.claim_task(execution_id, actor=self.actor, force=force)
         return ActionResult(Action.CLAIM, instance_id, True,
@@ -345,6 +390,7 @@ class Operations(RepairOperations):
 
     def release(self, execution_id: str, *, force: bool = False) -> ActionResult:
         """Give a claimed task back (someone else's only with ``force``, recorded)."""
+        self.writing()
         instance_id, node_id = parse_execution_id(execution_id)
         self.manager.release_task(execution_id, actor=self.actor, force=force)
         return ActionResult(Action.RELEASE, instance_id, True,

@@ -149,6 +149,61 @@ class InstanceQuery:
                                     f"from an index are {', '.join(INSTANCE_ORDERS)}")
 
 
+TASK_SCOPES: tuple[str, ...] = ("all", "mine", "claimable")
+"""The scopes of a task list, as Camunda Tasklist offers them: every task waiting for a person, those assigned to
+the operator (:attr:`TaskQuery.assignee`), those nobody is assigned to (:attr:`TaskQuery.unassigned`: anyone may
+claim them)."""
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    """Filters of a list of person's tasks: the ACTIVE executions :class:`WaitingFor` ``waiting`` keeps (no live
+    lease at ``waiting.now``, not a task run by a local worker: the header's "waiting for a person"), oldest
+    first (the order of the open executions' index: who has waited longest comes first, as in a queue).
+
+    ``assignee`` keeps the tasks assigned to that user, ``unassigned`` those assigned to nobody (not both);
+    ``candidate_group`` those of that group; ``overdue_at`` those whose deadline is before it; ``workflow_id``
+    and ``task_id`` those of that workflow and task. Raises :class:`InvalidValueError` for filters that
+    contradict each other or a negative limit."""
+
+    waiting: WaitingFor
+    assignee: str | None = None
+    unassigned: bool = False
+    candidate_group: str | None = None
+    overdue_at: datetime | None = None
+    workflow_id: str | None = None
+    task_id: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if self.assignee and self.unassigned:
+            raise InvalidValueError(f"tasks cannot be both assigned to {self.assignee!r} and to nobody: give one "
+                                    "of the two filters")
+        if self.limit < 0 or self.offset < 0:
+            raise InvalidValueError("a task list's limit and offset are whole numbers of 0 or more")
+
+
+@dataclass(frozen=True)
+class PersonTask:
+    """One row of a task list: the execution, the instance's workflow (and version) and status, and the task's
+    name (the node's, filled in by :meth:`engine.operations.Operations.tasks`; ``None`` from a store)."""
+
+    execution: Execution
+    workflow_id: str
+    version: int
+    instance_status: InstanceStatus
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    """The tasks of one :class:`TaskQuery` (its limit and offset) and how many match it in all."""
+
+    tasks: list[PersonTask]
+    total: int
+
+
 @dataclass(frozen=True)
 class DueTimer:
     """A timer that has come due: which instance, which of its waits, and when it was due."""
@@ -202,6 +257,10 @@ class Reports(Protocol):
     def search_history(self, query: HistoryQuery) -> list[HistoryHit]:
         """The newest history entries matching ``query`` (an instance id in it is a full id), at most
         ``query.limit``."""
+
+    def list_tasks(self, query: TaskQuery) -> TaskPage:
+        """The person's tasks ``query`` keeps, oldest first (its limit and offset), with how many it keeps in all:
+        the executions :meth:`execution_counts` counts as ``waiting``, read from the open executions' index."""
 
     def find_instance_ids(self, prefix: str, limit: int = 10) -> list[str]:
         """Ids of instances that start with ``prefix``, in id order, at most ``limit`` (for short ids)."""

@@ -13,8 +13,8 @@ from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from engine.model import HistoryEntry, HistoryKind
-from engine.ports import BlueprintSummary
+from engine.model import HistoryEntry, HistoryKind, InstanceStatus
+from engine.ports import BlueprintSummary, PersonTask, TaskPage, TaskQuery
 from engine.reports import (
     MINUTES,
     Activity,
@@ -121,6 +121,32 @@ def _minutes_between(first: str, minute: str) -> int:
     return int((datetime.fromisoformat(minute) - start).total_seconds() // 60)
 
 
+# -- person's tasks -------------------------------------------------------------------------------------
+
+
+def _task_filter(query: TaskQuery) -> tuple[str, list]:
+    """The WHERE of a task list over ``executions e JOIN instances i``: what execution_counts counts as waiting
+    (ACTIVE, no live lease, not a local worker's task) and the query's filters. The open executions' partial
+    index (status, created_at) gives the rows oldest first; each filter is a test on a row it found."""
+    waiting = query.waiting
+    clauses = [f"e.status = 'ACTIVE' AND e.{OPEN_EXECUTIONS}", "(e.lease_until IS NULL OR e.lease_until < ?)"]
+    params: list = [dump_time(waiting.now)]
+    if waiting.local_task_ids:
+        clauses.append(f"e.task_id NOT IN ({', '.join('?' for _ in waiting.local_task_ids)})")
+        params.extend(waiting.local_task_ids)
+    for column, value in (("e.assignee", query.assignee), ("e.candidate_group", query.candidate_group),
+                          ("e.task_id", query.task_id), ("i.workflow_id", query.workflow_id)):
+        if value:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if query.unassigned:
+        clauses.append("e.assignee IS NULL")
+    if query.overdue_at is not None:
+        clauses.append("e.due_at IS NOT NULL AND e.due_at < ?")
+        params.append(dump_time(query.overdue_at))
+    return " AND ".join(clauses), params
+
+
 # -- the reports, as methods of the store --------------------------------------------------------------
 
 
@@ -149,6 +175,24 @@ class SqliteReports:
             incidents = _incident_counts(cur)
         return ExecutionCounts(running, queued, waiting, incidents.get("FAILED", 0), incidents.get("STUCK", 0),
                                overdue)
+
+    def list_tasks(self, query: TaskQuery) -> TaskPage:
+        """The person's tasks the query keeps, oldest first, and how many it keeps in all (two walks of
+        ix_executions_open's ACTIVE range, each a row lookup per ACTIVE execution and one of its instance)."""
+        from store.sqlite import _EXECUTION_COLUMNS, _execution  # the store's row format (it imports this module)
+
+        where, params = _task_filter(query)
+        columns = ", ".join(f"e.{name}" for name in _EXECUTION_COLUMNS.split(", "))
+        source = "executions e INDEXED BY ix_executions_open JOIN instances i ON i.id = e.instance_id"
+        with self.read() as cur:
+            rows = cur.execute(f"SELECT {columns}, i.workflow_id, i.version, i.status FROM {source} WHERE {where} "
+                               "ORDER BY e.created_at, e.id LIMIT ? OFFSET ?",
+                               (*params, query.limit, query.offset)).fetchall()
+            total = cur.execute(f"SELECT COUNT(*) FROM {source} WHERE {where}", params).fetchone()[0]
+        width = len(_EXECUTION_COLUMNS.split(", "))
+        tasks = [PersonTask(_execution(row[:width]), row[width], row[width + 1], InstanceStatus(row[width + 2]))
+                 for row in rows]
+        return TaskPage(tasks, total)
 
     def list_incidents(self, limit: int = 500) -> IncidentPage:
         """Every FAILED or STUCK token (execution, split or join), oldest incident first, at most ``limit``."""

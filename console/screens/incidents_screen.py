@@ -12,13 +12,12 @@ from textual.worker import get_current_worker
 
 from console import keymap
 from console.bulk import summary
-from console.formatting import compact_json, short_id
+from console.formatting import short_id
 from console.messages import OpenInstance
 from console.screens.confirm_modal import ConfirmModal
-from console.screens.instance_detail_screen import conditions_reading
 from console.screens.instance_repair_actions import SplitFormActions
 from console.screens.live_screen import LiveScreen
-from console.screens.mark_done_flow import ask_completion
+from console.screens.mark_done_flow import ListMarkDone
 from console.screens.reason_modal import ReasonModal
 from console.view_filters import FilterError, ViewFilter, format_terms, parse_terms
 from console.widgets.console_footer import ConsoleFooter
@@ -64,7 +63,7 @@ def listing_text(chosen: list[Incident], explanation: str, page: IncidentPage | 
     return text
 
 
-class IncidentsScreen(SplitFormActions, LiveScreen):
+class IncidentsScreen(ListMarkDone, SplitFormActions, LiveScreen):
     """Incidents oldest first. Actions apply to the rows marked with space, or to the row under the cursor."""
 
     BINDINGS = keymap.INCIDENTS
@@ -338,26 +337,4 @@ class IncidentsScreen(SplitFormActions, LiveScreen):
         if refusal is not None:
             self.notify(refusal, severity="warning")
             return
-        self._load_for_mark_done(incident)
-
-    @work(thread=True, exclusive=True, group="mark-done-load", exit_on_error=False)
-    def _load_for_mark_done(self, incident: Incident) -> None:
-        try:
-            execution = self.backend.ops.execution(incident.execution_id or "")
-            compiled = self.backend.ops.workflow(incident.workflow_id, incident.version)
-        except Exception as error:  # noqa: BLE001
-            self.notify_error_from_thread(error, "Cannot mark done")
-            return
-        node = compiled.node(execution.node_id)
-        mapping = dict(node.output_mapping)
-        self.app.call_from_thread(self._mark_done_flow, execution, node.label, mapping,
-                                  conditions_reading(compiled, set(mapping.values())))
-
-    @work(exclusive=True, group="dialog")
-    async def _mark_done_flow(self, execution, label: str, mapping: dict[str, str], conditions: list[str]) -> None:
-        title = f"Mark done: {label}, instance {short_id(execution.instance_id)}"
-        form = await ask_completion(self, execution, label, mapping, conditions, title, lambda outputs: Text.assemble(
-            ("outputs  ", "dim"), compact_json(outputs, 10_000), "\n", ("as  ", "dim"), visible(self.backend.actor)))
-        if form is not None:
-            self.perform(lambda: self.backend.ops.complete(execution.id, form.outputs,
-                                                           allow_unmapped=form.allow_unmapped), "Mark done")
+        self.mark_done_listed(incident.execution_id or "", incident.workflow_id, incident.version)

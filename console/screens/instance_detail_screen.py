@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from rich.text import Text
@@ -23,7 +22,7 @@ from console.screens.history_search_screen import HistorySearchScreen
 from console.screens.instance_claim_actions import InstanceClaimActions
 from console.screens.instance_repair_actions import InstanceRepairActions
 from console.screens.live_screen import LiveScreen
-from console.screens.mark_done_flow import ask_completion
+from console.screens.mark_done_flow import ask_completion, conditions_reading
 from console.screens.reason_modal import ReasonModal
 from console.screens.variable_modal import VariableModal
 from console.widgets.console_footer import ConsoleFooter
@@ -36,19 +35,7 @@ from console.widgets.runtime_bar import RuntimeBar
 from console.widgets.token_graph import GraphDrawing, TokenGraph
 from engine import Execution, UnknownInstanceError
 from engine.actions import EXECUTION_ACTIONS, Action, Permissions
-from engine.graph import CompiledBlueprint
 from engine.text import visible, visible_json
-
-
-def conditions_reading(compiled: CompiledBlueprint, keys: set[str]) -> list[str]:
-    """The edge conditions of the blueprint that mention one of the context ``keys``, in blueprint order."""
-    found: list[str] = []
-    for edge in compiled.blueprint.edges:
-        condition = edge.condition or ""
-        if condition and condition not in found and any(re.search(rf"\b{re.escape(k)}\b", condition) for k in keys):
-            found.append(condition)
-    return found
-
 
 
 class InstanceDetailScreen(InstanceClaimActions, InstanceRepairActions, LiveScreen):
@@ -58,10 +45,12 @@ class InstanceDetailScreen(InstanceClaimActions, InstanceRepairActions, LiveScre
     AUTO_FOCUS = "ExecutionsTable"
     PALETTE_GROUP = "Instance"
 
-    def __init__(self, instance_id: str) -> None:
+    def __init__(self, instance_id: str, execution_id: str | None = None) -> None:
+        """``execution_id``: the execution to select once the instance is shown (opened from a task list)."""
         super().__init__()
         self.instance_id = instance_id
         self.detail: InstanceDetail | None = None
+        self._select_execution = execution_id
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -126,7 +115,11 @@ class InstanceDetailScreen(InstanceClaimActions, InstanceRepairActions, LiveScre
         self.sub_title = visible(f"{view.workflow_id}@{view.version} · {view.id[:8]}")
         self.query_one(InstanceHeader).show(view, self.clock)
         self.query_one(TokenGraph).show(detail.drawing or GraphDrawing(None, problem=detail.problem))
-        self.query_one(ExecutionsTable).show(view.executions, self.clock, view.history)
+        executions = self.query_one(ExecutionsTable)
+        executions.show(view.executions, self.clock, view.history)
+        if self._select_execution is not None:
+            executions.select(self._select_execution)
+            self._select_execution = None
         self.query_one(ContextTree).show(view.context)
         self.query_one(HistoryTimeline).show(view.history, self.clock)
         self.refresh_bindings()

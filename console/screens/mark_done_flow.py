@@ -5,19 +5,24 @@ ahead testing a variable that neither the context nor these outputs set). A "no"
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rich.console import RenderableType
 from rich.text import Text
+from textual import work
 
+from console.formatting import compact_json, short_id
 from console.screens.confirm_modal import ConfirmModal
 from console.screens.mark_done_modal import CheckOutputs, CompletionForm, MarkDoneModal
 from engine import Execution
 from engine.text import visible
 
 if TYPE_CHECKING:
+    from console.backend import ConsoleBackend
     from console.screens.live_screen import LiveScreen
+    from engine.graph import CompiledBlueprint
     from engine.operations import Operations
 
 
@@ -60,3 +65,45 @@ async def ask_completion(screen: LiveScreen, execution: Execution, label: str, m
             return None
         if await screen.ask(ConfirmModal(title, with_warnings(summary(form.outputs), form), "Mark done")):
             return form
+
+
+def conditions_reading(compiled: CompiledBlueprint, keys: set[str]) -> list[str]:
+    """The edge conditions of the blueprint that mention one of the context ``keys``, in blueprint order."""
+    found: list[str] = []
+    for edge in compiled.blueprint.edges:
+        condition = edge.condition or ""
+        if condition and condition not in found and any(re.search(rf"\b{re.escape(k)}\b", condition) for k in keys):
+            found.append(condition)
+    return found
+
+
+class ListMarkDone:
+    """``d`` on a list row (an incident, a person's task): read the execution and its blueprint in a worker, then
+    the form and the confirmation, then the completion in a worker (mixed into a :class:`LiveScreen`)."""
+
+    backend: ConsoleBackend
+
+    @work(thread=True, exclusive=True, group="mark-done-load", exit_on_error=False)
+    def mark_done_listed(self, execution_id: str, workflow_id: str, version: int) -> None:
+        """Open the mark-done form for the execution ``execution_id`` of an instance of that workflow version."""
+        try:
+            execution = self.backend.ops.execution(execution_id)
+            compiled = self.backend.ops.workflow(workflow_id, version)
+        except Exception as error:  # noqa: BLE001
+            self.notify_error_from_thread(error, "Cannot mark done")  # type: ignore[attr-defined]
+            return
+        node = compiled.node(execution.node_id)
+        mapping = dict(node.output_mapping)
+        self.app.call_from_thread(self._mark_done_flow, execution, node.label, mapping,  # type: ignore[attr-defined]
+                                  conditions_reading(compiled, set(mapping.values())))
+
+    @work(exclusive=True, group="dialog")
+    async def _mark_done_flow(self, execution: Execution, label: str, mapping: dict[str, str],
+                              conditions: list[str]) -> None:
+        title = f"Mark done: {label}, instance {short_id(execution.instance_id)}"
+        form = await ask_completion(self, execution, label, mapping, conditions, title,  # type: ignore[arg-type]
+                                    lambda outputs: Text.assemble(("outputs  ", "dim"), compact_json(outputs, 10_000),
+                                                                  "\n", ("as  ", "dim"), visible(self.backend.actor)))
+        if form is not None:
+            self.perform(lambda: self.backend.ops.complete(  # type: ignore[attr-defined]
+                execution.id, form.outputs, allow_unmapped=form.allow_unmapped), "Mark done")

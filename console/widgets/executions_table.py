@@ -98,6 +98,13 @@ class ExecutionsTable(ColumnedTable):
         elif executions:
             self.move_cursor(row=self._first_open_row(), animate=False)
 
+    def select(self, execution_id: str) -> bool:
+        """Put the cursor on the execution ``execution_id``; ``False`` (cursor unmoved) when it is not listed."""
+        ids = [execution.id for execution in self._executions]
+        if execution_id in ids:
+            self.move_cursor(row=ids.index(execution_id), animate=False)
+        return execution_id in ids
+
     def select_newest(self, node_id: str) -> bool:
         """Put the cursor on the newest execution at ``node_id``; ``False`` (cursor unmoved) when none ran there."""
         rows = [index for index, execution in enumerate(self._executions) if execution.node_id == node_id]

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from app_pilot import settle
+from app_pilot import settle, wait_until
 from app_scenarios import NOW, Scenario, build_scenario
 from textual.pilot import Pilot
 
@@ -58,13 +58,27 @@ def on_instance(key: str, *pressed: str) -> Steps:
     return steps
 
 
+async def filtered_active(pilot: Pilot, scenario: Scenario) -> None:
+    """``/ status=active``, and the list once the filter (sent a moment after the typing stops) has applied."""
+    await pilot.press("slash", *"status=active")
+    await wait_until(pilot, lambda: getattr(pilot.app.screen, "status", None) is not None)
+
+
+async def with_claims(pilot: Pilot, scenario: Scenario) -> None:
+    """Two tasks claimed (one by the console's operator, one by a colleague), then the list read again."""
+    scenario.manager.claim_task(scenario.open_execution("claim_waiting", "review"), actor="operator")
+    scenario.manager.claim_task(scenario.open_execution("at_approval", "approve"), actor="alice")
+    await pilot.press("ctrl+r")
+
+
 SCREENS: dict[str, tuple[str, Steps]] = {
     "overview": ("overview", nothing),
     "instances": ("instances", nothing),
-    "instances_filtered": ("instances", keys("slash", *"status=active")),
+    "instances_filtered": ("instances", filtered_active),
     "incidents": ("incidents", nothing),
     "blueprints": ("blueprints", nothing),
     "history": ("history", nothing),
+    "tasks": ("tasks", with_claims),
     "instance": ("instances", on_instance("at_approval")),
     "instance_graph_focused": ("instances", on_instance("half_done", "shift+tab")),
     "mark_done_form": ("instances", on_instance("at_approval", "d")),

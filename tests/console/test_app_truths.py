@@ -18,6 +18,7 @@ The README's console section, claim by claim, and the pilot that tries it:
   H searches an instance's history: test_app_operations.py
 - z zooms, the arrows and h j k l move node to node, Enter selects the node's execution: test_app_graph.py
 - every screen at 80x24 keeps its keys and a form its send button: test_app_sizes.py (snapshots)
+- 6 lists the person's tasks; S, c, d, Enter, / and :tasks do what the README says: test_app_tasks.py
 """
 
 from __future__ import annotations

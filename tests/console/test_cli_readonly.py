@@ -28,6 +28,8 @@ def test_reads_work_read_only(cli: Cli) -> None:
     ("start", "loan_approval"),
     ("done", "{execution}", "--outputs", '{"score": 700}'),
     ("fail", "{execution}", "--reason", "no"),
+    ("claim", "{execution}"),
+    ("release", "{execution}"),
     ("set", "{instance}", "amount=1"),
     ("cancel", "{instance}", "--reason", "no"),
     ("load", str(SAMPLES / "loan_approval.json")),

@@ -14,7 +14,7 @@ from store import open_store
 
 # The variable each sample workflow's instances are told apart by (its business key).
 KEYS = {"order_fulfilment": "order_id", "loan_approval": "applicant_id", "user_onboarding": "user_name",
-        "verification": "customer_id"}
+        "verification": "customer_id", "expense_approval": "expense_id"}
 
 
 class Killed(BaseException):
@@ -61,7 +61,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[tuple], list[i
     store = KillingStore(open_store(tmp_path_factory.mktemp("clean") / "demo.db"))
     try:
         summary = build_demo(WorkflowManager(store))
-        assert summary.total_created == 36
+        assert summary.total_created == 40
         return signature(WorkflowManager(store.store)), store.before
     finally:
         store.store.close()
@@ -69,13 +69,14 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[tuple], list[i
 
 def kill_points(before: list[int]) -> list[int]:
     """The writes to kill the build at: every one of the rework loop (it acts in the middle), the last one
-    (the operator's fail, stuck mark, cancel...) of each instance acted on by hand, and a few others."""
+    (the operator's fail, stuck mark, cancel, claim...) of each instance acted on by hand, and a few others."""
     writes_of = {}  # instance number -> the indexes of its writes after its start
     for index, stored in enumerate(before):
         writes_of.setdefault(stored - 1, []).append(index)
-    rework = 23  # the order of console.demo._recipes
+    rework = 27  # the order of console.demo._recipes
     points = set(writes_of[rework]) | {writes_of[n][-1] for n in range(rework + 1, rework + 7)}
-    points |= {writes_of[0][0], writes_of[16][0], writes_of[29][-1] + 1}  # after a start; the first left running
+    points |= {writes_of[0][0], writes_of[20][0], writes_of[33][-1] + 1,
+               writes_of[3][-1]}  # the expense claimed by the operator  # after a start; the first left running
     return sorted(points)
 
 
@@ -84,7 +85,7 @@ def test_the_kill_points_cover_the_instances_acted_on_by_hand(clean) -> None:
     assert len(before) > 100 and len(kill_points(before)) == KILL_POINTS
 
 
-KILL_POINTS = 13
+KILL_POINTS = 14
 
 
 @pytest.mark.parametrize("point", range(KILL_POINTS))
@@ -99,12 +100,12 @@ def test_a_build_killed_between_two_steps_and_run_again_ends_as_a_build_in_one_g
         summary = build_demo(WorkflowManager(store))
         manager = WorkflowManager(store)
         built = signature(manager)
-        assert summary.total_created + summary.existing == 36
+        assert summary.total_created + summary.existing == 40
         assert built == expected
         keys = Counter((workflow, key) for workflow, key, *_ in built)
         assert max(keys.values()) == 1
         again = build_demo(manager)
-        assert again.total_created == 0 and again.existing == 36
+        assert again.total_created == 0 and again.existing == 40
     finally:
         store.close()
 

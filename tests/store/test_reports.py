@@ -107,3 +107,25 @@ def test_each_offered_order_of_the_instances_is_read_from_an_index(world, order:
             else:
                 assert "TEMP B-TREE FOR ORDER BY" not in plan, plan
                 assert "ix_instances_created" in plan or "ix_instances_status_created" in plan, plan
+
+
+def test_the_task_list_walks_the_open_executions_index_in_its_order(world) -> None:
+    """A page of person's tasks is read from ix_executions_open's ACTIVE range, oldest first as the index holds
+    them (never the matching tasks sorted first), each with a primary-key lookup of its instance; the count walks
+    the same range."""
+    from engine.ports import TaskQuery, WaitingFor
+
+    manager, clock, _ = world
+    store = manager.store
+    with traced(store) as statements:
+        store.list_tasks(TaskQuery(WaitingFor(clock.now, ("b",)), workflow_id="claim", overdue_at=clock.now,
+                                   limit=10))
+        store.list_tasks(TaskQuery(WaitingFor(clock.now), assignee="alice", candidate_group="ops", limit=10))
+    queries = [s for s in statements if "FROM executions e" in s]
+    assert len(queries) == 4
+    with store.read() as cursor:
+        for sql in queries:
+            plan = " | ".join(row[3] for row in cursor.execute("EXPLAIN QUERY PLAN " + sql))
+            assert "SEARCH e USING INDEX ix_executions_open (status=?" in plan, plan
+            assert "SEARCH i USING" in plan, plan
+            assert "TEMP B-TREE" not in plan, plan

@@ -1,0 +1,253 @@
+"""The Tasks view (6): the person's tasks oldest first with who has each and how late; S switches the scope, c
+claims or releases (the engine's refusals as they are), d marks done, Enter opens the instance with the task's
+execution selected, / and :tasks filter."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from app_pilot import SIZE, RecordingApp, run_async, settle, wait_until
+
+from console.formatting import ConsoleClock
+from console.screens.instance_detail_screen import InstanceDetailScreen
+from console.screens.mark_done_modal import MarkDoneModal
+from console.screens.tasks_screen import TasksScreen
+from console.widgets.executions_table import ExecutionsTable
+from console.widgets.tasks_table import TasksTable
+from engine import WorkflowManager
+from engine.actions import READ_ONLY_REFUSAL
+from store import open_store
+
+START = {"id": "start", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "START"}
+END = {"id": "end", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "END"}
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+REVIEW = {"workflow_id": "review", "nodes": [
+    START, {"id": "fork", "type": "INTERNAL", "internal_type": "GATEWAY", "gateway_type": "PARALLEL_SPLIT"},
+    {"id": "check", "type": "TASK", "task_id": "check"},
+    {"id": "review", "type": "TASK", "task_id": "review_claim", "name": "Review the claim",
+     "candidate_group": "claims", "deadline": "PT1H", "output_mapping": {"ok": "ok"}},
+    {"id": "join", "type": "INTERNAL", "internal_type": "GATEWAY", "gateway_type": "PARALLEL_JOIN"}, END,
+], "edges": [{"id": "e1", "source_id": "start", "target_id": "fork"},
+             {"id": "e2", "source_id": "fork", "target_id": "check"},
+             {"id": "e3", "source_id": "fork", "target_id": "review"},
+             {"id": "e4", "source_id": "check", "target_id": "join"},
+             {"id": "e5", "source_id": "review", "target_id": "join"},
+             {"id": "e6", "source_id": "join", "target_id": "end"}]}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW - timedelta(hours=2)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def world(tmp_path: Path) -> tuple[WorkflowManager, list[str]]:
+    """Two review instances, started two hours ago and a minute apart (both reviews an hour or so late), each with
+    a plain check task too; bob holds the second review."""
+    clock = Clock()
+    manager = WorkflowManager(open_store(tmp_path / "console.db"), clock=clock)
+    manager.add_workflow(REVIEW)
+    first = manager.start_workflow("review")
+    clock.now += timedelta(minutes=1)
+    second = manager.start_workflow("review")
+    manager.claim_task(review_of(manager, second), actor="bob")
+    return manager, [first, second]
+
+
+def review_of(manager: WorkflowManager, instance_id: str) -> str:
+    return next(e.id for e in manager.get_status(instance_id).executions if e.node_id == "review")
+
+
+def make_app(tmp_path: Path, manager: WorkflowManager, **options) -> RecordingApp:
+    return RecordingApp(db_path=str(tmp_path / "console.db"), manager=manager, clock=ConsoleClock.fixed(NOW),
+                        actor="alice", poll_seconds=0, start_mode="overview", **options)
+
+
+def rows(app: RecordingApp) -> list[str]:
+    table = app.screen.query_one(TasksTable)
+    return [" | ".join(str(cell) for cell in table.get_row_at(index)) for index in range(table.row_count)]
+
+
+def select(app: RecordingApp, execution_id: str) -> None:
+    table = app.screen.query_one(TasksTable)
+    table.move_cursor(row=[task.execution.id for task in table._rows].index(execution_id), animate=False)
+
+
+@run_async
+async def test_6_lists_the_tasks_oldest_first_and_c_claims_one_from_the_list(tmp_path: Path) -> None:
+    manager, (first, second) = world(tmp_path)
+    app = make_app(tmp_path, manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        assert isinstance(app.screen, TasksScreen)
+        listed = rows(app)
+        assert len(listed) == 4  # each instance's check and review, oldest first
+        assert app.runtime_status.counts.waiting == 4  # the header's "waiting for a person": the same tasks
+        assert listed[0].startswith("check") and "Review the claim" in listed[1] and "late 1h00m" in listed[1]
+        assert f"{first[:8]}:review" in listed[1] and "claims" in listed[1] and "bob" in listed[3]
+        select(app, review_of(manager, first))
+        await pilot.press("c")
+        await settle(pilot)
+        assert manager.get_status(first).executions[-1].assignee == "alice"
+        assert "alice (you)" in rows(app)[1]
+        await pilot.press("S")  # mine
+        await settle(pilot)
+        assert [task.execution.id for task in app.screen.query_one(TasksTable)._rows] == [review_of(manager, first)]
+        await pilot.press("c")  # yours: c gives it back
+        await settle(pilot)
+        assert manager.get_status(first).executions[-1].assignee is None
+        assert app.screen.query_one("#empty").display  # nothing is assigned to alice now
+        await pilot.press("S")  # claimable: nobody holds it
+        await settle(pilot)
+        assert len(rows(app)) == 3 and not any("bob" in row for row in rows(app))
+    manager.store.close()
+
+
+@run_async
+async def test_c_on_someone_elses_task_says_the_engines_words_and_changes_nothing(tmp_path: Path) -> None:
+    manager, (first, second) = world(tmp_path)
+    app = make_app(tmp_path, manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        select(app, review_of(manager, first))
+        assert app.screen.check_action("claim", ()) is True and app.screen.check_action("mark_done", ()) is True
+        select(app, review_of(manager, second))
+        # bob's: the footer shows c and d dimmed (the engine refuses both), and each says why when pressed
+        assert app.screen.check_action("claim", ()) is None and app.screen.check_action("mark_done", ()) is None
+        await pilot.press("c")
+        await settle(pilot)
+        assert ("warning", f"execution review of instance {second[:8]} is claimed by bob: they release it, or take "
+                "it over with force (recorded)") in app.notes
+        assert manager.get_status(second).executions[-1].assignee == "bob"
+        await pilot.press("d")  # completing bob's task needs force too
+        await settle(pilot)
+        assert any("claimed by bob: completing it as alice needs force" in note for _, note in app.notes)
+        assert not isinstance(app.screen, MarkDoneModal)
+    manager.store.close()
+
+
+@run_async
+async def test_enter_opens_the_instance_with_the_tasks_execution_selected_and_d_the_form(tmp_path: Path) -> None:
+    manager, (first, _) = world(tmp_path)
+    app = make_app(tmp_path, manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        check = next(e.id for e in manager.get_status(first).executions if e.node_id == "check")
+        select(app, check)  # the instance screen would pick the review (its first open execution) by itself
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, InstanceDetailScreen) and app.screen.instance_id == first
+        assert app.screen.query_one(ExecutionsTable).selected_execution.id == check
+        await pilot.press("escape")
+        await settle(pilot)
+        select(app, review_of(manager, first))
+        await pilot.press("d")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, MarkDoneModal))
+    manager.store.close()
+
+
+@run_async
+async def test_the_command_line_and_the_filter_line_narrow_the_tasks(tmp_path: Path) -> None:
+    manager, (first, second) = world(tmp_path)
+    app = make_app(tmp_path, manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await app.run_command("tasks scope=claimable group=claims")
+        await settle(pilot)
+        assert isinstance(app.screen, TasksScreen)
+        assert [task.execution.id for task in app.screen.query_one(TasksTable)._rows] == [review_of(manager, first)]
+        assert app.current_view().command() == "tasks scope=claimable group=claims"
+        await pilot.press("slash", "end", *" overdue=yes")  # the line holds the : line's terms
+        await settle(pilot)
+        assert await wait_until(pilot, lambda: app.screen._terms.get("overdue") == "yes")
+        assert [task.execution.id for task in app.screen.query_one(TasksTable)._rows] == [review_of(manager, first)]
+        await pilot.press("escape")  # clears the / line, which holds the scope too: every open task again
+        await settle(pilot)
+        assert app.screen.scope == "all" and len(rows(app)) == 4
+        await app.run_command("tasks bob")  # words: the tasks whose assignee, name, id... hold them
+        await settle(pilot)
+        assert [task.execution.id for task in app.screen.query_one(TasksTable)._rows] == [review_of(manager, second)]
+        await app.run_command("tasks scope=theirs")
+        await settle(pilot)
+        assert any("scope='theirs' is not one of all, mine, claimable" in note for _, note in app.notes)
+    manager.store.close()
+
+
+@run_async
+async def test_a_read_only_console_lists_the_tasks_and_refuses_to_claim(tmp_path: Path) -> None:
+    manager, (first, _) = world(tmp_path)
+    app = make_app(tmp_path, manager, readonly=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        select(app, review_of(manager, first))
+        await pilot.press("c")
+        await settle(pilot)
+        assert ("warning", READ_ONLY_REFUSAL) in app.notes
+        assert manager.get_status(first).executions[-1].assignee is None
+    manager.store.close()
+
+
+@run_async
+async def test_j_k_g_and_shift_g_move_in_the_task_list(tmp_path: Path) -> None:
+    manager, _ = world(tmp_path)
+    app = make_app(tmp_path, manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        table = app.screen.query_one(TasksTable)
+        await pilot.press("j", "j")
+        assert table.cursor_row == 2
+        await pilot.press("k")
+        assert table.cursor_row == 1
+        await pilot.press("G")
+        assert table.cursor_row == table.row_count - 1 == 3
+        await pilot.press("g")
+        assert table.cursor_row == 0
+    manager.store.close()
+
+
+@run_async
+async def test_at_80_columns_a_row_keeps_its_lateness_and_shows_the_group_where_nobody_holds_it(tmp_path: Path) -> None:
+    manager, (first, _) = world(tmp_path)
+    app = make_app(tmp_path, manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        review = rows(app)[1]
+        assert review.split(" | ") == ["Review the claim", first[:8], "(claims)", "late 1h00m", "2h00m"]
+        assert "bob" in rows(app)[3]
+        table = app.screen.query_one(TasksTable)
+        assert sum(column.get_render_width(table) for column in table.columns.values()) <= 80
+    manager.store.close()
+
+
+@run_async
+async def test_the_line_over_the_list_says_when_only_the_oldest_are_listed(tmp_path: Path, monkeypatch) -> None:
+    import console.screens.tasks_screen as tasks_screen
+
+    monkeypatch.setattr(tasks_screen, "LIMIT", 2)
+    manager, _ = world(tmp_path)
+    app = make_app(tmp_path, manager)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        summary = str(app.screen.query_one("#tasks-summary").render())
+        assert "2 of 4 open task(s), the oldest · 1 late" in summary and len(rows(app)) == 2
+        await app.run_command("tasks claim")  # words filter the listed ones only: it says so
+        await settle(pilot)
+        assert "1 of the 2 oldest match" in str(app.screen.query_one("#tasks-summary").render())
+    manager.store.close()
