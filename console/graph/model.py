@@ -8,7 +8,9 @@ DOT renderers draw without knowing anything about the engine.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
 from enum import StrEnum
+from typing import Any
 
 from engine.blueprint import NodeKind
 from engine.graph import CompiledBlueprint
@@ -113,18 +115,27 @@ class GraphModel:
         return ()
 
 
-def _label(compiled: CompiledBlueprint, node_id: str, claimed: dict[str, str]) -> str:
+def _label(compiled: CompiledBlueprint, node_id: str, open_executions: dict[str, Any]) -> str:
     """A node's label, with when a timer event fires (``Cool-off · PT15M``) or what a message event waits for; a
-    task's deadline and who does it (``Review · due P1D · group loan-officers``; with an instance, whoever its open
-    execution is assigned to, ``· alice``)."""
+    task's deadline and who does it (``Review · due P1D · group loan-officers``). In an instance, a task with an
+    open execution shows that execution's: its due time (UTC) and whoever has it (``Review · due 12-02 14:20 ·
+    alice``), the values its context gave rather than the keys that gave them."""
     node, plan = compiled.nodes[node_id], compiled.plans[node_id]
-    if plan.deadline is not None or plan.people is not None or node_id in claimed:
+    execution = open_executions.get(node_id)
+    if execution is not None and (execution.due_at or execution.assignee or execution.candidate_group):
+        parts = [node.label]
+        if execution.due_at is not None:
+            parts.append(f"due {execution.due_at.astimezone(UTC).strftime('%m-%d %H:%M')}")
+        who = execution.assignee or (f"group {execution.candidate_group}" if execution.candidate_group else "")
+        if who:
+            parts.append(who)
+        return " · ".join(parts)
+    if execution is None and (plan.deadline is not None or plan.people is not None):
         parts = [node.label]
         if plan.deadline is not None:
             parts.append(f"due {plan.deadline.describe()}")
-        who = claimed.get(node_id) or (plan.people.describe() if plan.people is not None else "")
-        if who:
-            parts.append(who)
+        if plan.people is not None:
+            parts.append(plan.people.describe())
         return " · ".join(parts)
     if plan.timer is not None:
         return f"{node.label} · {plan.timer.describe()}"
@@ -149,11 +160,11 @@ def build_graph(compiled: CompiledBlueprint, instance: InstanceView | None = Non
         raise ValueError(f"instance {instance.id} runs {instance.workflow_id} v{instance.version}, "
                          f"not {blueprint.workflow_id} v{blueprint.version}")
     states, token_counts, taken = _instance_facts(compiled, instance)
-    claimed = {e.node_id: e.assignee for e in (instance.executions if instance else ())
-               if e.assignee and ExecutionStatus(e.status) in _OPEN_STATUSES}
+    open_executions = {e.node_id: e for e in (instance.executions if instance else ())
+                       if ExecutionStatus(e.status) in _OPEN_STATUSES}
     timeouts = {b.edge_id: b.describe() for plan in compiled.plans.values() for b in plan.boundaries}
     nodes = tuple(
-        GraphNode(id=node.id, label=visible(_label(compiled, node.id, claimed)), kind=compiled.kinds[node.id],
+        GraphNode(id=node.id, label=visible(_label(compiled, node.id, open_executions)), kind=compiled.kinds[node.id],
                   state=states.get(node.id),
                   tokens=token_counts.get(node.id, 0), incoming=len(compiled.incoming.get(node.id, [])))
         for node in blueprint.nodes

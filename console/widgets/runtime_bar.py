@@ -34,23 +34,44 @@ _COUNT_LABELS = {"running": "running", "queued": "queued", "waiting": "waiting f
                  "failed": "failed", "stuck": "stuck"}
 
 
-def counts_line(status: RuntimeStatus) -> Text:
-    """The open executions by what they wait for, and the incidents."""
-    line = Text(no_wrap=True, overflow="ellipsis")
-    line.append("executions  ", style="dim")
+_SHORT_LABELS = {**_COUNT_LABELS, "waiting": "for a person"}
+
+
+def counts_line(status: RuntimeStatus, width: int | None = None) -> Text:
+    """The open executions by what they wait for, and the incidents. Where ``width`` is too narrow for every
+    count, the counts that are 0 are left out, then the labels shortened, so that what needs a look (the
+    incidents at the end) is not cut off."""
     counts = status.counts
     if counts is None:
+        line = Text("executions  ", style="dim", no_wrap=True, overflow="ellipsis")
         line.append(visible(status.problem or "counting…"), style="italic dim" if status.problem is None else "red")
         return line
+    line = _counts(status, counts, skip_zeros=False, short=False)
+    for skip_zeros, short in ((True, False), (True, True)):
+        if width is None or line.cell_len <= width:
+            break
+        line = _counts(status, counts, skip_zeros=skip_zeros, short=short)
+    return line
+
+
+def _counts(status: RuntimeStatus, counts: ExecutionCounts, *, skip_zeros: bool, short: bool) -> Text:
+    line = Text(no_wrap=True, overflow="ellipsis")
+    line.append("executions " if short else "executions  ", style="dim")
+    labels = _SHORT_LABELS if short else _COUNT_LABELS
     parts = [(name, getattr(counts, name)) for name, _ in _COUNT_STYLES if name != "queued" or status.workers != "none"]
-    for index, (name, value) in enumerate(parts):
+    shown_any = {"executions": False, "incidents": False}
+    for name, value in parts:
+        group = "incidents" if name in ("failed", "stuck") else "executions"
         if name == "failed":  # incidents, as the Incidents tab counts them: a split with no match is one too
-            line.append("  │  incidents  ", style="dim")
-        elif index:
+            line.append(" │ incidents " if short else "  │  incidents  ", style="dim")
+        if skip_zeros and not value and not (name in ("waiting", "stuck") and not shown_any[group]):
+            continue  # (the last of each group is shown even at 0: the line never says nothing)
+        if shown_any[group]:
             line.append(" · ", style="dim")
+        shown_any[group] = True
         style = dict(_COUNT_STYLES)[name] if value else "dim"
         line.append(f"{value:,} ", style=style)
-        line.append(_COUNT_LABELS[name], style="" if value else "dim")
+        line.append(labels[name], style="" if value else "dim")
         if name == "waiting" and counts.overdue:  # shown only when some are: tasks past their deadline
             line.append(" · ", style="dim")
             line.append(f"{counts.overdue:,} overdue", style="bold red")
@@ -92,4 +113,8 @@ class RuntimeBar(Static):
 
     def _show(self, status: RuntimeStatus | None) -> None:
         status = status or RuntimeStatus()
-        self.update(Text("\n").join([counts_line(status), workers_line(status)]))
+        width = self.content_size.width or None
+        self.update(Text("\n").join([counts_line(status, width), workers_line(status)]))
+
+    def on_resize(self) -> None:
+        self._show(self.app.runtime_status)

@@ -48,17 +48,19 @@ def test_a_task_shows_its_deadline_and_people_and_its_timeout_edges_their_timers
     assert "◷ P2D" in text and "due P1D" in text
 
 
-def test_a_claimed_task_shows_who_has_it(tmp_path: Path) -> None:
+def test_an_open_task_shows_its_own_due_time_and_who_has_it(tmp_path: Path) -> None:
     store = open_store(tmp_path / "wf.db")
     manager = WorkflowManager(store)
     manager.add_workflow(FLOW)
     instance_id = manager.start_workflow("expense")
     (execution,) = manager.get_status(instance_id).executions
+    due = execution.due_at.strftime("%m-%d %H:%M")  # the execution's own due time, in UTC
     manager.claim_task(execution.id, actor="alice")
     view = manager.get_status(instance_id)
-    assert build_graph(manager.get_workflow("expense"), view).node("approve").label == "Approve · due P1D · alice"
+    assert build_graph(manager.get_workflow("expense"), view).node("approve").label == f"Approve · due {due} · alice"
     manager.release_task(execution.id, actor="alice")
     view = manager.get_status(instance_id)
     assert build_graph(manager.get_workflow("expense"), view).node("approve").label == \
-        "Approve · due P1D · group finance"
+        f"Approve · due {due} · group finance"
+    assert build_graph(manager.get_workflow("expense"), view).node("escalate").label == "escalate · boss"  # not open
     store.close()

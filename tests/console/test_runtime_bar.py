@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from console.widgets.runtime_bar import RuntimeStatus, workers_line
+from console.widgets.runtime_bar import RuntimeStatus, counts_line, workers_line
+from engine.reports import ExecutionCounts
 
 
 def test_the_workers_line_shows_zombie_attempts_only_when_there_are_some() -> None:
@@ -20,3 +21,18 @@ def test_the_counts_line_shows_overdue_tasks_only_when_there_are_some() -> None:
     assert "overdue" not in counts_line(RuntimeStatus(counts=ExecutionCounts(waiting=3))).plain
     line = counts_line(RuntimeStatus(counts=ExecutionCounts(waiting=3, overdue=2))).plain
     assert "3 waiting for a person · 2 overdue" in line
+
+
+def test_a_narrow_header_leaves_out_the_zeros_then_shortens_so_the_incidents_stay_in_view() -> None:
+    status = RuntimeStatus(workers="running", task_ids=("charge",),
+                           counts=ExecutionCounts(running=0, queued=0, waiting=14, failed=3, stuck=1, overdue=2))
+    wide = counts_line(status, 160).plain
+    assert wide == ("executions  0 running · 0 queued · 14 waiting for a person · 2 overdue  │  incidents  3 failed"
+                    " · 1 stuck")
+    assert counts_line(status).plain == wide  # no width: everything
+    assert counts_line(status, 82).plain == ("executions  14 waiting for a person · 2 overdue  │  incidents  3 failed"
+                                             " · 1 stuck")
+    narrow = counts_line(status, 70).plain
+    assert narrow == "executions 14 for a person · 2 overdue │ incidents 3 failed · 1 stuck" and len(narrow) <= 70
+    quiet = RuntimeStatus(counts=ExecutionCounts())  # nothing open: still a count in each group, not a blank
+    assert counts_line(quiet, 40).plain == "executions 0 for a person │ incidents 0 stuck"
