@@ -202,7 +202,8 @@ def overview_command(ctx: typer.Context, db: DbOption = None, as_json: JsonOptio
             "instances": activity.by_status, "by_workflow": activity.by_workflow, "executions": executions,
             "incidents": incidents,
             "open_tasks": [{"task_id": t.task_id, "running": t.running, "waiting": t.waiting, "failed": t.failed,
-                            "stuck": t.stuck, "oldest_waiting": iso(t.oldest)} for t in activity.open_tasks],
+                            "stuck": t.stuck, "overdue": t.overdue, "oldest_waiting": iso(t.oldest)}
+                           for t in activity.open_tasks],
             "last_hour": {**last_hour, "per_minute": {"instances_started": activity.started,
                                                       "instances_completed": activity.completed,
                                                       "tasks_completed": activity.tasks_completed}},
@@ -230,12 +231,13 @@ def overview_command(ctx: typer.Context, db: DbOption = None, as_json: JsonOptio
     if activity.open_tasks:
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
         table.add_column("OPEN TASK", overflow="fold")
-        for name in ("RUNNING", "WAITING", "FAILED", "STUCK"):
+        late = any(t.overdue for t in activity.open_tasks)  # the column only when some task is late
+        for name in ("RUNNING", "WAITING", "FAILED", "STUCK", *(("OVERDUE",) if late else ())):
             table.add_column(name, justify="right")
         table.add_column("OLDEST WAITING (UTC)", no_wrap=True)
         for t in activity.open_tasks:
             table.add_row(shown(t.task_id), str(t.running), str(t.waiting), str(t.failed), str(t.stuck),
-                          _short_time(t.oldest) if t.oldest else "")
+                          *((str(t.overdue),) if late else ()), _short_time(t.oldest) if t.oldest else "")
         console.print()
         console.print(table)
 

@@ -107,7 +107,8 @@ class IncidentFilter:
 @dataclass(frozen=True)
 class OpenTask:
     """The open executions of one task: ``running`` holds a live lease, ``waiting`` does not (for a worker
-    or a person), ``failed`` and ``stuck`` are incidents; ``oldest`` is when the oldest waiting one was made."""
+    or a person), ``failed`` and ``stuck`` are incidents; ``oldest`` is when the oldest waiting one was made;
+    ``overdue``: the ACTIVE ones past their deadline."""
 
     task_id: str
     running: int = 0
@@ -115,6 +116,7 @@ class OpenTask:
     failed: int = 0
     stuck: int = 0
     oldest: datetime | None = None
+    overdue: int = 0
 
 
 @dataclass(frozen=True)

@@ -95,12 +95,16 @@ def _open_tasks(cur, now: datetime) -> list[OpenTask]:
     """Open executions per task (the partial index ix_executions_open holds exactly them)."""
     counts: dict[str, dict[str, int]] = {}
     oldest: dict[str, datetime | None] = {}
-    for task_id, status, leased, count, first in cur.execute(
-            "SELECT task_id, status, lease_until IS NOT NULL AND lease_until >= ?, COUNT(*), MIN(created_at) "
-            "FROM executions WHERE status IN ('ACTIVE', 'FAILED', 'STUCK') GROUP BY 1, 2, 3", (dump_time(now),)):
+    at = dump_time(now)
+    for task_id, status, leased, count, first, late in cur.execute(
+            "SELECT task_id, status, lease_until IS NOT NULL AND lease_until >= ?, COUNT(*), MIN(created_at), "
+            "SUM(CASE WHEN status = 'ACTIVE' AND due_at IS NOT NULL AND due_at < ? THEN 1 ELSE 0 END) "
+            "FROM executions WHERE status IN ('ACTIVE', 'FAILED', 'STUCK') GROUP BY 1, 2, 3", (at, at)):
         name = "failed" if status == "FAILED" else "stuck" if status == "STUCK" else "running" if leased else "waiting"
         task = counts.setdefault(task_id, {})
         task[name] = task.get(name, 0) + count
+        if late:
+            task["overdue"] = task.get("overdue", 0) + int(late)
         if name == "waiting":
             oldest[task_id] = load_time(first)
     return [OpenTask(task_id, oldest=oldest.get(task_id), **task) for task_id, task in sorted(counts.items())]

@@ -37,10 +37,10 @@ class OpenTasksTable(DataTable[object]):
     def on_mount(self) -> None:
         self._add_columns()
 
-    def _add_columns(self) -> None:
+    def _add_columns(self, late: bool = False) -> None:
         self.add_column("TASK", key="task")
         self.add_column("HANDLED BY", key="by")
-        for label in ("RUNNING", "WAITING", "FAILED", "STUCK"):
+        for label in ("RUNNING", "WAITING", "FAILED", "STUCK", *(("OVERDUE",) if late else ())):
             self.add_column(Text(label, justify="right"), key=label)
         self.add_column(Text("OLDEST", justify="right"), key="oldest")  # how long the oldest one has waited
 
@@ -48,7 +48,8 @@ class OpenTasksTable(DataTable[object]):
         """Replace the rows: tasks a person must do first, the longest waiting first."""
         row = self.cursor_row
         self.clear(columns=True)  # the widths follow the tasks listed now, not every task ever listed
-        self._add_columns()
+        late = any(task.overdue for task in tasks)  # the column only while some task is past its deadline
+        self._add_columns(late)
         ordered = sorted(tasks, key=lambda t: (t.task_id in local_task_ids,
                                                -(clock.now() - t.oldest).total_seconds() if t.oldest else 0))
         for task in ordered:
@@ -61,6 +62,8 @@ class OpenTasksTable(DataTable[object]):
                                   (task.stuck, "STUCK")):
                 cells.append(Text(f"{value:,}", style=STATUS_STYLES.get(status, "") if value else "dim",
                                   justify="right"))
+            if late:
+                cells.append(Text(f"{task.overdue:,}", style="bold red" if task.overdue else "dim", justify="right"))
             cells.append(Text(clock.age(task.oldest) if task.oldest else "", justify="right"))
             self.add_row(*cells, key=task.task_id)
         if tasks:

@@ -128,3 +128,25 @@ def test_instances_are_listed_in_either_order_of_their_start(world) -> None:
     assert len(newest) > 2 and oldest == list(reversed(newest))
     with pytest.raises(InvalidValueError, match="from an index"):
         InstanceQuery(order="-updated")
+
+
+def test_the_open_tasks_count_the_executions_past_their_deadline(backend) -> None:
+    clock = Clock()
+    manager = backend.manager(clock)
+    manager.add_workflow({"workflow_id": "late", "nodes": [
+        {"id": "start", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "START"},
+        {"id": "approve", "type": "TASK", "task_id": "approve", "deadline": "PT1H"},
+        {"id": "end", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "END"}],
+        "edges": [{"id": "e1", "source_id": "start", "target_id": "approve"},
+                  {"id": "e2", "source_id": "approve", "target_id": "end"}]})
+    for _ in range(3):
+        manager.start_workflow("late")
+    clock.jump(minutes=30)
+    newer = manager.start_workflow("late")  # due 30 minutes after the others
+    tasks = {t.task_id: t for t in manager.store.activity(clock.now).open_tasks}
+    assert (tasks["approve"].waiting, tasks["approve"].overdue) == (4, 0)
+    late = {t.task_id: t for t in manager.store.activity(clock.now + timedelta(minutes=45)).open_tasks}
+    assert (late["approve"].waiting, late["approve"].overdue) == (4, 3)
+    manager.fail_task(_open(manager, newer, "approve"), "no reviewer")  # an incident is not counted overdue
+    later = {t.task_id: t for t in manager.store.activity(clock.now + timedelta(hours=2)).open_tasks}
+    assert (later["approve"].waiting, later["approve"].failed, later["approve"].overdue) == (3, 1, 3)
