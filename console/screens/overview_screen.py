@@ -109,7 +109,7 @@ class OverviewScreen(LiveScreen):
                 line.append(f"{counts.waiting:,} task(s) waiting for a person", style="bold orange1")
                 if counts.overdue:
                     line.append(f" ({counts.overdue:,} overdue)", style="bold red")
-                line.append(" → w lists those instances; in one, d marks a task done", style="dim")
+                line.append(" → 6 lists the tasks (c claims, d marks done); w their instances", style="dim")
         self.query_one("#attention", Static).update(line)
 
     # -- actions ----------------------------------------------------------------------------------
