@@ -136,7 +136,8 @@ def _task_filter(query: TaskQuery) -> tuple[str, list]:
     clauses = [f"e.status = 'ACTIVE' AND e.{OPEN_EXECUTIONS}", "(e.lease_until IS NULL OR e.lease_until < ?)"]
     params: list = [dump_time(waiting.now)]
     if waiting.local_task_ids:
-        clauses.append(f"e.task_id NOT IN ({', '.join('?' for _ in waiting.local_task_ids)})")
+        marks = ", ".join("?" for _ in waiting.local_task_ids)
+        clauses.append(f"e.task_id NOT IN ({marks})")
         params.extend(waiting.local_task_ids)
     for column, value in (("e.assignee", query.assignee), ("e.candidate_group", query.candidate_group),
                           ("e.task_id", query.task_id), ("i.workflow_id", query.workflow_id)):
@@ -186,10 +187,10 @@ class SqliteReports:
         from store.sqlite import _EXECUTION_COLUMNS, _execution  # the store's row format (it imports this module)
 
         where, params = _task_filter(query)
-        columns = ", ".join(f"e.{name}" for name in _EXECUTION_COLUMNS.split(", "))
+        execution_columns = ", ".join(f"e.{name}" for name in _EXECUTION_COLUMNS.split(", "))
         source = "executions e INDEXED BY ix_executions_open JOIN instances i ON i.id = e.instance_id"
         with self.read() as cur:
-            rows = cur.execute(f"SELECT {columns}, i.workflow_id, i.version, i.status FROM {source} WHERE {where} "
+            rows = cur.execute(f"SELECT {execution_columns}, i.workflow_id, i.version, i.status FROM {source} WHERE {where} "
                                "ORDER BY e.created_at, e.id LIMIT ? OFFSET ?",
                                (*params, query.limit, query.offset)).fetchall()
             total = cur.execute(f"SELECT COUNT(*) FROM {source} WHERE {where}", params).fetchone()[0]

@@ -62,7 +62,9 @@ ALLOWED_INTERPOLATIONS = {
     "_INSTANCE_ORDERS[query.order]": "a value of the module constant _INSTANCE_ORDERS (ORDER BY ...): InstanceQuery "
                                      "refuses any order but engine.ports.INSTANCE_ORDERS' keys when it is made",
     "OPEN_EXECUTIONS": "a module constant: the condition of the partial index of open executions",
-    "source": "'' or the constant ' INDEXED BY ix_history_notable' (reports.search_history)",
+    "source": "'' or the constant ' INDEXED BY ix_history_notable' (reports.search_history); a constant FROM "
+              "clause (reports.list_tasks)",
+    "execution_columns": "the names of the module constant _EXECUTION_COLUMNS, each prefixed 'e.' (checked below)",
     "marks": "', '.join('?' ...): one placeholder per parameter (checked below)",
     "where": "' AND '.join(clauses) of constant clauses with ? placeholders (checked below)",
     "', '.join(sets)": "constant 'column = ?' items (checked below)",
@@ -237,6 +239,10 @@ def test_the_interpolated_names_are_built_from_constants() -> None:
                                                                        "_INSTANCE_COLUMNS", "OPEN_EXECUTIONS"):
                         if not isinstance(node.value, ast.Constant):
                             problems.append(f"{path.name}:{node.lineno}: {target.id} is not a constant")
+                    if isinstance(target, ast.Name) and target.id == "execution_columns":
+                        text = ast.unparse(node.value)
+                        if text != "', '.join((f'e.{name}' for name in _EXECUTION_COLUMNS.split(', ')))":
+                            problems.append(f"{path.name}:{node.lineno}: execution_columns = {text}")
                     if isinstance(target, ast.Name) and target.id == "where" and isinstance(node.value, ast.Call):
                         if ast.unparse(node.value.func) != "self._instance_filter":
                             problems.append(f"{path.name}:{node.lineno}: where = {ast.unparse(node.value)}")
