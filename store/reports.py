@@ -190,8 +190,8 @@ class SqliteReports:
         execution_columns = ", ".join(f"e.{name}" for name in _EXECUTION_COLUMNS.split(", "))
         source = "executions e INDEXED BY ix_executions_open JOIN instances i ON i.id = e.instance_id"
         with self.read() as cur:
-            rows = cur.execute(f"SELECT {execution_columns}, i.workflow_id, i.version, i.status FROM {source} WHERE {where} "
-                               "ORDER BY e.created_at, e.id LIMIT ? OFFSET ?",
+            rows = cur.execute(f"SELECT {execution_columns}, i.workflow_id, i.version, i.status FROM {source} "
+                               f"WHERE {where} ORDER BY e.created_at, e.id LIMIT ? OFFSET ?",
                                (*params, query.limit, query.offset)).fetchall()
             total = cur.execute(f"SELECT COUNT(*) FROM {source} WHERE {where}", params).fetchone()[0]
         width = len(_EXECUTION_COLUMNS.split(", "))
