@@ -6,7 +6,9 @@ each state: completed, running, waiting at a join, waiting for a person, failed 
 failed at an exclusive split, cancelled. Its expense approvals (a blueprint of its own, :data:`EXPENSE_APPROVAL`,
 not a sample: the samples are the Go engine's format) are person's tasks with a candidate group and deadlines,
 one assigned to a colleague and one claimed by whoever builds the demo, so that the Tasks view (``6``) shows
-"mine", "claimable" and late tasks on a first run. Times are spread over the last hour, so ages and charts look
+"mine", "claimable" and late tasks on a first run; two more are approved, one waiting for its receipt (a
+message event), one in its objection period (a timer), and the open ones' reminders (a boundary timer) fire once
+the console's runtime starts. Times are spread over the last hour, so ages and charts look
 lived-in. Running it again on the same database adds nothing twice; a build killed half-way and run again
 finishes the demo, each instance made once (see :func:`build_demo`).
 """
@@ -39,13 +41,28 @@ EXPENSE_APPROVAL: dict[str, Any] = {
         {"id": "start", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "START", "name": "Submitted"},
         {"id": "approve", "type": "TASK", "task_id": "approve_expense", "name": "Approve the expense",
          "input_mapping": {"amount": "amount", "employee": "employee"}, "output_mapping": {"approved": "approved"},
-         "candidate_group": "finance", "assignee_key": "approver", "deadline": {"key": "respond_within"}},
-        {"id": "end", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "END", "name": "Decided"},
+         "candidate_group": "finance", "assignee_key": "approver", "deadline": {"key": "respond_within"},
+         "boundary_timers": [{"duration": "PT30M", "edge": "e_remind", "interrupting": False}]},
+        {"id": "remind", "type": "TASK", "task_id": "remind_approver", "name": "Remind the approver",
+         "candidate_group": "finance"},
+        {"id": "reminded", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "END", "name": "Reminded"},
+        {"id": "receipt", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "MESSAGE",
+         "name": "Receipt uploaded", "message": "receipt_uploaded", "output_mapping": {"receipt": "receipt"}},
+        {"id": "cool_off", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "TIMER",
+         "name": "Objection period", "timer": "PT1H"},
+        {"id": "end", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "END", "name": "Paid out"},
     ],
     "edges": [{"id": "e1", "source_id": "start", "target_id": "approve"},
-              {"id": "e2", "source_id": "approve", "target_id": "end"}],
+              {"id": "e2", "source_id": "approve", "target_id": "receipt"},
+              {"id": "e_remind", "source_id": "approve", "target_id": "remind"},
+              {"id": "e3", "source_id": "remind", "target_id": "reminded"},
+              {"id": "e4", "source_id": "receipt", "target_id": "cool_off"},
+              {"id": "e5", "source_id": "cool_off", "target_id": "end"}],
 }
-"""The demo's person's tasks: the finance group approves, within the time the expense claim gives."""
+"""The demo's person's tasks, timers and messages: the finance group approves within the time the expense claim
+gives (reminded after 30 minutes, the task staying open), the receipt comes as a message
+(``wfconsole send receipt_uploaded --key expense_id=EX-… --payload '{"receipt": "…"}'``), then an objection
+period of an hour passes before the payout."""
 
 
 def sample_dir() -> Path:
@@ -290,6 +307,9 @@ def _recipes(seed: int) -> list[_Recipe]:
              ("failed at a split", "verification", _verification, _split_without_match),
              ("cancelled", "order_fulfilment", _order, _cancel("customer withdrew the order")),
              ("cancelled", "loan_approval", lambda r, n: _loan(r, n, 9000), _cancel("duplicate application"))]
+    # Approved expenses: one waits for its receipt (a message), one in its objection period (a timer).
+    plan += [("waiting for a message", "expense_approval", _expense("P1D"), _approved),
+             ("waiting at a timer", "expense_approval", _expense("P1D"), _receipt_received)]
     # Running: the workers take these on as soon as the demo's runtime starts.
     plan += [("running", workflow, make, _leave_running)
              for workflow, make in [("order_fulfilment", _order), ("user_onboarding", _user),
@@ -325,6 +345,22 @@ def _claimed_by_the_operator(d: _Driver, iid: str) -> None:
     task = d.open_execution(iid, "approve_expense")
     if task is not None and task.assignee is None:
         d.manager.claim_task(task.id, actor=default_actor())
+
+
+def _approved(d: _Driver, iid: str) -> None:
+    """An expense approved by the finance group: it waits for its receipt."""
+    task = d.open_execution(iid, "approve_expense")
+    if task is not None:
+        d.manager.task_done(task.id, {"approved": True}, actor="m.keller")
+
+
+def _receipt_received(d: _Driver, iid: str) -> None:
+    """Approved, and its receipt came as a message: the objection period's timer runs."""
+    _approved(d, iid)
+    view = d.manager.get_status(iid, history_limit=0)
+    if any(token.node_id == "receipt" for token in view.tokens):
+        d.manager.send_message("receipt_uploaded", {"expense_id": view.context["expense_id"]},
+                               {"receipt": f"receipt-{view.context['expense_id']}.pdf"}, actor=DEMO_ACTOR)
 
 
 def _rework(d: _Driver, iid: str) -> None:

@@ -115,13 +115,14 @@ class GraphModel:
         return ()
 
 
-def _label(compiled: CompiledBlueprint, node_id: str, open_executions: dict[str, Any]) -> str:
+def _label(compiled: CompiledBlueprint, node_id: str, open_executions: dict[str, Any] | None) -> str:
     """A node's label, with when a timer event fires (``Cool-off · PT15M``) or what a message event waits for; a
     task's deadline and who does it (``Review · due P1D · group loan-officers``). In an instance, a task with an
     open execution shows that execution's: its due time (UTC) and whoever has it (``Review · due 12-02 14:20 ·
-    alice``), the values its context gave rather than the keys that gave them."""
+    alice``), the values its context gave rather than the keys that gave them; a task with none (done, or not
+    reached) only its name. ``open_executions`` is ``None`` for a blueprint drawn without an instance."""
     node, plan = compiled.nodes[node_id], compiled.plans[node_id]
-    execution = open_executions.get(node_id)
+    execution = open_executions.get(node_id) if open_executions is not None else None
     if execution is not None and (execution.due_at or execution.assignee or execution.candidate_group):
         parts = [node.label]
         if execution.due_at is not None:
@@ -130,7 +131,7 @@ def _label(compiled: CompiledBlueprint, node_id: str, open_executions: dict[str,
         if who:
             parts.append(who)
         return " · ".join(parts)
-    if execution is None and (plan.deadline is not None or plan.people is not None):
+    if open_executions is None and (plan.deadline is not None or plan.people is not None):
         parts = [node.label]
         if plan.deadline is not None:
             parts.append(f"due {plan.deadline.describe()}")
@@ -160,8 +161,8 @@ def build_graph(compiled: CompiledBlueprint, instance: InstanceView | None = Non
         raise ValueError(f"instance {instance.id} runs {instance.workflow_id} v{instance.version}, "
                          f"not {blueprint.workflow_id} v{blueprint.version}")
     states, token_counts, taken = _instance_facts(compiled, instance)
-    open_executions = {e.node_id: e for e in (instance.executions if instance else ())
-                       if ExecutionStatus(e.status) in _OPEN_STATUSES}
+    open_executions = None if instance is None else {
+        e.node_id: e for e in instance.executions if ExecutionStatus(e.status) in _OPEN_STATUSES}
     timeouts = {b.edge_id: b.describe() for plan in compiled.plans.values() for b in plan.boundaries}
     nodes = tuple(
         GraphNode(id=node.id, label=visible(_label(compiled, node.id, open_executions)), kind=compiled.kinds[node.id],

@@ -31,18 +31,18 @@ def test_demo_builds_every_state_once_and_is_safe_to_run_twice(tmp_path: Path) -
     db = str(tmp_path / "demo.db")
     first = run("demo", "--db", db, "--build-only")
     assert first.returncode == 0, first.stderr
-    assert "created 40 instances" in first.stdout
+    assert "created 42 instances" in first.stdout
     for state in STATES:
         assert state in first.stdout
     second = run("demo", "--db", db, "--build-only")
-    assert second.returncode == 0 and "40 instances already there" in second.stdout
+    assert second.returncode == 0 and "42 instances already there" in second.stdout
     store = open_store(db)
     counts = store.count_instances()
-    assert sum(counts.values()) == 40
+    assert sum(counts.values()) == 42
     assert {"ACTIVE", "COMPLETED", "FAILED", "CANCELLED"} <= set(counts)
     assert len(store.list_executions(["FAILED"])) == 2 and len(store.list_executions(["STUCK"])) == 1
     listing = json.loads(run("list", "--db", db, "--json", "--limit", "100").stdout)
-    assert len(listing["instances"]) == 40
+    assert len(listing["instances"]) == 42
 
 
 def test_demo_killed_half_way_and_run_again_finishes_the_demo_with_no_order_twice(tmp_path: Path) -> None:
@@ -59,12 +59,12 @@ def test_demo_killed_half_way_and_run_again_finishes_the_demo_with_no_order_twic
         process.kill()
         process.communicate(timeout=60)
     assert process.returncode == -signal.SIGKILL
-    assert 10 <= _instances(db) < 40
+    assert 10 <= _instances(db) < 42
     again = run("demo", "--db", str(db), "--build-only")
     assert again.returncode == 0, again.stderr
     assert "were there already" in again.stdout
     listing = json.loads(run("list", "--db", str(db), "--json", "--limit", "100").stdout)["instances"]
-    assert len(listing) == 40
+    assert len(listing) == 42
     store = open_store(db)
     try:
         manager = WorkflowManager(store)

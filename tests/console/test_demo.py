@@ -61,7 +61,7 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[tuple], list[i
     store = KillingStore(open_store(tmp_path_factory.mktemp("clean") / "demo.db"))
     try:
         summary = build_demo(WorkflowManager(store))
-        assert summary.total_created == 40
+        assert summary.total_created == 42
         return signature(WorkflowManager(store.store)), store.before
     finally:
         store.store.close()
@@ -100,12 +100,12 @@ def test_a_build_killed_between_two_steps_and_run_again_ends_as_a_build_in_one_g
         summary = build_demo(WorkflowManager(store))
         manager = WorkflowManager(store)
         built = signature(manager)
-        assert summary.total_created + summary.existing == 40
+        assert summary.total_created + summary.existing == 42
         assert built == expected
         keys = Counter((workflow, key) for workflow, key, *_ in built)
         assert max(keys.values()) == 1
         again = build_demo(manager)
-        assert again.total_created == 0 and again.existing == 40
+        assert again.total_created == 0 and again.existing == 42
     finally:
         store.close()
 

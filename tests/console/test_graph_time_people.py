@@ -62,5 +62,8 @@ def test_an_open_task_shows_its_own_due_time_and_who_has_it(tmp_path: Path) -> N
     view = manager.get_status(instance_id)
     assert build_graph(manager.get_workflow("expense"), view).node("approve").label == \
         f"Approve · due {due} · group finance"
-    assert build_graph(manager.get_workflow("expense"), view).node("escalate").label == "escalate · boss"  # not open
+    assert build_graph(manager.get_workflow("expense"), view).node("escalate").label == "escalate"  # not reached
+    manager.task_done(execution.id, {})
+    view = manager.get_status(instance_id)
+    assert build_graph(manager.get_workflow("expense"), view).node("approve").label == "Approve"  # done
     store.close()
