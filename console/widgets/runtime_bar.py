@@ -46,35 +46,40 @@ def counts_line(status: RuntimeStatus, width: int | None = None) -> Text:
         line = Text("executions  ", style="dim", no_wrap=True, overflow="ellipsis")
         line.append(visible(status.problem or "counting…"), style="italic dim" if status.problem is None else "red")
         return line
-    line = _counts(status, counts, skip_zeros=False, short=False)
-    for skip_zeros, short in ((True, False), (True, True)):
+    line = _counts(status, counts, level=0)
+    for level in (1, 2, 3):
         if width is None or line.cell_len <= width:
             break
-        line = _counts(status, counts, skip_zeros=skip_zeros, short=short)
+        line = _counts(status, counts, level=level)
     return line
 
 
-def _counts(status: RuntimeStatus, counts: ExecutionCounts, *, skip_zeros: bool, short: bool) -> Text:
+def _counts(status: RuntimeStatus, counts: ExecutionCounts, *, level: int) -> Text:
+    """Level 0: every count; 1: the zeros left out (a group of zeros says ``none``); 2: shorter labels;
+    3: without the group names, for the narrowest terminals."""
+    skip_zeros, short, bare = level >= 1, level >= 2, level >= 3
     line = Text(no_wrap=True, overflow="ellipsis")
-    line.append("executions " if short else "executions  ", style="dim")
+    if not bare:
+        line.append("executions " if short else "executions  ", style="dim")
     labels = _SHORT_LABELS if short else _COUNT_LABELS
     parts = [(name, getattr(counts, name)) for name, _ in _COUNT_STYLES if name != "queued" or status.workers != "none"]
-    shown_any = {"executions": False, "incidents": False}
-    for name, value in parts:
-        group = "incidents" if name in ("failed", "stuck") else "executions"
-        if name == "failed":  # incidents, as the Incidents tab counts them: a split with no match is one too
-            line.append(" │ incidents " if short else "  │  incidents  ", style="dim")
-        if skip_zeros and not value and not (name in ("waiting", "stuck") and not shown_any[group]):
-            continue  # (the last of each group is shown even at 0: the line never says nothing)
-        if shown_any[group]:
-            line.append(" · ", style="dim")
-        shown_any[group] = True
-        style = dict(_COUNT_STYLES)[name] if value else "dim"
-        line.append(f"{value:,} ", style=style)
-        line.append(labels[name], style="" if value else "dim")
-        if name == "waiting" and counts.overdue:  # shown only when some are: tasks past their deadline
-            line.append(" · ", style="dim")
-            line.append(f"{counts.overdue:,} overdue", style="bold red")
+    groups = {"executions": [p for p in parts if p[0] not in ("failed", "stuck")],
+              "incidents": [p for p in parts if p[0] in ("failed", "stuck")]}
+    for group, members in groups.items():
+        if group == "incidents":  # as the Incidents tab counts them: a split with no match is one too
+            line.append(" │ " if bare else " │ incidents " if short else "  │  incidents  ", style="dim")
+        shown = [(name, value) for name, value in members if value or not skip_zeros]
+        if not shown:
+            line.append("no incidents" if bare and group == "incidents" else "none", style="dim")
+        for index, (name, value) in enumerate(shown):
+            if index:
+                line.append(" · ", style="dim")
+            style = dict(_COUNT_STYLES)[name] if value else "dim"
+            line.append(f"{value:,} ", style=style)
+            line.append(labels[name], style="" if value else "dim")
+            if name == "waiting" and counts.overdue:  # shown only when some are: tasks past their deadline
+                line.append(" · ", style="dim")
+                line.append(f"{counts.overdue:,} overdue", style="bold red")
     return line
 
 

@@ -34,5 +34,10 @@ def test_a_narrow_header_leaves_out_the_zeros_then_shortens_so_the_incidents_sta
                                              " · 1 stuck")
     narrow = counts_line(status, 70).plain
     assert narrow == "executions 14 for a person · 2 overdue │ incidents 3 failed · 1 stuck" and len(narrow) <= 70
-    quiet = RuntimeStatus(counts=ExecutionCounts())  # nothing open: still a count in each group, not a blank
-    assert counts_line(quiet, 40).plain == "executions 0 for a person │ incidents 0 stuck"
+    busy = RuntimeStatus(workers="running", counts=ExecutionCounts(running=2, queued=3, waiting=14, failed=3,
+                                                                   stuck=1, overdue=2))
+    assert counts_line(busy, 78).plain == "2 running · 3 queued · 14 for a person · 2 overdue │ 3 failed · 1 stuck"
+    quiet = RuntimeStatus(counts=ExecutionCounts())  # nothing open: a group of zeros says so
+    assert counts_line(quiet, 40).plain == "executions  none  │  incidents  none"
+    assert counts_line(RuntimeStatus(counts=ExecutionCounts(waiting=2)), 60).plain == \
+        "executions  2 waiting for a person  │  incidents  none"
