@@ -444,10 +444,26 @@ class WorkflowManager:
         for instance_id in candidates:
             if self._deliver(name, instance_id, correlation, payload, actor):
                 return instance_id
-        who = f"instance {correlation}" if isinstance(correlation, str) else \
-            "no instance whose " + " and ".join(f"{k} is {v!r}" for k, v in correlation.items())
-        raise MessageNotDeliveredError(f"message {name!r} not delivered: {who} waits for it "
+        if isinstance(correlation, str):
+            raise MessageNotDeliveredError(f"message {name!r} not delivered: instance {correlation} does not wait "
+                                           f"for it ({self._waiting_for(correlation)}; messages are not kept: send "
+                                           "it again once the instance waits)")
+        who = " and ".join(f"{k} is {v!r}" for k, v in correlation.items())
+        raise MessageNotDeliveredError(f"message {name!r} not delivered: no instance whose {who} waits for it "
                                        "(messages are not kept; send it again once the instance waits)")
+
+    def _waiting_for(self, instance_id: str) -> str:
+        """Where an instance a message did not reach stands: its status, or its tokens and the messages it waits
+        for, for the refusal to say."""
+        view = self.store.get_instance(instance_id, history_limit=0)
+        if view is None:
+            return "it is not stored"
+        if str(view.status) != "ACTIVE":
+            return f"it is {view.status}"
+        nodes = ", ".join(dict.fromkeys(t.node_id for t in view.tokens)) or "no node"
+        messages = sorted({w.message for w in view.waits if w.message})
+        waits = f"; it waits for {', '.join(repr(m) for m in messages)}" if messages else ""
+        return f"its tokens are at {nodes}{waits}"
 
     def _correlated(self, name: str, correlation: dict[str, Any]) -> list[str]:
         """The waiting instances whose context holds the correlation's value; refuse when several do."""
