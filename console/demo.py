@@ -7,8 +7,8 @@ failed at an exclusive split, cancelled. Its expense approvals (a blueprint of i
 not a sample: the samples are the Go engine's format) are person's tasks with a candidate group and deadlines,
 one assigned to a colleague and one claimed by whoever builds the demo, so that the Tasks view (``6``) shows
 "mine", "claimable" and late tasks on a first run; two more are approved, one waiting for its receipt (a
-message event), one in its objection period (a timer), and the open ones' reminders (a boundary timer) fire once
-the console's runtime starts. Times are spread over the last hour, so ages and charts look
+message event), one in its objection period (a timer); an approval not done in two days goes to the finance
+leads (an interrupting boundary timer). Times are spread over the last hour, so ages and charts look
 lived-in. Running it again on the same database adds nothing twice; a build killed half-way and run again
 finishes the demo, each instance made once (see :func:`build_demo`).
 """
@@ -42,10 +42,10 @@ EXPENSE_APPROVAL: dict[str, Any] = {
         {"id": "approve", "type": "TASK", "task_id": "approve_expense", "name": "Approve the expense",
          "input_mapping": {"amount": "amount", "employee": "employee"}, "output_mapping": {"approved": "approved"},
          "candidate_group": "finance", "assignee_key": "approver", "deadline": {"key": "respond_within"},
-         "boundary_timers": [{"duration": "PT30M", "edge": "e_remind", "interrupting": False}]},
-        {"id": "remind", "type": "TASK", "task_id": "remind_approver", "name": "Remind the approver",
-         "candidate_group": "finance"},
-        {"id": "reminded", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "END", "name": "Reminded"},
+         "boundary_timers": [{"duration": "P2D", "edge": "e_escalate"}]},
+        {"id": "escalate", "type": "TASK", "task_id": "approve_expense", "name": "Approve as finance lead",
+         "input_mapping": {"amount": "amount", "employee": "employee"}, "output_mapping": {"approved": "approved"},
+         "candidate_group": "finance-leads", "deadline": "P1D"},
         {"id": "receipt", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "MESSAGE",
          "name": "Receipt uploaded", "message": "receipt_uploaded", "output_mapping": {"receipt": "receipt"}},
         {"id": "cool_off", "type": "INTERNAL", "internal_type": "EVENT", "event_type": "TIMER",
@@ -54,13 +54,13 @@ EXPENSE_APPROVAL: dict[str, Any] = {
     ],
     "edges": [{"id": "e1", "source_id": "start", "target_id": "approve"},
               {"id": "e2", "source_id": "approve", "target_id": "receipt"},
-              {"id": "e_remind", "source_id": "approve", "target_id": "remind"},
-              {"id": "e3", "source_id": "remind", "target_id": "reminded"},
+              {"id": "e_escalate", "source_id": "approve", "target_id": "escalate"},
+              {"id": "e3", "source_id": "escalate", "target_id": "receipt"},
               {"id": "e4", "source_id": "receipt", "target_id": "cool_off"},
               {"id": "e5", "source_id": "cool_off", "target_id": "end"}],
 }
 """The demo's person's tasks, timers and messages: the finance group approves within the time the expense claim
-gives (reminded after 30 minutes, the task staying open), the receipt comes as a message
+gives (after two days a boundary timer takes it away, to the finance leads), the receipt comes as a message
 (``wfconsole send receipt_uploaded --key expense_id=EX-… --payload '{"receipt": "…"}'``), then an objection
 period of an hour passes before the payout."""
 

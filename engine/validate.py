@@ -20,7 +20,7 @@ from engine.graph import CompiledBlueprint
 from engine.kinds import KINDS, Family, kind_of, written_problem
 from engine.text import CONTROL_CHARACTERS as CONTROL_CHARACTERS  # re-exported: its old home
 from engine.text import unsafe_character
-from engine.timing import timeout_edge_ids
+from engine.timing import boundary_items, timeout_edge_ids
 
 MAX_NODES = 10_000
 MAX_EDGES = 40_000
@@ -203,6 +203,7 @@ def _check(bp: Blueprint) -> tuple[list[Problem], CompiledBlueprint | None]:
     _check_gateway_cycles(kinds, outgoing, error)
     _check_parallel_blocks(kinds, outgoing, incoming, warn)
     _check_people_keys(nodes, kinds, warn)
+    _check_side_branches(nodes, kinds, outgoing, warn)
 
     if any(p.severity == "error" for p in problems):
         return problems, None
@@ -273,6 +274,40 @@ _GO_NODE_FIELDS = tuple(Node.model_fields)
 _SYNONYMS = {"due": "deadline", "due_date": "deadline", "dueDate": "deadline", "due_at": "deadline",
              "candidateGroups": "candidate_group", "candidate_groups": "candidate_group",
              "candidateGroup": "candidate_group", "assigned_to": "assignee", "owner": "assignee"}
+
+
+def _check_side_branches(nodes, kinds, outgoing, warn) -> None:
+    """A non-interrupting boundary timer sends a second token down its edge while the task stays open; an END
+    that token can reach ends the whole instance (every token removed, the task cancelled: the Go engine's END),
+    which a reminder branch rarely means. A parallel join on the way merges the tokens again: the walk stops
+    there."""
+    for node_id, kind in kinds.items():
+        if kind is not NodeKind.TASK:
+            continue
+        for item in boundary_items(nodes[node_id].extra("boundary_timers")):
+            if not isinstance(item, dict) or item.get("interrupting", True) is not False:
+                continue
+            edge_id = item.get("edge")
+            edge = next((e for e in outgoing.get(node_id, []) if e.id == edge_id), None)
+            if edge is None:
+                continue  # a timeout edge that is not the task's: an error of its own
+            seen, stack, ends = {edge.target_id}, [edge.target_id], []
+            while stack:
+                current = stack.pop()
+                entry = KINDS.get(kinds.get(current))
+                if entry is None or entry.closes:
+                    continue
+                if entry.ends:
+                    ends.append(current)
+                    continue
+                for nxt in outgoing.get(current, []):
+                    if nxt.target_id not in seen:
+                        seen.add(nxt.target_id)
+                        stack.append(nxt.target_id)
+            if ends:
+                warn(f"node {node_id!r}", f"the non-interrupting boundary timer on edge {edge_id!r} leads to END "
+                     f"{sorted(ends)[0]!r}: a token that gets there ends the whole instance and cancels this task "
+                     "if it is still open (an END removes every token)")
 
 
 def _check_people_keys(nodes, kinds, warn) -> None:

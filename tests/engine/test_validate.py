@@ -540,3 +540,24 @@ def test_a_join_closing_two_splits_at_once_warns_about_the_join_only():
     )
     warnings = warnings_of(bp)
     assert [where for where, _ in warnings] == ["node 'j'"]
+
+
+def test_a_non_interrupting_timer_whose_branch_reaches_an_end_is_a_warning() -> None:
+    """Its second token reaching END ends the instance (every token removed), cancelling the task still open."""
+    def flow(interrupting: bool, via_join: bool = False) -> dict:
+        nodes = [start(), task("review"), task("remind"), end("end"), end("reminded")]
+        edges = [edge("e1", "start", "review"), edge("e2", "review", "end"), edge("e_remind", "review", "remind"),
+                 edge("e3", "remind", "reminded")]
+        nodes[1]["boundary_timers"] = [{"duration": "PT4H", "edge": "e_remind", "interrupting": interrupting}]
+        if via_join:  # the branch merges with another token first: no warning
+            nodes += [pjoin("join")]
+            edges[3] = edge("e3", "remind", "join")
+            edges.append(edge("e4", "join", "reminded"))
+        return blueprint("w", nodes, edges)
+
+    warnings = [str(p) for p in validate(flow(False))]
+    assert warnings == ["node 'review': the non-interrupting boundary timer on edge 'e_remind' leads to END "
+                        "'reminded': a token that gets there ends the whole instance and cancels this task if it is "
+                        "still open (an END removes every token)"]
+    assert validate(flow(True)) == []  # interrupting: the task is cancelled anyway, by design
+    assert not any("non-interrupting" in str(p) for p in validate(flow(False, via_join=True)))
