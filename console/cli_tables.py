@@ -171,7 +171,8 @@ def _executions_table(view: InstanceView) -> Table:
             detail += " → " + compact_json(e.outputs)
         if e.error:  # an earlier attempt's error as that attempt's ("attempt 1 failed: ..."), as the console
             owner = error_owner(e, view.history)
-            detail += f" ✗ {owner + ': ' if owner else ''}{e.error}"
+            mark = "–" if e.status == "CANCELLED" else "✗"  # a cancellation's reason is not a failure
+            detail += f" {mark} {owner + ': ' if owner else ''}{e.error}"
         cells = [shown(f"{short_id(view.id)}:{e.node_id}"), shown(e.task_id), styled(e.status), str(e.attempt)]
         if people:
             late = due_text(e.due_at, now, e.status in OPEN)

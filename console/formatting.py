@@ -150,8 +150,9 @@ def error_owner(execution: Any, history: Any = ()) -> str | None:
     """Whose an execution's error is, when not its own: ``None`` for a FAILED or STUCK execution (its own
     failure); for an ACTIVE or COMPLETED one an earlier attempt's: ``attempt 1 failed`` (a worker's attempt
     failed and the next one was tried), or ``attempt 3 failed, then it was marked done`` when it failed for good
-    and an operator completed it (``history``, the instance's entries, says which: its EXECUTION_FAILED)."""
-    if not execution.error or execution.status in ("FAILED", "STUCK"):
+    and an operator completed it (``history``, the instance's entries, says which: its EXECUTION_FAILED). A
+    CANCELLED one's is why it was cancelled (a boundary timer fired, the instance ended): its own too."""
+    if not execution.error or execution.status in ("FAILED", "STUCK", "CANCELLED"):
         return None
     if any(entry.kind == "EXECUTION_FAILED" and entry.execution_id == execution.id for entry in history):
         done = ", then it was marked done" if execution.status == "COMPLETED" else ""

@@ -188,3 +188,16 @@ def test_a_timeout_edge_is_not_counted_as_a_second_way_out_of_the_task() -> None
     assert problems == []
     assert [str(p) for p in validate(review_flow(deadline="tomorrow"))][0].startswith(
         "node 'review': field 'deadline': 'tomorrow' is not an ISO 8601 duration")
+
+
+def test_a_task_cancelled_by_its_timer_is_shown_with_its_reason_not_as_a_failed_attempt(manager, clock) -> None:
+    from console.formatting import error_note, error_owner
+
+    manager.add_workflow(review_flow(boundary_timers=[{"duration": "PT1H", "edge": "e3"}]))
+    instance_id = manager.start_workflow("review")
+    clock.now += timedelta(hours=1)
+    fire(manager, clock)
+    view = manager.get_status(instance_id)
+    review = next(e for e in view.executions if e.node_id == "review")
+    assert review.status == "CANCELLED" and error_owner(review, view.history) is None
+    assert error_note(review, view.history).startswith("boundary timer fired")
