@@ -84,7 +84,7 @@ def claim_refusal(action: Action, instance_status: InstanceStatus, execution: Ex
     assignee = execution.assignee
     if action is Action.COMPLETE:
         if assignee and assignee != user and not forced:
-            return f"{named} is claimed by {assignee}: completing it as {user} needs force (recorded)"
+            return f"{named} is claimed by {assignee}: completing it as {user} needs force ({_FORCE} done --force)"
         return None
     if execution.status not in OPEN:
         return f"{named} is {execution.status.value}: only an open task can be claimed or released"
@@ -94,15 +94,20 @@ def claim_refusal(action: Action, instance_status: InstanceStatus, execution: Ex
         if assignee == user:
             return f"{named} is yours already"
         if assignee and not forced:
-            return f"{named} is claimed by {assignee}: they release it, or take it over with force (recorded)"
+            return (f"{named} is claimed by {assignee}: they release it, or take it over with force "
+                    f"({_FORCE} claim --force)")
         return None
     if action is Action.RELEASE:
         if not assignee:
             return f"{named} is not claimed by anyone"
         if assignee != user and not forced:
-            return f"{named} is claimed by {assignee}, not {user}: releasing it needs force (recorded)"
+            return (f"{named} is claimed by {assignee}, not {user}: releasing it needs force "
+                    f"({_FORCE} release --force)")
         return None
     raise ValueError(f"{action} is not a claim action")
+
+
+_FORCE = "recorded; on the command line: wfconsole"  # the console has no forcing key: the refusal says where
 
 
 def instance_refusal(action: Action, instance_id: str, instance_status: InstanceStatus) -> str | None:

@@ -124,7 +124,7 @@ async def test_c_on_someone_elses_task_says_the_engines_words_and_changes_nothin
         await pilot.press("c")
         await settle(pilot)
         assert ("warning", f"execution review of instance {second[:8]} is claimed by bob: they release it, or take "
-                "it over with force (recorded)") in app.notes
+                "it over with force (recorded; on the command line: wfconsole claim --force)") in app.notes
         assert manager.get_status(second).executions[-1].assignee == "bob"
         await pilot.press("d")  # completing bob's task needs force too
         await settle(pilot)
