@@ -123,12 +123,15 @@ class Operations(RepairOperations):
     # -- ids ----------------------------------------------------------------------------------------
 
     def resolve_instance(self, text: str) -> str:
-        """A full instance id from a full id or a unique prefix of one (like a git short hash).
+        """A full instance id from a full id or a unique prefix of one (like a git short hash), or from a task's
+        reference or execution id (``3fa85f64:review``, ``<instance>:<node>:<uuid>``): their instance.
 
         Raises :class:`InvalidReferenceError` for something that is not an id or is an ambiguous prefix, and
         :class:`UnknownInstanceError` when no instance id starts with it.
         """
         given = text.strip().lower()
+        if ":" in given and _ID_PREFIX.fullmatch(given.split(":", 1)[0]):
+            given = given.split(":", 1)[0]  # a task's reference (3fa85f64:review) or an execution id names its instance
         if not _ID_PREFIX.fullmatch(given):
             raise InvalidReferenceError(f"{text!r} is not an instance id: expected hex digits and '-' as the "
                                         "instance lists show them, e.g. 3fa85f64")

@@ -25,8 +25,13 @@ def test_a_prefix_resolves_to_the_one_instance_it_starts(ops, manager, recorder)
     instance_id = manager.start_workflow("linear")
     assert ops.resolve_instance(instance_id[:6].upper()) == instance_id
     assert ops.resolve_execution(f"{instance_id[:8]}:task_a") == recorder.execution_id("task_a")
+    # What the task lists print names its instance too: the reference and the full execution id.
+    assert ops.resolve_instance(f"{instance_id[:8]}:task_a") == instance_id
+    assert ops.resolve_instance(recorder.execution_id("task_a")) == instance_id
     with pytest.raises(InvalidReferenceError, match="is not an instance id"):
         ops.resolve_instance("zz")
+    with pytest.raises(InvalidReferenceError, match="is not an instance id"):
+        ops.resolve_instance("zz:task_a")
     with pytest.raises(UnknownInstanceError, match="no instance id starts with"):
         ops.resolve_instance("ffffffff")
 
