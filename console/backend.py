@@ -9,6 +9,7 @@ Operator actions record the operator as ``actor`` so the history says who did wh
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from console.cli_input import BadInputError, read_text_file
@@ -113,14 +114,16 @@ class ConsoleBackend:
         """The instances matching ``query`` (one page, newest first) and the counts by status."""
         return InstancesPage(query=query, rows=self.ops.instances(query), counts=self.ops.count_instances(query))
 
-    def instance_detail(self, instance_id: str, history_limit: int = 500) -> InstanceDetail:
-        """The instance, its blueprint and its rendered token graph; raises ``UnknownInstanceError``."""
+    def instance_detail(self, instance_id: str, history_limit: int = 500,
+                        now: datetime | None = None) -> InstanceDetail:
+        """The instance, its blueprint and its rendered token graph (an open task's deadline as how late it is,
+        or is due in, at ``now``); raises ``UnknownInstanceError``."""
         view = self.ops.instance(instance_id, history_limit=history_limit)
         try:
             compiled = self.ops.workflow(view.workflow_id, view.version)
         except WorkflowError as error:
             return InstanceDetail(view=view, compiled=None, problem=str(error))
-        return InstanceDetail(view=view, compiled=compiled, drawing=render_token_graph(compiled, view))
+        return InstanceDetail(view=view, compiled=compiled, drawing=render_token_graph(compiled, view, now))
 
     def blueprint_detail(self, summary: BlueprintSummary, newest_version: int) -> BlueprintDetail:
         """The compiled blueprint of ``summary``, its graph (drawn here, off the event loop) and warnings."""

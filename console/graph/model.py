@@ -8,10 +8,11 @@ DOT renderers draw without knowing anything about the engine.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from console.formatting import due_text
 from engine.blueprint import NodeKind
 from engine.graph import CompiledBlueprint
 from engine.kinds import spec
@@ -115,18 +116,22 @@ class GraphModel:
         return ()
 
 
-def _label(compiled: CompiledBlueprint, node_id: str, open_executions: dict[str, Any] | None) -> str:
+def _label(compiled: CompiledBlueprint, node_id: str, open_executions: dict[str, Any] | None,
+           now: datetime | None = None) -> str:
     """A node's label, with when a timer event fires (``Cool-off · PT15M``) or what a message event waits for; a
     task's deadline and who does it (``Review · due P1D · group loan-officers``). In an instance, a task with an
-    open execution shows that execution's: its due time (UTC) and whoever has it (``Review · due 12-02 14:20 ·
-    alice``), the values its context gave rather than the keys that gave them; a task with none (done, or not
-    reached) only its name. ``open_executions`` is ``None`` for a blueprint drawn without an instance."""
+    open execution shows that execution's: its due time and whoever has it (``Review · late 5m00s · alice`` at
+    ``now``; without it, in an export, ``Review · due 12-02 14:20 UTC · alice``), the values its context gave
+    rather than the keys that gave them; a task with none (done, or not reached) only its name.
+    ``open_executions`` is ``None`` for a blueprint drawn without an instance."""
     node, plan = compiled.nodes[node_id], compiled.plans[node_id]
     execution = open_executions.get(node_id) if open_executions is not None else None
     if execution is not None and (execution.due_at or execution.assignee or execution.candidate_group):
         parts = [node.label]
-        if execution.due_at is not None:
-            parts.append(f"due {execution.due_at.astimezone(UTC).strftime('%m-%d %H:%M')}")
+        if execution.due_at is not None and now is not None:  # the console: as its lists say it
+            parts.append(due_text(execution.due_at, now))
+        elif execution.due_at is not None:  # an export, read later: the time itself
+            parts.append(f"due {execution.due_at.astimezone(UTC).strftime('%m-%d %H:%M')} UTC")
         who = execution.assignee or (f"group {execution.candidate_group}" if execution.candidate_group else "")
         if who:
             parts.append(who)
@@ -147,7 +152,8 @@ def _label(compiled: CompiledBlueprint, node_id: str, open_executions: dict[str,
     return node.label
 
 
-def build_graph(compiled: CompiledBlueprint, instance: InstanceView | None = None) -> GraphModel:
+def build_graph(compiled: CompiledBlueprint, instance: InstanceView | None = None, *,
+                now: datetime | None = None) -> GraphModel:
     """Extract the graph of ``compiled``, with node states and taken edges from ``instance`` if given.
 
     Nodes and edges keep the blueprint's order. Labels, conditions and the title are made safe to draw
@@ -165,7 +171,8 @@ def build_graph(compiled: CompiledBlueprint, instance: InstanceView | None = Non
         e.node_id: e for e in instance.executions if ExecutionStatus(e.status) in _OPEN_STATUSES}
     timeouts = {b.edge_id: b.describe() for plan in compiled.plans.values() for b in plan.boundaries}
     nodes = tuple(
-        GraphNode(id=node.id, label=visible(_label(compiled, node.id, open_executions)), kind=compiled.kinds[node.id],
+        GraphNode(id=node.id, label=visible(_label(compiled, node.id, open_executions, now)),
+                  kind=compiled.kinds[node.id],
                   state=states.get(node.id),
                   tokens=token_counts.get(node.id, 0), incoming=len(compiled.incoming.get(node.id, [])))
         for node in blueprint.nodes

@@ -98,7 +98,7 @@ class InstanceDetailScreen(InstanceClaimActions, InstanceRepairActions, LiveScre
     @work(thread=True, exclusive=True, group="detail-load", exit_on_error=False)
     def _load(self, instance_id: str) -> None:
         try:
-            detail = self.backend.instance_detail(instance_id)
+            detail = self.backend.instance_detail(instance_id, now=self.clock.now())
             if not get_current_worker().is_cancelled:
                 self.app.call_from_thread(self._show, detail)
         except UnknownInstanceError as error:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -70,14 +71,15 @@ def draw_every_view(model: GraphModel) -> dict[tuple[str, str], DrawnView]:
     return views
 
 
-def render_token_graph(compiled: CompiledBlueprint, view: InstanceView) -> GraphDrawing:
-    """Draw the graph of ``view`` on its blueprint. Never raises: a drawing problem is returned."""
+def render_token_graph(compiled: CompiledBlueprint, view: InstanceView, now: datetime | None = None) -> GraphDrawing:
+    """Draw the graph of ``view`` on its blueprint (deadlines relative to ``now`` when given). Never raises: a
+    drawing problem is returned."""
     try:
         from console.graph import build_graph
     except ImportError:
         return GraphDrawing(_node_list(compiled, view))
     try:
-        model = build_graph(compiled, view)
+        model = build_graph(compiled, view, now=now)
         return GraphDrawing(model=model, views=draw_every_view(model))
     except Exception as error:  # a drawing bug must not hide the executions and the actions
         return GraphDrawing(_node_list(compiled, view),

@@ -4,6 +4,7 @@ claims")."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from console.graph.dot import render_dot
@@ -54,7 +55,7 @@ def test_an_open_task_shows_its_own_due_time_and_who_has_it(tmp_path: Path) -> N
     manager.add_workflow(FLOW)
     instance_id = manager.start_workflow("expense")
     (execution,) = manager.get_status(instance_id).executions
-    due = execution.due_at.strftime("%m-%d %H:%M")  # the execution's own due time, in UTC
+    due = execution.due_at.strftime("%m-%d %H:%M") + " UTC"  # the execution's own due time (an export)
     manager.claim_task(execution.id, actor="alice")
     view = manager.get_status(instance_id)
     assert build_graph(manager.get_workflow("expense"), view).node("approve").label == f"Approve · due {due} · alice"
@@ -63,6 +64,11 @@ def test_an_open_task_shows_its_own_due_time_and_who_has_it(tmp_path: Path) -> N
     assert build_graph(manager.get_workflow("expense"), view).node("approve").label == \
         f"Approve · due {due} · group finance"
     assert build_graph(manager.get_workflow("expense"), view).node("escalate").label == "escalate"  # not reached
+    # The console says it as its lists do, at its clock's now.
+    late = build_graph(manager.get_workflow("expense"), view, now=execution.due_at + timedelta(minutes=5))
+    assert late.node("approve").label == "Approve · late 5m00s · group finance"
+    early = build_graph(manager.get_workflow("expense"), view, now=execution.due_at - timedelta(hours=2))
+    assert early.node("approve").label == "Approve · due in 2h00m · group finance"
     manager.task_done(execution.id, {})
     view = manager.get_status(instance_id)
     assert build_graph(manager.get_workflow("expense"), view).node("approve").label == "Approve"  # done
