@@ -23,7 +23,7 @@ from console.output import (
     write_json,
 )
 from engine.actions import OPEN
-from engine.errors import NoMatchingConditionError
+from engine.errors import NoMatchingConditionError, WorkflowError
 from engine.model import InstanceStatus
 from engine.operations import Operations
 from engine.ports import InstanceQuery, InstanceView
@@ -222,10 +222,14 @@ def show_command(
             _print_variable(instance_id, variable, ops.variable_history(instance_id, variable), as_json)
             return
         view = ops.instance(ops.resolve_instance(instance), history_limit=history)
+        try:
+            compiled = ops.workflow(view.workflow_id, view.version)  # names the boundary timers it waits for
+        except WorkflowError:
+            compiled = None
     if as_json:
         write_json(instance_doc(view))
         return
-    print_instance(stdout_console(), view)
+    print_instance(stdout_console(), view, compiled)
 
 
 def _print_variable(instance_id: str, name: str, changes: list, as_json: bool) -> None:

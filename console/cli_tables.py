@@ -110,8 +110,9 @@ def blueprints_table(summaries: list[BlueprintSummary]) -> Table:
     return table
 
 
-def print_instance(console: Console, view: InstanceView) -> None:
-    """Everything about one instance: header, tokens, executions, context and history."""
+def print_instance(console: Console, view: InstanceView, compiled: Any = None) -> None:
+    """Everything about one instance: header, tokens, executions, what it waits for, context and history
+    (``compiled``, its blueprint, says which boundary timer a wait is)."""
     header = Table.grid(padding=(0, 2))
     header.add_column(style="bold")
     header.add_column(overflow="fold")
@@ -131,7 +132,7 @@ def print_instance(console: Console, view: InstanceView) -> None:
     _section(console, "Executions", _executions_table(view), bool(view.executions))
     _open_execution_ids(console, view)
     if view.waits:
-        _section(console, "Timers", _waits_table(view), True)
+        _section(console, "Waits (timers and messages)", _waits_table(view, compiled), True)
     _section(console, "Context", _context_table(view.context), bool(view.context))
     _section(console, "History", _history_table(view), bool(view.history))
 
@@ -183,14 +184,24 @@ def _executions_table(view: InstanceView) -> Table:
     return table
 
 
-def _waits_table(view: InstanceView) -> Table:
+def _waits_table(view: InstanceView, compiled: Any = None) -> Table:
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("NODE", overflow="fold")
-    table.add_column("TIMER", no_wrap=True)
+    table.add_column("WAITS FOR", overflow="fold")
     table.add_column("DUE (UTC)", no_wrap=True)
     for wait in view.waits:
-        kind = "boundary timer" if wait.kind == "BOUNDARY" else "timer"
-        table.add_row(shown(wait.node_id), kind, when(wait.due_at) if wait.due_at else "")
+        if wait.kind == "MESSAGE":
+            what = f"message {wait.message}"
+        elif wait.kind == "BOUNDARY":
+            what = "boundary timer"
+            plan = compiled.plans.get(wait.node_id) if compiled is not None else None
+            if plan is not None and wait.boundary is not None and wait.boundary < len(plan.boundaries):
+                what = plan.boundaries[wait.boundary].describe().replace("◷ ", "boundary timer ")
+                what += f" → edge {plan.boundaries[wait.boundary].edge_id}"
+        else:
+            plan = compiled.plans.get(wait.node_id) if compiled is not None else None
+            what = f"timer {plan.timer.describe()}" if plan is not None and plan.timer is not None else "timer"
+        table.add_row(shown(wait.node_id), shown(what), when(wait.due_at) if wait.due_at else "")
     return table
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,7 @@ def test_show_lists_an_instances_timers(cli: Cli, tmp_path: Path) -> None:
     load(cli, tmp_path, blueprint)
     instance_id = cli.start("timed")["instance_id"]
     shown = cli.ok("show", instance_id).stdout
-    assert "Timers" in shown and "wait" in shown
+    assert "Waits (timers and messages)" in shown and re.search(r"wait +timer PT1H", shown)
     assert cli.json("show", instance_id)["waits"][0]["kind"] == "TIMER"
 
 
