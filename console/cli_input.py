@@ -181,8 +181,8 @@ def print_store_warnings(store: object) -> None:
 @contextmanager
 def open_operations(db: str, *, create: bool = False, actor: str | None = None) -> Iterator[Operations]:
     """The engine's :class:`~engine.operations.Operations` on the database ``db``, closed afterwards; ``actor``
-    is recorded with every action (default: the OS user). Under ``wfconsole --readonly`` they are read-only:
-    the engine refuses every change.
+    is recorded with every action (default: $WFCONSOLE_USER, else the OS user). Under ``wfconsole --readonly``
+    they are read-only: the engine refuses every change.
 
     Unless ``create`` is set, a database file that does not exist is a :class:`BadInputError` rather than
     a new empty database: a typo in ``--db`` should not look like an empty system. Database problems

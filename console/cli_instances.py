@@ -79,12 +79,13 @@ def report(ops: Operations, instance_id: str, as_json: bool, headline: str | Non
 
 
 def no_match_hint(error: NoMatchingConditionError, done: str = "") -> str:
-    """The engine's message plus what an operator can do about a FAILED exclusive split.
+    """The engine's message plus what an operator can do about an instance stopped FAILED at a node (a split no
+    condition of which matched, a timer whose time the context does not give).
 
     ``done`` says what was nevertheless committed (e.g. ``"the execution is completed, but "``).
     """
     sid = short_id(error.instance_id)
-    return (f"{done}{error}; the instance is FAILED: set the variables the conditions need "
+    return (f"{done}{error}; the instance is FAILED: set the variables it needs "
             f"(wfconsole set {sid} KEY=VALUE) then run `wfconsole retry-instance {sid}`")
 
 

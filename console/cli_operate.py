@@ -2,8 +2,8 @@
 ``retry-failed`` (every incident at once), through the engine's :class:`~engine.operations.Operations`.
 
 Each is one engine transaction recorded in the instance's history with the actor (``--actor``, default
-the OS user). An action asked of something in the wrong state is refused with exit code 1 and nothing
-changes.
+$WFCONSOLE_USER, else the OS user). An action asked of something in the wrong state is refused with exit code 1
+and nothing changes.
 """
 
 from __future__ import annotations

@@ -24,7 +24,8 @@ WorkflowFilterOption = Annotated[
 ]
 ActorOption = Annotated[
     str | None,
-    typer.Option("--actor", metavar="NAME", help="Who is acting, recorded in the history. Default: the OS user."),
+    typer.Option("--actor", metavar="NAME",
+                 help="Who is acting, recorded in the history. Default: $WFCONSOLE_USER, else the OS user."),
 ]
 
 
@@ -53,5 +54,5 @@ def db_path(ctx: typer.Context, option: str | None) -> str:
 
 
 def actor_name(option: str | None) -> str:
-    """The actor recorded for an operator action: ``--actor`` or the OS user."""
+    """The actor recorded for an operator action: ``--actor``, else ``$WFCONSOLE_USER``, else the OS user."""
     return option.strip() if option and option.strip() else default_actor()
