@@ -54,11 +54,16 @@ def _check(file: str, text: str) -> _Checked:
     return _Checked(file, workflow_id, version, validate_text(text, file))
 
 
-def validate_command(files: FilesArgument, as_json: JsonOption = False) -> None:
+StrictOption = Annotated[bool, typer.Option(
+    "--strict", help="Refuse a file with warnings too (a field wfconsole does not read, a key nothing sets, ...), "
+                     "as a pipeline wants: exit 1.")]
+
+
+def validate_command(files: FilesArgument, as_json: JsonOption = False, strict: StrictOption = False) -> None:
     """Check blueprint files and print every error and warning, each naming its node or edge.
 
     A file whose text starts with "<" is read as BPMN 2.0 XML: its problems also name the element and line.
-    Nothing is stored. Exit code 1 when any file has an error (warnings alone pass).
+    Nothing is stored. Exit code 1 when any file has an error (warnings alone pass, unless --strict).
 
     Example:  wfconsole validate sample_data/*.json
 
@@ -68,16 +73,16 @@ def validate_command(files: FilesArgument, as_json: JsonOption = False) -> None:
     """
     texts = [(file, read_text_file(file, "blueprint file")) for file in files]
     checked = [_check(file, text) for file, text in texts]
-    valid = not any(c.errors for c in checked)
+    valid = not any(c.errors or (strict and c.warnings) for c in checked)
     if as_json:
         write_json({"valid": valid, "files": [c.doc() for c in checked]})
     else:
         console = stdout_console()
         for c in checked:
             name = f"{c.workflow_id} v{c.version}" if c.workflow_id else "unreadable blueprint"
-            if c.errors:
-                summary = shown(f"✗ {c.file}: {name}: {len(c.errors)} error(s), {len(c.warnings)} warning(s)",
-                                style="bold red")
+            if c.errors or (strict and c.warnings):
+                summary = shown(f"✗ {c.file}: {name}: {len(c.errors)} error(s), {len(c.warnings)} warning(s)"
+                                + (" (--strict refuses warnings)" if not c.errors else ""), style="bold red")
             else:
                 note = f", {len(c.warnings)} warning(s)" if c.warnings else ""
                 summary = shown(f"✓ {c.file}: {name}: valid{note}", style="green")
@@ -88,11 +93,13 @@ def validate_command(files: FilesArgument, as_json: JsonOption = False) -> None:
         raise typer.Exit(1)
 
 
-def load_command(ctx: typer.Context, files: FilesArgument, db: DbOption = None, as_json: JsonOption = False) -> None:
+def load_command(ctx: typer.Context, files: FilesArgument, db: DbOption = None, as_json: JsonOption = False,
+                 strict: StrictOption = False) -> None:
     """Validate blueprint files and store them in the database (created if missing).
 
-    Every file is validated before anything is stored: if one has an error, or differs from a stored blueprint
-    (or from another file) with the same workflow id and version, nothing is loaded (exit 1).
+    Every file is validated before anything is stored: if one has an error (with --strict, a warning), or
+    differs from a stored blueprint (or from another file) with the same workflow id and version, nothing is
+    loaded (exit 1).
     Loading an identical blueprint again is a no-op; a changed blueprint needs a new "version" (in a BPMN
     file, the process's version tag).
 
@@ -104,12 +111,19 @@ def load_command(ctx: typer.Context, files: FilesArgument, db: DbOption = None, 
     compiled, refused = [], []
     for file, text in texts:
         try:
-            compiled.append((file, compile_text(text, file)))
+            bp = compile_text(text, file)
         except BlueprintError as error:
             refused.append(str(error))
+            continue
+        if strict and bp.warnings:
+            first = bp.warnings[0]
+            refused.append(f"{file}: {len(bp.warnings)} warning(s), refused under --strict: {first.where}: "
+                           f"{first.message}" + (" (and more)" if len(bp.warnings) > 1 else ""))
+            continue
+        compiled.append((file, bp))
     if refused:  # one line per refused file; the last one says that nothing was stored
-        refused[-1] += (f"; nothing was loaded ({len(refused)} of {len(texts)} file(s) have errors; "
-                        "`wfconsole validate` lists them)")
+        refused[-1] += (f"; nothing was loaded ({len(refused)} of {len(texts)} file(s) refused; "
+                        "`wfconsole validate` lists every problem)")
         for message in refused:
             print_error(message)
         raise typer.Exit(1)

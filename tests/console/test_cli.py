@@ -132,6 +132,21 @@ def test_validate_keeps_warnings_without_failing(cli: Cli, tmp_path: Path) -> No
     assert [p["severity"] for p in doc["files"][0]["problems"]] == ["warning"]
 
 
+def test_strict_refuses_warnings_in_validate_and_load(cli: Cli, tmp_path: Path) -> None:
+    bp = bps.linear("typo")
+    bp["nodes"][1]["due"] = "PT1H"  # meant "deadline": a warning, since the Go engine ignored unknown fields
+    path = write_json(tmp_path / "typo.json", bp)
+    assert cli("validate", path, db=False).exit_code == 0
+    strict = cli("validate", path, "--strict", db=False)
+    assert strict.exit_code == 1 and "(--strict refuses warnings)" in strict.stdout
+    assert json.loads(cli("validate", path, "--strict", "--json", db=False).stdout)["valid"] is False
+    assert_one_line_error(cli("load", path, "--strict"), 1, "typo.json: 1 warning(s), refused under --strict: "
+                          "node 'task_a': field 'due' is not one wfconsole reads (did you mean 'deadline'?",
+                          "nothing was loaded")
+    assert not Path(cli.db).exists()
+    assert cli("load", path).exit_code == 0  # without --strict it loads, and says the warning
+
+
 def test_validate_unparsable_json_gives_its_position(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "cut.json"
     path.write_text('{"workflow_id": "x",\n "nodes": [')
@@ -170,7 +185,7 @@ def test_load_stores_blueprints_and_prints_versions(cli: Cli) -> None:
 def test_load_refuses_everything_when_one_file_is_invalid(cli: Cli, tmp_path: Path) -> None:
     broken = write_json(tmp_path / "broken.json", _broken_blueprint())
     assert_one_line_error(cli("load", SAMPLE_FILES[0], broken), 1, "broken.json", "node 'orphan'",
-                          "edge 'to_ghost'", "nothing was loaded (1 of 2 file(s) have errors")
+                          "edge 'to_ghost'", "nothing was loaded (1 of 2 file(s) refused")
     also_broken = write_json(tmp_path / "also.json", {"workflow_id": "also", "nodes": "none"})
     result = cli("load", broken, also_broken)
     lines = result.stderr.splitlines()

@@ -50,7 +50,7 @@ def test_validate_lists_every_problem_of_a_bpmn_file_with_its_element_and_line(c
 def test_load_of_a_refused_bpmn_file_stores_nothing_of_any_file(cli: Cli) -> None:
     result = cli("load", SAMPLE_FILES[0], str(DATA / "zeebe_parallel_join.bpmn"), str(DATA / "bad" / "two_pools.bpmn"))
     assert_one_line_error(result, 1, "two_pools.bpmn: invalid blueprint (2 errors): definitions, line 2: 2 processes",
-                          "; messageFlow 'm1', line 6: message flows", "nothing was loaded (1 of 3 file(s) have errors")
+                          "; messageFlow 'm1', line 6: message flows", "nothing was loaded (1 of 3 file(s) refused")
     assert not Path(cli.db).exists()  # validated before the database is even opened
 
 
