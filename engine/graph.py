@@ -14,7 +14,15 @@ from engine.blueprint import Blueprint, Edge, Node, NodeKind
 from engine.conditions import Condition
 from engine.errors import Problem
 from engine.people import TaskPeople, read_people
-from engine.timing import BoundaryTimer, Schedule, TimerSpec, boundary_items, read_schedule, read_timer
+from engine.timing import (
+    BOUNDARY_FIELDS,
+    BoundaryTimer,
+    Schedule,
+    TimerSpec,
+    boundary_items,
+    read_schedule,
+    read_timer,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +79,8 @@ def _boundaries(node: Node, kind: NodeKind | None, outgoing: list[Edge]) -> tupl
     if kind is not NodeKind.TASK:
         return ()
     targets = {edge.id: edge.target_id for edge in outgoing}
-    return tuple(BoundaryTimer(read_timer(item), item["edge"], targets[item["edge"]], item.get("interrupting", True))
+    return tuple(BoundaryTimer(read_timer(item, BOUNDARY_FIELDS), item["edge"], targets[item["edge"]],
+                               item.get("interrupting", True))
                  for item in boundary_items(node.extra("boundary_timers")))
 
 

@@ -30,7 +30,7 @@ from engine.bpmn.forms import (
 )
 from engine.errors import WorkflowError
 from engine.people import people_problems
-from engine.timing import TimerValueError, boundary_items, read_schedule, read_timer
+from engine.timing import BOUNDARY_FIELDS, TimerValueError, boundary_items, read_schedule, read_timer
 
 if TYPE_CHECKING:
     from collections import deque
@@ -195,7 +195,7 @@ def _check_boundaries(where: str, node: Node, outgoing: list[Edge], error: Repor
             error(where, f"{field}: expected an object with 'duration', 'date' or 'key', and 'edge'")
             continue
         try:
-            read_timer(item)
+            read_timer(item, BOUNDARY_FIELDS)
         except TimerValueError as problem:
             error(where, f"{field}: {problem}")
         edge = item.get("edge")

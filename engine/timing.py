@@ -117,13 +117,15 @@ class TimerSpec:
 _FIELDS = ("duration", "date", "key")
 
 
-def read_timer(raw: Any) -> TimerSpec:
+def read_timer(raw: Any, extra_fields: tuple[str, ...] = ()) -> TimerSpec:
     """A timer spec as a node writes it: a duration string, or an object with one of ``duration``, ``date``,
-    ``key``. Raise :class:`TimerValueError` saying what is wrong."""
+    ``key`` (and ``extra_fields``, which its holder reads: a boundary timer's ``edge``). Raise
+    :class:`TimerValueError` saying what is wrong, a misspelt field with the one it was meant to be."""
     if isinstance(raw, str):
         return TimerSpec(duration=parse_duration(raw))
     if not isinstance(raw, dict):
         raise TimerValueError("expected a duration such as 'PT15M' or an object with 'duration', 'date' or 'key'")
+    _refuse_unknown(raw, (*_FIELDS, *extra_fields))
     given = [name for name in _FIELDS if raw.get(name) not in (None, "")]
     if len(given) != 1:
         found = ", ".join(repr(n) for n in given) or "none"
@@ -137,6 +139,19 @@ def read_timer(raw: Any) -> TimerSpec:
     if not isinstance(value, str) or not value.strip():
         raise TimerValueError("'key' must name a context key")
     return TimerSpec(key=value)
+
+
+BOUNDARY_FIELDS = ("edge", "interrupting")  # a boundary timer's own fields, beside its time
+
+
+def _refuse_unknown(raw: dict, known: tuple[str, ...]) -> None:
+    import difflib
+
+    for name in raw:
+        if name not in known:
+            nearest = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+            hint = f" (did you mean {nearest[0]!r}?)" if nearest else f" (it takes {', '.join(map(repr, known))})"
+            raise TimerValueError(f"unknown field {name!r}{hint}")
 
 
 def lateness(due_at: datetime, now: datetime) -> timedelta:
@@ -196,6 +211,8 @@ class Schedule:
 def read_schedule(raw: Any) -> Schedule:
     """A START node's ``timer``: ``{"cron": "0 9 * * MON-FRI"}`` or ``{"interval": "PT1H"}``; raise
     :class:`TimerValueError` saying what is wrong (a bad cron expression in APScheduler's words)."""
+    if isinstance(raw, dict):
+        _refuse_unknown(raw, ("cron", "interval"))
     if not isinstance(raw, dict) or len([k for k in ("cron", "interval") if raw.get(k)]) != 1:
         raise TimerValueError("a timer start needs exactly one of 'cron' (five fields, UTC) or 'interval' (a "
                               "duration such as 'PT1H')")

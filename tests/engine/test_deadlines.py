@@ -177,6 +177,8 @@ def test_a_task_may_have_several_boundary_timers_each_firing_once(manager, clock
      "node 'review': every outgoing edge is a boundary timer's"),
     ([{"duration": "PT1H", "edge": "e3", "interrupting": "yes"}],
      "node 'review': field 'boundary_timers[0]': 'interrupting' must be true or false"),
+    ([{"duraton": "PT1H", "edge": "e3"}],
+     "node 'review': field 'boundary_timers[0]': unknown field 'duraton' (did you mean 'duration'?)"),
 ])
 def test_a_bad_boundary_timer_is_refused_at_load_naming_node_field_and_edge(timers, message: str) -> None:
     errors = [str(p) for p in validate(review_flow(boundary_timers=timers)) if p.severity == "error"]

@@ -110,6 +110,7 @@ def test_two_runtimes_never_start_one_due_time_twice(db: Path, clock) -> None:
     ({"cron": "0 9 * *"}, "node 'start': field 'timer': cron '0 9 * *': Wrong number of fields"),
     ({"interval": "soon"}, "node 'start': field 'timer': 'soon' is not an ISO 8601 duration"),
     ({"cron": "* * * * *", "interval": "PT1M"}, "node 'start': field 'timer': a timer start needs exactly one"),
+    ({"corn": "* * * * *"}, "node 'start': field 'timer': unknown field 'corn' (did you mean 'cron'?)"),
 ])
 def test_a_bad_schedule_is_refused_at_load_naming_node_and_field(timer, message: str) -> None:
     errors = [str(p) for p in validate(scheduled(timer)) if p.severity == "error"]
