@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from console.formatting import due_text, error_owner, shown, token_places
+from console.formatting import LONG_IDS, due_text, error_owner, shown, token_places
 from console.output import short_id
 from engine.actions import OPEN
 from engine.errors import Problem
@@ -241,6 +241,9 @@ def _history_table(view: InstanceView) -> Table:
 def history_details(details: dict[str, Any], width: int = 160) -> str:
     """``key=value`` pairs of a history entry, without token ids (a token's node is in the NODE column);
     control and bidi characters made visible."""
+    ordered = sorted((item for item in details.items() if item[0] != "token_id"),
+                     key=lambda item: item[0] in LONG_IDS)  # the long ids last: what matters is not cut off
     parts = [f"{key}={value if isinstance(value, str) and len(value) <= 40 else compact_json(value, width=60)}"
-             for key, value in details.items() if key != "token_id"]
+             for key, value in ordered]
     return _clip(visible(", ".join(parts)), width)
+

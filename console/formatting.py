@@ -79,6 +79,10 @@ def due_text(due_at: datetime | None, now: datetime, is_open: bool = True) -> st
     return f"late {duration(now - due_at)}" if now >= due_at else f"due in {duration(due_at - now)}"
 
 
+LONG_IDS = ("wait_id", "execution_id", "instance_id", "batch_id")
+"""History details that are long ids: shown last, so that a line cut to fit loses them and not the rest."""
+
+
 def short_id(identifier: str, length: int = 8) -> str:
     """The first ``length`` characters of an id: enough to tell instances apart on screen."""
     return identifier[:length]

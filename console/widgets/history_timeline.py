@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import OptionList
 
 from console import keymap
-from console.formatting import ConsoleClock, compact_json, short_execution_id
+from console.formatting import LONG_IDS, ConsoleClock, compact_json, short_execution_id
 from engine.text import visible
 
 KIND_STYLES = {
@@ -79,6 +79,7 @@ def entry_details(entry: Any) -> str:
     for key in ("reason", "error"):
         if key in details:
             parts.append(f"{key}: {details.pop(key)}")
-    if details:
-        parts.append(compact_json(details, 160))
+    if details:  # the long ids last, so that the line's cut takes them and not the rest
+        parts.append(compact_json({key: value for key, value in sorted(details.items(),
+                                                                        key=lambda item: item[0] in LONG_IDS)}, 160))
     return visible("  ".join(parts))
