@@ -168,6 +168,13 @@ class Operations(RepairOperations):
                 return given
             return self.resolve_instance(instance_part) + given[len(instance_part):]
         prefix, sep, node_id = given.partition(":")
+        if not sep and _ID_PREFIX.fullmatch(given.lower()):  # an instance: say which of its tasks to name
+            instance_id = self.resolve_instance(given)
+            opened = sorted({e.node_id for e in self.instance(instance_id, history_limit=0).executions
+                             if e.status in OPEN})
+            tasks = ", ".join(f"{given}:{node}" for node in opened)
+            raise InvalidReferenceError(f"{given!r} names an instance, not one of its tasks: "
+                                        + (f"give {tasks}" if opened else "it has no open task"))
         if not sep or not node_id or not _ID_PREFIX.fullmatch(prefix.lower()):
             raise InvalidReferenceError(f"{malformed}; or give <instance-prefix>:<node_id>, e.g. "
                                         "3fa85f64:manual_review")

@@ -32,6 +32,10 @@ def test_a_prefix_resolves_to_the_one_instance_it_starts(ops, manager, recorder)
         ops.resolve_instance("zz")
     with pytest.raises(InvalidReferenceError, match="is not an instance id"):
         ops.resolve_instance("zz:task_a")
+    # An instance where a task is wanted: the refusal names its open task as the lists do.
+    with pytest.raises(InvalidReferenceError, match=f"'{instance_id[:8]}' names an instance, not one of its tasks: "
+                                                    f"give {instance_id[:8]}:task_a"):
+        ops.resolve_execution(instance_id[:8])
     with pytest.raises(UnknownInstanceError, match="no instance id starts with"):
         ops.resolve_instance("ffffffff")
 
