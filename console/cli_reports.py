@@ -169,14 +169,27 @@ def blueprints_command(ctx: typer.Context, db: DbOption = None, as_json: JsonOpt
     """
     with open_operations(db_path(ctx, db)) as ops:
         summaries = ops.blueprints()
+        starts = ops.timer_starts()
+    newest = {}
+    for s in summaries:
+        newest[s.workflow_id] = max(newest.get(s.workflow_id, 0), s.version)
     if as_json:
-        write_json({"blueprints": [blueprint_summary_doc(s) for s in summaries]})
+        docs = []
+        for s in summaries:
+            doc = blueprint_summary_doc(s)
+            if s.workflow_id in starts and s.version == newest[s.workflow_id]:
+                schedule, due = starts[s.workflow_id]
+                doc["timer_start"] = {"schedule": schedule, "next_due": iso(due)}
+            docs.append(doc)
+        write_json({"blueprints": docs})
         return
     console = stdout_console()
     if not summaries:
         console.print("no blueprints; `wfconsole load FILE...` stores some")
         return
-    console.print(blueprints_table(summaries))
+    shown_starts = {wf: f"{schedule} · next {when(due) if due else 'when a runtime first looks'}"
+                    for wf, (schedule, due) in starts.items()}
+    console.print(blueprints_table(summaries, {(wf, newest[wf]): text for wf, text in shown_starts.items()}))
 
 
 def overview_command(ctx: typer.Context, db: DbOption = None, as_json: JsonOption = False) -> None:

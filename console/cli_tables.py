@@ -98,15 +98,18 @@ def instances_table(summaries: list[InstanceSummary]) -> Table:
     return table
 
 
-def blueprints_table(summaries: list[BlueprintSummary]) -> Table:
-    """One row per stored blueprint version."""
+def blueprints_table(summaries: list[BlueprintSummary], starts: dict[tuple[str, int], str] | None = None) -> Table:
+    """One row per stored blueprint version; ``starts``, the timer starts by (workflow, newest version): a
+    column of its own when there are any."""
+    starts = starts or {}
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    for name in ("WORKFLOW", "VERSION", "NAME", "NODES", "WARNINGS", "INSTANCES"):
+    columns = ("WORKFLOW", "VERSION", "NAME", "NODES", "WARNINGS", "INSTANCES", *(("TIMER START",) if starts else ()))
+    for name in columns:
         table.add_column(name, overflow="fold")
     for s in summaries:
         instances = " · ".join(f"{status} {count}" for status, count in sorted(s.instances.items())) or "none"
         table.add_row(shown(s.workflow_id), str(s.version), shown(s.name or ""), str(s.nodes), str(s.warnings),
-                      instances)
+                      instances, *((shown(starts.get((s.workflow_id, s.version), "")),) if starts else ()))
     return table
 
 

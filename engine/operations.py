@@ -241,6 +241,21 @@ class Operations(RepairOperations):
         """The blueprint as stored, with the warnings found when it was loaded; ``None`` if not stored."""
         return self._store.get_blueprint(workflow_id, version)
 
+    def timer_starts(self) -> dict[str, tuple[str, datetime | None]]:
+        """Per workflow whose newest version starts on a schedule (a timer start): the schedule as people read
+        it (``cron 0 9 * * MON-FRI``, ``every PT1H``) and when it is next due (``None`` until a runtime first
+        looks at it)."""
+        found: dict[str, tuple[str, datetime | None]] = {}
+        for workflow_id in self.workflow_ids():
+            try:
+                compiled = self.workflow(workflow_id)
+            except WorkflowError:
+                continue  # a stored blueprint this engine cannot compile: listed, without a schedule
+            schedule = compiled.plans[compiled.start_id].schedule
+            if schedule is not None:
+                found[workflow_id] = (schedule.describe(), self._store.schedule_due(workflow_id))
+        return found
+
     def blueprints(self) -> list[BlueprintSummary]:
         """Every stored version of every workflow with its instances per status."""
         return self._store.blueprint_summaries()

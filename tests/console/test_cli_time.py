@@ -111,3 +111,24 @@ def test_claim_release_list_mine_and_done_on_someone_elses_task(cli: Cli, tmp_pa
     history = cli.json("show", instance_id)["history"]
     done = next(h for h in history if h["kind"] == "EXECUTION_COMPLETED")
     assert done["actor"] == "alice" and done["details"]["forced_over"] == "bob"
+
+
+def test_blueprints_show_a_timer_start_and_when_it_is_next_due(cli: Cli, tmp_path: Path) -> None:
+    from engine import WorkflowManager
+    from engine.runtime import WorkerRuntime
+    from engine.workers import WorkerRegistry
+    from store import open_store
+
+    scheduled = flow("report")
+    scheduled["nodes"] = [{**START, "timer": {"cron": "0 9 * * 1-5"}}, *scheduled["nodes"][1:]]
+    load(cli, tmp_path, scheduled)
+    load(cli, tmp_path, flow("plain"))
+    (doc,) = [b for b in cli.json("blueprints")["blueprints"] if b["workflow_id"] == "report"]
+    assert doc["timer_start"] == {"schedule": "cron 0 9 * * 1-5", "next_due": None}
+    assert "cron 0 9 * * 1-5 · next when a runtime first looks" in cli.ok("blueprints", env={"COLUMNS": "200"}).stdout
+    store = open_store(cli.db)
+    WorkerRuntime(WorkflowManager(store), WorkerRegistry()).start_scheduled()  # the first look schedules it
+    store.close()
+    (doc,) = [b for b in cli.json("blueprints")["blueprints"] if b["workflow_id"] == "report"]
+    assert doc["timer_start"]["next_due"] is not None
+    assert "timer_start" not in next(b for b in cli.json("blueprints")["blueprints"] if b["workflow_id"] == "plain")
