@@ -356,3 +356,31 @@ async def test_the_footer_says_what_c_does_claim_or_release_and_the_instance_scr
         await settle(pilot)
         assert footer_keys(app)["c"] == ("Claim", True)  # bob's
     manager.store.close()
+
+
+@run_async
+async def test_a_resize_across_120_columns_keeps_the_cursor_on_its_row(tmp_path: Path) -> None:
+    """The narrow columns replace the wide ones (the rows go with them): the cursor went back to the first row,
+    so the next c acted on another task than the one the operator had chosen."""
+    manager, (first, _) = world(tmp_path)
+    app = make_app(tmp_path, manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        select(app, review_of(manager, first))
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        assert app.screen.query_one(TasksTable).selected.execution.id == review_of(manager, first)
+        await pilot.press("c")
+        await settle(pilot)
+        assert manager.get_status(first).executions[-1].assignee == "alice"
+        await pilot.press("enter")
+        await settle(pilot)
+        table = app.screen.query_one(ExecutionsTable)
+        check = next(e.id for e in manager.get_status(first).executions if e.node_id == "check")
+        table.select(check)
+        await pilot.resize_terminal(*SIZE)
+        await settle(pilot)
+        assert table.selected_execution.id == check
+    manager.store.close()
