@@ -116,13 +116,13 @@ INSTANCE: list[Binding] = [
     Binding("d", "mark_done", "Mark done"),
     Binding("f", "fail", "Fail"),
     Binding("r", "retry", "Retry"),
+    Binding("c", "claim", "Claim / release"),  # shown on a person's open task (Claim or Release)
     Binding("x", "cancel_instance", "Cancel instance"),
     Binding("e", "edit_variable", "Edit variables"),
     Binding("R", "retry_instance", "Resume instance"),
     Binding("m", "move_tokens", "Move tokens"),
     Binding("M", "migrate", "Migrate"),
     Binding("v", "variable_history", "Variable history"),
-    Binding("c", "claim", "Claim / release", show=False),  # a person's task: in the palette and ? help
     Binding("H", "search_history", "History search"),
     Binding("t", "toggle_graph", "Graph"),
     Binding("z", "zoom_graph", "Zoom graph", show=False),  # the graph's own z shows while it has focus

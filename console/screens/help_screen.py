@@ -32,14 +32,16 @@ NAVIGATION: list[tuple[str, str]] = [
 
 
 class HelpScreen(ModalScreen[None]):
-    """The keys of every screen; the current screen's first. Any of ?, Esc or q closes it."""
+    """The keys of every screen; the current screen's first. Any of ?, Esc or q closes it. It is as wide as the
+    terminal allows (90 columns at most: the descriptions wrap) and scrolls."""
 
     BINDINGS = [Binding("escape,question_mark,q", "dismiss(None)", "Close")]
 
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 90; height: auto; max-height: 90%; border: round $primary; background: $surface; padding: 0 1;
+        width: 90; max-width: 100%; height: auto; max-height: 90%; border: round $primary; background: $surface;
+        padding: 0 1;
     }
     HelpScreen Static { margin-bottom: 1; }
     """
@@ -51,6 +53,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = "Keys  (Esc to close)"
+            scroll.border_subtitle = "↑ ↓ PgUp PgDn scroll"
             for title, bindings in self.sections:
                 yield Static(self._table(title, self._rows(bindings)))
             yield Static(self._table("Moving around", NAVIGATION))

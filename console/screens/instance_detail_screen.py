@@ -149,6 +149,8 @@ class InstanceDetailScreen(InstanceClaimActions, InstanceRepairActions, LiveScre
         return self.backend.ops.permissions(self.detail.view, self.query_one(ExecutionsTable).selected_execution)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "claim":
+            return self.claim_shown()
         engine_action = self._ENGINE_ACTIONS.get(action)
         permissions = self._permissions()
         if engine_action is None or permissions is None:
@@ -160,6 +162,10 @@ class InstanceDetailScreen(InstanceClaimActions, InstanceRepairActions, LiveScre
     def on_key(self, event: events.Key) -> None:
         """A key whose action does not apply (dimmed in the footer) says why, rather than doing nothing."""
         action = next((b.action for b in self.BINDINGS if isinstance(b, Binding) and b.key == event.key), None)
+        if action == "claim" and self.claim_refusal() is not None:
+            event.stop()
+            self.notify(self.claim_refusal() or "", severity="warning")
+            return
         if action in self._ENGINE_ACTIONS and self._refusal(self._ENGINE_ACTIONS[action]) is not None:
             event.stop()
             self.notify(self._refusal(self._ENGINE_ACTIONS[action]) or "", severity="warning")

@@ -225,6 +225,13 @@ class TasksScreen(ClaimActions, ListMarkDone, LiveScreen):
     def _task_highlighted(self) -> None:
         self.refresh_bindings()  # c and d are dimmed on a task that is someone else's
 
+    def footer_label(self, action: str) -> str | None:
+        """``c`` says what it does to the selected task: Release on yours, else Claim."""
+        if action != "claim" or not self.is_mounted:
+            return None
+        task = self.query_one(TasksTable).selected
+        return "Release" if task is not None and self._claim_action(task) is Action.RELEASE else "Claim"
+
     def _claim_action(self, task: PersonTask) -> Action:
         return Action.RELEASE if task.execution.assignee == self.backend.actor else Action.CLAIM
 

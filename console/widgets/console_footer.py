@@ -4,6 +4,9 @@ In a narrow terminal (under :data:`WIDE` columns) it is compact and names the ac
 :data:`console.keymap.SHORT`; at any width it leaves out what does not fit, the least needed first: the console's own
 keys (but ``?``, which lists them all, and ``^p``), then the screen's keys from the last of its table; the
 focused pane's keys stay. Every key left out still works and is in ``?`` and the command palette.
+
+A screen with a ``footer_label(action)`` method names a key by what it does to the selection now (``c``: Claim
+or Release); ``None`` keeps the binding's words.
 """
 
 from __future__ import annotations
@@ -41,6 +44,11 @@ class ConsoleFooter(Footer):
 
     def compose(self) -> Iterator[Widget]:
         keys = [widget for widget in super().compose() if isinstance(widget, FooterKey)]
+        label = getattr(self.screen, "footer_label", None)  # a key whose word follows the selection
+        for key in keys:
+            word = label(key.action) if label is not None else None
+            if word is not None:
+                key.description = word
         owners = {binding.action: node for node, binding, _, _ in self.screen.active_bindings.values()}
         if self.compact:
             for key in keys:

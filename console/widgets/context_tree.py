@@ -16,7 +16,8 @@ _SCALAR_STYLES = {bool: "italic magenta", int: "cyan", float: "cyan", str: "gree
 
 
 class ContextTree(Tree[str]):
-    """Keys of the context as branches; each node's data is the top-level key it belongs to."""
+    """Keys of the context as branches; each node's data is the top-level key it belongs to. The pane's
+    bottom border counts the keys and says when more lines are below than the pane shows."""
 
     DEFAULT_CSS = """
     ContextTree { height: 1fr; }
@@ -24,17 +25,20 @@ class ContextTree(Tree[str]):
     BINDINGS = keymap.TREE_MOTION
 
     def action_first(self) -> None:
-        """The first line (g)."""
+        """The first line (g), scrolled into view (Tree scrolls only in its own moves)."""
         self.cursor_line = 0
+        self.scroll_to_line(0, animate=False)
 
     def action_last(self) -> None:
-        """The last line (G)."""
+        """The last line (G), scrolled into view."""
         self.cursor_line = max(0, self.last_line)
+        self.scroll_to_line(self.cursor_line, animate=False)
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__("context", id=id)
         self.show_root = False
         self.guide_depth = 3
+        self.keys = 0  # the context's top-level keys, on the bottom border
 
     @property
     def selected_key(self) -> str | None:
@@ -55,8 +59,25 @@ class ContextTree(Tree[str]):
         for key, value in context.items():
             _add(self.root, key, value, top_key=key, depth=0)
         self.root.expand()
+        self.keys = len(context)
         if line >= 0:
             self.call_after_refresh(self.move_cursor_to_line, line)
+        self.call_after_refresh(self._note_overflow)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._note_overflow)
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self._note_overflow()
+
+    def _note_overflow(self) -> None:
+        """``7 keys`` on the bottom border, and ``↓ more`` while lines are below the pane's last."""
+        if not self.keys:
+            self.border_subtitle = ""
+            return
+        more = self.scroll_y + self.scrollable_content_region.height < self.last_line + 1
+        self.border_subtitle = f"{self.keys} key{'s' if self.keys != 1 else ''}" + ("  ↓ more" if more else "")
 
     def move_cursor_to_line(self, line: int) -> None:
         """Put the cursor on ``line`` (clamped to the tree)."""

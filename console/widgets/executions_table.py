@@ -77,8 +77,8 @@ class ExecutionsTable(ColumnedTable):
         likely wants to act on next. An error of an earlier attempt is shown as that attempt's
         (:func:`~console.formatting.error_note`, which reads ``history``)."""
         self._shown = (clock, history)
+        previous = self.selected_execution  # before the columns for a new width clear the rows (and the cursor)
         self.ensure_columns()
-        previous = self.selected_execution
         self._executions = list(executions)
         self.clear()
         for execution in executions:

@@ -38,8 +38,8 @@ class HistoryResultsTable(ColumnedTable):
 
     def show(self, hits: list[HistoryHit], clock: ConsoleClock) -> None:
         """Replace the rows, keeping the cursor on the same event when it is still listed."""
-        self.ensure_columns()
         keep = self._hits[self.cursor_row].entry.seq if self._hits and 0 <= self.cursor_row < len(self._hits) else None
+        self.ensure_columns()  # after reading the cursor: new columns clear the rows, and the cursor goes to 0
         self._hits = list(hits)
         self.clear()
         for hit in hits:

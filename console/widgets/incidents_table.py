@@ -61,9 +61,9 @@ class IncidentsTable(ColumnedTable):
 
     def show(self, incidents: list[Incident], clock: ConsoleClock) -> None:
         """Replace the rows; marks and the cursor stay on incidents that are still listed."""
-        self.ensure_columns()
         keep = self.current.key if self.current is not None else None
         row_index = self.cursor_row
+        self.ensure_columns()  # after reading the cursor: new columns clear the rows, and the cursor goes to 0
         self._incidents = list(incidents)
         keys = [incident.key for incident in incidents]
         self.marked &= set(keys)

@@ -87,10 +87,10 @@ class InstancesTable(ColumnedTable):
         """Replace the rows, keeping the cursor on the same instance when it is still listed; the STARTED
         column's label says the order (``-started``: newest first)."""
         self._shown = (clock, order)
-        self.ensure_columns()
-        self.columns[ColumnKey("STARTED")].label = Text("STARTED " + ("▼" if order.startswith("-") else "▲"))
         keep = self.selected_instance_id
         row_index = self.cursor_row
+        self.ensure_columns()  # after reading the cursor: new columns clear the rows, and the cursor goes to 0
+        self.columns[ColumnKey("STARTED")].label = Text("STARTED " + ("▼" if order.startswith("-") else "▲"))
         self._rows = list(rows)
         self.clear()
         for summary in rows:

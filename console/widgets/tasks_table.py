@@ -81,9 +81,9 @@ class TasksTable(ColumnedTable):
     def show(self, tasks: list[PersonTask], clock: ConsoleClock, actor: str) -> None:
         """Replace the rows, keeping the cursor on the same task while it is listed (``actor``: you)."""
         self._shown = (clock, actor)
-        self.ensure_columns()
         keep = self.selected.execution.id if self.selected is not None else None
         row_index = self.cursor_row
+        self.ensure_columns()  # after reading the cursor: new columns clear the rows, and the cursor goes to 0
         self._rows = list(tasks)
         self.clear()
         narrow = "GROUP" not in self.shown_columns()

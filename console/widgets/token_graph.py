@@ -217,8 +217,9 @@ class TokenGraph(Vertical):
         if self.styles.height is not None and self.styles.height.is_auto and max_height is not None:
             container = self.parent.size if self.parent is not None else self.app.size
             height = int(max_height.resolve(container, self.app.size)) - self.styles.gutter.height
-        legend = self._legend(width - 2)
-        below = len(legend.plain.splitlines()) + 1 + (1 if self.drawing is not None and self.drawing.problem else 0)
+        # the legend's lines, while it shows (a short terminal drops it), the selection's line and the problem's
+        legend = len(self._legend(width - 2).plain.splitlines()) if self.query_one("#graph-legend").display else 0
+        below = legend + 1 + (1 if self.drawing is not None and self.drawing.problem else 0)
         return max(width - 1, 10), max(height - below, 3)
 
     def _current_zoom(self) -> str:

@@ -45,8 +45,8 @@ class WorkflowCountsTable(ColumnedTable):
 
     def show(self, by_workflow: dict[str, dict[str, int]]) -> None:
         """Replace the rows, keeping the cursor where it was."""
-        self.ensure_columns()
         row, column = self.cursor_coordinate
+        self.ensure_columns()  # after reading the cursor: new columns clear the rows, and the cursor goes to 0
         self.clear()
         self._workflows = []
         totals: dict[str, int] = {}

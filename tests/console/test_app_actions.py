@@ -11,6 +11,7 @@ import pytest
 from app_pilot import SIZE, RecordingApp, paste, run_async, settle, wait_until
 from app_scenarios import NOW, Scenario, build_scenario
 from rich.console import Console
+from textual.containers import VerticalScroll
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
@@ -487,3 +488,18 @@ async def test_a_variable_over_the_size_limit_is_refused_in_the_form_with_its_si
         shown = str(form.query_one("#value-error", Static).render())
         assert f"variables: {json_size({'decision': TOO_LARGE}):,} bytes of JSON; the limit is 1,048,576" in shown
     assert scenario.manager.get_status(instance_id).context == before.context
+
+
+@run_async
+async def test_at_80x24_the_help_fits_the_terminal_and_scrolls(scenario: Scenario) -> None:
+    app = make_app(scenario)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        box = app.screen.query_one(VerticalScroll)
+        assert box.region.x >= 0 and box.region.right <= 80 and box.region.bottom <= 24  # its border in view
+        assert box.max_scroll_y > 0  # more keys than rows: it scrolls
+        await pilot.press("pagedown")
+        assert box.scroll_target_y > 0

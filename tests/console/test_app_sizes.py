@@ -103,3 +103,37 @@ def test_screen_fits(snap_compare, scenario: Scenario, tmp_path: Path, screen: s
         await settle(pilot)
 
     assert snap_compare(make_app(scenario, mode, tmp_path), terminal_size=SIZES[size], run_before=run_before)
+
+
+def test_at_80x24_the_instance_screen_shows_context_lines_and_says_more_are_below(scenario: Scenario,
+                                                                                   tmp_path: Path) -> None:
+    """The context pane had no line at all at 80x24 (the history took two thirds of the side, and the graph
+    kept room for the legend it does not show under 30 rows)."""
+    from app_pilot import run_async
+
+    from console.widgets.context_tree import ContextTree
+    from console.widgets.token_graph import TokenGraph
+
+    instance = scenario.manager.start_workflow("order_fulfilment", {
+        "sku": "A-1", "customer": "Ada", "quantity": 3, "rush": True, "note": "by Friday", "region": "EU"})
+
+    @run_async
+    async def run() -> None:
+        app = make_app(scenario, "instances", tmp_path)
+        async with app.run_test(size=SIZES["80x24"]) as pilot:
+            await settle(pilot)
+            app.post_message(OpenInstance(instance))
+            await settle(pilot)
+            await settle(pilot)
+            graph, tree = app.screen.query_one(TokenGraph), app.screen.query_one(ContextTree)
+            assert not graph.query_one("#graph-legend").display
+            width, height = graph._space()
+            assert height == graph.styles.max_height.resolve(app.screen.size, app.size) - 2 - 1  # only the line
+            assert tree.scrollable_content_region.height >= 4  # four of the six keys in view
+            assert tree.border_subtitle == "6 keys  ↓ more"
+            tree.focus()
+            await pilot.press("G")  # the last key, scrolled into view
+            await settle(pilot)
+            assert tree.scroll_y == tree.max_scroll_y > 0 and tree.border_subtitle == "6 keys"
+
+    run()

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from app_pilot import SIZE, RecordingApp, run_async, settle, wait_until
+from textual import events
+from textual.widgets._footer import FooterKey
 
 from console.formatting import ConsoleClock
 from console.screens.instance_detail_screen import InstanceDetailScreen
@@ -250,4 +252,135 @@ async def test_the_line_over_the_list_says_when_only_the_oldest_are_listed(tmp_p
         await app.run_command("tasks claim")  # words filter the listed ones only: it says so
         await settle(pilot)
         assert "1 of the 2 oldest match" in str(app.screen.query_one("#tasks-summary").render())
+    manager.store.close()
+
+
+def press_back_to_back(app: RecordingApp, *keys: str) -> None:
+    """Queue ``keys`` as a terminal sends them typed fast (one write): no pause for the app between them, so the
+    table's RowHighlighted of a move is still queued when the next key's action runs."""
+    for key in keys:
+        app.post_message(events.Key(key, key if len(key) == 1 else None))
+
+
+def footer_keys(app: RecordingApp) -> dict[str, tuple[str, bool]]:
+    """The footer's keys: {key: (its words, dimmed)}."""
+    return {key.key: (key.description, key.has_class("-disabled")) for key in app.screen.query(FooterKey)}
+
+
+@run_async
+async def test_a_key_typed_right_after_a_move_acts_on_the_row_moved_to(tmp_path: Path) -> None:
+    manager, (first, second) = world(tmp_path)
+    app = make_app(tmp_path, manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        table = app.screen.query_one(TasksTable)
+        checks = [next(e.id for e in manager.get_status(i).executions if e.node_id == "check") for i in (first, second)]
+        assert [task.execution.id for task in table._rows] == [checks[0], review_of(manager, first), checks[1],
+                                                               review_of(manager, second)]
+        await pilot.press("c")  # the first check: claimed, and the list reloads
+        press_back_to_back(app, "j", "c")  # at once: the first review is claimed, not the check again
+        await settle(pilot)
+        assert [e.assignee for e in manager.get_status(first).executions if e.node_id in ("check", "review")] == [
+            "alice", "alice"]
+        assert table.cursor_row == 1
+        press_back_to_back(app, "j", "c")  # the second check
+        await settle(pilot)
+        assert next(e for e in manager.get_status(second).executions if e.node_id == "check").assignee == "alice"
+        press_back_to_back(app, "escape", "g", "j", "d")  # the first review's form
+        assert await wait_until(pilot, lambda: isinstance(app.screen, MarkDoneModal))
+        assert app.screen.execution.id == review_of(manager, first)
+    manager.store.close()
+
+
+@run_async
+async def test_on_the_instance_screen_a_key_right_after_a_move_acts_on_the_execution_moved_to(tmp_path: Path) -> None:
+    manager, (first, _) = world(tmp_path)
+    app = make_app(tmp_path, manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await app.run_command(f"instance {first}")
+        await settle(pilot)
+        table = app.screen.query_one(ExecutionsTable)
+        nodes = [execution.node_id for execution in table._executions]
+        check, review = nodes.index("check"), nodes.index("review")
+        table.move_cursor(row=check, animate=False)
+        press_back_to_back(app, *(["j"] if review == check + 1 else ["k"]) * abs(review - check), "c")
+        await settle(pilot)
+        status = {e.node_id: e.assignee for e in manager.get_status(first).executions}
+        assert status["review"] == "alice" and status["check"] is None
+    manager.store.close()
+
+
+@run_async
+async def test_the_footer_says_what_c_does_claim_or_release_and_the_instance_screen_shows_it(tmp_path: Path) -> None:
+    manager, (first, second) = world(tmp_path)
+    app = make_app(tmp_path, manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        select(app, review_of(manager, first))
+        await settle(pilot)
+        assert footer_keys(app)["c"] == ("Claim", False)
+        await pilot.press("c")
+        await settle(pilot)
+        assert footer_keys(app)["c"] == ("Release", False)  # yours: c gives it back
+        select(app, review_of(manager, second))
+        await settle(pilot)
+        assert footer_keys(app)["c"] == ("Claim", True)  # bob's: dimmed
+        select(app, review_of(manager, first))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, InstanceDetailScreen)
+        assert app.screen.query_one(ExecutionsTable).selected_execution.id == review_of(manager, first)
+        assert footer_keys(app)["c"] == ("Release", False)
+        await pilot.press("c")
+        await settle(pilot)
+        assert manager.get_status(first).executions[-1].assignee is None
+        assert footer_keys(app)["c"] == ("Claim", False)
+        check = next(e.id for e in manager.get_status(first).executions if e.node_id == "check")
+        app.backend.ops.complete(check, {})
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        app.screen.query_one(ExecutionsTable).select(check)
+        await settle(pilot)
+        assert "c" not in footer_keys(app)  # not a person's open task: no c
+        await pilot.press("c")
+        await settle(pilot)
+        assert app.notes[-1][0] == "warning" and "person's open task" in app.notes[-1][1]
+        await app.run_command(f"instance {second}")
+        await settle(pilot)
+        app.screen.query_one(ExecutionsTable).select(review_of(manager, second))
+        await settle(pilot)
+        assert footer_keys(app)["c"] == ("Claim", True)  # bob's
+    manager.store.close()
+
+
+@run_async
+async def test_a_resize_across_120_columns_keeps_the_cursor_on_its_row(tmp_path: Path) -> None:
+    """The narrow columns replace the wide ones (the rows go with them): the cursor went back to the first row,
+    so the next c acted on another task than the one the operator had chosen."""
+    manager, (first, _) = world(tmp_path)
+    app = make_app(tmp_path, manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        select(app, review_of(manager, first))
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        assert app.screen.query_one(TasksTable).selected.execution.id == review_of(manager, first)
+        await pilot.press("c")
+        await settle(pilot)
+        assert manager.get_status(first).executions[-1].assignee == "alice"
+        await pilot.press("enter")
+        await settle(pilot)
+        table = app.screen.query_one(ExecutionsTable)
+        check = next(e.id for e in manager.get_status(first).executions if e.node_id == "check")
+        table.select(check)
+        await pilot.resize_terminal(*SIZE)
+        await settle(pilot)
+        assert table.selected_execution.id == check
     manager.store.close()
