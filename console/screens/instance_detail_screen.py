@@ -162,13 +162,13 @@ class InstanceDetailScreen(InstanceClaimActions, InstanceRepairActions, LiveScre
     def on_key(self, event: events.Key) -> None:
         """A key whose action does not apply (dimmed in the footer) says why, rather than doing nothing."""
         action = next((b.action for b in self.BINDINGS if isinstance(b, Binding) and b.key == event.key), None)
-        if action == "claim" and self.claim_refusal() is not None:
-            event.stop()
-            self.notify(self.claim_refusal() or "", severity="warning")
-            return
-        if action in self._ENGINE_ACTIONS and self._refusal(self._ENGINE_ACTIONS[action]) is not None:
-            event.stop()
-            self.notify(self._refusal(self._ENGINE_ACTIONS[action]) or "", severity="warning")
+        if action == "claim" or action in self._ENGINE_ACTIONS:
+            self.act_when_its_turn_comes(event, action)  # on the execution selected once earlier keys moved it
+
+    def key_refusal(self, action: str) -> str | None:
+        if action == "claim":
+            return self.claim_refusal()
+        return self._refusal(self._ENGINE_ACTIONS[action])
 
     def _refusal(self, action: Action) -> str | None:
         """Why ``action`` does not apply now (the engine's words), or ``None``."""

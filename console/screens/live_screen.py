@@ -63,6 +63,33 @@ class LiveScreen(Screen[None]):
             event.stop()
             self.notify(READ_ONLY_REFUSAL, title="Read-only", severity="warning")
 
+    # -- a key whose action is checked against the selected row ---------------------------------------
+
+    def act_when_its_turn_comes(self, event: events.Key, action: str) -> None:
+        """Handle ``event`` (bound to ``action``) after the keys typed before it have acted.
+
+        Textual runs a key's handlers when the key reaches this screen but its binding only when it has bubbled
+        up to the app: with keys typed fast (``j c`` in one write) this handler ran before ``j`` moved the
+        cursor, and said the previous row's refusal (or let the key through on a row that refuses it). So the
+        key's binding is not used: a call queued on the app now runs after the earlier keys' bindings, and then
+        checks the row under the cursor (:meth:`key_refusal`) and notifies why, or runs the action."""
+        event.stop()
+        event.prevent_default()
+        self.app.call_later(self._act_on_key, action)
+
+    async def _act_on_key(self, action: str) -> None:
+        if self.app.screen is not self:
+            return  # a key after it opened a dialog or another screen
+        refusal = self.key_refusal(action)
+        if refusal is not None:
+            self.notify(refusal, severity="warning")
+            return
+        await self.run_action(action)
+
+    def key_refusal(self, action: str) -> str | None:
+        """Why ``action`` does not apply to what is selected now (a screen that defers keys says), or ``None``."""
+        return None
+
     def redraw(self) -> None:
         """Draw the data already loaded again (relative times move on); no database work."""
 

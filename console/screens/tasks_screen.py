@@ -4,7 +4,7 @@ done, Enter opens the instance with the task's execution selected."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rich.text import Text
 from textual import events, on, work
@@ -192,7 +192,23 @@ class TasksScreen(ClaimActions, ListMarkDone, LiveScreen):
         if self.is_mounted:
             if not typed:
                 self.query_one(FilterLine).set_text(format_terms(self.view_filter().terms, text))
+            # Words filter the loaded tasks here: the list shows them at once, so a key typed right after (Esc
+            # g j d) acts on the rows it will go on showing. Other terms need the load: until it comes, c and d
+            # say the list is being read rather than act on a row that is about to go.
+            if self.loaded is not None and self._same_query(self.loaded.query, self.task_query()):
+                self.redraw()
             self.reload()
+
+    @staticmethod
+    def _same_query(one: TaskQuery, other: TaskQuery) -> bool:
+        """Whether two queries ask for the same tasks (whenever they were made)."""
+        return replace(one, waiting=replace(one.waiting, now=other.waiting.now)) == other
+
+    @property
+    def stale(self) -> bool:
+        """Whether the rows shown are of another scope or terms than those in force (their load is on its way)."""
+        return self.loaded is not None and self._query is not None and not self._same_query(self.loaded.query,
+                                                                                           self._query)
 
     def action_filter(self) -> None:
         """Open the filter line (it filters as you type)."""
@@ -237,6 +253,8 @@ class TasksScreen(ClaimActions, ListMarkDone, LiveScreen):
 
     def _refusal(self, action: str) -> str | None:
         """Why the key's action does not apply to the selected task now (the engine's words), or ``None``."""
+        if self.stale:
+            return "the list is being read for the new scope or filter: press it again once it shows"
         task = self.query_one(TasksTable).selected
         if task is None:
             return "no task selected"
@@ -255,10 +273,10 @@ class TasksScreen(ClaimActions, ListMarkDone, LiveScreen):
         """A key whose action does not apply (dimmed in the footer) says why, rather than doing nothing."""
         action = next((b.action for b in self.BINDINGS if isinstance(b, Binding) and b.key == event.key), None)
         if action in self._ENGINE_ACTIONS and not self.backend.ops.readonly:
-            refusal = self._refusal(action)
-            if refusal is not None:
-                event.stop()
-                self.notify(refusal, severity="warning")
+            self.act_when_its_turn_comes(event, action)  # on the row under the cursor once earlier keys moved it
+
+    def key_refusal(self, action: str) -> str | None:
+        return self._refusal(action)
 
     def action_claim(self) -> None:
         """Claim the selected task for yourself, or release it if it is yours."""

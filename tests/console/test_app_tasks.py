@@ -384,3 +384,62 @@ async def test_a_resize_across_120_columns_keeps_the_cursor_on_its_row(tmp_path:
         await settle(pilot)
         assert table.selected_execution.id == check
     manager.store.close()
+
+
+@run_async
+async def test_keys_typed_right_after_esc_clears_the_filter_act_on_the_rows_it_shows(tmp_path: Path) -> None:
+    """Esc g j d at once: d opened the form of the second row of the filtered list, the one about to go."""
+    manager, (first, second) = world(tmp_path)
+    app = make_app(tmp_path, manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        app.screen.apply_view({}, "check")
+        await settle(pilot)
+        assert [task.execution.node_id for task in app.screen.query_one(TasksTable)._rows] == ["check", "check"]
+        press_back_to_back(app, "escape", "g", "j", "d")  # the second row of every task: the first review
+        assert await wait_until(pilot, lambda: isinstance(app.screen, MarkDoneModal))
+        assert app.screen.execution.id == review_of(manager, first)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, TasksScreen) and isinstance(app.focused, TasksTable), app.focused
+        press_back_to_back(app, "S", "c")  # mine, still being read: c does not act on the row about to go
+        await settle(pilot)
+        assert ("warning", "the list is being read for the new scope or filter: press it again once it shows") in (
+            app.notes)
+        assert all(e.assignee in (None, "bob") for i in (first, second) for e in manager.get_status(i).executions)
+    manager.store.close()
+
+
+@run_async
+async def test_c_typed_right_after_moving_off_someone_elses_task_claims_the_row_moved_to(tmp_path: Path) -> None:
+    """``k c`` at once from bob's task: c said bob's refusal (the row it left) and claimed nothing, because its
+    check ran before k's binding had moved the cursor."""
+    manager, (first, second) = world(tmp_path)
+    app = make_app(tmp_path, manager)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        select(app, review_of(manager, second))  # bob's, the last row; the row above is the second check
+        press_back_to_back(app, "k", "c")
+        await settle(pilot)
+        assert not any("claimed by bob" in note for _, note in app.notes)
+        assert next(e for e in manager.get_status(second).executions if e.node_id == "check").assignee == "alice"
+        press_back_to_back(app, "j", "c")  # and back on bob's: his refusal, said once c's turn comes
+        await settle(pilot)
+        assert any("claimed by bob" in note for _, note in app.notes)
+        await app.run_command(f"instance {second}")
+        await settle(pilot)
+        table = app.screen.query_one(ExecutionsTable)
+        nodes = [execution.node_id for execution in table._executions]
+        check, review = nodes.index("check"), nodes.index("review")
+        table.move_cursor(row=review, animate=False)
+        app.notes.clear()
+        # from bob's review to the check (alice's now): c releases it, rather than saying bob's refusal
+        press_back_to_back(app, *(["k"] if check == review - 1 else ["j"]) * abs(review - check), "c")
+        await settle(pilot)
+        assert not any("claimed by bob" in note for _, note in app.notes)
+        assert next(e for e in manager.get_status(second).executions if e.node_id == "check").assignee is None
+    manager.store.close()
